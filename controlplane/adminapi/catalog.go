@@ -1,0 +1,167 @@
+package adminapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"touchpoint.dev/touchpoint/controlplane/catalog"
+	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+type applyResult api.ApplyResult
+
+func (a *applyResult) index() uint64 { return a.Index }
+
+type writeResult api.WriteResult
+
+func (a *writeResult) index() uint64 { return a.Index }
+
+// propose stamps a command with the leader's clock and the caller, applies
+// it through Raft and decodes its result into out.
+func (s *Server) propose(ctx context.Context, q *request, t fsm.CommandType, payload any, out any) (*fsm.Result, error) {
+	env := fsm.Envelope{RequestID: q.reqID, Time: s.cfg.Now().UnixNano(), Actor: q.who.ID, Role: q.who.Role}
+	cmd, err := fsm.Encode(t, 0, env, payload)
+	if err != nil {
+		return nil, api.Errorf(api.CodeBodyTooLarge, "%v", err)
+	}
+	res, err := s.store.Apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	if out != nil && len(res.Data) > 0 {
+		if err := json.Unmarshal(res.Data, out); err != nil {
+			return nil, api.Errorf(api.CodeInternal, "decode result: %v", err)
+		}
+	}
+	return res, nil
+}
+
+func (s *Server) applyCatalog(ctx context.Context, q *request) (any, error) {
+	docs, err := catalog.Parse(q.body)
+	if err != nil {
+		return nil, err
+	}
+	p := fsm.CatalogApply{Docs: make([]fsm.CatalogDoc, len(docs))}
+	for i, d := range docs {
+		cd := fsm.CatalogDoc{Kind: string(d.Kind), ID: d.ID, Doc: d.JSON}
+		for _, r := range d.Refs {
+			cd.Refs = append(cd.Refs, fsm.ObjectRef{Kind: string(r.Kind), ID: r.ID})
+		}
+		p.Docs[i] = cd
+	}
+	var out applyResult
+	res, err := s.propose(ctx, q, fsm.CmdCatalogApply, p, &out)
+	if err != nil {
+		return nil, err
+	}
+	out.Duplicate = res.Duplicate
+	return &out, nil
+}
+
+func kindParam(r *http.Request) (protocol.Kind, error) {
+	k, ok := protocol.KindFromPlural(r.PathValue("kind"))
+	if !ok {
+		return "", api.Errorf(api.CodeUnknownKind, "unknown kind %q; kinds are offers, plans, campaigns, policies", r.PathValue("kind"))
+	}
+	return k, nil
+}
+
+func (s *Server) listCatalog(_ context.Context, q *request) (any, error) {
+	k, err := kindParam(q.r)
+	if err != nil {
+		return nil, err
+	}
+	return s.state.List(string(k))
+}
+
+func (s *Server) getCatalog(_ context.Context, q *request) (any, error) {
+	k, err := kindParam(q.r)
+	if err != nil {
+		return nil, err
+	}
+	id := q.r.PathValue("id")
+	o, found, err := s.state.Get(string(k), id)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, api.Errorf(api.CodeNotFound, "%s %q does not exist", k, id)
+	}
+	return o, nil
+}
+
+func (s *Server) deleteCatalog(ctx context.Context, q *request) (any, error) {
+	k, err := kindParam(q.r)
+	if err != nil {
+		return nil, err
+	}
+	var out writeResult
+	res, err := s.propose(ctx, q, fsm.CmdCatalogDelete, fsm.CatalogDelete{Kind: string(k), ID: q.r.PathValue("id")}, &out)
+	if err != nil {
+		return nil, err
+	}
+	out.Duplicate = res.Duplicate
+	return &out, nil
+}
+
+// maxChangesWait bounds a long poll of the change feed.
+const maxChangesWait = 25 * time.Second
+
+func (s *Server) changes(ctx context.Context, q *request) (any, error) {
+	qs := q.r.URL.Query()
+	var after uint64
+	if v := qs.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, &api.Error{Code: api.CodeInvalidField, Field: "after", Message: "after must be a log index (a whole number)"}
+		}
+		after = n
+	}
+	limit := 1000
+	if v := qs.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return nil, &api.Error{Code: api.CodeInvalidField, Field: "limit", Message: "limit must be between 1 and 10000"}
+		}
+		limit = n
+	}
+	var wait time.Duration
+	if v := qs.Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, &api.Error{Code: api.CodeInvalidField, Field: "wait", Message: `wait must be a duration such as "10s"`}
+		}
+		wait = min(d, maxChangesWait)
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		ch := s.state.Changed()
+		feed, err := s.state.Changes(after, limit)
+		if err != nil {
+			return nil, err
+		}
+		if feed.Snapshot || len(feed.Changes) > 0 || wait == 0 {
+			return feed, nil
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return feed, nil
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return feed, nil
+			}
+			return nil, ctx.Err()
+		}
+	}
+}

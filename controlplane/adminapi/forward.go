@@ -1,0 +1,129 @@
+package adminapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// forwardWait is how long a follower waits for a leader to appear (an
+// election in progress) before answering no_leader.
+const forwardWait = 10 * time.Second
+
+// leaderHTTP returns the leader's admin address from the node registry.
+func (s *Server) leaderHTTP() (string, error) {
+	id, _ := s.store.Leader()
+	if id == "" {
+		return "", errNoLeaderYet
+	}
+	if id == s.store.ID() {
+		return "", errIsSelf
+	}
+	nodes, err := s.state.Nodes()
+	if err != nil {
+		return "", err
+	}
+	n, ok := nodes[id]
+	if !ok || n.HTTPAddr == "" {
+		return "", fmt.Errorf("leader %s has not registered its admin address yet: %w", id, errNoLeaderYet)
+	}
+	return n.HTTPAddr, nil
+}
+
+var (
+	errNoLeaderYet = errors.New("no leader yet")
+	errIsSelf      = errors.New("this node is the leader")
+)
+
+// forward relays a request to the leader and its answer back. Writes carry
+// a request id (set here if the client sent none) so that retrying after a
+// lost connection cannot apply them twice.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) {
+	if r.Header.Get(api.HeaderForwarded) != "" {
+		// Never forward twice: the sender thought we were leader and we
+		// are not; let the client retry once the cluster settles.
+		writeError(w, api.Errorf(api.CodeNoLeader, "leadership is changing; retry shortly"))
+		return
+	}
+	if r.Method != http.MethodGet && r.Header.Get(api.HeaderRequestID) == "" {
+		r.Header.Set(api.HeaderRequestID, api.NewRequestID())
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), forwardWait+30*time.Second)
+	defer cancel()
+	deadline := time.Now().Add(forwardWait)
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if time.Now().After(deadline) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				writeError(w, api.Errorf(api.CodeTimeout, "forward to leader: %v", ctx.Err()))
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		addr, err := s.leaderHTTP()
+		if errors.Is(err, errIsSelf) {
+			// We became leader while waiting: serve it ourselves.
+			s.mux.ServeHTTP(w, cloneWithBody(r, body))
+			return
+		}
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		resp, err := s.send(ctx, addr, r, body)
+		if err != nil {
+			lastErr = err
+			s.log.Debug("forward to leader failed", "leader", addr, "error", err)
+			continue
+		}
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			// The leader we knew stepped down; look again.
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			lastErr = fmt.Errorf("leader %s: %s", addr, bytes.TrimSpace(b))
+			continue
+		}
+		defer resp.Body.Close()
+		for _, h := range []string{"Content-Type", api.HeaderIndex, "Content-Length"} {
+			if v := resp.Header.Get(h); v != "" {
+				w.Header().Set(h, v)
+			}
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+		return
+	}
+	writeError(w, api.Errorf(api.CodeNoLeader, "no leader reachable: %v", lastErr))
+}
+
+func (s *Server) send(ctx context.Context, addr string, r *http.Request, body []byte) (*http.Response, error) {
+	u := s.cfg.Scheme + "://" + addr + r.URL.RequestURI()
+	req, err := http.NewRequestWithContext(ctx, r.Method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range []string{"Authorization", "Content-Type", api.HeaderRequestID} {
+		if v := r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	req.Header.Set(api.HeaderForwarded, s.store.ID())
+	return s.fwd.Do(req)
+}
+
+func cloneWithBody(r *http.Request, body []byte) *http.Request {
+	c := r.Clone(r.Context())
+	c.Body = io.NopCloser(bytes.NewReader(body))
+	c.ContentLength = int64(len(body))
+	return c
+}

@@ -1,0 +1,286 @@
+// Package catalog parses and validates catalogue documents (Offer, Plan,
+// Campaign, ContactPolicy) as analysts write them: YAML or JSON, one or many
+// documents per request, kubectl style. Validation here is everything that
+// does not depend on stored state (fields, ranges, rules that must compile);
+// references between documents are checked again by the FSM at commit.
+package catalog
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// Limits that keep one request from hurting a node.
+const (
+	MaxDocuments = 5000
+	MaxIDLength  = 128
+)
+
+// Doc is one validated document in canonical JSON form.
+type Doc struct {
+	Kind protocol.Kind   `json:"kind"`
+	ID   string          `json:"id"`
+	JSON json.RawMessage `json:"doc"`
+	// Refs are the offers a campaign names (or the plan a tariff offer
+	// names), checked against the store at commit.
+	Refs []Ref `json:"refs,omitempty"`
+}
+
+// Ref names another catalogue object a document depends on.
+type Ref struct {
+	Kind protocol.Kind `json:"kind"`
+	ID   string        `json:"id"`
+}
+
+// Parse reads one or more documents from body, YAML or JSON (a JSON object,
+// a JSON array of objects, or a YAML stream separated by ---), and validates
+// each. The whole request is rejected on the first bad document.
+func Parse(body []byte) ([]Doc, error) {
+	raws, err := split(body)
+	if err != nil {
+		return nil, err
+	}
+	if len(raws) == 0 {
+		return nil, api.Errorf(api.CodeInvalidDocument, "no documents in request")
+	}
+	if len(raws) > MaxDocuments {
+		return nil, api.Errorf(api.CodeInvalidDocument, "%d documents in one request; the limit is %d", len(raws), MaxDocuments)
+	}
+	docs := make([]Doc, 0, len(raws))
+	seen := make(map[Ref]int, len(raws))
+	for i, raw := range raws {
+		d, err := decodeOne(raw)
+		if err != nil {
+			var ae *api.Error
+			if errors.As(err, &ae) {
+				return nil, ae.InDocument(i, "")
+			}
+			return nil, api.Errorf(api.CodeInvalidDocument, "%v", err).InDocument(i, "")
+		}
+		key := Ref{d.Kind, d.ID}
+		if j, dup := seen[key]; dup {
+			return nil, api.Errorf(api.CodeDuplicateDocument, "%s %q also appears as document %d", d.Kind, d.ID, j).InDocument(i, "id")
+		}
+		seen[key] = i
+		docs = append(docs, d)
+	}
+	return docs, nil
+}
+
+// split turns the body into one JSON object per document.
+func split(body []byte) ([]json.RawMessage, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, nil
+	}
+	switch trimmed[0] {
+	case '{':
+		var one json.RawMessage
+		if err := strictJSON(trimmed, &one); err != nil {
+			return nil, api.Errorf(api.CodeInvalidJSON, "%v", err)
+		}
+		return []json.RawMessage{one}, nil
+	case '[':
+		var many []json.RawMessage
+		if err := strictJSON(trimmed, &many); err != nil {
+			return nil, api.Errorf(api.CodeInvalidJSON, "%v", err)
+		}
+		return many, nil
+	}
+	return splitYAML(trimmed)
+}
+
+func strictJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after JSON value")
+	}
+	return nil
+}
+
+func splitYAML(body []byte) ([]json.RawMessage, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(body))
+	var out []json.RawMessage
+	for i := 0; ; i++ {
+		var node yaml.Node
+		err := dec.Decode(&node)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, api.Errorf(api.CodeInvalidDocument, "YAML: %v", err).InDocument(i, "")
+		}
+		if len(out) >= MaxDocuments {
+			return nil, api.Errorf(api.CodeInvalidDocument, "more than %d documents in one request", MaxDocuments)
+		}
+		v, err := yamlValue(&node, 0)
+		if err != nil {
+			return nil, api.Errorf(api.CodeInvalidDocument, "YAML: %v", err).InDocument(i, "")
+		}
+		if v == nil {
+			continue // an empty document between separators
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, api.Errorf(api.CodeInvalidDocument, "YAML: %v", err).InDocument(i, "")
+		}
+		out = append(out, b)
+	}
+}
+
+// yamlValue converts a YAML node to plain JSON-able values. Mapping keys must
+// be strings; aliases are refused (a catalogue has no use for them and they
+// are how YAML bombs work).
+func yamlValue(n *yaml.Node, depth int) (any, error) {
+	if depth > 32 {
+		return nil, errors.New("nesting deeper than 32 levels")
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return yamlValue(n.Content[0], depth+1)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || (k.Tag != "!!str" && k.Tag != "") {
+				return nil, fmt.Errorf("line %d: mapping keys must be strings", k.Line)
+			}
+			if _, dup := m[k.Value]; dup {
+				return nil, fmt.Errorf("line %d: key %q appears twice", k.Line, k.Value)
+			}
+			v, err := yamlValue(n.Content[i+1], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m[k.Value] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := yamlValue(c, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			s = append(s, v)
+		}
+		return s, nil
+	case yaml.ScalarNode:
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		switch x := v.(type) {
+		case nil, string, bool, int, int64, uint64, float64:
+			return x, nil
+		default:
+			// Timestamps and binary stay as the text the analyst wrote.
+			return n.Value, nil
+		}
+	case yaml.AliasNode:
+		return nil, fmt.Errorf("line %d: YAML aliases are not allowed in catalogue documents", n.Line)
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
+}
+
+// decodeOne decodes one document strictly into its kind's type, validates it
+// and returns its canonical form.
+func decodeOne(raw json.RawMessage) (Doc, error) {
+	var h struct {
+		Kind *string `json:"kind"`
+		ID   *string `json:"id"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		if bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) {
+			return Doc{}, api.Errorf(api.CodeInvalidField, "kind and id must be strings: %v", err)
+		}
+		return Doc{}, api.Errorf(api.CodeInvalidDocument, "a document must be an object with kind and id")
+	}
+	if h.Kind == nil || *h.Kind == "" {
+		return Doc{}, &api.Error{Code: api.CodeMissingField, Field: "kind", Message: "every document needs a kind (Offer, Plan, Campaign or ContactPolicy)"}
+	}
+	kind := protocol.Kind(*h.Kind)
+	var v validator
+	switch kind {
+	case protocol.KindOffer:
+		v = &protocol.Offer{}
+	case protocol.KindPlan:
+		v = &protocol.Plan{}
+	case protocol.KindCampaign:
+		v = &protocol.Campaign{}
+	case protocol.KindContactPolicy:
+		v = &protocol.ContactPolicy{}
+	default:
+		return Doc{}, &api.Error{Code: api.CodeUnknownKind, Field: "kind",
+			Message: fmt.Sprintf("unknown kind %q; kinds are Offer, Plan, Campaign, ContactPolicy", *h.Kind)}
+	}
+	if h.ID == nil || *h.ID == "" {
+		return Doc{}, &api.Error{Code: api.CodeMissingField, Field: "id", Message: "every document needs an id"}
+	}
+	if err := checkID(*h.ID); err != nil {
+		return Doc{}, err
+	}
+	if err := decodeStrict(raw, v); err != nil {
+		return Doc{}, err
+	}
+	refs, err := validate(v)
+	if err != nil {
+		return Doc{}, err
+	}
+	canon, err := json.Marshal(v)
+	if err != nil {
+		return Doc{}, fmt.Errorf("encode %s %s: %w", kind, *h.ID, err)
+	}
+	return Doc{Kind: kind, ID: *h.ID, JSON: canon, Refs: refs}, nil
+}
+
+// decodeStrict decodes raw into v, refusing unknown fields and wrong types
+// with the field's name in the error.
+func decodeStrict(raw json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return &api.Error{Code: api.CodeInvalidField, Field: te.Field,
+			Message: fmt.Sprintf("expected %s, got %s", te.Type, te.Value)}
+	}
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		f = strings.Trim(f, `"`)
+		return &api.Error{Code: api.CodeUnknownField, Field: f, Message: fmt.Sprintf("unknown field %q", f)}
+	}
+	return api.Errorf(api.CodeInvalidDocument, "%v", err)
+}
+
+func checkID(id string) error {
+	if len(id) > MaxIDLength {
+		return &api.Error{Code: api.CodeInvalidField, Field: "id", Message: fmt.Sprintf("id longer than %d characters", MaxIDLength)}
+	}
+	for _, r := range id {
+		ok := r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !ok {
+			return &api.Error{Code: api.CodeInvalidField, Field: "id",
+				Message: fmt.Sprintf("id %q may hold only letters, digits, '-', '_' and '.'", id)}
+		}
+	}
+	return nil
+}

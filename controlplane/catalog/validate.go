@@ -1,0 +1,256 @@
+package catalog
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// Rule limits: a rule is pushed to every agent, so it must stay small.
+const (
+	MaxRuleLength = 4096
+	MaxRuleNodes  = 2000
+	MaxWindow     = 366 * 24 * time.Hour
+)
+
+type validator interface{}
+
+func validate(v validator) ([]Ref, error) {
+	switch d := v.(type) {
+	case *protocol.Offer:
+		return validateOffer(d)
+	case *protocol.Plan:
+		return nil, validatePlan(d)
+	case *protocol.Campaign:
+		return validateCampaign(d)
+	case *protocol.ContactPolicy:
+		return nil, validatePolicy(d)
+	}
+	return nil, fmt.Errorf("no validator for %T", v)
+}
+
+func fieldErr(code api.Code, field, format string, args ...any) error {
+	return &api.Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func nonNegative(field string, x float64) error {
+	if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
+		return fieldErr(api.CodeInvalidField, field, "must be a number ≥ 0, got %v", x)
+	}
+	return nil
+}
+
+func checkChannels(field string, chs []string) error {
+	seen := map[string]bool{}
+	for _, c := range chs {
+		if !slices.Contains(protocol.KnownChannels, c) {
+			return fieldErr(api.CodeInvalidField, field, "unknown channel %q; channels are %v", c, protocol.KnownChannels)
+		}
+		if seen[c] {
+			return fieldErr(api.CodeInvalidField, field, "channel %q listed twice", c)
+		}
+		seen[c] = true
+	}
+	return nil
+}
+
+func checkTimes(fromField, from, untilField, until string) error {
+	var f, u time.Time
+	var err error
+	if from != "" {
+		if f, err = time.Parse(time.RFC3339, from); err != nil {
+			return fieldErr(api.CodeInvalidField, fromField, "must be an RFC 3339 time like 2026-01-01T00:00:00+08:00: %v", err)
+		}
+	}
+	if until != "" {
+		if u, err = time.Parse(time.RFC3339, until); err != nil {
+			return fieldErr(api.CodeInvalidField, untilField, "must be an RFC 3339 time like 2026-12-31T23:59:59+08:00: %v", err)
+		}
+	}
+	if from != "" && until != "" && !u.After(f) {
+		return fieldErr(api.CodeInvalidField, untilField, "must be after %s", fromField)
+	}
+	return nil
+}
+
+func validateOffer(o *protocol.Offer) ([]Ref, error) {
+	if o.Category == "" {
+		return nil, fieldErr(api.CodeMissingField, "category", "an offer needs a category: one of %v", protocol.KnownCategories)
+	}
+	if !slices.Contains(protocol.KnownCategories, o.Category) {
+		return nil, fieldErr(api.CodeInvalidField, "category", "unknown category %q; categories are %v", o.Category, protocol.KnownCategories)
+	}
+	for f, x := range map[string]float64{"value": o.Value, "cost": o.Cost, "leverWeight": o.LeverWeight} {
+		if err := nonNegative(f, x); err != nil {
+			return nil, err
+		}
+	}
+	if math.IsNaN(o.Propensity) || o.Propensity < 0 || o.Propensity > 1 {
+		return nil, fieldErr(api.CodeInvalidField, "propensity", "must be between 0 and 1, got %v", o.Propensity)
+	}
+	if o.VolumeCap < 0 {
+		return nil, fieldErr(api.CodeInvalidField, "volumeCap", "must be ≥ 0 (0 means no cap), got %d", o.VolumeCap)
+	}
+	if s := o.Suppression; s != nil {
+		if s.Declines < 1 || s.Days < 1 || s.PauseDays < 1 {
+			return nil, fieldErr(api.CodeInvalidField, "suppression", "declines, days and pauseDays must each be ≥ 1")
+		}
+	}
+	if err := checkChannels("channels", o.Channels); err != nil {
+		return nil, err
+	}
+	if err := checkTimes("validFrom", o.ValidFrom, "validUntil", o.ValidUntil); err != nil {
+		return nil, err
+	}
+	for f, r := range map[string]string{"eligibility": o.Eligibility, "applicability": o.Applicability, "suitability": o.Suitability} {
+		if _, err := CompileRule(r); err != nil {
+			return nil, withField(err, f)
+		}
+	}
+	if o.PlanID != "" {
+		if err := checkID(o.PlanID); err != nil {
+			return nil, withField(err, "planId")
+		}
+		return []Ref{{protocol.KindPlan, o.PlanID}}, nil
+	}
+	if o.Category == protocol.CategoryTariff && o.PlanID == "" {
+		return nil, fieldErr(api.CodeMissingField, "planId", "a tariff offer names the plan it moves the customer to")
+	}
+	return nil, nil
+}
+
+func validatePlan(p *protocol.Plan) error {
+	fields := map[string]float64{
+		"monthlyFee": p.MonthlyFee, "voiceMinutes": p.VoiceMinutes, "dataMB": p.DataMB, "sms": p.SMS,
+		"voiceOverage": p.VoiceOverage, "dataOverage": p.DataOverage, "smsOverage": p.SMSOverage,
+	}
+	for f, x := range fields {
+		if err := nonNegative(f, x); err != nil {
+			return err
+		}
+	}
+	switch p.Status {
+	case "", "active", "retired":
+	default:
+		return fieldErr(api.CodeInvalidField, "status", "plan status is active or retired, got %q", p.Status)
+	}
+	return nil
+}
+
+func validateCampaign(c *protocol.Campaign) ([]Ref, error) {
+	if len(c.Offers) == 0 {
+		return nil, fieldErr(api.CodeMissingField, "offers", "a campaign names at least one offer")
+	}
+	refs := make([]Ref, 0, len(c.Offers))
+	seen := map[string]bool{}
+	for _, id := range c.Offers {
+		if err := checkID(id); err != nil {
+			return nil, withField(err, "offers")
+		}
+		if seen[id] {
+			return nil, fieldErr(api.CodeInvalidField, "offers", "offer %q listed twice", id)
+		}
+		seen[id] = true
+		refs = append(refs, Ref{protocol.KindOffer, id})
+	}
+	if err := checkChannels("channels", c.Channels); err != nil {
+		return nil, err
+	}
+	if err := checkTimes("startAt", c.StartAt, "endAt", c.EndAt); err != nil {
+		return nil, err
+	}
+	if c.Status != "" && !slices.Contains(protocol.KnownCampaignStatuses, c.Status) {
+		return nil, fieldErr(api.CodeInvalidField, "status", "unknown status %q; statuses are %v", c.Status, protocol.KnownCampaignStatuses)
+	}
+	for f, x := range map[string]float64{"businessWeight": c.BusinessWeight, "budget": c.Budget} {
+		if err := nonNegative(f, x); err != nil {
+			return nil, err
+		}
+	}
+	if math.IsNaN(c.ControlGroupPercent) || c.ControlGroupPercent < 0 || c.ControlGroupPercent > 100 {
+		return nil, fieldErr(api.CodeInvalidField, "controlGroupPercent", "must be between 0 and 100, got %v", c.ControlGroupPercent)
+	}
+	if _, err := CompileRule(c.Segment); err != nil {
+		return nil, withField(err, "segment")
+	}
+	return refs, nil
+}
+
+func validatePolicy(p *protocol.ContactPolicy) error {
+	if p.Channel == "" {
+		return fieldErr(api.CodeMissingField, "channel", `a contact policy names a channel, or "all"`)
+	}
+	if p.Channel != protocol.ChannelAll && !slices.Contains(protocol.KnownChannels, p.Channel) {
+		return fieldErr(api.CodeInvalidField, "channel", `unknown channel %q; use "all" or one of %v`, p.Channel, protocol.KnownChannels)
+	}
+	if p.MaxContacts < 0 {
+		return fieldErr(api.CodeInvalidField, "maxContacts", "must be ≥ 0, got %d", p.MaxContacts)
+	}
+	if p.Window == "" {
+		return fieldErr(api.CodeMissingField, "window", `a contact policy needs a window such as "168h"`)
+	}
+	d, err := time.ParseDuration(p.Window)
+	if err != nil || d <= 0 || d > MaxWindow {
+		return fieldErr(api.CodeInvalidField, "window", `must be a duration between 1s and 8784h, such as "168h"; got %q`, p.Window)
+	}
+	if q := p.QuietHours; q != nil {
+		for f, v := range map[string]string{"quietHours.start": q.Start, "quietHours.end": q.End} {
+			if _, err := time.Parse("15:04", v); err != nil {
+				return fieldErr(api.CodeInvalidField, f, `must be a time of day such as "21:00", got %q`, v)
+			}
+		}
+		if q.Timezone != "" {
+			if _, err := time.LoadLocation(q.Timezone); err != nil {
+				return fieldErr(api.CodeInvalidField, "quietHours.timezone", "unknown time zone %q", q.Timezone)
+			}
+		}
+	}
+	return nil
+}
+
+func withField(err error, field string) error {
+	if ae, ok := err.(*api.Error); ok {
+		c := *ae
+		c.Field = field
+		return &c
+	}
+	return err
+}
+
+// ruleEnv is what a rule sees while it is type-checked: profile and context
+// are dynamic maps until a profile schema is declared, so any attribute
+// compiles and a missing one evaluates to nil.
+func ruleEnv() map[string]any {
+	return map[string]any{
+		"profile": map[string]any{},
+		"context": map[string]any{},
+		"now":     time.Time{},
+	}
+}
+
+// CompileRule compiles a boolean rule over profile, context and now. An empty
+// rule compiles to nil (always true).
+func CompileRule(src string) (*vm.Program, error) {
+	if src == "" {
+		return nil, nil
+	}
+	if len(src) > MaxRuleLength {
+		return nil, api.Errorf(api.CodeInvalidRule, "rule is %d bytes; the limit is %d", len(src), MaxRuleLength)
+	}
+	prog, err := expr.Compile(src,
+		expr.Env(ruleEnv()),
+		expr.AsBool(),
+		expr.MaxNodes(MaxRuleNodes),
+	)
+	if err != nil {
+		return nil, api.Errorf(api.CodeInvalidRule, "%v", err)
+	}
+	return prog, nil
+}

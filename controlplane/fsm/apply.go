@@ -1,0 +1,291 @@
+package fsm
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/raft"
+
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// Result is what Apply returns for one entry (raft hands it back through
+// ApplyFuture.Response).
+type Result struct {
+	Index uint64     `json:"index"`
+	Err   *api.Error `json:"err,omitempty"`
+	// Duplicate is set when the request id was applied before; Index and
+	// Data are then those of the first application.
+	Duplicate bool            `json:"dup,omitempty"`
+	Data      json.RawMessage `json:"data,omitempty"`
+	// Skipped is set for an entry at or below the applied index (a replay
+	// after restart).
+	Skipped bool `json:"-"`
+}
+
+// maxEntryWrites bounds the bytes a batch's transaction gathers before it is
+// committed and a new one started (badger refuses transactions beyond ~15% of
+// a memtable).
+const maxEntryWrites = 4 << 20
+
+// Apply applies one committed entry.
+func (f *FSM) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries in as few badger transactions as
+// possible; each entry's writes and its index commit together.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]any, len(logs))
+	w := &writer{db: f.db}
+	w.begin()
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			out[i] = &Result{Index: l.Index, Skipped: true}
+			continue
+		}
+		if l.Index <= max(f.applied.Load(), w.applied) {
+			// Already in the state: a replay after restart.
+			out[i] = &Result{Index: l.Index, Skipped: true}
+			continue
+		}
+		if w.bytes > maxEntryWrites {
+			w.commit()
+			w.begin()
+		}
+		out[i] = f.applyOne(w, l)
+		w.setApplied(l.Index)
+	}
+	w.commit()
+	if w.applied > f.applied.Load() {
+		f.applied.Store(w.applied)
+		f.broadcast()
+	}
+	return out
+}
+
+// writer is a badger transaction that counts what it wrote.
+type writer struct {
+	db      *badger.DB
+	tx      *badger.Txn
+	bytes   int
+	applied uint64
+	dirty   bool
+}
+
+func (w *writer) begin() {
+	w.tx = w.db.NewTransaction(true)
+	w.bytes = 0
+	w.dirty = false
+}
+
+func (w *writer) set(k, v []byte) {
+	if err := w.tx.Set(k, v); err != nil {
+		// A single entry larger than a transaction is refused before it
+		// reaches Raft; failing here is a broken invariant.
+		panic(fmt.Sprintf("fsm: set %q: %v", k, err))
+	}
+	w.bytes += len(k) + len(v)
+	w.dirty = true
+}
+
+func (w *writer) del(k []byte) {
+	if err := w.tx.Delete(k); err != nil {
+		panic(fmt.Sprintf("fsm: delete %q: %v", k, err))
+	}
+	w.bytes += len(k)
+	w.dirty = true
+}
+
+func (w *writer) setApplied(idx uint64) {
+	w.applied = idx
+	w.set(keyApplied, u64(idx))
+}
+
+func (w *writer) commit() {
+	if !w.dirty {
+		w.tx.Discard()
+		return
+	}
+	if err := w.tx.Commit(); err != nil {
+		panic(fmt.Sprintf("fsm: commit through index %d: %v", w.applied, err))
+	}
+}
+
+func (w *writer) get(k []byte) ([]byte, bool) {
+	it, err := w.tx.Get(k)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false
+	}
+	if err != nil {
+		panic(fmt.Sprintf("fsm: get %q: %v", k, err))
+	}
+	v, err := it.ValueCopy(nil)
+	if err != nil {
+		panic(fmt.Sprintf("fsm: read %q: %v", k, err))
+	}
+	return v, true
+}
+
+// keys returns the keys under prefix (pending writes included).
+func (w *writer) keys(prefix []byte, limit int) [][]byte {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = prefix
+	it := w.tx.NewIterator(opts)
+	defer it.Close()
+	var ks [][]byte
+	for it.Rewind(); it.Valid(); it.Next() {
+		ks = append(ks, it.Item().KeyCopy(nil))
+		if limit > 0 && len(ks) >= limit {
+			break
+		}
+	}
+	return ks
+}
+
+// entry is the state one command's handler works with.
+type entry struct {
+	w     *writer
+	cmd   Command
+	index uint64
+	audit uint32
+	chg   uint32
+}
+
+func (e *entry) time() time.Time { return time.Unix(0, e.cmd.Time).UTC() }
+
+func (e *entry) addAudit(action, target, details string) {
+	a := api.AuditEntry{Index: e.index, Time: e.time(), Actor: e.cmd.Actor, Role: e.cmd.Role,
+		Action: action, Target: target, Details: details}
+	b, _ := json.Marshal(a)
+	e.w.set(seqKey(prefixAudit, e.index, e.audit), b)
+	e.audit++
+}
+
+func (e *entry) addChange(op, kind, id string, doc json.RawMessage) {
+	c := api.Change{Index: e.index, Op: op, Kind: kind, ID: id, Doc: doc}
+	b, _ := json.Marshal(c)
+	e.w.set(seqKey(prefixChange, e.index, e.chg), b)
+	e.chg++
+}
+
+func (f *FSM) applyOne(w *writer, l *raft.Log) (res *Result) {
+	cmd, err := Decode(l.Data)
+	if err != nil {
+		// A committed entry this node cannot read: continuing would let
+		// the replicas diverge.
+		panic(fmt.Sprintf("fsm: index %d: %v", l.Index, err))
+	}
+	if cmd.RequestID != "" {
+		if prev, ok := w.get(strKey(prefixRequest, cmd.RequestID)); ok {
+			var r Result
+			if err := json.Unmarshal(prev, &r); err == nil {
+				r.Duplicate = true
+				return &r
+			}
+		}
+	}
+	e := &entry{w: w, cmd: cmd, index: l.Index}
+	data, aerr := f.dispatch(e)
+	res = &Result{Index: l.Index, Err: aerr}
+	if data != nil {
+		b, err := json.Marshal(data)
+		if err != nil {
+			panic(fmt.Sprintf("fsm: index %d: encode result: %v", l.Index, err))
+		}
+		res.Data = b
+	}
+	if cmd.RequestID != "" {
+		b, _ := json.Marshal(res)
+		w.set(strKey(prefixRequest, cmd.RequestID), b)
+		w.set(seqKey(prefixReqIdx, l.Index, 0), []byte(cmd.RequestID))
+	}
+	f.prune(w, l.Index)
+	return res
+}
+
+func (f *FSM) dispatch(e *entry) (any, *api.Error) {
+	switch e.cmd.Type {
+	case CmdInitCluster:
+		return applyInit(e)
+	case CmdCatalogApply:
+		return applyCatalog(e)
+	case CmdCatalogDelete:
+		return applyCatalogDelete(e)
+	case CmdTokenCreate:
+		return applyTokenCreate(e)
+	case CmdNodeRegister:
+		return applyNodeRegister(e)
+	case CmdNodeRemove:
+		return applyNodeRemove(e)
+	case CmdRestored:
+		return applyRestored(e)
+	}
+	if e.cmd.Flags&FlagIgnorable != 0 {
+		return nil, nil
+	}
+	panic(fmt.Sprintf("fsm: index %d: unknown command type %d without the ignorable flag; upgrade this node", e.index, e.cmd.Type))
+}
+
+// pruneEvery is how often (in log indexes) Apply drops old change-feed
+// entries and request ids. It is a constant so every node prunes at the
+// same entries.
+const pruneEvery = 1024
+
+func (f *FSM) prune(w *writer, idx uint64) {
+	if idx%pruneEvery != 0 {
+		return
+	}
+	if idx > f.cfg.ChangeRetention {
+		floor := idx - f.cfg.ChangeRetention
+		for _, k := range w.keys(prefixChange, 0) {
+			if seqIndex(k, prefixChange) >= floor {
+				break
+			}
+			w.del(k)
+		}
+		w.set(keyChgFloor, u64(floor))
+	}
+	if idx > f.cfg.RequestRetention {
+		floor := idx - f.cfg.RequestRetention
+		for _, k := range w.keys(prefixReqIdx, 0) {
+			if seqIndex(k, prefixReqIdx) >= floor {
+				break
+			}
+			if rid, ok := w.get(k); ok {
+				w.del(strKey(prefixRequest, string(rid)))
+			}
+			w.del(k)
+		}
+	}
+}
+
+func seqIndex(k, prefix []byte) uint64 {
+	if len(k) < len(prefix)+8 || !bytes.HasPrefix(k, prefix) {
+		return 0
+	}
+	return u64From(k[len(prefix) : len(prefix)+8])
+}
+
+func u64From(b []byte) uint64 {
+	var v uint64
+	for _, c := range b[:8] {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+func decodePayload[T any](e *entry) (T, *api.Error) {
+	var p T
+	if err := json.Unmarshal(e.cmd.Payload, &p); err != nil {
+		return p, api.Errorf(api.CodeBadRequest, "%s payload: %v", e.cmd.Type, err)
+	}
+	return p, nil
+}

@@ -1,0 +1,196 @@
+package fsm
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// CommandType numbers an FSM command. Types are only ever appended: a number,
+// once committed to a Raft log somewhere, means the same thing forever.
+type CommandType uint16
+
+// Command types. Append only; never renumber or reuse.
+const (
+	CmdInitCluster   CommandType = 1
+	CmdCatalogApply  CommandType = 2
+	CmdCatalogDelete CommandType = 3
+	CmdTokenCreate   CommandType = 4
+	CmdNodeRegister  CommandType = 5
+	CmdNodeRemove    CommandType = 6
+	CmdRestored      CommandType = 7
+)
+
+func (t CommandType) String() string {
+	switch t {
+	case CmdInitCluster:
+		return "cluster.init"
+	case CmdCatalogApply:
+		return "catalog.apply"
+	case CmdCatalogDelete:
+		return "catalog.delete"
+	case CmdTokenCreate:
+		return "token.create"
+	case CmdNodeRegister:
+		return "node.register"
+	case CmdNodeRemove:
+		return "node.remove"
+	case CmdRestored:
+		return "cluster.restored"
+	}
+	return fmt.Sprintf("command(%d)", uint16(t))
+}
+
+// FlagIgnorable marks a command that a node which does not know its type may
+// skip: it only adds optional state. Commands without it stop an old node
+// (by design: it must be upgraded before it can apply the log correctly).
+const FlagIgnorable uint8 = 1 << 0
+
+// Encoding, version 1:
+//
+//	byte 0     magic 'T'
+//	byte 1     envelope version (1)
+//	bytes 2-3  command type, big endian
+//	byte 4     flags
+//	bytes 5-   JSON of Envelope
+const (
+	commandMagic    = 'T'
+	envelopeVersion = 1
+	headerLen       = 5
+	// MaxCommandSize bounds one encoded command (a 1,000-document apply is
+	// well under 1 MiB).
+	MaxCommandSize = 64 << 20
+)
+
+// Envelope is what every command carries besides its type. The proposing
+// leader stamps Time and the actor before the command reaches Raft, so
+// every node applies exactly the same thing.
+type Envelope struct {
+	// RequestID makes the command idempotent: the FSM applies a request id
+	// once and answers repeats with the first result.
+	RequestID string `json:"rid,omitempty"`
+	// Time is the leader's clock when it proposed the command, Unix
+	// nanoseconds. The FSM never reads a clock.
+	Time int64 `json:"t"`
+	// Actor is the id of the token that asked; Role is its role.
+	Actor   string          `json:"actor,omitempty"`
+	Role    string          `json:"role,omitempty"`
+	Payload json.RawMessage `json:"p,omitempty"`
+}
+
+// Command is a decoded command.
+type Command struct {
+	Type  CommandType
+	Flags uint8
+	Envelope
+}
+
+// Encode builds a command from a payload value.
+func Encode(t CommandType, flags uint8, env Envelope, payload any) ([]byte, error) {
+	if payload != nil {
+		p, err := json.Marshal(payload)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s payload: %w", t, err)
+		}
+		env.Payload = p
+	}
+	body, err := json.Marshal(env)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	out := make([]byte, headerLen, headerLen+len(body))
+	out[0] = commandMagic
+	out[1] = envelopeVersion
+	binary.BigEndian.PutUint16(out[2:4], uint16(t))
+	out[4] = flags
+	out = append(out, body...)
+	if len(out) > MaxCommandSize {
+		return nil, fmt.Errorf("encode %s: command is %d bytes, limit %d", t, len(out), MaxCommandSize)
+	}
+	return out, nil
+}
+
+// ErrBadCommand reports bytes that are not a command this node can read.
+var ErrBadCommand = errors.New("bad command")
+
+// Decode parses an encoded command. The payload stays raw: it is decoded by
+// the handler for its type.
+func Decode(b []byte) (Command, error) {
+	if len(b) < headerLen {
+		return Command{}, fmt.Errorf("%w: %d bytes is shorter than the header", ErrBadCommand, len(b))
+	}
+	if b[0] != commandMagic {
+		return Command{}, fmt.Errorf("%w: magic %#x", ErrBadCommand, b[0])
+	}
+	if b[1] != envelopeVersion {
+		return Command{}, fmt.Errorf("%w: envelope version %d (this node reads %d)", ErrBadCommand, b[1], envelopeVersion)
+	}
+	c := Command{Type: CommandType(binary.BigEndian.Uint16(b[2:4])), Flags: b[4]}
+	if err := json.Unmarshal(b[headerLen:], &c.Envelope); err != nil {
+		return Command{}, fmt.Errorf("%w: %s envelope: %v", ErrBadCommand, c.Type, err)
+	}
+	return c, nil
+}
+
+// Payloads.
+
+// InitCluster is the first command of a new cluster: its identity and the
+// bootstrap admin token.
+type InitCluster struct {
+	ClusterID string `json:"clusterId"`
+	TokenID   string `json:"tokenId"`
+	TokenHash string `json:"tokenHash"`
+}
+
+// CatalogApply commits validated documents as one unit.
+type CatalogApply struct {
+	Docs []CatalogDoc `json:"docs"`
+}
+
+// CatalogDoc is one validated document in canonical JSON, with the objects
+// it refers to.
+type CatalogDoc struct {
+	Kind string          `json:"kind"`
+	ID   string          `json:"id"`
+	Doc  json.RawMessage `json:"doc"`
+	Refs []ObjectRef     `json:"refs,omitempty"`
+}
+
+// ObjectRef names a catalogue object.
+type ObjectRef struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// CatalogDelete removes one object.
+type CatalogDelete struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// TokenCreate stores a new bearer token's hash.
+type TokenCreate struct {
+	TokenID   string `json:"tokenId"`
+	TokenHash string `json:"tokenHash"`
+	Role      string `json:"role"`
+	Name      string `json:"name,omitempty"`
+}
+
+// NodeRegister records a control-plane node's addresses.
+type NodeRegister struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raftAddr"`
+	HTTPAddr string `json:"httpAddr"`
+}
+
+// NodeRemove forgets a control-plane node.
+type NodeRemove struct {
+	ID string `json:"id"`
+}
+
+// Restored marks that an operator replaced the cluster's state from a saved
+// snapshot: the epoch changes so followers of the change feed resynchronise.
+type Restored struct {
+	Epoch uint64 `json:"epoch"`
+}

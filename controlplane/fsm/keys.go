@@ -1,0 +1,56 @@
+package fsm
+
+import "encoding/binary"
+
+// Key layout. Every key starts with a one-letter family and a slash.
+//
+//	m/applied              applied index, 8 bytes big endian
+//	m/cluster              clusterInfo JSON
+//	m/chgfloor             lowest index the change feed still holds, 8 bytes
+//	c/<Kind>/<id>          storedObject JSON
+//	x/<index 8><seq 4>     api.Change JSON (change feed)
+//	a/<index 8><seq 4>     api.AuditEntry JSON
+//	t/<sha256 hex>         storedToken JSON
+//	n/<node id>            NodeRegister JSON
+//	r/<request id>         stored Result JSON (deduplication)
+//	q/<index 8><seq 4>     request id applied at index (for pruning r/)
+var (
+	keyApplied  = []byte("m/applied")
+	keyCluster  = []byte("m/cluster")
+	keyChgFloor = []byte("m/chgfloor")
+
+	prefixCatalog = []byte("c/")
+	prefixChange  = []byte("x/")
+	prefixAudit   = []byte("a/")
+	prefixToken   = []byte("t/")
+	prefixNode    = []byte("n/")
+	prefixRequest = []byte("r/")
+	prefixReqIdx  = []byte("q/")
+)
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func catalogKey(kind, id string) []byte {
+	return append(append(append([]byte{}, prefixCatalog...), kind+"/"...), id...)
+}
+
+func catalogKindPrefix(kind string) []byte {
+	return append(append([]byte{}, prefixCatalog...), kind+"/"...)
+}
+
+// seqKey is prefix + index + seq: ordered by index, then by position within
+// the entry.
+func seqKey(prefix []byte, index uint64, seq uint32) []byte {
+	k := make([]byte, 0, len(prefix)+12)
+	k = append(k, prefix...)
+	k = binary.BigEndian.AppendUint64(k, index)
+	return binary.BigEndian.AppendUint32(k, seq)
+}
+
+func strKey(prefix []byte, s string) []byte {
+	return append(append([]byte{}, prefix...), s...)
+}

@@ -1,0 +1,372 @@
+// Package controlplane wires a control-plane node: the Raft store with its
+// badger FSM, and the admin API. Server.Run bootstraps or joins a cluster on
+// first start, restarts from the data directory otherwise, and shuts down
+// in order.
+package controlplane
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"touchpoint.dev/touchpoint/controlplane/adminapi"
+	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/controlplane/store"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// Config configures a node.
+type Config struct {
+	ID      string
+	DataDir string
+	// RaftAddr and HTTPAddr are bind addresses (host:0 picks a port); the
+	// advertise addresses default to the bound ones.
+	RaftAddr      string
+	RaftAdvertise string
+	HTTPAddr      string
+	HTTPAdvertise string
+	// Bootstrap starts a new cluster; Join is any member's admin URL. Both
+	// are ignored when the data directory already holds state.
+	Bootstrap bool
+	Join      string
+	// Token authenticates Join.
+	Token   string
+	TLSCert string
+	TLSKey  string
+	Version string
+	Logger  *slog.Logger
+	// Now is the clock stamped into commands; default time.Now.
+	Now func() time.Time
+
+	// Raft holds raft timing and FSM retention; ID, DataDir, addresses and
+	// Bootstrap are filled in from the fields above.
+	Raft store.Config
+}
+
+// AdminTokenFile is where the bootstrap node writes the first admin token.
+const AdminTokenFile = "admin.token"
+
+// Server is one control-plane node.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *store.Store
+	api      *adminapi.Server
+	ln       net.Listener
+	http     *http.Server
+	httpAddr string
+	existing bool
+
+	closeOnce sync.Once
+	closeErr  error
+	done      chan struct{}
+}
+
+// New opens the node's state and binds its listeners. Run starts serving.
+func New(cfg Config) (*Server, error) {
+	if cfg.ID == "" || cfg.DataDir == "" {
+		return nil, errors.New("controlplane: --id and --data-dir are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("controlplane: --tls-cert and --tls-key go together")
+	}
+	log := cfg.Logger.With("node", cfg.ID)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, done: make(chan struct{})}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
+	}
+	s.ln = ln
+	s.httpAddr = ln.Addr().String()
+	if cfg.HTTPAdvertise != "" {
+		s.httpAddr = cfg.HTTPAdvertise
+	} else if ln.Addr().(*net.TCPAddr).IP.IsUnspecified() {
+		ln.Close()
+		return nil, fmt.Errorf("http address %s binds every interface: give --http-advertise", cfg.HTTPAddr)
+	}
+
+	rc := cfg.Raft
+	rc.ID, rc.DataDir, rc.RaftAddr, rc.Advertise = cfg.ID, cfg.DataDir, cfg.RaftAddr, cfg.RaftAdvertise
+	rc.Bootstrap = cfg.Bootstrap
+	rc.Logger = log
+	st, err := store.Open(rc)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.store = st
+	s.existing = st.Existing()
+	if s.existing && (cfg.Bootstrap || cfg.Join != "") {
+		log.Info("data directory holds cluster state: --bootstrap and --join are ignored", "bootstrap", cfg.Bootstrap, "join", cfg.Join)
+	}
+
+	scheme := "http"
+	fwd := &http.Client{Timeout: 30 * time.Second}
+	if cfg.TLSCert != "" {
+		scheme = "https"
+		// Nodes of one cluster share the admin certificate's trust; the
+		// node-to-node client verifies against the system pool plus the
+		// configured certificate itself (self-signed deployments).
+		pool, err := certPool(cfg.TLSCert)
+		if err != nil {
+			st.Close(false)
+			ln.Close()
+			return nil, err
+		}
+		fwd.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	s.api = adminapi.New(adminapi.Config{
+		HTTPAddr: s.httpAddr, Scheme: scheme, Version: cfg.Version, TmpDir: cfg.DataDir,
+		Logger: log, Now: cfg.Now, ForwardClient: fwd,
+	}, st, st.FSM())
+	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	return s, nil
+}
+
+// HTTPAddr is the node's advertised admin address.
+func (s *Server) HTTPAddr() string { return s.httpAddr }
+
+// RaftAddr is the node's raft address.
+func (s *Server) RaftAddr() string { return s.store.RaftAddr() }
+
+// Store exposes the raft store (tests and the demo inspect it).
+func (s *Server) Store() *store.Store { return s.store }
+
+// URL is the node's admin base URL.
+func (s *Server) URL() string {
+	if s.cfg.TLSCert != "" {
+		return "https://" + s.httpAddr
+	}
+	return "http://" + s.httpAddr
+}
+
+// Run serves until ctx ends, then shuts down gracefully (leadership is
+// handed over first). It bootstraps or joins on first start.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if s.cfg.TLSCert != "" {
+			err = s.http.ServeTLS(s.ln, s.cfg.TLSCert, s.cfg.TLSKey)
+		} else {
+			err = s.http.Serve(s.ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	go s.maintain(ctx)
+	select {
+	case <-ctx.Done():
+		return s.Close()
+	case err := <-errc:
+		_ = s.Close()
+		return fmt.Errorf("admin http: %w", err)
+	case <-s.done:
+		return s.closeErr
+	}
+}
+
+// maintain does first-start work and keeps this node's registration right.
+func (s *Server) maintain(ctx context.Context) {
+	if !s.existing {
+		switch {
+		case s.cfg.Bootstrap:
+			if err := s.initCluster(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("initialise cluster", "error", err)
+			}
+		case s.cfg.Join != "":
+			s.joinCluster(ctx)
+		}
+	}
+	s.recoverTokenFile()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if s.store.IsLeader() {
+			if err := s.registerSelf(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("register node", "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) applyLocal(ctx context.Context, t fsm.CommandType, payload any) (*fsm.Result, error) {
+	cmd, err := fsm.Encode(t, 0, fsm.Envelope{Time: s.cfg.Now().UnixNano(), Actor: "node:" + s.cfg.ID, Role: api.RoleAdmin}, payload)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.store.Apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if res.Err != nil {
+		return res, res.Err
+	}
+	return res, nil
+}
+
+func (s *Server) registerSelf(ctx context.Context) error {
+	nodes, err := s.store.FSM().Nodes()
+	if err != nil {
+		return err
+	}
+	want := fsm.NodeRegister{ID: s.cfg.ID, RaftAddr: s.store.RaftAddr(), HTTPAddr: s.httpAddr}
+	if nodes[s.cfg.ID] == want {
+		return nil
+	}
+	_, err = s.applyLocal(ctx, fsm.CmdNodeRegister, want)
+	return err
+}
+
+// initCluster commits the cluster identity and the first admin token, then
+// writes the token to DATA_DIR/admin.token. The token goes to a temporary
+// file first so a crash between commit and rename loses nothing
+// (recoverTokenFile finishes the job).
+func (s *Server) initCluster(ctx context.Context) error {
+	if _, err := s.store.WaitLeader(ctx); err != nil {
+		return err
+	}
+	for !s.store.IsLeader() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := s.registerSelf(ctx); err != nil {
+		return err
+	}
+	tok := adminapi.NewToken()
+	tmp := filepath.Join(s.cfg.DataDir, AdminTokenFile+".tmp")
+	if err := writeFileSync(tmp, []byte(tok+"\n")); err != nil {
+		return err
+	}
+	_, err := s.applyLocal(ctx, fsm.CmdInitCluster, fsm.InitCluster{
+		ClusterID: "tp-" + adminapi.HashToken(tok + "cluster")[:16],
+		TokenID:   adminapi.TokenID(tok),
+		TokenHash: adminapi.HashToken(tok),
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(s.cfg.DataDir, AdminTokenFile)); err != nil {
+		return fmt.Errorf("install admin token: %w", err)
+	}
+	s.log.Info("cluster initialised; admin token written", "file", filepath.Join(s.cfg.DataDir, AdminTokenFile))
+	return nil
+}
+
+// recoverTokenFile renames a leftover admin.token.tmp into place when the
+// token it holds was committed.
+func (s *Server) recoverTokenFile() {
+	tmp := filepath.Join(s.cfg.DataDir, AdminTokenFile+".tmp")
+	b, err := os.ReadFile(tmp)
+	if err != nil {
+		return
+	}
+	if _, found, err := s.store.FSM().Token(adminapi.HashToken(strings.TrimSpace(string(b)))); err == nil && found {
+		if err := os.Rename(tmp, filepath.Join(s.cfg.DataDir, AdminTokenFile)); err == nil {
+			s.log.Info("admin token file recovered")
+		}
+		return
+	}
+	_ = os.Remove(tmp)
+}
+
+func writeFileSync(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// joinCluster asks an existing member to add this node, retrying with
+// backoff until it is in.
+func (s *Server) joinCluster(ctx context.Context) {
+	var hc *http.Client
+	if strings.HasPrefix(s.cfg.Join, "https://") && s.cfg.TLSCert != "" {
+		if pool, err := certPool(s.cfg.TLSCert); err == nil {
+			hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+		}
+	}
+	c := api.NewClient(s.cfg.Join, s.cfg.Token, hc)
+	backoff := 200 * time.Millisecond
+	for {
+		err := c.Join(ctx, api.JoinRequest{ID: s.cfg.ID, RaftAddr: s.store.RaftAddr(), HTTPAddr: s.httpAddr})
+		if err == nil {
+			s.log.Info("joined cluster", "via", s.cfg.Join)
+			return
+		}
+		s.log.Warn("join failed; retrying", "via", s.cfg.Join, "error", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// Close shuts down in order: stop taking admin requests, hand leadership
+// over, stop raft, close the stores.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		herr := s.http.Shutdown(ctx)
+		serr := s.store.Close(true)
+		s.closeErr = errors.Join(herr, serr)
+		close(s.done)
+	})
+	return s.closeErr
+}
+
+// Kill stops the node abruptly, as a crash would look to its peers: the
+// listeners drop, no leadership transfer, no flush beyond what each write
+// already made durable. Tests use it; the durable-state tests that matter
+// also kill real processes with SIGKILL.
+func (s *Server) Kill() {
+	s.closeOnce.Do(func() {
+		_ = s.ln.Close()
+		_ = s.http.Close()
+		_ = s.store.Close(false)
+		close(s.done)
+	})
+}

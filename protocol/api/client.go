@@ -1,0 +1,267 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Client is a thin HTTP client for the admin API.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// NewClient returns a client for the admin API at addr ("http://host:port"
+// or "host:port") authenticating with token.
+func NewClient(addr, token string, hc *http.Client) *Client {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
+	}
+	return &Client{base: strings.TrimRight(addr, "/"), token: token, http: hc}
+}
+
+// NewRequestID returns a random id for HeaderRequestID.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Do sends one request and decodes a JSON answer into out (if not nil). A
+// non-2xx answer becomes an *Error. Writes carry a request id, reused on
+// every retry of the same call, so the control plane applies them once.
+func (c *Client) Do(ctx context.Context, method, path string, contentType string, body []byte, out any) error {
+	reqID := ""
+	if method != http.MethodGet {
+		reqID = NewRequestID()
+	}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return lastErr
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			}
+		}
+		resp, err := c.send(ctx, method, path, contentType, body, reqID)
+		if err != nil {
+			return err
+		}
+		err = decodeResponse(resp, out)
+		// Retry only while the cluster has no leader: the request id makes
+		// a retried write safe.
+		if e := (*Error)(nil); errors.As(err, &e) && e.Code == CodeNoLeader {
+			lastErr = err
+			continue
+		}
+		return err
+	}
+	return lastErr
+}
+
+func (c *Client) send(ctx context.Context, method, path, contentType string, body []byte, reqID string) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if reqID != "" {
+		req.Header.Set(HeaderRequestID, reqID)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, c.base+path, err)
+	}
+	return resp, nil
+}
+
+func decodeResponse(resp *http.Response, out any) error {
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var eb ErrorBody
+		if json.Unmarshal(b, &eb) == nil && eb.Error != nil && eb.Error.Code != "" {
+			eb.Error.Status = resp.StatusCode
+			return eb.Error
+		}
+		return &Error{Code: CodeInternal, Status: resp.StatusCode,
+			Message: fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))}
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if w, ok := out.(io.Writer); ok {
+		_, err := io.Copy(w, resp.Body)
+		return err
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode response: %w", err)
+	}
+	return nil
+}
+
+func staleQuery(stale bool) string {
+	if stale {
+		return "?stale=true"
+	}
+	return ""
+}
+
+// Apply posts catalogue documents (YAML or JSON, one or many).
+func (c *Client) Apply(ctx context.Context, body []byte, contentType string) (*ApplyResult, error) {
+	var r ApplyResult
+	if err := c.Do(ctx, http.MethodPost, "/v1/catalog", contentType, body, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Get returns one catalogue object.
+func (c *Client) Get(ctx context.Context, plural, id string, stale bool) (*Object, error) {
+	var o Object
+	p := "/v1/catalog/" + url.PathEscape(plural) + "/" + url.PathEscape(id) + staleQuery(stale)
+	if err := c.Do(ctx, http.MethodGet, p, "", nil, &o); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+// List returns every object of a kind, ordered by id.
+func (c *Client) List(ctx context.Context, plural string, stale bool) ([]Object, error) {
+	var os []Object
+	p := "/v1/catalog/" + url.PathEscape(plural) + staleQuery(stale)
+	if err := c.Do(ctx, http.MethodGet, p, "", nil, &os); err != nil {
+		return nil, err
+	}
+	return os, nil
+}
+
+// Delete removes one catalogue object.
+func (c *Client) Delete(ctx context.Context, plural, id string) (*WriteResult, error) {
+	var r WriteResult
+	p := "/v1/catalog/" + url.PathEscape(plural) + "/" + url.PathEscape(id)
+	if err := c.Do(ctx, http.MethodDelete, p, "", nil, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Changes reads the change feed after index, waiting up to wait for a
+// change when there is none yet.
+func (c *Client) Changes(ctx context.Context, after uint64, wait time.Duration) (*ChangeFeed, error) {
+	var f ChangeFeed
+	p := "/v1/changes?after=" + strconv.FormatUint(after, 10)
+	if wait > 0 {
+		p += "&wait=" + url.QueryEscape(wait.String())
+	}
+	if err := c.Do(ctx, http.MethodGet, p, "", nil, &f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// ClusterStatus asks for the cluster's members and their states.
+func (c *Client) ClusterStatus(ctx context.Context) (*ClusterStatus, error) {
+	var s ClusterStatus
+	if err := c.Do(ctx, http.MethodGet, "/v1/cluster/status", "", nil, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Self asks one node for its own state.
+func (c *Client) Self(ctx context.Context) (*NodeStatus, error) {
+	var s NodeStatus
+	if err := c.Do(ctx, http.MethodGet, "/v1/cluster/self", "", nil, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Join asks the cluster to add a voter.
+func (c *Client) Join(ctx context.Context, r JoinRequest) error {
+	b, _ := json.Marshal(r)
+	return c.Do(ctx, http.MethodPost, "/v1/cluster/join", "application/json", b, nil)
+}
+
+// Remove takes a server out of the Raft configuration.
+func (c *Client) Remove(ctx context.Context, id string) (*WriteResult, error) {
+	b, _ := json.Marshal(RemoveRequest{ID: id})
+	var r WriteResult
+	if err := c.Do(ctx, http.MethodPost, "/v1/cluster/remove", "application/json", b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// SnapshotSave streams a snapshot of the cluster's state into w.
+func (c *Client) SnapshotSave(ctx context.Context, w io.Writer) error {
+	return c.Do(ctx, http.MethodGet, "/v1/cluster/snapshot", "", nil, w)
+}
+
+// SnapshotRestore replaces the cluster's state with a saved snapshot.
+func (c *Client) SnapshotRestore(ctx context.Context, snapshot []byte) (*WriteResult, error) {
+	var r WriteResult
+	if err := c.Do(ctx, http.MethodPost, "/v1/cluster/snapshot", "application/octet-stream", snapshot, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Audit lists audit entries, newest last; limit 0 means the server default.
+func (c *Client) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
+	var es []AuditEntry
+	p := "/v1/audit"
+	if limit > 0 {
+		p += "?limit=" + strconv.Itoa(limit)
+	}
+	if err := c.Do(ctx, http.MethodGet, p, "", nil, &es); err != nil {
+		return nil, err
+	}
+	return es, nil
+}
+
+// CreateToken mints a bearer token with a role.
+func (c *Client) CreateToken(ctx context.Context, r TokenRequest) (*TokenResult, error) {
+	b, _ := json.Marshal(r)
+	var t TokenResult
+	if err := c.Do(ctx, http.MethodPost, "/v1/tokens", "application/json", b, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// Tokens lists the stored tokens, without secrets.
+func (c *Client) Tokens(ctx context.Context) ([]TokenInfo, error) {
+	var ts []TokenInfo
+	if err := c.Do(ctx, http.MethodGet, "/v1/tokens", "", nil, &ts); err != nil {
+		return nil, err
+	}
+	return ts, nil
+}

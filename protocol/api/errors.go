@@ -1,0 +1,114 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Code is a stable, machine-readable error code. Codes are part of the API:
+// they are only ever added, never renamed.
+type Code string
+
+// Error codes that cross the wire.
+const (
+	CodeBadRequest        Code = "bad_request"
+	CodeInvalidJSON       Code = "invalid_json"
+	CodeUnknownField      Code = "unknown_field"
+	CodeInvalidDocument   Code = "invalid_document"
+	CodeMissingField      Code = "missing_field"
+	CodeInvalidField      Code = "invalid_field"
+	CodeInvalidRule       Code = "invalid_rule"
+	CodeUnknownKind       Code = "unknown_kind"
+	CodeDuplicateDocument Code = "duplicate_document"
+	CodeReferenceNotFound Code = "reference_not_found"
+	CodeInUse             Code = "in_use"
+	CodeNotFound          Code = "not_found"
+	CodeBodyTooLarge      Code = "body_too_large"
+	CodeUnauthorized      Code = "unauthorized"
+	CodeForbidden         Code = "forbidden"
+	CodeNoLeader          Code = "no_leader"
+	CodeUnavailable       Code = "unavailable"
+	CodeTimeout           Code = "timeout"
+	CodeConflict          Code = "conflict"
+	CodeInvalidSnapshot   Code = "invalid_snapshot"
+	CodeInternal          Code = "internal"
+)
+
+// HTTPStatus is the status code an error with this code is served with.
+func (c Code) HTTPStatus() int {
+	switch c {
+	case CodeBadRequest, CodeInvalidJSON, CodeUnknownField, CodeInvalidDocument,
+		CodeMissingField, CodeInvalidField, CodeInvalidRule, CodeUnknownKind,
+		CodeDuplicateDocument, CodeReferenceNotFound, CodeInvalidSnapshot:
+		return http.StatusBadRequest
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeInUse, CodeConflict:
+		return http.StatusConflict
+	case CodeBodyTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeUnauthorized:
+		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
+	case CodeNoLeader, CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case CodeTimeout:
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// Error is the error body every API returns:
+// {"error":{"code":"…","message":"…"}}. Document and Field locate the
+// problem inside a multi-document request when they apply.
+type Error struct {
+	Code     Code   `json:"code"`
+	Message  string `json:"message"`
+	Document *int   `json:"document,omitempty"`
+	Field    string `json:"field,omitempty"`
+	// Status is the HTTP status the error arrived with (client side only).
+	Status int `json:"-"`
+}
+
+// ErrorBody is the envelope of an error response.
+type ErrorBody struct {
+	Error *Error `json:"error"`
+}
+
+func (e *Error) Error() string {
+	loc := ""
+	if e.Document != nil {
+		loc = fmt.Sprintf("document %d: ", *e.Document)
+	}
+	if e.Field != "" {
+		loc += e.Field + ": "
+	}
+	return fmt.Sprintf("%s: %s%s", e.Code, loc, e.Message)
+}
+
+// Errorf builds an Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// InDocument returns a copy of e located at document i (0-based) and field.
+func (e *Error) InDocument(i int, field string) *Error {
+	c := *e
+	c.Document = &i
+	if field != "" {
+		c.Field = field
+	}
+	return &c
+}
+
+// CodeOf returns the code of err if it is (or wraps) an *Error, else
+// CodeInternal.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

@@ -1,0 +1,242 @@
+// Package api holds the admin API's request and response types, its stable
+// error codes and a thin HTTP client. The touchpoint CLI speaks to the
+// control plane only through this package.
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Roles a bearer token can have, from most to least powerful.
+const (
+	RoleAdmin    = "admin"
+	RoleOperator = "operator"
+	RoleAnalyst  = "analyst"
+	RoleViewer   = "viewer"
+)
+
+// Roles lists every role.
+var Roles = []string{RoleAdmin, RoleOperator, RoleAnalyst, RoleViewer}
+
+// ValidRole reports whether r names a role.
+func ValidRole(r string) bool {
+	for _, x := range Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Headers the API reads.
+const (
+	// HeaderRequestID carries a client-chosen id that makes a write
+	// idempotent: the control plane applies a request id at most once, so a
+	// retried or forwarded write is not applied twice.
+	HeaderRequestID = "X-Request-Id"
+	// HeaderForwarded marks a request one node forwarded to the leader.
+	HeaderForwarded = "X-Touchpoint-Forwarded"
+	// HeaderIndex reports the Raft index a write committed at or a read
+	// reflects.
+	HeaderIndex = "X-Touchpoint-Index"
+)
+
+// Object is one stored catalogue document: the document as applied, with its
+// fields at the top level, plus "index", the Raft index of its last change.
+// It marshals as a flat JSON object.
+type Object struct {
+	Kind  string          `json:"kind"`
+	ID    string          `json:"id"`
+	Index uint64          `json:"index"`
+	Doc   json.RawMessage `json:"-"`
+}
+
+// MarshalJSON writes the document's own fields followed by "index".
+func (o Object) MarshalJSON() ([]byte, error) {
+	doc := o.Doc
+	if len(doc) < 2 || doc[0] != '{' {
+		return json.Marshal(struct {
+			Kind  string `json:"kind"`
+			ID    string `json:"id"`
+			Index uint64 `json:"index"`
+		}{o.Kind, o.ID, o.Index})
+	}
+	idx, _ := json.Marshal(o.Index)
+	out := make([]byte, 0, len(doc)+len(idx)+10)
+	out = append(out, doc[:len(doc)-1]...)
+	if len(doc) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, `"index":`...)
+	out = append(out, idx...)
+	out = append(out, '}')
+	return out, nil
+}
+
+// UnmarshalJSON reads a flat object back, keeping the document without
+// "index".
+func (o *Object) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	if raw, ok := m["index"]; ok {
+		if err := json.Unmarshal(raw, &o.Index); err != nil {
+			return err
+		}
+		delete(m, "index")
+	}
+	if raw, ok := m["kind"]; ok {
+		_ = json.Unmarshal(raw, &o.Kind)
+	}
+	if raw, ok := m["id"]; ok {
+		_ = json.Unmarshal(raw, &o.ID)
+	}
+	doc, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	o.Doc = doc
+	return nil
+}
+
+// ApplyResult answers POST /v1/catalog.
+type ApplyResult struct {
+	// Index is the Raft index the whole apply committed at.
+	Index     uint64         `json:"index"`
+	Documents []AppliedDoc   `json:"documents"`
+	Duplicate bool           `json:"duplicate,omitempty"`
+}
+
+// AppliedDoc reports what happened to one document of an apply.
+type AppliedDoc struct {
+	Kind   string `json:"kind"`
+	ID     string `json:"id"`
+	Action string `json:"action"` // created, updated, unchanged
+}
+
+// WriteResult answers a write that changes one thing.
+type WriteResult struct {
+	Index     uint64 `json:"index"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+// Change is one entry of the change feed.
+type Change struct {
+	Index uint64          `json:"index"`
+	Op    string          `json:"op"` // put or delete
+	Kind  string          `json:"kind"`
+	ID    string          `json:"id"`
+	Doc   json.RawMessage `json:"doc,omitempty"`
+}
+
+// Change operations.
+const (
+	OpPut    = "put"
+	OpDelete = "delete"
+)
+
+// ChangeFeed answers GET /v1/changes?after=N. Either Changes holds every
+// change after N in index order, or, when N is older than the feed retains
+// (or belongs to another cluster), Snapshot is true and Objects holds the
+// whole catalogue as of Index.
+type ChangeFeed struct {
+	ClusterID string   `json:"clusterId"`
+	Epoch     uint64   `json:"epoch"`
+	Index     uint64   `json:"index"`
+	Snapshot  bool     `json:"snapshot"`
+	Changes   []Change `json:"changes,omitempty"`
+	Objects   []Object `json:"objects,omitempty"`
+}
+
+// NodeStatus is what one node says of itself (GET /v1/cluster/self).
+type NodeStatus struct {
+	ID           string `json:"id"`
+	RaftAddr     string `json:"raftAddr"`
+	HTTPAddr     string `json:"httpAddr"`
+	State        string `json:"state"`
+	Term         uint64 `json:"term"`
+	LastIndex    uint64 `json:"lastIndex"`
+	CommitIndex  uint64 `json:"commitIndex"`
+	AppliedIndex uint64 `json:"appliedIndex"`
+	Leader       string `json:"leader"`
+	ClusterID    string `json:"clusterId"`
+	Version      string `json:"version"`
+}
+
+// Node states in cluster status.
+const (
+	StateLeader      = "leader"
+	StateFollower    = "follower"
+	StateCandidate   = "candidate"
+	StateUnreachable = "unreachable"
+)
+
+// ClusterNode is one member of the Raft configuration as cluster status sees
+// it.
+type ClusterNode struct {
+	ID       string `json:"id"`
+	Address  string `json:"address"`
+	HTTPAddr string `json:"httpAddr,omitempty"`
+	Suffrage string `json:"suffrage"`
+	State    string `json:"state"`
+	// LastIndex is that node's own last log index, asked of it.
+	LastIndex uint64 `json:"lastIndex"`
+	Error     string `json:"error,omitempty"`
+}
+
+// ClusterStatus answers GET /v1/cluster/status.
+type ClusterStatus struct {
+	ClusterID string        `json:"clusterId"`
+	Leader    string        `json:"leader"`
+	Term      uint64        `json:"term"`
+	Nodes     []ClusterNode `json:"nodes"`
+}
+
+// JoinRequest asks the cluster to add a voter.
+type JoinRequest struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raftAddr"`
+	HTTPAddr string `json:"httpAddr"`
+}
+
+// RemoveRequest asks the cluster to drop a server from its configuration.
+type RemoveRequest struct {
+	ID string `json:"id"`
+}
+
+// AuditEntry is one change as the audit log recorded it.
+type AuditEntry struct {
+	Index   uint64    `json:"index"`
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Role    string    `json:"role"`
+	Action  string    `json:"action"`
+	Target  string    `json:"target,omitempty"`
+	Details string    `json:"details,omitempty"`
+}
+
+// TokenRequest asks for a new bearer token.
+type TokenRequest struct {
+	Role string `json:"role"`
+	Name string `json:"name,omitempty"`
+}
+
+// TokenResult carries a new token. The secret is shown once and stored only
+// as a hash.
+type TokenResult struct {
+	Token string `json:"token"`
+	ID    string `json:"id"`
+	Role  string `json:"role"`
+	Name  string `json:"name,omitempty"`
+	Index uint64 `json:"index"`
+}
+
+// TokenInfo describes a stored token without its secret.
+type TokenInfo struct {
+	ID      string    `json:"id"`
+	Role    string    `json:"role"`
+	Name    string    `json:"name,omitempty"`
+	Created time.Time `json:"created"`
+}

@@ -1,0 +1,252 @@
+package protocol
+
+import (
+	"fmt"
+	"time"
+)
+
+// Kind names a catalogue document type. Kinds are written exactly as in the
+// documents analysts apply (`kind: Offer`).
+type Kind string
+
+// The catalogue kinds.
+const (
+	KindOffer         Kind = "Offer"
+	KindPlan          Kind = "Plan"
+	KindCampaign      Kind = "Campaign"
+	KindContactPolicy Kind = "ContactPolicy"
+)
+
+// Kinds lists every catalogue kind in a stable order.
+var Kinds = []Kind{KindOffer, KindPlan, KindCampaign, KindContactPolicy}
+
+// Plural is the collection name used in URLs and on the command line
+// (`get offers`).
+func (k Kind) Plural() string {
+	switch k {
+	case KindOffer:
+		return "offers"
+	case KindPlan:
+		return "plans"
+	case KindCampaign:
+		return "campaigns"
+	case KindContactPolicy:
+		return "policies"
+	}
+	return ""
+}
+
+// KindFromPlural maps a collection name (or a kind name, in any case) back to
+// its kind.
+func KindFromPlural(s string) (Kind, bool) {
+	for _, k := range Kinds {
+		if s == k.Plural() || s == string(k) || s == lower(string(k)) {
+			return k, true
+		}
+	}
+	switch s {
+	case "offer":
+		return KindOffer, true
+	case "plan":
+		return KindPlan, true
+	case "campaign":
+		return KindCampaign, true
+	case "policy", "contactpolicies":
+		return KindContactPolicy, true
+	}
+	return "", false
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// Channels a decision or contact can happen on.
+const (
+	ChannelKiosk    = "kiosk"
+	ChannelIVR      = "ivr"
+	ChannelTerminal = "terminal"
+	ChannelApp      = "app"
+	ChannelWeb      = "web"
+	ChannelSMS      = "sms"
+	// ChannelAll is valid only in a contact policy: the cap counts contacts
+	// on every channel together.
+	ChannelAll = "all"
+)
+
+// KnownChannels are the channels an offer or campaign may name.
+var KnownChannels = []string{ChannelKiosk, ChannelIVR, ChannelTerminal, ChannelApp, ChannelWeb, ChannelSMS}
+
+// Offer categories.
+const (
+	CategoryRetention = "retention"
+	CategoryUpsell    = "upsell"
+	CategoryCrossSell = "cross-sell"
+	CategoryTariff    = "tariff"
+	CategoryCare      = "care"
+)
+
+// KnownCategories lists the offer categories.
+var KnownCategories = []string{CategoryRetention, CategoryUpsell, CategoryCrossSell, CategoryTariff, CategoryCare}
+
+// Campaign statuses. An empty status means active.
+const (
+	StatusDraft     = "draft"
+	StatusActive    = "active"
+	StatusPaused    = "paused"
+	StatusCompleted = "completed"
+)
+
+// KnownCampaignStatuses lists the campaign statuses.
+var KnownCampaignStatuses = []string{StatusDraft, StatusActive, StatusPaused, StatusCompleted}
+
+// Header is what every catalogue document starts with.
+type Header struct {
+	Kind Kind   `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// Offer is something an agent can present: a retention discount, an upsell,
+// a tariff change, a care action. Money is in yuan (CNY).
+type Offer struct {
+	Kind        Kind     `json:"kind"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Category    string   `json:"category"`
+	Value       float64  `json:"value"`
+	Cost        float64  `json:"cost"`
+	Channels    []string `json:"channels,omitempty"`
+	// ValidFrom and ValidUntil bound when the offer may be presented
+	// (RFC 3339); empty means unbounded.
+	ValidFrom  string `json:"validFrom,omitempty"`
+	ValidUntil string `json:"validUntil,omitempty"`
+	// Eligibility, Applicability and Suitability are boolean rules over
+	// `profile.*`, `context.*` and `now`. Empty means true.
+	Eligibility   string `json:"eligibility,omitempty"`
+	Applicability string `json:"applicability,omitempty"`
+	Suitability   string `json:"suitability,omitempty"`
+	// LeverWeight scales the offer's priority in arbitration; 0 means 1.
+	LeverWeight float64 `json:"leverWeight,omitempty"`
+	// Propensity is the prior acceptance probability used until the
+	// adaptive model has learned one; 0 means DefaultPropensity.
+	Propensity float64 `json:"propensity,omitempty"`
+	// VolumeCap is the most times the offer may be presented in total;
+	// 0 means no cap.
+	VolumeCap int64 `json:"volumeCap,omitempty"`
+	// Suppression pauses the offer for a customer who keeps declining it.
+	Suppression *Suppression `json:"suppression,omitempty"`
+	// Transactional offers bypass marketing contact caps, never
+	// do-not-disturb.
+	Transactional bool `json:"transactional,omitempty"`
+	// PlanID names the tariff plan a tariff offer moves the customer to.
+	PlanID string `json:"planId,omitempty"`
+}
+
+// DefaultPropensity is the acceptance prior of an offer that states none.
+const DefaultPropensity = 0.1
+
+// EffectiveLeverWeight is LeverWeight with its default applied.
+func (o *Offer) EffectiveLeverWeight() float64 {
+	if o.LeverWeight == 0 {
+		return 1
+	}
+	return o.LeverWeight
+}
+
+// EffectivePropensity is Propensity with its default applied.
+func (o *Offer) EffectivePropensity() float64 {
+	if o.Propensity == 0 {
+		return DefaultPropensity
+	}
+	return o.Propensity
+}
+
+// Suppression: after Declines declines within Days days, the offer is not
+// presented to that customer for PauseDays days.
+type Suppression struct {
+	Declines  int `json:"declines"`
+	Days      int `json:"days"`
+	PauseDays int `json:"pauseDays"`
+}
+
+// Plan is a tariff plan: a monthly fee with allowances and overage prices
+// (yuan per minute, per MB, per SMS).
+type Plan struct {
+	Kind            Kind    `json:"kind"`
+	ID              string  `json:"id"`
+	Name            string  `json:"name,omitempty"`
+	MonthlyFee      float64 `json:"monthlyFee"`
+	VoiceMinutes    float64 `json:"voiceMinutes,omitempty"`
+	DataMB          float64 `json:"dataMB,omitempty"`
+	SMS             float64 `json:"sms,omitempty"`
+	VoiceOverage    float64 `json:"voiceOverage,omitempty"`
+	DataOverage     float64 `json:"dataOverage,omitempty"`
+	SMSOverage      float64 `json:"smsOverage,omitempty"`
+	Status          string  `json:"status,omitempty"`
+	Description     string  `json:"description,omitempty"`
+	AllowDowngrades bool    `json:"allowDowngrades,omitempty"`
+}
+
+// Campaign groups offers for a target segment on some channels over a
+// schedule, with a control group for measuring uplift.
+type Campaign struct {
+	Kind        Kind     `json:"kind"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Segment     string   `json:"segment,omitempty"`
+	Offers      []string `json:"offers"`
+	Channels    []string `json:"channels,omitempty"`
+	StartAt     string   `json:"startAt,omitempty"`
+	EndAt       string   `json:"endAt,omitempty"`
+	Status      string   `json:"status,omitempty"`
+	// BusinessWeight scales every offer of the campaign in arbitration;
+	// 0 means 1.
+	BusinessWeight float64 `json:"businessWeight,omitempty"`
+	Budget         float64 `json:"budget,omitempty"`
+	// ControlGroupPercent of customers (by a deterministic hash of
+	// customer and campaign) are held out.
+	ControlGroupPercent float64 `json:"controlGroupPercent"`
+}
+
+// ContactPolicy caps how often a customer may be contacted.
+type ContactPolicy struct {
+	Kind Kind   `json:"kind"`
+	ID   string `json:"id"`
+	// Channel is a channel name or "all".
+	Channel     string `json:"channel"`
+	MaxContacts int    `json:"maxContacts"`
+	// Window is a Go duration ("168h").
+	Window      string      `json:"window"`
+	QuietHours  *QuietHours `json:"quietHours,omitempty"`
+	RequireConsent bool     `json:"requireConsent,omitempty"`
+	Description string      `json:"description,omitempty"`
+}
+
+// WindowDuration parses Window; callers see only validated policies.
+func (p *ContactPolicy) WindowDuration() (time.Duration, error) {
+	d, err := time.ParseDuration(p.Window)
+	if err != nil {
+		return 0, fmt.Errorf("window %q: %w", p.Window, err)
+	}
+	return d, nil
+}
+
+// QuietHours is a daily span ("21:00" to "08:00", may cross midnight) in
+// a time zone (default Asia/Shanghai) during which no marketing contact is
+// made.
+type QuietHours struct {
+	Start    string `json:"start"`
+	End      string `json:"end"`
+	Timezone string `json:"timezone,omitempty"`
+}
+
+// DefaultTimezone is where Touchpoint's operators are.
+const DefaultTimezone = "Asia/Shanghai"
