@@ -36,7 +36,7 @@ type Config struct {
 	// for deduplication. Default 100,000.
 	RequestRetention uint64
 	// MemTableSize and ValueLogFileSize size badger (bytes); defaults suit
-	// a server: 64 MiB and 256 MiB.
+	// a server: 64 MiB (also the minimum) and 256 MiB.
 	MemTableSize     int64
 	ValueLogFileSize int64
 	Logger           *slog.Logger
@@ -49,7 +49,9 @@ func (c *Config) setDefaults() {
 	if c.RequestRetention == 0 {
 		c.RequestRetention = 100_000
 	}
-	if c.MemTableSize == 0 {
+	// One entry's writes must fit one badger transaction (about 15% of
+	// a memtable); 64 MiB is the floor that fits the largest apply.
+	if c.MemTableSize < 64<<20 {
 		c.MemTableSize = 64 << 20
 	}
 	if c.ValueLogFileSize == 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 
 	"touchpoint.dev/touchpoint/controlplane/fsm"
 )
@@ -62,6 +63,7 @@ type Store struct {
 	raft  *raft.Raft
 	fsm   *fsm.FSM
 	wal   *raftwal.WAL
+	meta  *metadb.BoltMetaDB
 	trans *raft.NetworkTransport
 	snaps raft.SnapshotStore
 
@@ -101,7 +103,11 @@ func (s *Store) open() error {
 		}
 	}
 	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
-	wal, err := raftwal.Open(filepath.Join(cfg.DataDir, "raft"), raftwal.WithLogger(hl.Named("wal")))
+	// raft-wal does not close its metadata database (bolt, which holds a
+	// file lock) in WAL.Close: we own it and close it ourselves, or a node
+	// could not reopen its directory in the same process.
+	s.meta = &metadb.BoltMetaDB{}
+	wal, err := raftwal.Open(filepath.Join(cfg.DataDir, "raft"), raftwal.WithLogger(hl.Named("wal")), raftwal.WithMetaStore(s.meta))
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
@@ -452,6 +458,9 @@ func (s *Store) closeStores() error {
 	}
 	if s.wal != nil {
 		errs = append(errs, s.wal.Close())
+	}
+	if s.meta != nil {
+		errs = append(errs, s.meta.Close())
 	}
 	if s.fsm != nil {
 		errs = append(errs, s.fsm.Close())
