@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
@@ -102,7 +101,7 @@ func (s *Store) open() error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+	hl := newHCLogger(s.log)
 	// raft-wal does not close its metadata database (bolt, which holds a
 	// file lock) in WAL.Close: we own it and close it ourselves, or a node
 	// could not reopen its directory in the same process.

@@ -1,0 +1,129 @@
+// Command touchpoint is Touchpoint's one binary: the control-plane daemon
+// (`touchpoint controlplane`), the demo, and the administrators' commands.
+// Admin commands reach the control plane only through protocol/api.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	_ "time/tzdata" // quiet hours resolve time zones even in FROM-scratch images
+
+	"github.com/urfave/cli/v2"
+
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// version is set by the build (-ldflags "-X main.version=…").
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// env is what every command needs: where to write and in which language.
+type env struct {
+	stdout io.Writer
+	stderr io.Writer
+	lang   string
+}
+
+// run builds the app, reorders flags that follow positionals, and runs it.
+// Errors go to stderr and make the exit status non-zero.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr, lang: language()}
+	app := newApp(e)
+	app.Setup()
+	if err := app.RunContext(ctx, reorderArgs(app, args)); err != nil {
+		e.printError(err)
+		return 1
+	}
+	return 0
+}
+
+func (e *env) printError(err error) {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		fmt.Fprintf(e.stderr, "%s: %s\n", e.msg(msgError), ae.Error())
+		return
+	}
+	var ee cli.ExitCoder
+	if errors.As(err, &ee) && ee.Error() == "" {
+		return
+	}
+	fmt.Fprintf(e.stderr, "%s: %v\n", e.msg(msgError), err)
+}
+
+func newApp(e *env) *cli.App {
+	return &cli.App{
+		Name:    "touchpoint",
+		Usage:   "edge customer engagement for telecom operators",
+		Version: version,
+		Writer:  e.stdout, ErrWriter: e.stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Value: "http://127.0.0.1:7400", EnvVars: []string{"TOUCHPOINT_ADDR"}, Usage: "control-plane admin API `URL`"},
+			&cli.StringFlag{Name: "token", EnvVars: []string{"TOUCHPOINT_TOKEN"}, Usage: "bearer `TOKEN` for the admin API"},
+		},
+		Commands: []*cli.Command{
+			controlplaneCommand(e),
+			demoCommand(e),
+			applyCommand(e),
+			getCommand(e),
+			deleteCommand(e),
+			clusterCommand(e),
+			tokensCommand(e),
+			auditCommand(e),
+		},
+		HideHelpCommand:      false,
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {},
+	}
+}
+
+// outputFlag is -o on every admin command.
+func outputFlag() cli.Flag {
+	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json"}
+}
+
+// client builds the admin API client from the global flags.
+func client(c *cli.Context) *api.Client {
+	return api.NewClient(c.String("addr"), c.String("token"), nil)
+}
+
+// format checks -o and returns it.
+func format(c *cli.Context) (string, error) {
+	switch o := c.String("output"); o {
+	case "table", "json":
+		return o, nil
+	default:
+		return "", fmt.Errorf("-o %q: use table or json", o)
+	}
+}
+
+func (e *env) printJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (e *env) table() *tabwriter.Writer {
+	return tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+}
+
+// args returns exactly n positional arguments or a usage error.
+func args(c *cli.Context, min, max int, usage string) ([]string, error) {
+	a := c.Args().Slice()
+	if len(a) < min || len(a) > max {
+		return nil, fmt.Errorf("usage: touchpoint %s %s", c.Command.FullName(), usage)
+	}
+	return a, nil
+}

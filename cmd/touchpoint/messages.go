@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Every user-facing string of the CLI lives here, in English and Simplified
+// Chinese. The language comes from TOUCHPOINT_LANG, else LC_ALL / LANG
+// ("zh_CN.UTF-8" selects Chinese). JSON output is never translated.
+type msgKey int
+
+const (
+	msgError msgKey = iota
+	msgCommitted
+	msgNoObjects
+	msgDeleted
+	msgRemoved
+	msgSnapshotSaved
+	msgSnapshotRestored
+	msgTokenCreated
+	msgTokenShownOnce
+	msgNoLeader
+	msgDemoReady
+	msgDemoTry
+	msgDemoStop
+	msgDemoData
+	msgHdrID
+	msgHdrKind
+	msgHdrName
+	msgHdrIndex
+	msgHdrCategory
+	msgHdrValue
+	msgHdrChannels
+	msgHdrState
+	msgHdrAddress
+	msgHdrLastIndex
+	msgHdrAction
+	msgHdrTime
+	msgHdrActor
+	msgHdrRole
+	msgHdrTarget
+	msgHdrDetails
+	msgLeader
+)
+
+var messages = map[string]map[msgKey]string{
+	"en": {
+		msgError:            "error",
+		msgCommitted:        "committed at index %d",
+		msgNoObjects:        "no %s",
+		msgDeleted:          "deleted %s %s (index %d)",
+		msgRemoved:          "removed node %s from the cluster (index %d)",
+		msgSnapshotSaved:    "saved snapshot to %s (%d bytes)",
+		msgSnapshotRestored: "restored snapshot from %s (index %d)",
+		msgTokenCreated:     "created %s token %s",
+		msgTokenShownOnce:   "the token is shown once; store it now:",
+		msgNoLeader:         "(none)",
+		msgDemoReady:        "Touchpoint demo: a one-node control plane is running at %s with a sample catalogue.",
+		msgDemoTry:          "Try these commands in another terminal:",
+		msgDemoStop:         "Press Ctrl-C to stop the demo.",
+		msgDemoData:         "Data directory: %s",
+		msgHdrID:            "ID",
+		msgHdrKind:          "KIND",
+		msgHdrName:          "NAME",
+		msgHdrIndex:         "INDEX",
+		msgHdrCategory:      "CATEGORY",
+		msgHdrValue:         "VALUE (CNY)",
+		msgHdrChannels:      "CHANNELS",
+		msgHdrState:         "STATE",
+		msgHdrAddress:       "ADDRESS",
+		msgHdrLastIndex:     "LAST INDEX",
+		msgHdrAction:        "ACTION",
+		msgHdrTime:          "TIME",
+		msgHdrActor:         "ACTOR",
+		msgHdrRole:          "ROLE",
+		msgHdrTarget:        "TARGET",
+		msgHdrDetails:       "DETAILS",
+		msgLeader:           "leader: %s",
+	},
+	"zh": {
+		msgError:            "错误",
+		msgCommitted:        "已提交，索引 %d",
+		msgNoObjects:        "没有 %s",
+		msgDeleted:          "已删除 %s %s（索引 %d）",
+		msgRemoved:          "已将节点 %s 移出集群（索引 %d）",
+		msgSnapshotSaved:    "快照已保存到 %s（%d 字节）",
+		msgSnapshotRestored: "已从 %s 恢复快照（索引 %d）",
+		msgTokenCreated:     "已创建 %s 令牌 %s",
+		msgTokenShownOnce:   "令牌只显示一次，请立即保存：",
+		msgNoLeader:         "（无）",
+		msgDemoReady:        "Touchpoint 演示：单节点控制平面已在 %s 运行，并载入了示例目录。",
+		msgDemoTry:          "请在另一个终端中尝试以下命令：",
+		msgDemoStop:         "按 Ctrl-C 结束演示。",
+		msgDemoData:         "数据目录：%s",
+		msgHdrID:            "编号",
+		msgHdrKind:          "类型",
+		msgHdrName:          "名称",
+		msgHdrIndex:         "索引",
+		msgHdrCategory:      "类别",
+		msgHdrValue:         "价值（元）",
+		msgHdrChannels:      "渠道",
+		msgHdrState:         "状态",
+		msgHdrAddress:       "地址",
+		msgHdrLastIndex:     "最新索引",
+		msgHdrAction:        "操作",
+		msgHdrTime:          "时间",
+		msgHdrActor:         "操作者",
+		msgHdrRole:          "角色",
+		msgHdrTarget:        "对象",
+		msgHdrDetails:       "详情",
+		msgLeader:           "领导者：%s",
+	},
+}
+
+// language picks "zh" or "en" from the environment.
+func language() string {
+	for _, v := range []string{os.Getenv("TOUCHPOINT_LANG"), os.Getenv("LC_ALL"), os.Getenv("LANG")} {
+		if v == "" {
+			continue
+		}
+		if strings.HasPrefix(strings.ToLower(v), "zh") {
+			return "zh"
+		}
+		return "en"
+	}
+	return "en"
+}
+
+func (e *env) msg(k msgKey, args ...any) string {
+	s, ok := messages[e.lang][k]
+	if !ok {
+		s = messages["en"][k]
+	}
+	if len(args) == 0 {
+		return s
+	}
+	return fmt.Sprintf(s, args...)
+}
