@@ -224,10 +224,10 @@ type ContactPolicy struct {
 	Channel     string `json:"channel"`
 	MaxContacts int    `json:"maxContacts"`
 	// Window is a Go duration ("168h").
-	Window      string      `json:"window"`
-	QuietHours  *QuietHours `json:"quietHours,omitempty"`
-	RequireConsent bool     `json:"requireConsent,omitempty"`
-	Description string      `json:"description,omitempty"`
+	Window         string      `json:"window"`
+	QuietHours     *QuietHours `json:"quietHours,omitempty"`
+	RequireConsent bool        `json:"requireConsent,omitempty"`
+	Description    string      `json:"description,omitempty"`
 }
 
 // WindowDuration parses Window; callers see only validated policies.

@@ -41,7 +41,7 @@ func (w *hclogWriter) Write(p []byte) (int, error) {
 			level = slog.LevelError
 		}
 		msg, _ := m["@message"].(string)
-		attrs := []any{"component", m["@module"]}
+		attrs := []any{"module", m["@module"]}
 		for k, v := range m {
 			if !strings.HasPrefix(k, "@") {
 				attrs = append(attrs, k, v)

@@ -104,9 +104,9 @@ func (o *Object) UnmarshalJSON(b []byte) error {
 // ApplyResult answers POST /v1/catalog.
 type ApplyResult struct {
 	// Index is the Raft index the whole apply committed at.
-	Index     uint64         `json:"index"`
-	Documents []AppliedDoc   `json:"documents"`
-	Duplicate bool           `json:"duplicate,omitempty"`
+	Index     uint64       `json:"index"`
+	Documents []AppliedDoc `json:"documents"`
+	Duplicate bool         `json:"duplicate,omitempty"`
 }
 
 // AppliedDoc reports what happened to one document of an apply.
