@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	_ "time/tzdata" // quiet hours resolve time zones even in FROM-scratch images
@@ -123,7 +124,18 @@ func (e *env) table() *tabwriter.Writer {
 func args(c *cli.Context, min, max int, usage string) ([]string, error) {
 	a := c.Args().Slice()
 	if len(a) < min || len(a) > max {
-		return nil, fmt.Errorf("usage: touchpoint %s %s", c.Command.FullName(), usage)
+		return nil, fmt.Errorf("usage: touchpoint %s %s", commandPath(c), usage)
 	}
 	return a, nil
+}
+
+// commandPath is the full command name ("cluster snapshot save").
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, l := range c.Lineage() {
+		if l.Command != nil && l.Command.Name != "" && l.Command.Name != c.App.Name {
+			names = append([]string{l.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
 }
