@@ -1,0 +1,47 @@
+# Touchpoint — build, test and measure. `make help` lists the targets.
+GO      ?= go
+BIN     := bin/touchpoint
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+STATICCHECK_VERSION := 2025.1.1
+FUZZTIME ?= 15s
+
+.PHONY: help build test test-short lint deps fuzz bench bench-cluster clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build the static touchpoint binary into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/touchpoint
+
+test: ## run every test a clean machine can run, with the race detector
+	$(GO) test -race -timeout 25m ./...
+
+test-short: ## quick tests (no linearizability run, no long system tests)
+	$(GO) test -short -timeout 10m ./...
+
+deps: ## import-boundary and package-doc checks
+	$(GO) test -run 'TestImportBoundaries|TestPackagesHaveDocComments' .
+
+lint: ## gofmt, go vet and staticcheck (installed on first use)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$$($(GO) env GOPATH)/bin/staticcheck ./...
+
+fuzz: ## run every fuzz target briefly (FUZZTIME=15s each)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for fz in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$fz"; \
+			$(GO) test -run '^$$' -fuzz "^$$fz$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+bench: ## micro-benchmarks (FSM apply, catalogue parse) and the cluster write benchmark
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+bench-cluster: ## catalogue writes on a three-node loopback cluster (the figures in docs/PERFORMANCE.md)
+	$(GO) test -run '^$$' -bench 'BenchmarkCluster' -benchtime 10s -timeout 30m ./controlplane/integration/
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// System tests run the real binary as separate processes and kill them
+// with SIGKILL: what survives is what was durable.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func touchpointBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "touchpoint-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "touchpoint")
+		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// freeAddrs returns n distinct free loopback addresses: every listener is
+// held until all are chosen, so no two coincide.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs
+}
+
+type proc struct {
+	id, dir, raft, http string
+	cmd                 *exec.Cmd
+	log                 *os.File
+}
+
+type sysCluster struct {
+	t     *testing.T
+	bin   string
+	procs []*proc
+	token string
+}
+
+func (c *sysCluster) start(p *proc, extra ...string) {
+	c.t.Helper()
+	args := []string{"controlplane", "--id", p.id, "--data-dir", p.dir, "--raft-addr", p.raft, "--http-addr", p.http, "--log-level", "warn"}
+	args = append(args, extra...)
+	cmd := exec.Command(c.bin, args...)
+	if p.log == nil {
+		f, err := os.Create(filepath.Join(filepath.Dir(p.dir), p.id+".log"))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		p.log = f
+	}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	p.cmd = cmd
+}
+
+func (c *sysCluster) kill9(p *proc) {
+	c.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		c.t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+}
+
+func (c *sysCluster) client(p *proc) *api.Client {
+	return api.NewClient("http://"+p.http, c.token, nil)
+}
+
+// startSystemCluster starts n real processes: the first bootstraps, the
+// others join through it with the admin token it wrote.
+func startSystemCluster(t *testing.T, n int) *sysCluster {
+	t.Helper()
+	c := &sysCluster{t: t, bin: touchpointBinary(t)}
+	base := t.TempDir()
+	addrs := freeAddrs(t, 2*n)
+	for i := 0; i < n; i++ {
+		c.procs = append(c.procs, &proc{id: fmt.Sprintf("n%d", i+1), dir: filepath.Join(base, fmt.Sprintf("n%d", i+1)), raft: addrs[2*i], http: addrs[2*i+1]})
+	}
+	t.Cleanup(func() {
+		for _, p := range c.procs {
+			if p.cmd != nil && p.cmd.ProcessState == nil {
+				_ = p.cmd.Process.Signal(syscall.SIGTERM)
+				done := make(chan struct{})
+				go func() { _ = p.cmd.Wait(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					_ = p.cmd.Process.Kill()
+				}
+			}
+			if p.log != nil {
+				p.log.Close()
+				if t.Failed() {
+					b, _ := os.ReadFile(p.log.Name())
+					t.Logf("--- %s log ---\n%s", p.id, tail(string(b), 4000))
+				}
+			}
+		}
+	})
+	c.start(c.procs[0], "--bootstrap")
+	tokenFile := filepath.Join(c.procs[0].dir, "admin.token")
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(tokenFile); err == nil && len(b) > 0 {
+			c.token = strings.TrimSpace(string(b))
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if c.token == "" {
+		t.Fatal("bootstrap node wrote no admin.token")
+	}
+	for _, p := range c.procs[1:] {
+		c.start(p, "--join", "http://"+c.procs[0].http, "--token", c.token)
+	}
+	c.waitStatus(n, "")
+	return c
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// waitStatus waits until some live node reports a leader (other than
+// notLeader) and `want` nodes none of which is unreachable except those
+// killed.
+func (c *sysCluster) waitStatus(want int, notLeader string) *api.ClusterStatus {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		for _, p := range c.procs {
+			if p.cmd == nil || p.cmd.ProcessState != nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			st, err := c.client(p).ClusterStatus(ctx)
+			cancel()
+			if err != nil {
+				last = err
+				continue
+			}
+			up := 0
+			for _, n := range st.Nodes {
+				if n.State != api.StateUnreachable {
+					up++
+				}
+			}
+			if st.Leader != "" && st.Leader != notLeader && len(st.Nodes) == want && up >= want-countDead(c) {
+				return st
+			}
+			last = fmt.Errorf("status %+v", st)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.t.Fatalf("cluster did not settle: %v", last)
+	return nil
+}
+
+func countDead(c *sysCluster) int {
+	n := 0
+	for _, p := range c.procs {
+		if p.cmd == nil || p.cmd.ProcessState != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *sysCluster) byID(id string) *proc {
+	for _, p := range c.procs {
+		if p.id == id {
+			return p
+		}
+	}
+	c.t.Fatalf("no node %s", id)
+	return nil
+}
+
+func TestSystem_Kill9LeaderLosesNoAcknowledgedWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("system test")
+	}
+	c := startSystemCluster(t, 3)
+
+	fi, err := os.Stat(filepath.Join(c.procs[0].dir, "admin.token"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin.token mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(c.procs[0].dir, "admin.token")); string(b) != c.token+"\n" {
+		t.Fatalf("admin.token holds %q; want the token and a newline", b)
+	}
+
+	// Writers keep writing through every node while the leader is killed.
+	st := c.waitStatus(3, "")
+	leader := c.byID(st.Leader)
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				p := c.procs[(w+i)%len(c.procs)]
+				id := fmt.Sprintf("w%d-%d", w, i)
+				doc := fmt.Sprintf(`{"kind":"Offer","id":%q,"category":"upsell","value":%d,"cost":0}`, id, i)
+				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				_, err := c.client(p).Apply(rctx, []byte(doc), "application/json")
+				cancel()
+				if err == nil {
+					mu.Lock()
+					acked[id] = true
+					mu.Unlock()
+				}
+			}
+		}(w)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	c.kill9(leader)
+	time.Sleep(3 * time.Second)
+	stop()
+	wg.Wait()
+	if len(acked) < 20 {
+		t.Fatalf("only %d writes acknowledged", len(acked))
+	}
+
+	st = c.waitStatus(3, leader.id)
+	survivor := c.byID(st.Leader)
+	rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	objs, err := c.client(survivor).List(rctx, "offers", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, o := range objs {
+		have[o.ID] = true
+	}
+	for id := range acked {
+		if !have[id] {
+			t.Errorf("acknowledged write %s lost after kill -9 of the leader", id)
+		}
+	}
+	t.Logf("%d acknowledged writes, %d stored, leader %s killed, new leader %s", len(acked), len(objs), leader.id, survivor.id)
+
+	// The killed node restarts from its data directory (its old
+	// --bootstrap flag is ignored) and catches up.
+	c.start(leader, "--bootstrap")
+	st = c.waitStatus(3, "")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		mine, err := c.client(leader).List(rctx, "offers", true)
+		cancel()
+		if err == nil && len(mine) == len(objs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted node has %d offers (err %v), leader has %d", len(mine), err, len(objs))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestSystem_RemoveDeadNodeAndKeepWorking(t *testing.T) {
+	if testing.Short() {
+		t.Skip("system test")
+	}
+	c := startSystemCluster(t, 3)
+	st := c.waitStatus(3, "")
+	var victim *proc
+	for _, p := range c.procs {
+		if p.id != st.Leader {
+			victim = p
+		}
+	}
+	c.kill9(victim)
+	st = c.waitStatus(3, "")
+	for _, n := range st.Nodes {
+		if n.ID == victim.id && n.State != api.StateUnreachable {
+			t.Fatalf("killed node reported %s", n.State)
+		}
+	}
+	leader := c.byID(st.Leader)
+	var out, errb strings.Builder
+	cmd := exec.Command(c.bin, "--addr", "http://"+leader.http, "--token", c.token, "cluster", "remove", victim.id)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("cluster remove: %v: %s", err, errb.String())
+	}
+	st = c.waitStatus(2, "")
+	if len(st.Nodes) != 2 {
+		t.Fatalf("after remove: %+v", st)
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.client(leader).Apply(rctx, []byte(`{"kind":"Offer","id":"after-remove","category":"care","value":0,"cost":0}`), "application/json"); err != nil {
+		t.Fatalf("write after remove: %v", err)
+	}
+}
