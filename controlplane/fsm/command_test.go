@@ -139,7 +139,7 @@ func commandSeeds(t testing.TB) [][]byte {
 // (<, >, &) and compact a raw payload.
 func canonicalPayload(t *testing.T, p json.RawMessage) string {
 	t.Helper()
-	if p == nil {
+	if len(p) == 0 {
 		return ""
 	}
 	b, err := json.Marshal(p)

@@ -407,6 +407,12 @@ func (s *Store) Restore(r io.Reader, size int64) error {
 	return nil
 }
 
+// FirstIndex is the oldest entry still in this node's raft log.
+func (s *Store) FirstIndex() (uint64, error) { return s.wal.FirstIndex() }
+
+// Stats returns raft's own statistics (last_snapshot_index, num_peers, …).
+func (s *Store) Stats() map[string]string { return s.raft.Stats() }
+
 // Snapshot asks raft to take a snapshot now (and compact the log).
 func (s *Store) Snapshot() error {
 	return s.raft.Snapshot().Error()
