@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"touchpoint.dev/touchpoint/controlplane"
 	"touchpoint.dev/touchpoint/controlplane/store"
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -20,7 +22,9 @@ import (
 
 // Node is one in-process control-plane node.
 type Node struct {
-	ID       string
+	ID string
+	// Net cuts the node's raft traffic off and restores it.
+	Net      *PartitionLayer
 	DataDir  string
 	Server   *controlplane.Server
 	cancel   context.CancelFunc
@@ -124,6 +128,10 @@ func (c *Cluster) start(nd *Node, bootstrap bool, join string) *Node {
 		cfg.RaftAddr, cfg.HTTPAddr = nd.raftAddr, nd.httpAddr
 	}
 	c.modify(&cfg)
+	cfg.Raft.WrapStream = func(l raft.StreamLayer) raft.StreamLayer {
+		nd.Net = NewPartitionLayer(l)
+		return nd.Net
+	}
 	var srv *controlplane.Server
 	var err error
 	for attempt := 0; attempt < 50; attempt++ {

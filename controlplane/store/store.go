@@ -45,6 +45,9 @@ type Config struct {
 	TrailingLogs       uint64
 	// ApplyTimeout bounds how long Apply waits to enqueue (default 10 s).
 	ApplyTimeout time.Duration
+	// WrapStream, if set, wraps raft's TCP stream layer (tests inject
+	// network partitions with it).
+	WrapStream func(raft.StreamLayer) raft.StreamLayer
 
 	FSM fsm.Config
 }
@@ -141,8 +144,12 @@ func (s *Store) open() error {
 		ln.Close()
 		return fmt.Errorf("raft address %s binds every interface: give --raft-advertise", cfg.RaftAddr)
 	}
+	var stream raft.StreamLayer = &tcpLayer{ln: ln, adv: adv}
+	if cfg.WrapStream != nil {
+		stream = cfg.WrapStream(stream)
+	}
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &tcpLayer{ln: ln, adv: adv},
+		Stream:  stream,
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  hl,
