@@ -220,13 +220,19 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, m mode, r
 		writeError(w, api.Errorf(api.CodeInternal, "%v", err))
 		return
 	}
+	before, err := s.state.Cluster()
+	if err != nil {
+		writeError(w, api.Errorf(api.CodeInternal, "%v", err))
+		return
+	}
 	if err := s.store.Restore(tmp, n); err != nil {
 		writeError(w, storeError(err))
 		return
 	}
-	// A new epoch tells followers of the change feed to resynchronise.
+	// A new epoch, above both the replaced and the restored one, tells
+	// followers of the change feed to resynchronise.
 	q := &request{r: r, who: who, reqID: api.NewRequestID()}
-	res, err := s.propose(r.Context(), q, fsm.CmdRestored, fsm.Restored{}, nil)
+	res, err := s.propose(r.Context(), q, fsm.CmdRestored, fsm.Restored{Epoch: before.Epoch + 1}, nil)
 	if err != nil {
 		writeError(w, storeError(err))
 		return

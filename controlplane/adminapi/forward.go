@@ -94,7 +94,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 			continue
 		}
 		defer resp.Body.Close()
-		for _, h := range []string{"Content-Type", api.HeaderIndex, "Content-Length"} {
+		for _, h := range []string{"Content-Type", api.HeaderIndex, "Content-Length", "Content-Disposition"} {
 			if v := resp.Header.Get(h); v != "" {
 				w.Header().Set(h, v)
 			}

@@ -215,14 +215,18 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 				s.forward(w, r, body)
 				return
 			}
-			writeError(w, err)
+			writeError(w, storeError(err))
 			return
 		}
 		status := http.StatusOK
-		if m == leaderWrite {
+		switch m {
+		case leaderWrite:
 			if wr, ok := out.(interface{ index() uint64 }); ok {
 				w.Header().Set(api.HeaderIndex, uitoa(wr.index()))
 			}
+		default:
+			_, _, _, applied := s.store.Indexes()
+			w.Header().Set(api.HeaderIndex, uitoa(applied))
 		}
 		writeJSON(w, status, out)
 	})
@@ -295,6 +299,8 @@ func storeError(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotLeader), errors.Is(err, store.ErrNoLeader):
 		return api.Errorf(api.CodeNoLeader, "no leader is available right now; retry shortly")
+	case errors.Is(err, store.ErrOutcomeUnknown):
+		return api.Errorf(api.CodeNoLeader, "%v; retrying with the same %s is safe", err, api.HeaderRequestID)
 	case errors.Is(err, context.DeadlineExceeded):
 		return api.Errorf(api.CodeTimeout, "%v", err)
 	}
@@ -302,7 +308,7 @@ func storeError(err error) error {
 	if errors.As(err, &ae) {
 		return ae
 	}
-	return api.Errorf(api.CodeUnavailable, "%v", err)
+	return api.Errorf(api.CodeInternal, "%v", err)
 }
 
 func uitoa(v uint64) string {

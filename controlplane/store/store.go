@@ -56,6 +56,9 @@ type Config struct {
 var (
 	ErrNotLeader = errors.New("not the leader")
 	ErrNoLeader  = errors.New("no leader")
+	// ErrOutcomeUnknown: leadership changed while a write was in flight;
+	// it may still commit. Retry with the same request id.
+	ErrOutcomeUnknown = errors.New("leadership changed while the write was in flight")
 )
 
 // Store is one control-plane node's Raft.
@@ -260,8 +263,14 @@ func (s *Store) Apply(ctx context.Context, cmd []byte) (*fsm.Result, error) {
 	}
 	fut := s.raft.Apply(cmd, timeout)
 	if err := fut.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader):
 			return nil, ErrNotLeader
+		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress),
+			errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, raft.ErrRaftShutdown):
+			// The entry may or may not commit: the caller retries with
+			// the same request id, which the FSM deduplicates.
+			return nil, fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
 		}
 		return nil, fmt.Errorf("raft apply: %w", err)
 	}
