@@ -32,6 +32,11 @@ type Result struct {
 // a memtable).
 const maxEntryWrites = 4 << 20
 
+// largeEntry is the encoded size from which an entry starts a transaction of
+// its own: a catalogue apply writes about twice its size, which fits an empty
+// transaction but not one already holding up to maxEntryWrites.
+const largeEntry = 256 << 10
+
 // Apply applies one committed entry.
 func (f *FSM) Apply(l *raft.Log) any {
 	return f.ApplyBatch([]*raft.Log{l})[0]
@@ -55,7 +60,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			out[i] = &Result{Index: l.Index, Skipped: true}
 			continue
 		}
-		if w.bytes > maxEntryWrites {
+		if w.bytes > maxEntryWrites || (w.dirty && len(l.Data) > largeEntry) {
 			w.commit()
 			w.begin()
 		}
@@ -239,13 +244,24 @@ func (f *FSM) dispatch(e *entry) (any, *api.Error) {
 // same entries.
 const pruneEvery = 1024
 
+// maxPruneDeletes bounds the change-feed records one prune deletes, so the
+// entry's transaction stays within badger's limit of about 100,000 writes
+// (a feed can hold 5,000 changes per index). Records left below the floor
+// are invisible to Changes; later prunes delete them.
+const maxPruneDeletes = 20_000
+
 func (f *FSM) prune(w *writer, idx uint64) {
 	if idx%pruneEvery != 0 {
 		return
 	}
 	if idx > f.cfg.ChangeRetention {
 		floor := idx - f.cfg.ChangeRetention
-		for _, k := range w.keys(prefixChange, 0) {
+		// Never lower the floor: a restore raises it to its own index so
+		// that every reader from before the restore gets a snapshot.
+		if cur, ok := w.get(keyChgFloor); ok && len(cur) == 8 && u64From(cur) > floor {
+			floor = u64From(cur)
+		}
+		for _, k := range w.keys(prefixChange, maxPruneDeletes) {
 			if seqIndex(k, prefixChange) >= floor {
 				break
 			}

@@ -105,10 +105,10 @@ func applyRestored(e *entry) (any, *api.Error) {
 	ci.Epoch = p.Epoch
 	b, _ := json.Marshal(ci)
 	e.w.set(keyCluster, b)
-	// Every follower of the feed must resynchronise from a full snapshot.
-	for _, k := range e.w.keys(prefixChange, 0) {
-		e.w.del(k)
-	}
+	// Every follower of the feed must resynchronise from a full snapshot:
+	// Changes answers any index below the floor with one. The records below
+	// it are left to prune, which deletes a bounded number at a time (the
+	// feed can hold more than one transaction may delete).
 	e.w.set(keyChgFloor, u64(e.index))
 	e.addAudit("cluster.restore", ci.ClusterID, "epoch "+itoa(ci.Epoch))
 	return api.WriteResult{Index: e.index}, nil

@@ -90,13 +90,6 @@ func TestCommand_DecodeRejects(t *testing.T) {
 	}
 }
 
-func TestCommand_EncodeRefusesOversizedCommand(t *testing.T) {
-	big := strings.Repeat("x", fsm.MaxCommandSize)
-	if _, err := fsm.Encode(fsm.CmdCatalogApply, 0, fsm.Envelope{}, big); err == nil {
-		t.Fatal("Encode accepted a command over MaxCommandSize")
-	}
-}
-
 func TestCommandType_StringNamesEveryType(t *testing.T) {
 	seen := map[string]bool{}
 	for typ := fsm.CmdInitCluster; typ <= fsm.CmdRestored; typ++ {
