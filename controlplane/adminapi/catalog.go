@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"touchpoint.dev/touchpoint/controlplane/catalog"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -46,7 +45,7 @@ func (s *Server) propose(ctx context.Context, q *request, t fsm.CommandType, pay
 }
 
 func (s *Server) applyCatalog(ctx context.Context, q *request) (any, error) {
-	docs, err := catalog.Parse(q.body)
+	docs, err := s.docs.Parse(q.body)
 	if err != nil {
 		return nil, err
 	}

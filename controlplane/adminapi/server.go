@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"touchpoint.dev/touchpoint/controlplane/catalog"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
 	"touchpoint.dev/touchpoint/controlplane/store"
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -83,6 +84,7 @@ type Server struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	fwd   *http.Client
+	docs  *catalog.Parser
 }
 
 // New builds the API.
@@ -100,7 +102,7 @@ func New(cfg Config, st Store, state State) *Server {
 	if fwd == nil {
 		fwd = &http.Client{Timeout: 30 * time.Second}
 	}
-	s := &Server{cfg: cfg, store: st, state: state, log: cfg.Logger.With("component", "adminapi"), mux: http.NewServeMux(), fwd: fwd}
+	s := &Server{cfg: cfg, store: st, state: state, log: cfg.Logger.With("component", "adminapi"), mux: http.NewServeMux(), fwd: fwd, docs: catalog.NewParser()}
 	s.routes()
 	return s
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"strconv"
 	"strings"
 
@@ -29,7 +30,7 @@ func decodeStrict(body []byte, v any) error {
 		}
 		return api.Errorf(api.CodeInvalidJSON, "%v", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return api.Errorf(api.CodeInvalidJSON, "trailing data after the JSON body")
 	}
 	return nil

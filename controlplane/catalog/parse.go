@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -41,10 +43,54 @@ type Ref struct {
 	ID   string        `json:"id"`
 }
 
+// Parser parses and validates documents. It remembers which rules compiled,
+// so re-applying a catalogue (or a thousand offers sharing a few rules) does
+// not compile the same rule again. It is safe for concurrent use.
+type Parser struct {
+	mu    sync.Mutex
+	rules map[string]struct{}
+}
+
+// maxCachedRules bounds the Parser's memory of good rules.
+const maxCachedRules = 10_000
+
+// NewParser returns a Parser with an empty rule cache.
+func NewParser() *Parser { return &Parser{rules: map[string]struct{}{}} }
+
+func (p *Parser) checkRule(src string) error {
+	if src == "" {
+		return nil
+	}
+	if p.rules != nil {
+		p.mu.Lock()
+		_, ok := p.rules[src]
+		p.mu.Unlock()
+		if ok {
+			return nil
+		}
+	}
+	if _, err := CompileRule(src); err != nil {
+		return err
+	}
+	if p.rules != nil {
+		p.mu.Lock()
+		if len(p.rules) >= maxCachedRules {
+			clear(p.rules)
+		}
+		p.rules[src] = struct{}{}
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+// Parse reads one or more documents from body without a rule cache; see
+// Parser.Parse.
+func Parse(body []byte) ([]Doc, error) { return (&Parser{}).Parse(body) }
+
 // Parse reads one or more documents from body, YAML or JSON (a JSON object,
 // a JSON array of objects, or a YAML stream separated by ---), and validates
 // each. The whole request is rejected on the first bad document.
-func Parse(body []byte) ([]Doc, error) {
+func (p *Parser) Parse(body []byte) ([]Doc, error) {
 	raws, err := split(body)
 	if err != nil {
 		return nil, err
@@ -58,7 +104,7 @@ func Parse(body []byte) ([]Doc, error) {
 	docs := make([]Doc, 0, len(raws))
 	seen := make(map[Ref]int, len(raws))
 	for i, raw := range raws {
-		d, err := decodeOne(raw)
+		d, err := decodeOne(raw, p.checkRule)
 		if err != nil {
 			var ae *api.Error
 			if errors.As(err, &ae) {
@@ -86,17 +132,27 @@ func split(body []byte) ([]json.RawMessage, error) {
 	case '{':
 		var one json.RawMessage
 		if err := strictJSON(trimmed, &one); err != nil {
-			return nil, api.Errorf(api.CodeInvalidJSON, "%v", err)
+			return yamlOr(trimmed, err)
 		}
 		return []json.RawMessage{one}, nil
 	case '[':
 		var many []json.RawMessage
 		if err := strictJSON(trimmed, &many); err != nil {
-			return nil, api.Errorf(api.CodeInvalidJSON, "%v", err)
+			return yamlOr(trimmed, err)
 		}
 		return many, nil
 	}
 	return splitYAML(trimmed)
+}
+
+// yamlOr reads a body that looked like JSON but is not (a YAML flow
+// mapping, or JSON and YAML files sent together as one stream) as YAML; if
+// that fails too, the JSON error is the clearer one.
+func yamlOr(body []byte, jsonErr error) ([]json.RawMessage, error) {
+	if docs, err := splitYAML(body); err == nil {
+		return docs, nil
+	}
+	return nil, api.Errorf(api.CodeInvalidJSON, "%v", jsonErr)
 }
 
 func strictJSON(b []byte, v any) error {
@@ -202,7 +258,7 @@ func yamlValue(n *yaml.Node, depth int) (any, error) {
 
 // decodeOne decodes one document strictly into its kind's type, validates it
 // and returns its canonical form.
-func decodeOne(raw json.RawMessage) (Doc, error) {
+func decodeOne(raw json.RawMessage, rule ruleCheck) (Doc, error) {
 	var h struct {
 		Kind *string `json:"kind"`
 		ID   *string `json:"id"`
@@ -240,7 +296,7 @@ func decodeOne(raw json.RawMessage) (Doc, error) {
 	if err := decodeStrict(raw, v); err != nil {
 		return Doc{}, err
 	}
-	refs, err := validate(v)
+	refs, err := validate(v, rule)
 	if err != nil {
 		return Doc{}, err
 	}
@@ -254,6 +310,9 @@ func decodeOne(raw json.RawMessage) (Doc, error) {
 // decodeStrict decodes raw into v, refusing unknown fields and wrong types
 // with the field's name in the error.
 func decodeStrict(raw json.RawMessage, v any) error {
+	if err := checkKeys(raw, reflect.TypeOf(v), ""); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -274,6 +333,12 @@ func decodeStrict(raw json.RawMessage, v any) error {
 }
 
 func checkID(id string) error {
+	if id == "" {
+		return &api.Error{Code: api.CodeInvalidField, Field: "id", Message: "an id may not be empty"}
+	}
+	if c := id[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		return &api.Error{Code: api.CodeInvalidField, Field: "id", Message: fmt.Sprintf("id %q must start with a letter or digit", id)}
+	}
 	if len(id) > MaxIDLength {
 		return &api.Error{Code: api.CodeInvalidField, Field: "id", Message: fmt.Sprintf("id longer than %d characters", MaxIDLength)}
 	}

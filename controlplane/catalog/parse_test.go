@@ -152,7 +152,13 @@ func TestParse_Rejects(t *testing.T) {
 		wantMsg   string // part of the message, when it matters
 	}{
 		{"unknown field", offer("colour: red\n"), api.CodeUnknownField, "colour", 0, "colour"},
-		{"unknown nested field", policy("window: 24h\nquietHours: {start: \"21:00\", end: \"08:00\", zone: UTC}\n"), api.CodeUnknownField, "zone", 0, ""},
+		{"unknown nested field", policy("window: 24h\nquietHours: {start: \"21:00\", end: \"08:00\", zone: UTC}\n"), api.CodeUnknownField, "quietHours.zone", 0, ""},
+		{"field name in the wrong case (JSON)", `{"kind":"Offer","id":"o1","category":"care","VALUE":1,"cost":0}`, api.CodeUnknownField, "VALUE", 0, "case-sensitive"},
+		{"field name in the wrong case (YAML)", "kind: Plan\nid: p1\nMonthlyFee: 1\n", api.CodeUnknownField, "MonthlyFee", 0, ""},
+		{"repeated key in JSON", `{"kind":"Offer","id":"o1","category":"care","value":1,"value":2,"cost":0}`, api.CodeInvalidDocument, "value", 0, "twice"},
+		{"id starting with a dot", "kind: Plan\nid: ..\nmonthlyFee: 1\n", api.CodeInvalidField, "id", 0, "start with"},
+		{"empty offer id in a campaign", "kind: Campaign\nid: c1\noffers: [\"\"]\n", api.CodeInvalidField, "offers", 0, ""},
+		{"window under a second", "kind: ContactPolicy\nid: p\nchannel: all\nmaxContacts: 1\nwindow: 1ms\n", api.CodeInvalidField, "window", 0, ""},
 		{"wrong type", strings.Replace(offer(""), "value: 10", "value: \"sixty\"", 1), api.CodeInvalidField, "value", 0, ""},
 		{"wrong type in JSON", `{"kind":"Offer","id":"o1","category":"care","value":"sixty","cost":0}`, api.CodeInvalidField, "value", 0, ""},
 		{"number out of range", `{"kind":"Offer","id":"o1","category":"care","value":1e400,"cost":0}`, api.CodeInvalidField, "value", 0, ""},
@@ -324,5 +330,39 @@ func TestCompileRule(t *testing.T) {
 				t.Errorf("code = %s, want %s", api.CodeOf(err), api.CodeInvalidRule)
 			}
 		})
+	}
+}
+
+// The CLI sends several -f files as one YAML stream; a JSON file among them
+// (JSON is YAML) must not make the request look like broken JSON.
+func TestParse_JSONAndYAMLFilesInOneStream(t *testing.T) {
+	body := "{\"kind\":\"Plan\",\"id\":\"a\",\"monthlyFee\":1}\n---\nkind: Plan\nid: b\nmonthlyFee: 2\n"
+	docs, err := catalog.Parse([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 || docs[0].ID != "a" || docs[1].ID != "b" {
+		t.Fatalf("got %+v", docs)
+	}
+	// Broken JSON that is not YAML either keeps the JSON error.
+	if _, err := catalog.Parse([]byte(`{"kind":"Plan",`)); api.CodeOf(err) != api.CodeInvalidJSON {
+		t.Fatalf("broken JSON: %v", err)
+	}
+}
+
+func TestParser_CachesRulesThatCompiled(t *testing.T) {
+	p := catalog.NewParser()
+	doc := "kind: Offer\nid: o1\ncategory: care\nvalue: 1\ncost: 0\neligibility: profile.tenureMonths >= 6\n"
+	for i := 0; i < 3; i++ {
+		if _, err := p.Parse([]byte(doc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A bad rule is never cached as good.
+	bad := "kind: Offer\nid: o1\ncategory: care\nvalue: 1\ncost: 0\neligibility: profile.x >=\n"
+	for i := 0; i < 2; i++ {
+		if _, err := p.Parse([]byte(bad)); api.CodeOf(err) != api.CodeInvalidRule {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
 	}
 }

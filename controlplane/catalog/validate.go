@@ -22,14 +22,26 @@ const (
 
 type validator interface{}
 
-func validate(v validator) ([]Ref, error) {
+// ruleCheck reports whether a rule compiles (nil for an empty rule).
+type ruleCheck func(src string) error
+
+type numField struct {
+	name string
+	v    float64
+}
+
+type strField struct {
+	name, v string
+}
+
+func validate(v validator, rule ruleCheck) ([]Ref, error) {
 	switch d := v.(type) {
 	case *protocol.Offer:
-		return validateOffer(d)
+		return validateOffer(d, rule)
 	case *protocol.Plan:
 		return nil, validatePlan(d)
 	case *protocol.Campaign:
-		return validateCampaign(d)
+		return validateCampaign(d, rule)
 	case *protocol.ContactPolicy:
 		return nil, validatePolicy(d)
 	}
@@ -80,15 +92,15 @@ func checkTimes(fromField, from, untilField, until string) error {
 	return nil
 }
 
-func validateOffer(o *protocol.Offer) ([]Ref, error) {
+func validateOffer(o *protocol.Offer, rule ruleCheck) ([]Ref, error) {
 	if o.Category == "" {
 		return nil, fieldErr(api.CodeMissingField, "category", "an offer needs a category: one of %v", protocol.KnownCategories)
 	}
 	if !slices.Contains(protocol.KnownCategories, o.Category) {
 		return nil, fieldErr(api.CodeInvalidField, "category", "unknown category %q; categories are %v", o.Category, protocol.KnownCategories)
 	}
-	for f, x := range map[string]float64{"value": o.Value, "cost": o.Cost, "leverWeight": o.LeverWeight} {
-		if err := nonNegative(f, x); err != nil {
+	for _, f := range []numField{{"value", o.Value}, {"cost", o.Cost}, {"leverWeight", o.LeverWeight}} {
+		if err := nonNegative(f.name, f.v); err != nil {
 			return nil, err
 		}
 	}
@@ -109,9 +121,9 @@ func validateOffer(o *protocol.Offer) ([]Ref, error) {
 	if err := checkTimes("validFrom", o.ValidFrom, "validUntil", o.ValidUntil); err != nil {
 		return nil, err
 	}
-	for f, r := range map[string]string{"eligibility": o.Eligibility, "applicability": o.Applicability, "suitability": o.Suitability} {
-		if _, err := CompileRule(r); err != nil {
-			return nil, withField(err, f)
+	for _, f := range []strField{{"eligibility", o.Eligibility}, {"applicability", o.Applicability}, {"suitability", o.Suitability}} {
+		if err := rule(f.v); err != nil {
+			return nil, withField(err, f.name)
 		}
 	}
 	if o.PlanID != "" {
@@ -127,12 +139,12 @@ func validateOffer(o *protocol.Offer) ([]Ref, error) {
 }
 
 func validatePlan(p *protocol.Plan) error {
-	fields := map[string]float64{
-		"monthlyFee": p.MonthlyFee, "voiceMinutes": p.VoiceMinutes, "dataMB": p.DataMB, "sms": p.SMS,
-		"voiceOverage": p.VoiceOverage, "dataOverage": p.DataOverage, "smsOverage": p.SMSOverage,
+	fields := []numField{
+		{"monthlyFee", p.MonthlyFee}, {"voiceMinutes", p.VoiceMinutes}, {"dataMB", p.DataMB}, {"sms", p.SMS},
+		{"voiceOverage", p.VoiceOverage}, {"dataOverage", p.DataOverage}, {"smsOverage", p.SMSOverage},
 	}
-	for f, x := range fields {
-		if err := nonNegative(f, x); err != nil {
+	for _, f := range fields {
+		if err := nonNegative(f.name, f.v); err != nil {
 			return err
 		}
 	}
@@ -144,7 +156,7 @@ func validatePlan(p *protocol.Plan) error {
 	return nil
 }
 
-func validateCampaign(c *protocol.Campaign) ([]Ref, error) {
+func validateCampaign(c *protocol.Campaign, rule ruleCheck) ([]Ref, error) {
 	if len(c.Offers) == 0 {
 		return nil, fieldErr(api.CodeMissingField, "offers", "a campaign names at least one offer")
 	}
@@ -169,15 +181,15 @@ func validateCampaign(c *protocol.Campaign) ([]Ref, error) {
 	if c.Status != "" && !slices.Contains(protocol.KnownCampaignStatuses, c.Status) {
 		return nil, fieldErr(api.CodeInvalidField, "status", "unknown status %q; statuses are %v", c.Status, protocol.KnownCampaignStatuses)
 	}
-	for f, x := range map[string]float64{"businessWeight": c.BusinessWeight, "budget": c.Budget} {
-		if err := nonNegative(f, x); err != nil {
+	for _, f := range []numField{{"businessWeight", c.BusinessWeight}, {"budget", c.Budget}} {
+		if err := nonNegative(f.name, f.v); err != nil {
 			return nil, err
 		}
 	}
 	if math.IsNaN(c.ControlGroupPercent) || c.ControlGroupPercent < 0 || c.ControlGroupPercent > 100 {
 		return nil, fieldErr(api.CodeInvalidField, "controlGroupPercent", "must be between 0 and 100, got %v", c.ControlGroupPercent)
 	}
-	if _, err := CompileRule(c.Segment); err != nil {
+	if err := rule(c.Segment); err != nil {
 		return nil, withField(err, "segment")
 	}
 	return refs, nil
@@ -197,13 +209,13 @@ func validatePolicy(p *protocol.ContactPolicy) error {
 		return fieldErr(api.CodeMissingField, "window", `a contact policy needs a window such as "168h"`)
 	}
 	d, err := time.ParseDuration(p.Window)
-	if err != nil || d <= 0 || d > MaxWindow {
+	if err != nil || d < time.Second || d > MaxWindow {
 		return fieldErr(api.CodeInvalidField, "window", `must be a duration between 1s and 8784h, such as "168h"; got %q`, p.Window)
 	}
 	if q := p.QuietHours; q != nil {
-		for f, v := range map[string]string{"quietHours.start": q.Start, "quietHours.end": q.End} {
-			if _, err := time.Parse("15:04", v); err != nil {
-				return fieldErr(api.CodeInvalidField, f, `must be a time of day such as "21:00", got %q`, v)
+		for _, f := range []strField{{"quietHours.start", q.Start}, {"quietHours.end", q.End}} {
+			if _, err := time.Parse("15:04", f.v); err != nil {
+				return fieldErr(api.CodeInvalidField, f.name, `must be a time of day such as "21:00", got %q`, f.v)
 			}
 		}
 		if q.Timezone != "" {

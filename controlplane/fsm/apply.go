@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -166,19 +167,57 @@ type entry struct {
 
 func (e *entry) time() time.Time { return time.Unix(0, e.cmd.Time).UTC() }
 
+// addAudit records an api.AuditEntry (assembled by hand, like addChange:
+// a thousand-document apply writes a thousand of them).
 func (e *entry) addAudit(action, target, details string) {
-	a := api.AuditEntry{Index: e.index, Time: e.time(), Actor: e.cmd.Actor, Role: e.cmd.Role,
-		Action: action, Target: target, Details: details}
-	b, _ := json.Marshal(a)
+	b := make([]byte, 0, 160+len(target)+len(details))
+	b = append(b, `{"index":`...)
+	b = strconv.AppendUint(b, e.index, 10)
+	b = append(b, `,"time":"`...)
+	b = e.time().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","actor":`...)
+	b = appendJSONString(b, e.cmd.Actor)
+	b = append(b, `,"role":`...)
+	b = appendJSONString(b, e.cmd.Role)
+	b = append(b, `,"action":`...)
+	b = appendJSONString(b, action)
+	if target != "" {
+		b = append(b, `,"target":`...)
+		b = appendJSONString(b, target)
+	}
+	if details != "" {
+		b = append(b, `,"details":`...)
+		b = appendJSONString(b, details)
+	}
+	b = append(b, '}')
 	e.w.set(seqKey(prefixAudit, e.index, e.audit), b)
 	e.audit++
 }
 
+// addChange records an api.Change. It is assembled by hand: the document is
+// already canonical JSON, and re-marshalling it would validate it again.
 func (e *entry) addChange(op, kind, id string, doc json.RawMessage) {
-	c := api.Change{Index: e.index, Op: op, Kind: kind, ID: id, Doc: doc}
-	b, _ := json.Marshal(c)
+	b := make([]byte, 0, 64+len(kind)+len(id)+len(doc))
+	b = append(b, `{"index":`...)
+	b = strconv.AppendUint(b, e.index, 10)
+	b = append(b, `,"op":`...)
+	b = appendJSONString(b, op)
+	b = append(b, `,"kind":`...)
+	b = appendJSONString(b, kind)
+	b = append(b, `,"id":`...)
+	b = appendJSONString(b, id)
+	if len(doc) > 0 {
+		b = append(b, `,"doc":`...)
+		b = append(b, doc...)
+	}
+	b = append(b, '}')
 	e.w.set(seqKey(prefixChange, e.index, e.chg), b)
 	e.chg++
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
 }
 
 func (f *FSM) applyOne(w *writer, l *raft.Log) (res *Result) {

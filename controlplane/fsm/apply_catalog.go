@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -10,10 +11,19 @@ import (
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
-// storedObject is a catalogue object at rest.
-type storedObject struct {
-	Index uint64          `json:"index"`
-	Doc   json.RawMessage `json:"doc"`
+// A catalogue object at rest is the index of its last change (8 bytes, big
+// endian) followed by its canonical JSON document.
+func encodeObject(index uint64, doc []byte) []byte {
+	b := make([]byte, 8, 8+len(doc))
+	binary.BigEndian.PutUint64(b, index)
+	return append(b, doc...)
+}
+
+func decodeObject(v []byte) (uint64, []byte, error) {
+	if len(v) < 8 {
+		return 0, nil, fmt.Errorf("stored object is %d bytes", len(v))
+	}
+	return binary.BigEndian.Uint64(v[:8]), v[8:], nil
 }
 
 // maxApplyPayload bounds one catalogue apply (checked identically on every
@@ -33,9 +43,9 @@ func applyCatalog(e *entry) (any, *api.Error) {
 	if len(e.cmd.Payload) > maxApplyPayload {
 		return nil, api.Errorf(api.CodeBodyTooLarge, "catalogue apply of %d bytes; the limit is %d", len(e.cmd.Payload), maxApplyPayload)
 	}
-	p, aerr := decodePayload[CatalogApply](e)
-	if aerr != nil {
-		return nil, aerr
+	var p CatalogApply
+	if err := p.UnmarshalBinary(e.cmd.Payload); err != nil {
+		return nil, api.Errorf(api.CodeBadRequest, "%v", err)
 	}
 	inBatch := make(map[ObjectRef]bool, len(p.Docs))
 	for i, d := range p.Docs {
@@ -61,15 +71,13 @@ func applyCatalog(e *entry) (any, *api.Error) {
 		key := catalogKey(d.Kind, d.ID)
 		action := "created"
 		if prev, ok := e.w.get(key); ok {
-			var so storedObject
-			if json.Unmarshal(prev, &so) == nil && bytes.Equal(so.Doc, d.Doc) {
+			if _, doc, err := decodeObject(prev); err == nil && bytes.Equal(doc, d.Doc) {
 				res.Documents = append(res.Documents, api.AppliedDoc{Kind: d.Kind, ID: d.ID, Action: "unchanged"})
 				continue
 			}
 			action = "updated"
 		}
-		b, _ := json.Marshal(storedObject{Index: e.index, Doc: d.Doc})
-		e.w.set(key, b)
+		e.w.set(key, encodeObject(e.index, d.Doc))
 		e.addChange(api.OpPut, d.Kind, d.ID, d.Doc)
 		e.addAudit("catalog."+action, d.Kind+"/"+d.ID, "")
 		res.Documents = append(res.Documents, api.AppliedDoc{Kind: d.Kind, ID: d.ID, Action: action})
@@ -126,11 +134,11 @@ func referrers(w *writer, ref ObjectRef) []string {
 		if !ok {
 			continue
 		}
-		var so storedObject
-		if err := json.Unmarshal(v, &so); err != nil {
+		_, doc, err := decodeObject(v)
+		if err != nil {
 			panic(fmt.Sprintf("fsm: stored object %q: %v", k, err))
 		}
-		if refersTo(from, so.Doc, ref.ID) {
+		if refersTo(from, doc, ref.ID) {
 			users = append(users, string(from)+"/"+string(k[len(catalogKindPrefix(string(from))):]))
 		}
 	}

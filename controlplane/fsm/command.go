@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"encoding"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -53,7 +54,12 @@ const FlagIgnorable uint8 = 1 << 0
 //	byte 1     envelope version (1)
 //	bytes 2-3  command type, big endian
 //	byte 4     flags
-//	bytes 5-   JSON of Envelope
+//	uvarint n  length of the envelope JSON
+//	n bytes    JSON of Envelope (without the payload)
+//	rest       payload (JSON, decoded by the handler for the type)
+//
+// The payload sits outside the envelope so that reading the envelope does
+// not scan a payload of a thousand documents.
 const (
 	commandMagic    = 'T'
 	envelopeVersion = 1
@@ -76,7 +82,7 @@ type Envelope struct {
 	// Actor is the id of the token that asked; Role is its role.
 	Actor   string          `json:"actor,omitempty"`
 	Role    string          `json:"role,omitempty"`
-	Payload json.RawMessage `json:"p,omitempty"`
+	Payload json.RawMessage `json:"-"`
 }
 
 // Command is a decoded command.
@@ -88,7 +94,13 @@ type Command struct {
 
 // Encode builds a command from a payload value.
 func Encode(t CommandType, flags uint8, env Envelope, payload any) ([]byte, error) {
-	if payload != nil {
+	if bm, ok := payload.(encoding.BinaryMarshaler); ok {
+		p, err := bm.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("encode %s payload: %w", t, err)
+		}
+		env.Payload = p
+	} else if payload != nil {
 		p, err := json.Marshal(payload)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s payload: %w", t, err)
@@ -99,12 +111,14 @@ func Encode(t CommandType, flags uint8, env Envelope, payload any) ([]byte, erro
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", t, err)
 	}
-	out := make([]byte, headerLen, headerLen+len(body))
+	out := make([]byte, headerLen, headerLen+binary.MaxVarintLen64+len(body)+len(env.Payload))
 	out[0] = commandMagic
 	out[1] = envelopeVersion
 	binary.BigEndian.PutUint16(out[2:4], uint16(t))
 	out[4] = flags
+	out = binary.AppendUvarint(out, uint64(len(body)))
 	out = append(out, body...)
+	out = append(out, env.Payload...)
 	if len(out) > MaxCommandSize {
 		return nil, fmt.Errorf("encode %s: command is %d bytes, limit %d", t, len(out), MaxCommandSize)
 	}
@@ -127,8 +141,17 @@ func Decode(b []byte) (Command, error) {
 		return Command{}, fmt.Errorf("%w: envelope version %d (this node reads %d)", ErrBadCommand, b[1], envelopeVersion)
 	}
 	c := Command{Type: CommandType(binary.BigEndian.Uint16(b[2:4])), Flags: b[4]}
-	if err := json.Unmarshal(b[headerLen:], &c.Envelope); err != nil {
+	n, k := binary.Uvarint(b[headerLen:])
+	if k <= 0 || n > uint64(len(b)-headerLen-k) {
+		return Command{}, fmt.Errorf("%w: %s envelope length", ErrBadCommand, c.Type)
+	}
+	start := headerLen + k
+	end := start + int(n)
+	if err := json.Unmarshal(b[start:end], &c.Envelope); err != nil {
 		return Command{}, fmt.Errorf("%w: %s envelope: %v", ErrBadCommand, c.Type, err)
+	}
+	if end < len(b) {
+		c.Payload = b[end:]
 	}
 	return c, nil
 }

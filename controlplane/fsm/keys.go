@@ -7,7 +7,7 @@ import "encoding/binary"
 //	m/applied              applied index, 8 bytes big endian
 //	m/cluster              clusterInfo JSON
 //	m/chgfloor             lowest index the change feed still holds, 8 bytes
-//	c/<Kind>/<id>          storedObject JSON
+//	c/<Kind>/<id>          index (8 bytes) + canonical document JSON
 //	x/<index 8><seq 4>     api.Change JSON (change feed)
 //	a/<index 8><seq 4>     api.AuditEntry JSON
 //	t/<sha256 hex>         storedToken JSON

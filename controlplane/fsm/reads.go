@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,11 +46,11 @@ func scan(tx *badger.Txn, prefix []byte, fn func(k, v []byte) (bool, error)) err
 }
 
 func toObject(kind, id string, v []byte) (api.Object, error) {
-	var so storedObject
-	if err := json.Unmarshal(v, &so); err != nil {
+	idx, doc, err := decodeObject(v)
+	if err != nil {
 		return api.Object{}, fmt.Errorf("decode %s/%s: %w", kind, id, err)
 	}
-	return api.Object{Kind: kind, ID: id, Index: so.Index, Doc: so.Doc}, nil
+	return api.Object{Kind: kind, ID: id, Index: idx, Doc: bytes.Clone(doc)}, nil
 }
 
 // Get returns one catalogue object.

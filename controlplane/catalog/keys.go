@@ -1,0 +1,137 @@
+package catalog
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// checkKeys holds a JSON document to the field names of t exactly: Go's
+// decoder would accept "VALUE" for "value" and let a repeated key silently
+// win, where an analyst's typo must be an error. Nested objects are checked
+// against their own struct types. raw is valid JSON (it was produced or
+// checked by encoding/json), so a small scanner suffices: it is several
+// times faster than json.Decoder's token API on the apply path.
+func checkKeys(raw []byte, t reflect.Type, prefix string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return nil // not an object: the strict decoder reports it
+	}
+	var seen []string
+	i++
+	for {
+		i = skipSpace(raw, i)
+		if i >= len(raw) || raw[i] == '}' {
+			return nil
+		}
+		if raw[i] == ',' {
+			i++
+			continue
+		}
+		if raw[i] != '"' {
+			return nil
+		}
+		end := skipString(raw, i)
+		key := string(raw[i+1 : end-1])
+		if strings.IndexByte(key, '\\') >= 0 {
+			_ = json.Unmarshal(raw[i:end], &key)
+		}
+		i = skipSpace(raw, end)
+		if i >= len(raw) || raw[i] != ':' {
+			return nil
+		}
+		i = skipSpace(raw, i+1)
+		vstart := i
+		i = skipValue(raw, i)
+		f, ok := fieldByJSONName(t, key)
+		if !ok {
+			return &api.Error{Code: api.CodeUnknownField, Field: prefix + key, Message: fmt.Sprintf("unknown field %q (field names are case-sensitive)", prefix+key)}
+		}
+		for _, s := range seen {
+			if s == key {
+				return &api.Error{Code: api.CodeInvalidDocument, Field: prefix + key, Message: fmt.Sprintf("field %q appears twice", prefix+key)}
+			}
+		}
+		seen = append(seen, key)
+		if err := checkKeys(raw[vstart:i], f.Type, prefix+key+"."); err != nil {
+			return err
+		}
+	}
+}
+
+func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" || !f.IsExported() {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index just past the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\n' && b[i] != '\t' && b[i] != '\r' {
+		i++
+	}
+	return i
+}
