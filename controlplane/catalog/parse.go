@@ -47,8 +47,9 @@ type Ref struct {
 // so re-applying a catalogue (or a thousand offers sharing a few rules) does
 // not compile the same rule again. It is safe for concurrent use.
 type Parser struct {
-	mu    sync.Mutex
-	rules map[string]struct{}
+	mu     sync.Mutex
+	rules  map[string]struct{}
+	fields map[reflect.Type]map[string]reflect.Type
 }
 
 // maxCachedRules bounds the Parser's memory of good rules.
@@ -104,7 +105,7 @@ func (p *Parser) Parse(body []byte) ([]Doc, error) {
 	docs := make([]Doc, 0, len(raws))
 	seen := make(map[Ref]int, len(raws))
 	for i, raw := range raws {
-		d, err := decodeOne(raw, p.checkRule)
+		d, err := p.decodeOne(raw)
 		if err != nil {
 			var ae *api.Error
 			if errors.As(err, &ae) {
@@ -258,7 +259,7 @@ func yamlValue(n *yaml.Node, depth int) (any, error) {
 
 // decodeOne decodes one document strictly into its kind's type, validates it
 // and returns its canonical form.
-func decodeOne(raw json.RawMessage, rule ruleCheck) (Doc, error) {
+func (p *Parser) decodeOne(raw json.RawMessage) (Doc, error) {
 	var h struct {
 		Kind *string `json:"kind"`
 		ID   *string `json:"id"`
@@ -293,10 +294,10 @@ func decodeOne(raw json.RawMessage, rule ruleCheck) (Doc, error) {
 	if err := checkID(*h.ID); err != nil {
 		return Doc{}, err
 	}
-	if err := decodeStrict(raw, v); err != nil {
+	if err := p.decodeStrict(raw, v); err != nil {
 		return Doc{}, err
 	}
-	refs, err := validate(v, rule)
+	refs, err := validate(v, p.checkRule)
 	if err != nil {
 		return Doc{}, err
 	}
@@ -309,8 +310,8 @@ func decodeOne(raw json.RawMessage, rule ruleCheck) (Doc, error) {
 
 // decodeStrict decodes raw into v, refusing unknown fields and wrong types
 // with the field's name in the error.
-func decodeStrict(raw json.RawMessage, v any) error {
-	if err := checkKeys(raw, reflect.TypeOf(v), ""); err != nil {
+func (p *Parser) decodeStrict(raw json.RawMessage, v any) error {
+	if err := p.checkKeys(raw, reflect.TypeOf(v), ""); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))

@@ -215,9 +215,18 @@ func (e *entry) addChange(op, kind, id string, doc json.RawMessage) {
 	e.chg++
 }
 
+// appendJSONString appends s as a JSON string, exactly as encoding/json
+// would: plain ASCII is copied, anything else goes through json.Marshal.
 func appendJSONString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func (f *FSM) applyOne(w *writer, l *raft.Log) (res *Result) {

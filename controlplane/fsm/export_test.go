@@ -49,3 +49,6 @@ func (f *FSM) OldestChange() (index uint64, seq uint32, ok bool, err error) {
 	})
 	return index, seq, ok, err
 }
+
+// AppendJSONString exposes the hand-written JSON string encoder.
+var AppendJSONString = appendJSONString
