@@ -113,6 +113,7 @@ func format(c *cli.Context) (string, error) {
 func (e *env) printJSON(v any) error {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // rules hold ">=": print them as written
 	return enc.Encode(v)
 }
 

@@ -301,7 +301,7 @@ func (p *Parser) decodeOne(raw json.RawMessage) (Doc, error) {
 	if err != nil {
 		return Doc{}, err
 	}
-	canon, err := json.Marshal(v)
+	canon, err := canonicalJSON(v)
 	if err != nil {
 		return Doc{}, fmt.Errorf("encode %s %s: %w", kind, *h.ID, err)
 	}
@@ -351,4 +351,16 @@ func checkID(id string) error {
 		}
 	}
 	return nil
+}
+
+// canonicalJSON encodes a document in field order, without escaping <, >
+// and & (rules such as "profile.tenureMonths >= 6" stay readable).
+func canonicalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }

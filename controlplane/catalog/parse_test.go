@@ -24,7 +24,7 @@ eligibility: profile.tenureMonths >= 6
 
 // retainOfferCanonical is retainOfferYAML in canonical JSON: the field order
 // of protocol.Offer, zero values of omitempty fields left out.
-const retainOfferCanonical = `{"kind":"Offer","id":"retain-10","name":"10% off for 6 months","category":"retention","value":60,"cost":5,"channels":["kiosk","ivr"],"eligibility":"profile.tenureMonths \u003e= 6"}`
+const retainOfferCanonical = `{"kind":"Offer","id":"retain-10","name":"10% off for 6 months","category":"retention","value":60,"cost":5,"channels":["kiosk","ivr"],"eligibility":"profile.tenureMonths >= 6"}`
 
 const planYAML = `kind: Plan
 id: pro-98

@@ -4,7 +4,9 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -74,30 +76,44 @@ func (o Object) MarshalJSON() ([]byte, error) {
 	return out, nil
 }
 
-// UnmarshalJSON reads a flat object back, keeping the document without
-// "index".
+// UnmarshalJSON reads a flat object back, keeping the document's fields in
+// their order and their values byte for byte, without "index".
 func (o *Object) UnmarshalJSON(b []byte) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fmt.Errorf("catalogue object: not a JSON object")
 	}
-	if raw, ok := m["index"]; ok {
-		if err := json.Unmarshal(raw, &o.Index); err != nil {
+	doc := []byte{'{'}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
 			return err
 		}
-		delete(m, "index")
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		switch key {
+		case "index":
+			if err := json.Unmarshal(v, &o.Index); err != nil {
+				return fmt.Errorf("catalogue object index: %w", err)
+			}
+			continue
+		case "kind":
+			_ = json.Unmarshal(v, &o.Kind)
+		case "id":
+			_ = json.Unmarshal(v, &o.ID)
+		}
+		if len(doc) > 1 {
+			doc = append(doc, ',')
+		}
+		k, _ := json.Marshal(key)
+		doc = append(doc, k...)
+		doc = append(doc, ':')
+		doc = append(doc, v...)
 	}
-	if raw, ok := m["kind"]; ok {
-		_ = json.Unmarshal(raw, &o.Kind)
-	}
-	if raw, ok := m["id"]; ok {
-		_ = json.Unmarshal(raw, &o.ID)
-	}
-	doc, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	o.Doc = doc
+	o.Doc = append(doc, '}')
 	return nil
 }
 
