@@ -43,14 +43,24 @@ func clusterCommand(e *env) *cli.Command {
 					fmt.Fprintln(e.stdout, e.msg(msgLeader, leader))
 					tw := e.table()
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrAddress), e.msg(msgHdrState), e.msg(msgHdrLastIndex))
+					var problems []string
 					for _, n := range st.Nodes {
-						state := n.State
-						if n.Error != "" {
-							state += " (" + n.Error + ")"
+						last := fmt.Sprint(n.LastIndex)
+						if n.State == api.StateUnreachable {
+							last = "-"
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", n.ID, n.Address, state, n.LastIndex)
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.ID, n.Address, n.State, last)
+						if n.Error != "" {
+							problems = append(problems, n.ID+": "+n.Error)
+						}
 					}
-					return tw.Flush()
+					if err := tw.Flush(); err != nil {
+						return err
+					}
+					for _, p := range problems {
+						fmt.Fprintln(e.stdout, p)
+					}
+					return nil
 				},
 			},
 			{
