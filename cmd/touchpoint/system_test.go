@@ -290,7 +290,7 @@ func TestSystem_Kill9LeaderLosesNoAcknowledgedWrite(t *testing.T) {
 	// The killed node restarts from its data directory (its old
 	// --bootstrap flag is ignored) and catches up.
 	c.start(leader, "--bootstrap")
-	st = c.waitStatus(3, "")
+	c.waitStatus(3, "")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +37,6 @@ type Cluster struct {
 	t      testing.TB
 	Nodes  []*Node
 	Token  string
-	mu     sync.Mutex
 	modify func(*controlplane.Config)
 }
 

@@ -107,7 +107,7 @@ func applyCatalogDelete(e *entry) (any, *api.Error) {
 	if _, ok := e.w.get(key); !ok {
 		return nil, api.Errorf(api.CodeNotFound, "%s %q does not exist", p.Kind, p.ID)
 	}
-	if users := referrers(e.w, ObjectRef{p.Kind, p.ID}); len(users) > 0 {
+	if users := referrers(e.w, ObjectRef(p)); len(users) > 0 {
 		return nil, api.Errorf(api.CodeInUse, "%s %q is still used by %s; change or delete those first", p.Kind, p.ID, strings.Join(users, ", "))
 	}
 	e.w.del(key)

@@ -131,20 +131,6 @@ func commandSeeds(t testing.TB) [][]byte {
 	return seeds
 }
 
-// canonicalPayload compares payloads by meaning: encoding may re-escape
-// (<, >, &) and compact a raw payload.
-func canonicalPayload(t *testing.T, p json.RawMessage) string {
-	t.Helper()
-	if len(p) == 0 {
-		return ""
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		t.Fatalf("payload %q does not re-encode: %v", p, err)
-	}
-	return string(b)
-}
-
 func FuzzDecodeCommand(f *testing.F) {
 	for _, s := range commandSeeds(f) {
 		f.Add(s)
