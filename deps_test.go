@@ -4,7 +4,10 @@ package touchpoint_test
 
 import (
 	"encoding/json"
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -82,6 +85,34 @@ func TestPackagesHaveDocComments(t *testing.T) {
 		}
 		if strings.TrimSpace(p.Doc) == "" {
 			t.Errorf("package %s has no doc comment", p.ImportPath)
+		}
+	}
+}
+
+// TestAdminCommandsUseOnlyTheAPI: in cmd/touchpoint only the files that
+// wire daemons (the control plane, the demo) may import the daemons'
+// packages; every admin command speaks to the control plane through
+// protocol/api.
+func TestAdminCommandsUseOnlyTheAPI(t *testing.T) {
+	daemons := map[string]bool{"cmd_controlplane.go": true, "cmd_demo.go": true}
+	files, err := filepath.Glob("cmd/touchpoint/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no command files: %v", err)
+	}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || daemons[filepath.Base(f)] {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range af.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			if strings.HasPrefix(p, module+"/") && !strings.HasPrefix(p, module+"/protocol") {
+				t.Errorf("%s imports %s: admin commands use protocol/api only", f, p)
+			}
 		}
 	}
 }

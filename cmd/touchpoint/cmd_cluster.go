@@ -131,11 +131,12 @@ func clusterCommand(e *env) *cli.Command {
 							if err != nil {
 								return err
 							}
-							b, err := os.ReadFile(a[0])
+							f, err := os.Open(a[0])
 							if err != nil {
 								return fmt.Errorf("read snapshot: %w", err)
 							}
-							res, err := client(c).SnapshotRestore(c.Context, b)
+							defer f.Close()
+							res, err := client(c).SnapshotRestore(c.Context, f)
 							if err != nil {
 								return err
 							}

@@ -177,20 +177,14 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, m mode, r
 		}
 		return
 	}
-	if !s.store.IsLeader() {
-		body, err := readBody(w, r, limitSnapshot)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		s.forward(w, r, body)
-		return
-	}
+	// Only an admin may make this node spool gigabytes to its disk.
 	who, err := s.authenticate(r, roles)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	// Spool the upload to disk: a snapshot can be far larger than memory
+	// should hold, and a follower forwards it from the file.
 	tmp, err := os.CreateTemp(s.cfg.TmpDir, "restore-*.snap")
 	if err != nil {
 		writeError(w, api.Errorf(api.CodeInternal, "spool snapshot: %v", err))
@@ -206,6 +200,10 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, m mode, r
 			return
 		}
 		writeError(w, api.Errorf(api.CodeBadRequest, "read snapshot: %v", err))
+		return
+	}
+	if !s.store.IsLeader() {
+		s.forwardFrom(w, r, tmp)
 		return
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
@@ -231,7 +229,11 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, m mode, r
 	}
 	// A new epoch, above both the replaced and the restored one, tells
 	// followers of the change feed to resynchronise.
-	q := &request{r: r, who: who, reqID: api.NewRequestID()}
+	reqID := r.Header.Get(api.HeaderRequestID)
+	if reqID == "" {
+		reqID = api.NewRequestID()
+	}
+	q := &request{r: r, who: who, reqID: reqID}
 	res, err := s.propose(r.Context(), q, fsm.CmdRestored, fsm.Restored{Epoch: before.Epoch + 1}, nil)
 	if err != nil {
 		writeError(w, storeError(err))

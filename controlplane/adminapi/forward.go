@@ -45,6 +45,12 @@ var (
 // a request id (set here if the client sent none) so that retrying after a
 // lost connection cannot apply them twice.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) {
+	s.forwardFrom(w, r, bytes.NewReader(body))
+}
+
+// forwardFrom is forward with a body that can be re-read from the start
+// (a spooled snapshot upload is forwarded from its file).
+func (s *Server) forwardFrom(w http.ResponseWriter, r *http.Request, body io.ReadSeeker) {
 	if r.Header.Get(api.HeaderForwarded) != "" {
 		// Never forward twice: the sender thought we were leader and we
 		// are not; let the client retry once the cluster settles.
@@ -73,7 +79,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 		addr, err := s.leaderHTTP()
 		if errors.Is(err, errIsSelf) {
 			// We became leader while waiting: serve it ourselves.
-			s.mux.ServeHTTP(w, cloneWithBody(r, body))
+			if _, err := body.Seek(0, io.SeekStart); err != nil {
+				writeError(w, api.Errorf(api.CodeInternal, "%v", err))
+				return
+			}
+			c := r.Clone(r.Context())
+			c.Body = io.NopCloser(body)
+			s.mux.ServeHTTP(w, c)
 			return
 		}
 		if err != nil {
@@ -106,12 +118,20 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 	writeError(w, api.Errorf(api.CodeNoLeader, "no leader reachable: %v", lastErr))
 }
 
-func (s *Server) send(ctx context.Context, addr string, r *http.Request, body []byte) (*http.Response, error) {
+func (s *Server) send(ctx context.Context, addr string, r *http.Request, body io.ReadSeeker) (*http.Response, error) {
 	u := s.cfg.Scheme + "://" + addr + r.URL.RequestURI()
-	req, err := http.NewRequestWithContext(ctx, r.Method, u, bytes.NewReader(body))
+	size, err := body.Seek(0, io.SeekEnd)
 	if err != nil {
 		return nil, err
 	}
+	if _, err := body.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, u, io.NopCloser(body))
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = size
 	for _, h := range []string{"Authorization", "Content-Type", api.HeaderRequestID} {
 		if v := r.Header.Get(h); v != "" {
 			req.Header.Set(h, v)
@@ -119,11 +139,4 @@ func (s *Server) send(ctx context.Context, addr string, r *http.Request, body []
 	}
 	req.Header.Set(api.HeaderForwarded, s.store.ID())
 	return s.fwd.Do(req)
-}
-
-func cloneWithBody(r *http.Request, body []byte) *http.Request {
-	c := r.Clone(r.Context())
-	c.Body = io.NopCloser(bytes.NewReader(body))
-	c.ContentLength = int64(len(body))
-	return c
 }

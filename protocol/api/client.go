@@ -225,13 +225,48 @@ func (c *Client) SnapshotSave(ctx context.Context, w io.Writer) error {
 	return c.Do(ctx, http.MethodGet, "/v1/cluster/snapshot", "", nil, w)
 }
 
-// SnapshotRestore replaces the cluster's state with a saved snapshot.
-func (c *Client) SnapshotRestore(ctx context.Context, snapshot []byte) (*WriteResult, error) {
-	var r WriteResult
-	if err := c.Do(ctx, http.MethodPost, "/v1/cluster/snapshot", "application/octet-stream", snapshot, &r); err != nil {
-		return nil, err
+// SnapshotRestore replaces the cluster's state with a saved snapshot,
+// streamed from r (a file, typically; it is re-read from the start when the
+// request is retried while the cluster has no leader).
+func (c *Client) SnapshotRestore(ctx context.Context, r io.ReadSeeker) (*WriteResult, error) {
+	size, err := r.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot size: %w", err)
 	}
-	return &r, nil
+	reqID := NewRequestID()
+	var out WriteResult
+	for attempt := 0; ; attempt++ {
+		if _, err := r.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/cluster/snapshot", io.NopCloser(r))
+		if err != nil {
+			return nil, err
+		}
+		req.ContentLength = size
+		req.Header.Set("Content-Type", "application/octet-stream")
+		req.Header.Set(HeaderRequestID, reqID)
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("POST %s: %w", req.URL, err)
+		}
+		err = decodeResponse(resp, &out)
+		if e := (*Error)(nil); errors.As(err, &e) && e.Code == CodeNoLeader && attempt < 4 {
+			select {
+			case <-ctx.Done():
+				return nil, err
+			case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &out, nil
+	}
 }
 
 // Audit lists audit entries, newest last; limit 0 means the server default.
