@@ -161,7 +161,7 @@ func saveSnapshot(c *cli.Context, file string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("create %s: %w", tmp, err)
 	}
-	cl := api.NewClient(c.String("addr"), c.String("token"), nil)
+	cl := client(c)
 	if err := cl.SnapshotSave(c.Context, f); err != nil {
 		f.Close()
 		os.Remove(tmp)

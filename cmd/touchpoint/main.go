@@ -5,15 +5,19 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 	_ "time/tzdata" // quiet hours resolve time zones even in FROM-scratch images
 
 	"github.com/urfave/cli/v2"
@@ -73,6 +77,7 @@ func newApp(e *env) *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "http://127.0.0.1:7400", EnvVars: []string{"TOUCHPOINT_ADDR"}, Usage: "control-plane admin API `URL`"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"TOUCHPOINT_TOKEN"}, Usage: "bearer `TOKEN` for the admin API"},
+			&cli.StringFlag{Name: "ca-cert", EnvVars: []string{"TOUCHPOINT_CA_CERT"}, Usage: "PEM `FILE` of the CA (or self-signed certificate) the admin API's HTTPS certificate is checked against"},
 		},
 		Commands: []*cli.Command{
 			controlplaneCommand(e),
@@ -95,10 +100,31 @@ func outputFlag() cli.Flag {
 	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json"}
 }
 
-// client builds the admin API client from the global flags.
+// client builds the admin API client from the global flags. A bad
+// --ca-cert is reported by the first request.
 func client(c *cli.Context) *api.Client {
-	return api.NewClient(c.String("addr"), c.String("token"), nil)
+	return api.NewClient(c.String("addr"), c.String("token"), httpClient(c))
 }
+
+func httpClient(c *cli.Context) *http.Client {
+	hc := &http.Client{Timeout: 60 * time.Second}
+	file := c.String("ca-cert")
+	if file == "" {
+		return hc
+	}
+	pool := x509.NewCertPool()
+	pem, err := os.ReadFile(file)
+	if err != nil || !pool.AppendCertsFromPEM(pem) {
+		hc.Transport = errTransport{fmt.Errorf("--ca-cert %s: no PEM certificate could be read (%v)", file, err)}
+		return hc
+	}
+	hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	return hc
+}
+
+type errTransport struct{ err error }
+
+func (t errTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, t.err }
 
 // format checks -o and returns it.
 func format(c *cli.Context) (string, error) {
