@@ -28,6 +28,28 @@ type Result struct {
 	Skipped bool `json:"-"`
 }
 
+// encodeResult writes a Result as JSON (what json.Marshal would write) by
+// hand: Data is already JSON and can be the size of a thousand-document
+// answer, which json.Marshal would validate and compact once more.
+func encodeResult(r *Result) []byte {
+	b := make([]byte, 0, 48+len(r.Data))
+	b = append(b, `{"index":`...)
+	b = strconv.AppendUint(b, r.Index, 10)
+	if r.Err != nil {
+		e, _ := json.Marshal(r.Err)
+		b = append(b, `,"err":`...)
+		b = append(b, e...)
+	}
+	if r.Duplicate {
+		b = append(b, `,"dup":true`...)
+	}
+	if len(r.Data) > 0 {
+		b = append(b, `,"data":`...)
+		b = append(b, r.Data...)
+	}
+	return append(b, '}')
+}
+
 // maxEntryWrites bounds the bytes a batch's transaction gathers before it is
 // committed and a new one started (badger refuses transactions beyond ~15% of
 // a memtable).
@@ -256,8 +278,7 @@ func (f *FSM) applyOne(w *writer, l *raft.Log) (res *Result) {
 		res.Data = b
 	}
 	if cmd.RequestID != "" {
-		b, _ := json.Marshal(res)
-		w.set(strKey(prefixRequest, cmd.RequestID), b)
+		w.set(strKey(prefixRequest, cmd.RequestID), encodeResult(res))
 		w.set(seqKey(prefixReqIdx, l.Index, 0), []byte(cmd.RequestID))
 	}
 	f.prune(w, l.Index)

@@ -67,6 +67,7 @@ func applyCatalog(e *entry) (any, *api.Error) {
 		}
 	}
 	res := api.ApplyResult{Index: e.index, Documents: make([]api.AppliedDoc, 0, len(p.Docs))}
+	var changed []string
 	for _, d := range p.Docs {
 		key := catalogKey(d.Kind, d.ID)
 		action := "created"
@@ -79,8 +80,18 @@ func applyCatalog(e *entry) (any, *api.Error) {
 		}
 		e.w.set(key, encodeObject(e.index, d.Doc))
 		e.addChange(api.OpPut, d.Kind, d.ID, d.Doc)
-		e.addAudit("catalog."+action, d.Kind+"/"+d.ID, "")
+		changed = append(changed, action+" "+d.Kind+"/"+d.ID)
 		res.Documents = append(res.Documents, api.AppliedDoc{Kind: d.Kind, ID: d.ID, Action: action})
+	}
+	// One audit record per apply, as per admin action: a single change
+	// names its object; a bulk apply lists what it changed.
+	switch len(changed) {
+	case 0:
+	case 1:
+		action, target, _ := strings.Cut(changed[0], " ")
+		e.addAudit("catalog."+action, target, "")
+	default:
+		e.addAudit("catalog.apply", fmt.Sprintf("%d documents", len(changed)), strings.Join(changed, "; "))
 	}
 	return res, nil
 }

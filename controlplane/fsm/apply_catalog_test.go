@@ -81,9 +81,13 @@ func TestFSM_CatalogApplyReportsActionsAndIndexOfLastChange(t *testing.T) {
 	for _, a := range audit {
 		actions = append(actions, fmt.Sprintf("%d:%s:%s", a.Index, a.Action, a.Target))
 	}
-	wantAudit := []string{"1:catalog.created:Offer/retain-10", "1:catalog.created:Plan/basic", "2:catalog.updated:Plan/basic", "3:catalog.created:Offer/upsell-5g"}
+	// One record per apply: a bulk apply lists what it changed.
+	wantAudit := []string{"1:catalog.apply:2 documents", "2:catalog.updated:Plan/basic", "3:catalog.created:Offer/upsell-5g"}
 	if fmt.Sprint(actions) != fmt.Sprint(wantAudit) {
 		t.Errorf("audit %v, want %v", actions, wantAudit)
+	}
+	if d := audit[0].Details; d != "created Offer/retain-10; created Plan/basic" {
+		t.Errorf("bulk apply audit details %q", d)
 	}
 	if got, want := audit[0].Time, baseTime.Add(time.Second); !got.Equal(want) {
 		t.Errorf("audit time %v, want the leader's stamp %v", got, want)

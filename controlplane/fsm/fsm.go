@@ -141,7 +141,10 @@ func (f *FSM) openDB(gen int) (*badger.DB, error) {
 		WithSyncWrites(false).
 		WithMemTableSize(f.cfg.MemTableSize).
 		WithValueLogFileSize(f.cfg.ValueLogFileSize).
-		WithNumVersionsToKeep(1)
+		WithNumVersionsToKeep(1).
+		// Raft's apply loop is the only writer: transaction conflict
+		// tracking would cost every read and write for nothing.
+		WithDetectConflicts(false)
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open fsm state %s: %w", path, err)

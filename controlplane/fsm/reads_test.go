@@ -202,10 +202,10 @@ func TestFSM_AuditNewestFirstLimit(t *testing.T) {
 		limit int
 		want  string
 	}{
-		{0, "1:catalog.created:Offer/o1 1:catalog.created:Offer/o2 2:catalog.created:Offer/o3 3:catalog.delete:Offer/o1"},
+		{0, "1:catalog.apply:2 documents 2:catalog.created:Offer/o3 3:catalog.delete:Offer/o1"},
 		{1, "3:catalog.delete:Offer/o1"},
 		{2, "2:catalog.created:Offer/o3 3:catalog.delete:Offer/o1"},
-		{10, "1:catalog.created:Offer/o1 1:catalog.created:Offer/o2 2:catalog.created:Offer/o3 3:catalog.delete:Offer/o1"},
+		{10, "1:catalog.apply:2 documents 2:catalog.created:Offer/o3 3:catalog.delete:Offer/o1"},
 	}
 	for _, tt := range tests {
 		audit, err := f.Audit(tt.limit)
