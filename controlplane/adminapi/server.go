@@ -205,6 +205,10 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 			}
 		}
 		q := &request{r: r, body: body, who: who, reqID: r.Header.Get(api.HeaderRequestID)}
+		if err := checkRequestID(q.reqID); err != nil {
+			writeError(w, err)
+			return
+		}
 		if q.reqID == "" && m == leaderWrite {
 			q.reqID = api.NewRequestID()
 		}
@@ -232,6 +236,21 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 		}
 		writeJSON(w, status, out)
 	})
+}
+
+// checkRequestID keeps request ids to printable ASCII of a sane length:
+// they are deduplication keys, and two different malformed ids must not
+// collapse into one.
+func checkRequestID(id string) error {
+	if len(id) > 128 {
+		return api.Errorf(api.CodeBadRequest, "%s is longer than 128 characters", api.HeaderRequestID)
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return api.Errorf(api.CodeBadRequest, "%s may hold only printable ASCII characters", api.HeaderRequestID)
+		}
+	}
+	return nil
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {

@@ -30,6 +30,9 @@ func decodeObject(v []byte) (uint64, []byte, error) {
 // node, so a refusal is deterministic).
 const maxApplyPayload = 3 << 20
 
+// maxApplyDocs matches catalog.MaxDocuments.
+const maxApplyDocs = 5000
+
 func knownKind(k string) bool {
 	for _, x := range protocol.Kinds {
 		if string(x) == k {
@@ -46,6 +49,11 @@ func applyCatalog(e *entry) (any, *api.Error) {
 	var p CatalogApply
 	if err := p.UnmarshalBinary(e.cmd.Payload); err != nil {
 		return nil, api.Errorf(api.CodeBadRequest, "%v", err)
+	}
+	// The API refuses more documents than this; the FSM checks again so a
+	// transaction can never overflow, whatever proposed the entry.
+	if len(p.Docs) > maxApplyDocs {
+		return nil, api.Errorf(api.CodeInvalidDocument, "%d documents in one apply; the limit is %d", len(p.Docs), maxApplyDocs)
 	}
 	inBatch := make(map[ObjectRef]bool, len(p.Docs))
 	for i, d := range p.Docs {
