@@ -1,0 +1,69 @@
+package protocol
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Contact types.
+const (
+	ContactOffer       = "offer"
+	ContactInquiry     = "inquiry"
+	ContactComplaint   = "complaint"
+	ContactTransaction = "transaction"
+	ContactService     = "service"
+)
+
+// ContactTypes lists every contact type.
+var ContactTypes = []string{ContactOffer, ContactInquiry, ContactComplaint, ContactTransaction, ContactService}
+
+// Contact outcomes.
+const (
+	OutcomePresented = "presented"
+	OutcomeAccepted  = "accepted"
+	OutcomeDeclined  = "declined"
+	OutcomeIgnored   = "ignored"
+	OutcomeHoldout   = "holdout"
+)
+
+// Outcomes lists every contact outcome.
+var Outcomes = []string{OutcomePresented, OutcomeAccepted, OutcomeDeclined, OutcomeIgnored, OutcomeHoldout}
+
+// ContactEvent is one contact and its outcome as an agent logged it. Its
+// identity is (AgentID, Seq): the agent numbers its events without gaps,
+// and the control plane keeps the highest sequence it committed per agent.
+type ContactEvent struct {
+	AgentID    string    `json:"agentId"`
+	Seq        uint64    `json:"seq"`
+	Time       time.Time `json:"time"`
+	CustomerID string    `json:"customerId"`
+	Channel    string    `json:"channel"`
+	Site       string    `json:"site,omitempty"`
+	Type       string    `json:"type"`
+	Outcome    string    `json:"outcome"`
+	DecisionID string    `json:"decisionId,omitempty"`
+	CampaignID string    `json:"campaignId,omitempty"`
+	OfferID    string    `json:"offerId,omitempty"`
+	// Value is the contact's value in yuan (an accepted offer's value).
+	Value float64 `json:"value,omitempty"`
+}
+
+// Validate checks the fields an agent must fill.
+func (e *ContactEvent) Validate() error {
+	switch {
+	case e.AgentID == "":
+		return fmt.Errorf("contact event: agentId is required")
+	case e.Seq == 0:
+		return fmt.Errorf("contact event: seq starts at 1")
+	case e.CustomerID == "":
+		return fmt.Errorf("contact event: customerId is required")
+	case e.Channel == "":
+		return fmt.Errorf("contact event: channel is required")
+	case !slices.Contains(ContactTypes, e.Type):
+		return fmt.Errorf("contact event: unknown type %q; types are %v", e.Type, ContactTypes)
+	case !slices.Contains(Outcomes, e.Outcome):
+		return fmt.Errorf("contact event: unknown outcome %q; outcomes are %v", e.Outcome, Outcomes)
+	}
+	return nil
+}

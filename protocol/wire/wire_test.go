@@ -1,0 +1,139 @@
+package wire_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+	"touchpoint.dev/touchpoint/protocol/wire"
+)
+
+func TestWire_FramesRoundTripInOrder(t *testing.T) {
+	var buf bytes.Buffer
+	hello := wire.Hello{ProtocolVersion: wire.ProtocolVersion, AgentID: "kiosk-1", Site: "sh-01", Channel: "kiosk", Version: "dev", Index: 42, AckedSeq: 7}
+	events := wire.Events{Events: []protocol.ContactEvent{{AgentID: "kiosk-1", Seq: 8, Time: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+		CustomerID: "C1", Channel: "kiosk", Type: protocol.ContactOffer, Outcome: protocol.OutcomePresented, OfferID: "retain-10"}}}
+	for _, m := range []struct {
+		t   wire.MsgType
+		msg any
+	}{{wire.MsgHello, hello}, {wire.MsgEvents, events}, {wire.MsgEventsAck, wire.EventsAck{HighestSeq: 8}}} {
+		if err := wire.WriteFrame(&buf, m.t, m.msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := wire.ReadFrame(&buf, 0)
+	if err != nil || f.Type != wire.MsgHello {
+		t.Fatalf("first frame %v %v", f.Type, err)
+	}
+	var h wire.Hello
+	if err := f.Decode(&h); err != nil || h != hello {
+		t.Fatalf("hello %+v %v", h, err)
+	}
+	f, _ = wire.ReadFrame(&buf, 0)
+	var ev wire.Events
+	if err := f.Decode(&ev); err != nil || len(ev.Events) != 1 || ev.Events[0].Seq != 8 || ev.Events[0].Validate() != nil {
+		t.Fatalf("events %+v %v", ev, err)
+	}
+	f, _ = wire.ReadFrame(&buf, 0)
+	var ack wire.EventsAck
+	if err := f.Decode(&ack); err != nil || ack.HighestSeq != 8 {
+		t.Fatalf("ack %+v %v", ack, err)
+	}
+	if _, err := wire.ReadFrame(&buf, 0); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the last frame: %v, want EOF", err)
+	}
+}
+
+func TestWire_RefusesOversizedAndTruncatedFrames(t *testing.T) {
+	var buf bytes.Buffer
+	_ = wire.WriteRaw(&buf, wire.MsgSnapshot, bytes.Repeat([]byte("x"), 100))
+	if _, err := wire.ReadFrame(bytes.NewReader(buf.Bytes()), 99); !errors.Is(err, wire.ErrFrameTooLarge) {
+		t.Fatalf("over the reader's limit: %v", err)
+	}
+	if _, err := wire.ReadFrame(bytes.NewReader(buf.Bytes()[:50]), 0); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("truncated payload: %v", err)
+	}
+	if _, err := wire.ReadFrame(bytes.NewReader([]byte{0, 0}), 0); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("truncated header: %v", err)
+	}
+	// A header claiming 4 GiB is refused before anything is allocated.
+	if _, err := wire.ReadFrame(bytes.NewReader([]byte{0xff, 0xff, 0xff, 0xff, 0, 1}), 0); !errors.Is(err, wire.ErrFrameTooLarge) {
+		t.Fatalf("huge length: %v", err)
+	}
+}
+
+func TestWire_KnownAndOptionalTypes(t *testing.T) {
+	for _, ty := range []wire.MsgType{wire.MsgHello, wire.MsgWelcome, wire.MsgChanges, wire.MsgSnapshot, wire.MsgEvents, wire.MsgEventsAck, wire.MsgError} {
+		if !wire.Known(ty) {
+			t.Errorf("%s not known", ty)
+		}
+	}
+	if wire.Known(0) || wire.Known(wire.MsgError+1) || wire.Known(wire.FirstOptionalType) {
+		t.Error("unknown types reported known")
+	}
+}
+
+func TestWire_DecodeRefusesTrailingDataAndWrongTypes(t *testing.T) {
+	for _, p := range []string{`{"highestSeq":1}{}`, `{"highestSeq":"one"}`, `[1]`, ``} {
+		var ack wire.EventsAck
+		if err := (wire.Frame{Type: wire.MsgEventsAck, Payload: []byte(p)}).Decode(&ack); err == nil {
+			t.Errorf("payload %q accepted", p)
+		}
+	}
+	// Fields from a newer peer are skipped.
+	var e wire.Error
+	if err := (wire.Frame{Type: wire.MsgError, Payload: []byte(`{"code":"forbidden","message":"revoked","retryAfter":5}`)}).Decode(&e); err != nil || e.Code != api.CodeForbidden {
+		t.Fatalf("newer fields: %+v %v", e, err)
+	}
+}
+
+func TestContactEvent_Validate(t *testing.T) {
+	ok := protocol.ContactEvent{AgentID: "a", Seq: 1, CustomerID: "C1", Channel: "ivr", Type: "complaint", Outcome: "ignored"}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, mut := range map[string]func(*protocol.ContactEvent){
+		"no agent":    func(e *protocol.ContactEvent) { e.AgentID = "" },
+		"seq zero":    func(e *protocol.ContactEvent) { e.Seq = 0 },
+		"no customer": func(e *protocol.ContactEvent) { e.CustomerID = "" },
+		"no channel":  func(e *protocol.ContactEvent) { e.Channel = "" },
+		"bad type":    func(e *protocol.ContactEvent) { e.Type = "visit" },
+		"bad outcome": func(e *protocol.ContactEvent) { e.Outcome = "maybe" },
+	} {
+		e := ok
+		mut(&e)
+		if e.Validate() == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// FuzzReadFrame: arbitrary bytes never panic the reader or the decoders,
+// and a frame that reads re-writes to the same bytes.
+func FuzzReadFrame(f *testing.F) {
+	var buf bytes.Buffer
+	_ = wire.WriteFrame(&buf, wire.MsgHello, wire.Hello{ProtocolVersion: 1, AgentID: "k", Index: 3})
+	f.Add(buf.Bytes())
+	f.Add([]byte{0, 0, 0, 2, 0, 6, '{', '}'})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr, err := wire.ReadFrame(bytes.NewReader(b), 1<<20)
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		if err := wire.WriteRaw(&out, fr.Type, fr.Payload); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), b[:out.Len()]) {
+			t.Fatalf("re-written frame differs")
+		}
+		for _, m := range []any{&wire.Hello{}, &wire.Welcome{}, &wire.Changes{}, &wire.Snapshot{}, &wire.Events{}, &wire.EventsAck{}, &wire.Error{}} {
+			_ = fr.Decode(m)
+		}
+	})
+}
