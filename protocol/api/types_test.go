@@ -15,10 +15,13 @@ import (
 // back with its fields in their order, values byte for byte.
 func TestObject_RoundTripKeepsDocumentAsApplied(t *testing.T) {
 	doc := `{"kind":"Offer","id":"retain-10","name":"10% off","value":60,"eligibility":"profile.tenureMonths >= 6"}`
-	b, err := json.Marshal(api.Object{Kind: "Offer", ID: "retain-10", Index: 9, Doc: json.RawMessage(doc)})
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // as the API and the CLI write it
+	if err := enc.Encode(api.Object{Kind: "Offer", ID: "retain-10", Index: 9, Doc: json.RawMessage(doc)}); err != nil {
 		t.Fatal(err)
 	}
+	b := bytes.TrimSpace(buf.Bytes())
 	want := `{"kind":"Offer","id":"retain-10","name":"10% off","value":60,"eligibility":"profile.tenureMonths >= 6","index":9}`
 	if string(b) != want {
 		t.Fatalf("marshal\n got %s\nwant %s", b, want)
