@@ -1,0 +1,146 @@
+package outbox
+
+import (
+	"encoding/json"
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"touchpoint.dev/touchpoint/protocol"
+)
+
+// ackChunk bounds the deletes of one Ack transaction, well inside badger's
+// per-transaction entry limit.
+const ackChunk = 4096
+
+// Pending returns, in sequence order, at most max stored events with a
+// sequence above after. It never returns an event before its Append has
+// been synced, nor one already acknowledged.
+func (o *Outbox) Pending(after uint64, max int) ([]protocol.ContactEvent, error) {
+	o.closeMu.RLock()
+	defer o.closeMu.RUnlock()
+	if o.closed {
+		return nil, ErrClosed
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	o.mu.Lock()
+	last, acked := o.last, o.acked
+	o.mu.Unlock()
+	from := after + 1
+	if from <= acked {
+		from = acked + 1
+	}
+	if from > last {
+		return nil, nil
+	}
+	n := last - from + 1
+	if n > uint64(max) {
+		n = uint64(max)
+	}
+	out := make([]protocol.ContactEvent, 0, n)
+	err := o.db.View(func(tx *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefixEvent
+		opts.PrefetchSize = int(min(n, 256))
+		it := tx.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(eventKey(from)); it.Valid() && uint64(len(out)) < n; it.Next() {
+			item := it.Item()
+			seq, ok := seqOfKey(item.Key())
+			if !ok {
+				return fmt.Errorf("malformed event key %x", item.Key())
+			}
+			if seq > last {
+				break
+			}
+			var e protocol.ContactEvent
+			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
+				return fmt.Errorf("decode event %d: %w", seq, err)
+			}
+			e.Seq = seq
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read pending events after %d: %w", after, err)
+	}
+	return out, nil
+}
+
+// Ack deletes every event with a sequence up to and including through, and
+// records through as the highest acknowledged sequence in the same
+// transaction; it returns once that is synced. Acking at or below the
+// current acknowledged sequence does nothing; acking above the last
+// assigned sequence is an error.
+func (o *Outbox) Ack(through uint64) error {
+	o.closeMu.RLock()
+	defer o.closeMu.RUnlock()
+	if o.closed {
+		return ErrClosed
+	}
+	o.ackMu.Lock()
+	defer o.ackMu.Unlock()
+	o.mu.Lock()
+	last, acked := o.last, o.acked
+	o.mu.Unlock()
+	if through <= acked {
+		return nil
+	}
+	if through > last {
+		return fmt.Errorf("ack %d: above the last assigned sequence %d", through, last)
+	}
+	for from := acked + 1; from <= through; {
+		to := min(through, from+ackChunk-1)
+		freed, err := o.deleteRange(from, to)
+		if err != nil {
+			return fmt.Errorf("ack %d: %w", through, err)
+		}
+		o.mu.Lock()
+		o.acked = to
+		o.bytes -= freed
+		if freed > 0 {
+			o.full = false
+		}
+		o.mu.Unlock()
+		from = to + 1
+	}
+	if err := o.db.Sync(); err != nil {
+		return fmt.Errorf("ack %d: sync: %w", through, err)
+	}
+	return nil
+}
+
+// deleteRange deletes events from..to and sets m/acked to to in one
+// transaction. It returns the bytes freed.
+func (o *Outbox) deleteRange(from, to uint64) (int64, error) {
+	tx := o.db.NewTransaction(true)
+	defer tx.Discard()
+	var freed int64
+	var keys [][]byte
+	it := tx.NewIterator(badger.IteratorOptions{Prefix: prefixEvent})
+	for it.Seek(eventKey(from)); it.Valid(); it.Next() {
+		item := it.Item()
+		seq, ok := seqOfKey(item.Key())
+		if !ok || seq > to {
+			break
+		}
+		freed += int64(len(item.Key())) + item.ValueSize()
+		keys = append(keys, item.KeyCopy(nil))
+	}
+	it.Close()
+	for _, k := range keys {
+		if err := tx.Delete(k); err != nil {
+			return 0, fmt.Errorf("delete events %d-%d: %w", from, to, err)
+		}
+	}
+	if err := tx.Set(keyAcked, u64(to)); err != nil {
+		return 0, fmt.Errorf("record ack %d: %w", to, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("delete events %d-%d: %w", from, to, err)
+	}
+	return freed, nil
+}

@@ -1,0 +1,213 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"touchpoint.dev/touchpoint/protocol"
+)
+
+const (
+	// MaxEventBytes is the largest encoded event Append accepts.
+	MaxEventBytes = 64 << 10
+	// A group commit takes every queued append up to these bounds, which
+	// keep one group well inside a badger transaction (15% of the 16 MiB
+	// memtable).
+	maxGroup      = 4096
+	maxGroupBytes = 1 << 20
+)
+
+type appendReq struct {
+	ctx  context.Context
+	ev   protocol.ContactEvent // validated; Seq is assigned by the committer
+	val  []byte                // ev encoded with Seq 0: the key holds the sequence
+	done chan appendResult     // buffered: the committer never blocks on it
+}
+
+type appendResult struct {
+	ev  protocol.ContactEvent
+	err error
+}
+
+func (r *appendReq) answer(ev protocol.ContactEvent, err error) {
+	r.done <- appendResult{ev, err}
+}
+
+// Append stamps e with the agent id, the next sequence and (if it has none)
+// the current time, and stores it. It returns the stored event only once it
+// is fsynced; concurrent Appends share one commit and one sync. A refused
+// event (invalid, too large, ErrFull, ErrClosed) takes no sequence.
+//
+// If ctx ends while the event waits for its group commit, Append returns
+// the context's error and the event may or may not have been stored: it was
+// not acknowledged, and if stored it is delivered like any other.
+func (o *Outbox) Append(ctx context.Context, e protocol.ContactEvent) (protocol.ContactEvent, error) {
+	e.AgentID = o.cfg.AgentID
+	if e.Time.IsZero() {
+		e.Time = o.cfg.Now().UTC()
+	}
+	// Validate the caller's fields; the real sequence comes later.
+	e.Seq = 1
+	if err := e.Validate(); err != nil {
+		return protocol.ContactEvent{}, fmt.Errorf("append: %w", err)
+	}
+	e.Seq = 0
+	val, err := json.Marshal(&e)
+	if err != nil {
+		return protocol.ContactEvent{}, fmt.Errorf("append: encode event: %w", err)
+	}
+	if len(val) > MaxEventBytes {
+		return protocol.ContactEvent{}, fmt.Errorf("append: event is %d bytes, the limit is %d", len(val), MaxEventBytes)
+	}
+	select {
+	case <-o.closing:
+		return protocol.ContactEvent{}, ErrClosed
+	default:
+	}
+	r := &appendReq{ctx: ctx, ev: e, val: val, done: make(chan appendResult, 1)}
+	select {
+	case o.reqs <- r:
+	case <-o.closing:
+		return protocol.ContactEvent{}, ErrClosed
+	case <-ctx.Done():
+		return protocol.ContactEvent{}, fmt.Errorf("append: %w", ctx.Err())
+	}
+	select {
+	case res := <-r.done:
+		return res.ev, res.err
+	case <-o.stopped:
+		// The committer answers everything it took before stopping.
+		select {
+		case res := <-r.done:
+			return res.ev, res.err
+		default:
+			return protocol.ContactEvent{}, ErrClosed
+		}
+	case <-ctx.Done():
+		return protocol.ContactEvent{}, fmt.Errorf("append: outcome unknown: %w", ctx.Err())
+	}
+}
+
+// commitLoop is the single writer of events. It takes everything queued
+// (no waiting for more: under load the queue refills during each sync),
+// commits it in one transaction and syncs once.
+func (o *Outbox) commitLoop() {
+	defer close(o.stopped)
+	group := make([]*appendReq, 0, maxGroup)
+	for {
+		select {
+		case r := <-o.reqs:
+			group = append(group[:0], r)
+		case <-o.closing:
+			o.refuseQueued()
+			return
+		}
+		size := len(group[0].val)
+	fill:
+		for len(group) < maxGroup && size < maxGroupBytes {
+			select {
+			case r := <-o.reqs:
+				group = append(group, r)
+				size += len(r.val)
+			default:
+				break fill
+			}
+		}
+		o.commit(group)
+		clear(group)
+	}
+}
+
+func (o *Outbox) refuseQueued() {
+	for {
+		select {
+		case r := <-o.reqs:
+			r.answer(protocol.ContactEvent{}, ErrClosed)
+		default:
+			return
+		}
+	}
+}
+
+// commit writes one group: the events that fit and m/last in one
+// transaction, then one sync, then the answers. Sequences advance in memory
+// only after the sync, so a failed group reuses none of them.
+func (o *Outbox) commit(group []*appendReq) {
+	o.mu.Lock()
+	last, used, failure := o.last, o.bytes, o.failure
+	o.mu.Unlock()
+	if failure != nil {
+		for _, r := range group {
+			r.answer(protocol.ContactEvent{}, failure)
+		}
+		return
+	}
+
+	seq := last
+	var added int64
+	refused := false
+	accepted := group[:0] // filtered in place; group is not used after
+	tx := o.db.NewTransaction(true)
+	defer tx.Discard()
+	var err error
+	for _, r := range group {
+		if err != nil {
+			r.answer(protocol.ContactEvent{}, fmt.Errorf("append: %w", err))
+			continue
+		}
+		if cerr := r.ctx.Err(); cerr != nil {
+			r.answer(protocol.ContactEvent{}, fmt.Errorf("append: %w", cerr))
+			continue
+		}
+		size := int64(eventKeyLen + len(r.val))
+		if used+added+size > o.cfg.MaxBytes {
+			refused = true
+			r.answer(protocol.ContactEvent{}, ErrFull)
+			continue
+		}
+		seq++
+		if err = tx.Set(eventKey(seq), r.val); err != nil {
+			r.answer(protocol.ContactEvent{}, fmt.Errorf("append: %w", err))
+			continue
+		}
+		added += size
+		r.ev.Seq = seq
+		accepted = append(accepted, r)
+	}
+	if err == nil && len(accepted) > 0 {
+		if err = tx.Set(keyLast, u64(seq)); err == nil {
+			if err = tx.Commit(); err == nil {
+				err = o.sync()
+			}
+		}
+	}
+
+	o.mu.Lock()
+	if err != nil {
+		// After a failed commit or sync badger's state on disk is unknown:
+		// refuse appends until the outbox is reopened and reloads it.
+		o.failure = fmt.Errorf("append: outbox failed, reopen it: %w", err)
+		failure = o.failure
+	} else {
+		o.last = seq
+		o.bytes += added
+		if refused {
+			o.full = true
+		} else if len(accepted) > 0 {
+			o.full = false
+		}
+	}
+	o.mu.Unlock()
+
+	if err != nil {
+		o.log.Error("group commit failed", "events", len(accepted), "error", err)
+	}
+	for _, r := range accepted {
+		if err != nil {
+			r.answer(protocol.ContactEvent{}, failure)
+		} else {
+			r.answer(r.ev, nil)
+		}
+	}
+}
