@@ -146,7 +146,7 @@ func (o *Outbox) commit(group []*appendReq) {
 
 	seq := last
 	var added int64
-	refused := false
+	var refused []*appendReq // answered ErrFull once Stats reports full
 	accepted := group[:0] // filtered in place; group is not used after
 	tx := o.db.NewTransaction(true)
 	defer tx.Discard()
@@ -162,8 +162,7 @@ func (o *Outbox) commit(group []*appendReq) {
 		}
 		size := int64(eventKeyLen + len(r.val))
 		if used+added+size > o.cfg.MaxBytes {
-			refused = true
-			r.answer(protocol.ContactEvent{}, ErrFull)
+			refused = append(refused, r)
 			continue
 		}
 		seq++
@@ -192,13 +191,16 @@ func (o *Outbox) commit(group []*appendReq) {
 	} else {
 		o.last = seq
 		o.bytes += added
-		if refused {
+		if len(refused) > 0 {
 			o.full = true
 		} else if len(accepted) > 0 {
 			o.full = false
 		}
 	}
 	o.mu.Unlock()
+	for _, r := range refused {
+		r.answer(protocol.ContactEvent{}, ErrFull)
+	}
 
 	if err != nil {
 		o.log.Error("group commit failed", "events", len(accepted), "error", err)
