@@ -147,7 +147,7 @@ func (o *Outbox) commit(group []*appendReq) {
 	seq := last
 	var added int64
 	var refused []*appendReq // answered ErrFull once Stats reports full
-	accepted := group[:0] // filtered in place; group is not used after
+	accepted := group[:0]    // filtered in place; group is not used after
 	tx := o.db.NewTransaction(true)
 	defer tx.Discard()
 	var err error
