@@ -30,6 +30,8 @@ func TestReorderArgs_PinnedCommandLines(t *testing.T) {
 		{"touchpoint cluster snapshot restore backup.snap -o json", "touchpoint cluster snapshot restore -o json -- backup.snap"},
 		{"touchpoint tokens create --role analyst -o json", "touchpoint tokens create --role analyst -o json"},
 		{"touchpoint audit", "touchpoint audit"},
+		{"touchpoint contacts stats -o json", "touchpoint contacts stats -o json"},
+		{"touchpoint contacts query --customer C1 --since 24h", "touchpoint contacts query --customer C1 --since 24h"},
 		{"touchpoint audit --limit 5 -o json", "touchpoint audit --limit 5 -o json"},
 		// Global flags before the command, and after it.
 		{"touchpoint --addr http://h:1 --token T get offers", "touchpoint --addr http://h:1 --token T get -- offers"},

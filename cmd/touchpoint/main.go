@@ -88,6 +88,7 @@ func newApp(e *env) *cli.App {
 			clusterCommand(e),
 			tokensCommand(e),
 			auditCommand(e),
+			contactsCommand(e),
 		},
 		HideHelpCommand:      false,
 		EnableBashCompletion: true,

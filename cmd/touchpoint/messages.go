@@ -43,6 +43,16 @@ const (
 	msgHdrTarget
 	msgHdrDetails
 	msgLeader
+	msgContactsTotal
+	msgHdrAgent
+	msgHdrReceived
+	msgHdrHighestSeq
+	msgHdrLastEvent
+	msgHdrChannel
+	msgHdrType
+	msgHdrOutcome
+	msgHdrOffer
+	msgHdrSeq
 )
 
 var messages = map[string]map[msgKey]string{
@@ -78,6 +88,16 @@ var messages = map[string]map[msgKey]string{
 		msgHdrTarget:        "TARGET",
 		msgHdrDetails:       "DETAILS",
 		msgLeader:           "leader: %s",
+		msgContactsTotal:    "contact events committed: %d",
+		msgHdrAgent:         "AGENT",
+		msgHdrReceived:      "RECEIVED",
+		msgHdrHighestSeq:    "HIGHEST SEQUENCE",
+		msgHdrLastEvent:     "LAST EVENT",
+		msgHdrChannel:       "CHANNEL",
+		msgHdrType:          "TYPE",
+		msgHdrOutcome:       "OUTCOME",
+		msgHdrOffer:         "OFFER",
+		msgHdrSeq:           "SEQ",
 	},
 	"zh": {
 		msgError:            "错误",
@@ -111,6 +131,16 @@ var messages = map[string]map[msgKey]string{
 		msgHdrTarget:        "对象",
 		msgHdrDetails:       "详情",
 		msgLeader:           "领导者：%s",
+		msgContactsTotal:    "已提交的接触事件：%d",
+		msgHdrAgent:         "代理",
+		msgHdrReceived:      "已接收",
+		msgHdrHighestSeq:    "最高序号",
+		msgHdrLastEvent:     "最近事件",
+		msgHdrChannel:       "渠道",
+		msgHdrType:          "类型",
+		msgHdrOutcome:       "结果",
+		msgHdrOffer:         "优惠",
+		msgHdrSeq:           "序号",
 	},
 }
 

@@ -20,6 +20,7 @@ import (
 	"touchpoint.dev/touchpoint/controlplane/catalog"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
 	"touchpoint.dev/touchpoint/controlplane/store"
+	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
@@ -51,6 +52,8 @@ type State interface {
 	Nodes() (map[string]fsm.NodeRegister, error)
 	Cluster() (fsm.ClusterInfo, error)
 	WriteSnapshot(w io.Writer) error
+	ContactStats() (uint64, []fsm.AgentContacts, error)
+	ContactsByCustomer(customer string, since time.Time, limit int) ([]protocol.ContactEvent, error)
 }
 
 // Config configures the API.
@@ -127,6 +130,8 @@ var (
 	adminOnly  = []string{api.RoleAdmin}
 	operators  = []string{api.RoleAdmin, api.RoleOperator}
 	cataloguer = []string{api.RoleAdmin, api.RoleAnalyst}
+	// Contacts name customers: viewers do not see them.
+	ledgerReaders = []string{api.RoleAdmin, api.RoleOperator, api.RoleAnalyst}
 )
 
 // request is what a handler gets.
@@ -155,6 +160,8 @@ func (s *Server) routes() {
 	s.route("DELETE /v1/catalog/{kind}/{id}", leaderWrite, cataloguer, limitSmall, s.deleteCatalog)
 	s.route("GET /v1/changes", leaderRead, anyRole, limitSmall, s.changes)
 	s.route("GET /v1/audit", leaderRead, operators, limitSmall, s.audit)
+	s.route("GET /v1/contacts/stats", leaderRead, ledgerReaders, limitSmall, s.contactStats)
+	s.route("GET /v1/contacts", leaderRead, ledgerReaders, limitSmall, s.contacts)
 	s.route("POST /v1/tokens", leaderWrite, adminOnly, limitSmall, s.createToken)
 	s.route("GET /v1/tokens", leaderRead, adminOnly, limitSmall, s.listTokens)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

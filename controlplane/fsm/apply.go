@@ -301,6 +301,8 @@ func (f *FSM) dispatch(e *entry) (any, *api.Error) {
 		return applyNodeRemove(e)
 	case CmdRestored:
 		return applyRestored(e)
+	case CmdEventsIngest:
+		return applyEventsIngest(e)
 	}
 	if e.cmd.Flags&FlagIgnorable != 0 {
 		return nil, nil

@@ -21,6 +21,7 @@ const (
 	CmdNodeRegister  CommandType = 5
 	CmdNodeRemove    CommandType = 6
 	CmdRestored      CommandType = 7
+	CmdEventsIngest  CommandType = 8
 )
 
 func (t CommandType) String() string {
@@ -39,6 +40,8 @@ func (t CommandType) String() string {
 		return "node.remove"
 	case CmdRestored:
 		return "cluster.restored"
+	case CmdEventsIngest:
+		return "events.ingest"
 	}
 	return fmt.Sprintf("command(%d)", uint16(t))
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"touchpoint.dev/touchpoint/protocol"
 )
 
 // Client is a thin HTTP client for the admin API.
@@ -299,4 +301,30 @@ func (c *Client) Tokens(ctx context.Context) ([]TokenInfo, error) {
 		return nil, err
 	}
 	return ts, nil
+}
+
+// ContactStats reads the contact ledger's totals per agent.
+func (c *Client) ContactStats(ctx context.Context) (*ContactStats, error) {
+	var st ContactStats
+	if err := c.Do(ctx, http.MethodGet, "/v1/contacts/stats", "", nil, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// Contacts lists a customer's contacts at or after since: an RFC 3339 time
+// or a duration back from now ("24h"); empty means all.
+func (c *Client) Contacts(ctx context.Context, customer, since string, limit int) ([]protocol.ContactEvent, error) {
+	q := url.Values{"customer": {customer}}
+	if since != "" {
+		q.Set("since", since)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var evs []protocol.ContactEvent
+	if err := c.Do(ctx, http.MethodGet, "/v1/contacts?"+q.Encode(), "", nil, &evs); err != nil {
+		return nil, err
+	}
+	return evs, nil
 }

@@ -256,3 +256,18 @@ type TokenInfo struct {
 	Name    string    `json:"name,omitempty"`
 	Created time.Time `json:"created"`
 }
+
+// ContactStats answers GET /v1/contacts/stats.
+type ContactStats struct {
+	Total  uint64          `json:"total"`
+	Agents []AgentContacts `json:"agents"`
+}
+
+// AgentContacts is one agent's share of the contact ledger: how many events
+// the cluster committed for it and the highest sequence among them.
+type AgentContacts struct {
+	AgentID         string    `json:"agentId"`
+	Received        uint64    `json:"received"`
+	HighestSequence uint64    `json:"highestSequence"`
+	LastEvent       time.Time `json:"lastEvent"`
+}

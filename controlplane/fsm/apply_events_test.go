@@ -1,0 +1,126 @@
+package fsm_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+func contact(agent string, seq uint64, customer string) protocol.ContactEvent {
+	return protocol.ContactEvent{AgentID: agent, Seq: seq, Time: baseTime.Add(time.Duration(seq) * time.Minute),
+		CustomerID: customer, Channel: "kiosk", Type: protocol.ContactOffer, Outcome: protocol.OutcomePresented, OfferID: "retain-10"}
+}
+
+func ingest(agent string, seqs ...uint64) command {
+	p := fsm.EventsIngest{AgentID: agent}
+	for _, s := range seqs {
+		p.Events = append(p.Events, contact(agent, s, "C1"))
+	}
+	return command{typ: fsm.CmdEventsIngest, payload: p}
+}
+
+func ingestResult(t *testing.T, r *fsm.Result) fsm.IngestResult {
+	t.Helper()
+	if r.Err != nil {
+		t.Fatalf("ingest: %v", r.Err)
+	}
+	var ir fsm.IngestResult
+	if err := json.Unmarshal(r.Data, &ir); err != nil {
+		t.Fatal(err)
+	}
+	return ir
+}
+
+func TestEvents_DuplicatesDroppedByHighWaterMark(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	if ir := ingestResult(t, apply(t, f, 1, ingest("kiosk-1", 1, 2, 3))); ir.HighestSeq != 3 || ir.Stored != 3 {
+		t.Fatalf("first batch %+v", ir)
+	}
+	// The agent lost the acknowledgement and resends 2..3 with 4..5.
+	if ir := ingestResult(t, apply(t, f, 2, ingest("kiosk-1", 2, 3, 4, 5))); ir.HighestSeq != 5 || ir.Stored != 2 || ir.Duplicates != 2 {
+		t.Fatalf("resent batch %+v", ir)
+	}
+	// A batch entirely below the mark stores nothing.
+	if ir := ingestResult(t, apply(t, f, 3, ingest("kiosk-1", 1, 2))); ir.HighestSeq != 5 || ir.Stored != 0 {
+		t.Fatalf("old batch %+v", ir)
+	}
+	total, agents, err := f.ContactStats()
+	if err != nil || total != 5 || len(agents) != 1 || agents[0].Received != 5 || agents[0].HighestSequence != 5 {
+		t.Fatalf("stats total %d agents %+v err %v", total, agents, err)
+	}
+	evs, err := f.ContactsByCustomer("C1", time.Time{}, 0)
+	if err != nil || len(evs) != 5 {
+		t.Fatalf("contacts of C1: %d %v", len(evs), err)
+	}
+	for i, e := range evs {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("contacts out of order: %+v", evs)
+		}
+	}
+}
+
+func TestEvents_GapIsRefusedAndNothingStored(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	ingestResult(t, apply(t, f, 1, ingest("ivr-1", 1, 2)))
+	idx := uint64(1)
+	for name, c := range map[string]command{
+		"gap above the mark":  ingest("ivr-1", 4, 5),
+		"gap inside a batch":  ingest("ivr-1", 3, 5),
+		"out of order":        ingest("ivr-1", 3, 3),
+		"duplicate after new": ingest("ivr-1", 3, 1),
+	} {
+		idx++
+		r := apply(t, f, idx, c)
+		if r.Err == nil || r.Err.Code != fsm.CodeSequenceGap {
+			t.Errorf("%s: %+v, want sequence_gap", name, r.Err)
+		}
+	}
+	if m, _ := f.AgentMark("ivr-1"); m != 2 {
+		t.Fatalf("mark moved to %d after refused batches", m)
+	}
+	evs, _ := f.ContactsByCustomer("C1", time.Time{}, 0)
+	if len(evs) != 2 {
+		t.Fatalf("refused batches stored events: %d", len(evs))
+	}
+}
+
+func TestEvents_InvalidBatchesRefused(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	bad := ingest("kiosk-1", 1)
+	p := bad.payload.(fsm.EventsIngest)
+	p.Events[0].AgentID = "someone-else"
+	var idx uint64
+	for name, c := range map[string]command{
+		"event of another agent": {typ: fsm.CmdEventsIngest, payload: p},
+		"agent id with a slash":  {typ: fsm.CmdEventsIngest, payload: fsm.EventsIngest{AgentID: "a/b"}},
+		"unknown outcome": {typ: fsm.CmdEventsIngest, payload: fsm.EventsIngest{AgentID: "k", Events: []protocol.ContactEvent{
+			{AgentID: "k", Seq: 1, CustomerID: "C1", Channel: "kiosk", Type: "offer", Outcome: "maybe"}}}},
+	} {
+		idx++
+		if r := apply(t, f, idx, c); r.Err == nil || r.Err.Code != api.CodeInvalidField {
+			t.Errorf("%s: %+v", name, r.Err)
+		}
+	}
+}
+
+// Contacts by customer are kept apart however ids are spelled, and
+// filtered by time.
+func TestEvents_ContactsByCustomerSinceAndIsolation(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	p := fsm.EventsIngest{AgentID: "k1", Events: []protocol.ContactEvent{
+		contact("k1", 1, "C1"), contact("k1", 2, "C1/2"), contact("k1", 3, "C1"), contact("k1", 4, "C10"),
+	}}
+	ingestResult(t, apply(t, f, 1, command{typ: fsm.CmdEventsIngest, payload: p}))
+	all, _ := f.ContactsByCustomer("C1", time.Time{}, 0)
+	if len(all) != 2 || all[0].Seq != 1 || all[1].Seq != 3 {
+		t.Fatalf("C1 contacts %+v", all)
+	}
+	since, _ := f.ContactsByCustomer("C1", baseTime.Add(2*time.Minute), 0)
+	if len(since) != 1 || since[0].Seq != 3 {
+		t.Fatalf("C1 since +2m: %+v", since)
+	}
+}
