@@ -303,6 +303,12 @@ func (f *FSM) dispatch(e *entry) (any, *api.Error) {
 		return applyRestored(e)
 	case CmdEventsIngest:
 		return applyEventsIngest(e)
+	case CmdJoinToken:
+		return applyJoinTokenCreate(e)
+	case CmdAgentEnroll:
+		return applyAgentEnroll(e)
+	case CmdAgentRevoke:
+		return applyAgentRevoke(e)
 	}
 	if e.cmd.Flags&FlagIgnorable != 0 {
 		return nil, nil

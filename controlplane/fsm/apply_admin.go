@@ -34,6 +34,10 @@ func applyInit(e *entry) (any, *api.Error) {
 	e.w.set(keyCluster, b)
 	tb, _ := json.Marshal(storedToken{ID: p.TokenID, Role: api.RoleAdmin, Name: "bootstrap", Created: e.time()})
 	e.w.set(strKey(prefixToken, p.TokenHash), tb)
+	if p.CA != nil {
+		cb, _ := json.Marshal(p.CA)
+		e.w.set(keyCA, cb)
+	}
 	e.addAudit("cluster.init", p.ClusterID, "bootstrap admin token "+p.TokenID)
 	return nil, nil
 }

@@ -22,6 +22,9 @@ const (
 	CmdNodeRemove    CommandType = 6
 	CmdRestored      CommandType = 7
 	CmdEventsIngest  CommandType = 8
+	CmdJoinToken     CommandType = 9
+	CmdAgentEnroll   CommandType = 10
+	CmdAgentRevoke   CommandType = 11
 )
 
 func (t CommandType) String() string {
@@ -42,6 +45,12 @@ func (t CommandType) String() string {
 		return "cluster.restored"
 	case CmdEventsIngest:
 		return "events.ingest"
+	case CmdJoinToken:
+		return "fleet.token"
+	case CmdAgentEnroll:
+		return "fleet.enroll"
+	case CmdAgentRevoke:
+		return "fleet.revoke"
 	}
 	return fmt.Sprintf("command(%d)", uint16(t))
 }
@@ -167,6 +176,8 @@ type InitCluster struct {
 	ClusterID string `json:"clusterId"`
 	TokenID   string `json:"tokenId"`
 	TokenHash string `json:"tokenHash"`
+	// CA is the cluster certificate authority the leader created.
+	CA *ClusterCA `json:"ca,omitempty"`
 }
 
 // CatalogApply commits validated documents as one unit.

@@ -95,7 +95,7 @@ func TestCommand_DecodeRejects(t *testing.T) {
 
 func TestCommandType_StringNamesEveryType(t *testing.T) {
 	seen := map[string]bool{}
-	for typ := fsm.CmdInitCluster; typ <= fsm.CmdEventsIngest; typ++ {
+	for typ := fsm.CmdInitCluster; typ <= fsm.CmdAgentRevoke; typ++ {
 		s := typ.String()
 		if strings.HasPrefix(s, "command(") || seen[s] {
 			t.Errorf("type %d has name %q", typ, s)

@@ -1,0 +1,104 @@
+package fsm_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"touchpoint.dev/touchpoint/controlplane/fsm"
+)
+
+func initWithCA() command {
+	c := initCluster("tp-test")
+	p := c.payload.(fsm.InitCluster)
+	p.CA = &fsm.ClusterCA{CertPEM: "-----BEGIN CERTIFICATE-----", KeyPEM: "-----BEGIN PRIVATE KEY-----"}
+	c.payload = p
+	return c
+}
+
+// Entry idx is stamped baseTime + idx seconds (see encode).
+func joinToken(id string, uses int, expiresAfterIdx uint64) command {
+	return command{typ: fsm.CmdJoinToken, payload: fsm.JoinTokenCreate{TokenID: id, SecretHash: fmt.Sprintf("%064x", 7),
+		Expires: baseTime.Add(time.Duration(expiresAfterIdx) * time.Second).UnixNano(), Uses: uses}}
+}
+
+func enroll(token, agent string) command {
+	return command{typ: fsm.CmdAgentEnroll, payload: fsm.AgentEnroll{TokenID: token, SecretHash: fmt.Sprintf("%064x", 7),
+		AgentID: agent, Site: "sh-01", Channel: "kiosk", CertSerial: "01"}}
+}
+
+func TestFleet_OneUseTokenAdmitsOneAgent(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	applyOK(t, f, 1, initWithCA())
+	if ca, ok, _ := f.CA(); !ok || ca.CertPEM == "" {
+		t.Fatal("the CA from the init command was not stored")
+	}
+	applyOK(t, f, 2, joinToken("t1", 1, 100))
+	applyOK(t, f, 3, enroll("t1", "kiosk-1"))
+	if r := apply(t, f, 4, enroll("t1", "kiosk-2")); r.Err == nil || r.Err.Code != fsm.CodeTokenInvalid {
+		t.Fatalf("second use of a one-use token: %+v", r.Err)
+	}
+	a, ok, _ := f.Agent("kiosk-1")
+	if !ok || a.Site != "sh-01" || a.Revoked {
+		t.Fatalf("agent %+v %v", a, ok)
+	}
+	if _, ok, _ := f.Agent("kiosk-2"); ok {
+		t.Fatal("the refused agent was registered")
+	}
+}
+
+func TestFleet_TokenRefusals(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	applyOK(t, f, 1, initWithCA())
+	applyOK(t, f, 2, joinToken("short", 5, 4)) // expires at entry 4's time
+	applyOK(t, f, 3, joinToken("many", 5, 1000))
+	wrongSecret := enroll("many", "k1")
+	p := wrongSecret.payload.(fsm.AgentEnroll)
+	p.SecretHash = fmt.Sprintf("%064x", 8)
+	wrongSecret.payload = p
+	for idx, tc := range map[uint64]struct {
+		name string
+		c    command
+	}{
+		5: {"expired", enroll("short", "k1")},
+		6: {"unknown token", enroll("nope", "k1")},
+		7: {"wrong secret", wrongSecret},
+	} {
+		if r := apply(t, f, idx, tc.c); r.Err == nil || r.Err.Code != fsm.CodeTokenInvalid {
+			t.Errorf("%s: %+v", tc.name, r.Err)
+		}
+	}
+	if r := apply(t, f, 8, joinToken("late", 1, 1)); r.Err == nil {
+		t.Error("a token expiring before its creation was accepted")
+	}
+}
+
+func TestFleet_RevokedAgentCannotReenroll(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	applyOK(t, f, 1, initWithCA())
+	applyOK(t, f, 2, joinToken("t", 3, 100))
+	applyOK(t, f, 3, enroll("t", "ivr-1"))
+	applyOK(t, f, 4, command{typ: fsm.CmdAgentRevoke, payload: fsm.AgentRevoke{AgentID: "ivr-1"}})
+	a, _, _ := f.Agent("ivr-1")
+	if !a.Revoked || a.RevokedAt.IsZero() {
+		t.Fatalf("revoke not recorded: %+v", a)
+	}
+	if r := apply(t, f, 5, enroll("t", "ivr-1")); r.Err == nil || r.Err.Code != fsm.CodeRevoked {
+		t.Fatalf("re-enroll after revoke: %+v", r.Err)
+	}
+	if r := apply(t, f, 6, command{typ: fsm.CmdAgentRevoke, payload: fsm.AgentRevoke{AgentID: "ghost"}}); r.Err == nil {
+		t.Fatal("revoking an unknown agent succeeded")
+	}
+	agents, _ := f.Agents()
+	if len(agents) != 1 {
+		t.Fatalf("registry %+v", agents)
+	}
+}
+
+func TestFleet_NoTokensWithoutCA(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	applyOK(t, f, 1, initCluster("tp-old"))
+	if r := apply(t, f, 2, joinToken("t", 1, 100)); r.Err == nil {
+		t.Fatal("a join token was minted without a cluster CA")
+	}
+}
