@@ -6,6 +6,7 @@ package controlplane
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"touchpoint.dev/touchpoint/controlplane/adminapi"
+	"touchpoint.dev/touchpoint/controlplane/enroll"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
 	"touchpoint.dev/touchpoint/controlplane/store"
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -267,10 +269,20 @@ func (s *Server) initCluster(ctx context.Context) error {
 	if err := writeFileSync(tmp, []byte(tok+"\n")); err != nil {
 		return err
 	}
-	_, err := s.applyLocal(ctx, fsm.CmdInitCluster, fsm.InitCluster{
-		ClusterID: "tp-" + adminapi.HashToken(tok + "cluster")[:16],
+	clusterID := "tp-" + adminapi.HashToken(tok + "cluster")[:16]
+	ca, err := enroll.NewCA(rand.Reader, clusterID, s.cfg.Now())
+	if err != nil {
+		return fmt.Errorf("create cluster CA: %w", err)
+	}
+	certPEM, keyPEM, err := ca.MarshalPEM()
+	if err != nil {
+		return fmt.Errorf("encode cluster CA: %w", err)
+	}
+	_, err = s.applyLocal(ctx, fsm.CmdInitCluster, fsm.InitCluster{
+		ClusterID: clusterID,
 		TokenID:   adminapi.TokenID(tok),
 		TokenHash: adminapi.HashToken(tok),
+		CA:        &fsm.ClusterCA{CertPEM: string(certPEM), KeyPEM: string(keyPEM)},
 	})
 	if err != nil {
 		return err

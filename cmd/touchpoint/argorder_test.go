@@ -31,6 +31,8 @@ func TestReorderArgs_PinnedCommandLines(t *testing.T) {
 		{"touchpoint tokens create --role analyst -o json", "touchpoint tokens create --role analyst -o json"},
 		{"touchpoint audit", "touchpoint audit"},
 		{"touchpoint contacts stats -o json", "touchpoint contacts stats -o json"},
+		{"touchpoint fleet token --ttl 1h --uses 1 -o json", "touchpoint fleet token --ttl 1h --uses 1 -o json"},
+		{"touchpoint fleet revoke kiosk-1 -o json", "touchpoint fleet revoke -o json -- kiosk-1"},
 		{"touchpoint contacts query --customer C1 --since 24h", "touchpoint contacts query --customer C1 --since 24h"},
 		{"touchpoint audit --limit 5 -o json", "touchpoint audit --limit 5 -o json"},
 		// Global flags before the command, and after it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,5 +227,42 @@ func TestCLI_ContactsStatsAndQuery(t *testing.T) {
 	}
 	if _, errs, code := tp(t, c.Nodes[l].URL(), c.Token, "contacts", "query", "--customer", "C1", "--since", "yesterday"); code == 0 || !strings.Contains(errs, "invalid_field") {
 		t.Fatalf("bad --since: %d %s", code, errs)
+	}
+}
+
+// A join token embeds the fingerprint of the cluster CA the bootstrap node
+// created, and is stored only as a hash.
+func TestCLI_FleetTokenCarriesTheClusterCA(t *testing.T) {
+	c := cptest.New(t, 1)
+	url := c.Nodes[0].URL()
+	out := mustTP(t, url, c.Token, "fleet", "token", "--ttl", "10m", "--uses", "2", "-o", "json")
+	var res struct {
+		Token string
+		Uses  int
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Uses != 2 {
+		t.Fatalf("fleet token -o json: %v %s", err, out)
+	}
+	tok, err := protocol.ParseJoinToken(res.Token)
+	if err != nil {
+		t.Fatalf("minted token does not parse: %v", err)
+	}
+	ca, ok, err := c.Store(0).FSM().CA()
+	if err != nil || !ok {
+		t.Fatalf("no cluster CA: %v", err)
+	}
+	block, _ := pem.Decode([]byte(ca.CertPEM))
+	if block == nil || protocol.FingerprintCert(block.Bytes) != tok.CAFingerprint {
+		t.Fatal("the token does not carry the cluster CA's fingerprint")
+	}
+	if _, errs, code := tp(t, url, c.Token, "fleet", "token", "--ttl", "2000h"); code == 0 || !strings.Contains(errs, "invalid_field") {
+		t.Fatalf("ttl over the limit: %d %s", code, errs)
+	}
+	if _, errs, code := tp(t, url, c.Token, "fleet", "revoke", "ghost"); code == 0 || !strings.Contains(errs, "not_found") {
+		t.Fatalf("revoke unknown agent: %d %s", code, errs)
+	}
+	out = mustTP(t, url, c.Token, "audit", "-o", "json")
+	if !strings.Contains(out, "fleet.token") || strings.Contains(out, res.Token) {
+		t.Fatalf("audit must record the token by id, never its secret: %s", out)
 	}
 }

@@ -89,6 +89,7 @@ func newApp(e *env) *cli.App {
 			tokensCommand(e),
 			auditCommand(e),
 			contactsCommand(e),
+			fleetCommand(e),
 		},
 		HideHelpCommand:      false,
 		EnableBashCompletion: true,

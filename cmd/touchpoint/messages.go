@@ -53,6 +53,8 @@ const (
 	msgHdrOutcome
 	msgHdrOffer
 	msgHdrSeq
+	msgJoinToken
+	msgRevoked
 )
 
 var messages = map[string]map[msgKey]string{
@@ -98,6 +100,8 @@ var messages = map[string]map[msgKey]string{
 		msgHdrOutcome:       "OUTCOME",
 		msgHdrOffer:         "OFFER",
 		msgHdrSeq:           "SEQ",
+		msgJoinToken:        "join token %s: %d use(s), valid until %s",
+		msgRevoked:          "revoked agent %s (index %d)",
 	},
 	"zh": {
 		msgError:            "错误",
@@ -141,6 +145,8 @@ var messages = map[string]map[msgKey]string{
 		msgHdrOutcome:       "结果",
 		msgHdrOffer:         "优惠",
 		msgHdrSeq:           "序号",
+		msgJoinToken:        "加入令牌 %s：可用 %d 次，有效期至 %s",
+		msgRevoked:          "已吊销代理 %s（索引 %d）",
 	},
 }
 

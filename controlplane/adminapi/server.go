@@ -53,6 +53,7 @@ type State interface {
 	Cluster() (fsm.ClusterInfo, error)
 	WriteSnapshot(w io.Writer) error
 	ContactStats() (uint64, []fsm.AgentContacts, error)
+	CA() (fsm.ClusterCA, bool, error)
 	ContactsByCustomer(customer string, since time.Time, limit int) ([]protocol.ContactEvent, error)
 }
 
@@ -162,6 +163,8 @@ func (s *Server) routes() {
 	s.route("GET /v1/audit", leaderRead, operators, limitSmall, s.audit)
 	s.route("GET /v1/contacts/stats", leaderRead, ledgerReaders, limitSmall, s.contactStats)
 	s.route("GET /v1/contacts", leaderRead, ledgerReaders, limitSmall, s.contacts)
+	s.route("POST /v1/fleet/tokens", leaderWrite, operators, limitSmall, s.joinToken)
+	s.route("POST /v1/fleet/revoke", leaderWrite, operators, limitSmall, s.revoke)
 	s.route("POST /v1/tokens", leaderWrite, adminOnly, limitSmall, s.createToken)
 	s.route("GET /v1/tokens", leaderRead, adminOnly, limitSmall, s.listTokens)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -328,3 +328,23 @@ func (c *Client) Contacts(ctx context.Context, customer, since string, limit int
 	}
 	return evs, nil
 }
+
+// JoinToken mints an agent join token.
+func (c *Client) JoinToken(ctx context.Context, r JoinTokenRequest) (*JoinTokenResult, error) {
+	b, _ := json.Marshal(r)
+	var t JoinTokenResult
+	if err := c.Do(ctx, http.MethodPost, "/v1/fleet/tokens", "application/json", b, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// Revoke cuts an enrolled agent off.
+func (c *Client) Revoke(ctx context.Context, id string) (*WriteResult, error) {
+	b, _ := json.Marshal(RevokeRequest{ID: id})
+	var r WriteResult
+	if err := c.Do(ctx, http.MethodPost, "/v1/fleet/revoke", "application/json", b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

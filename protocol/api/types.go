@@ -271,3 +271,35 @@ type AgentContacts struct {
 	HighestSequence uint64    `json:"highestSequence"`
 	LastEvent       time.Time `json:"lastEvent"`
 }
+
+// JoinTokenRequest asks for an agent join token.
+type JoinTokenRequest struct {
+	// TTL is a Go duration ("1h"); default 1h, at most 720h.
+	TTL string `json:"ttl,omitempty"`
+	// Uses is how many agents may enroll with it; default 1.
+	Uses int `json:"uses,omitempty"`
+}
+
+// JoinTokenResult carries a join token, shown once.
+type JoinTokenResult struct {
+	Token   string    `json:"token"`
+	ID      string    `json:"id"`
+	Expires time.Time `json:"expires"`
+	Uses    int       `json:"uses"`
+	Index   uint64    `json:"index"`
+}
+
+// FleetAgent is one enrolled agent in the registry.
+type FleetAgent struct {
+	ID         string    `json:"id"`
+	Site       string    `json:"site"`
+	Channel    string    `json:"channel"`
+	CertSerial string    `json:"certSerial"`
+	Enrolled   time.Time `json:"enrolled"`
+	Revoked    bool      `json:"revoked"`
+}
+
+// RevokeRequest names the agent to cut off.
+type RevokeRequest struct {
+	ID string `json:"id"`
+}
