@@ -98,7 +98,7 @@ func demoCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "data-dir", Usage: "keep the demo's state in `DIR` (default: a temporary directory, removed at exit)"},
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:7400", Usage: "admin API `HOST:PORT` (a free port is chosen if this one is taken)"},
 			&cli.DurationFlag{Name: "for", Usage: "stop after this long (default: run until Ctrl-C)"},
-		}, logFlags("warn")...),
+		}, logFlags("error")...),
 		Action: func(c *cli.Context) error {
 			log, err := newLogger(c, e.stderr)
 			if err != nil {
