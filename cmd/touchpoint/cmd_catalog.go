@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
 )
 
 func applyCommand(e *env) *cli.Command {
@@ -22,34 +23,26 @@ func applyCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Required: true, Usage: "`FILE` with one or more documents (- for stdin); repeat for several files, applied as one unit"},
 			outputFlag(),
 		},
-		Action: func(c *cli.Context) error {
-			out, err := format(c)
-			if err != nil {
-				return err
-			}
-			if _, err := args(c, 0, 0, "-f FILE"); err != nil {
-				return err
-			}
-			body, ctype, err := readDocuments(c.StringSlice("filename"))
-			if err != nil {
-				return err
-			}
-			res, err := client(c).Apply(c.Context, body, ctype)
-			if err != nil {
-				return err
-			}
-			if out == "json" {
-				return e.printJSON(res)
-			}
-			tw := e.table()
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", e.msg(msgHdrKind), e.msg(msgHdrID), e.msg(msgHdrAction))
-			for _, d := range res.Documents {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Kind, d.ID, d.Action)
-			}
-			tw.Flush()
-			fmt.Fprintln(e.stdout, e.msg(msgCommitted, res.Index))
-			return nil
-		},
+		Action: adminAction(e, 0, 0, "-f FILE",
+			func(c *cli.Context, _ []string) (*api.ApplyResult, error) {
+				body, ctype, err := readDocuments(c.StringSlice("filename"))
+				if err != nil {
+					return nil, err
+				}
+				return client(c).Apply(c.Context, body, ctype)
+			},
+			func(res *api.ApplyResult, _ []string) error {
+				tw := e.table()
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", e.msg(msgHdrKind), e.msg(msgHdrID), e.msg(msgHdrAction))
+				for _, d := range res.Documents {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Kind, d.ID, d.Action)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, e.msg(msgCommitted, res.Index))
+				return nil
+			}),
 	}
 }
 
@@ -200,28 +193,18 @@ func deleteCommand(e *env) *cli.Command {
 		Usage:     "delete a catalogue object: delete offers|plans|campaigns|policies ID",
 		ArgsUsage: "KIND ID",
 		Flags:     []cli.Flag{outputFlag()},
-		Action: func(c *cli.Context) error {
-			out, err := format(c)
-			if err != nil {
-				return err
-			}
-			a, err := args(c, 2, 2, "KIND ID")
-			if err != nil {
-				return err
-			}
-			k, err := kindArg(a[0])
-			if err != nil {
-				return err
-			}
-			res, err := client(c).Delete(c.Context, k.Plural(), a[1])
-			if err != nil {
-				return err
-			}
-			if out == "json" {
-				return e.printJSON(res)
-			}
-			fmt.Fprintln(e.stdout, e.msg(msgDeleted, k, a[1], res.Index))
-			return nil
-		},
+		Action: adminAction(e, 2, 2, "KIND ID",
+			func(c *cli.Context, a []string) (*api.WriteResult, error) {
+				k, err := kindArg(a[0])
+				if err != nil {
+					return nil, err
+				}
+				return client(c).Delete(c.Context, k.Plural(), a[1])
+			},
+			func(res *api.WriteResult, a []string) error {
+				k, _ := kindArg(a[0])
+				fmt.Fprintln(e.stdout, e.msg(msgDeleted, k, a[1], res.Index))
+				return nil
+			}),
 	}
 }

@@ -21,72 +21,23 @@ func clusterCommand(e *env) *cli.Command {
 				Name:  "status",
 				Usage: "show the leader and every node's state and last log index",
 				Flags: []cli.Flag{outputFlag()},
-				Action: func(c *cli.Context) error {
-					out, err := format(c)
-					if err != nil {
-						return err
-					}
-					if _, err := args(c, 0, 0, ""); err != nil {
-						return err
-					}
-					st, err := client(c).ClusterStatus(c.Context)
-					if err != nil {
-						return err
-					}
-					if out == "json" {
-						return e.printJSON(st)
-					}
-					leader := st.Leader
-					if leader == "" {
-						leader = e.msg(msgNoLeader)
-					}
-					fmt.Fprintln(e.stdout, e.msg(msgLeader, leader))
-					tw := e.table()
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrAddress), e.msg(msgHdrState), e.msg(msgHdrLastIndex))
-					var problems []string
-					for _, n := range st.Nodes {
-						last := fmt.Sprint(n.LastIndex)
-						if n.State == api.StateUnreachable {
-							last = "-"
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.ID, n.Address, n.State, last)
-						if n.Error != "" {
-							problems = append(problems, n.ID+": "+n.Error)
-						}
-					}
-					if err := tw.Flush(); err != nil {
-						return err
-					}
-					for _, p := range problems {
-						fmt.Fprintln(e.stdout, p)
-					}
-					return nil
-				},
+				Action: adminAction(e, 0, 0, "",
+					func(c *cli.Context, _ []string) (*api.ClusterStatus, error) {
+						return client(c).ClusterStatus(c.Context)
+					},
+					e.printClusterStatus),
 			},
 			{
 				Name:      "remove",
 				Usage:     "take a (dead) node out of the cluster configuration",
 				ArgsUsage: "ID",
 				Flags:     []cli.Flag{outputFlag()},
-				Action: func(c *cli.Context) error {
-					out, err := format(c)
-					if err != nil {
-						return err
-					}
-					a, err := args(c, 1, 1, "ID")
-					if err != nil {
-						return err
-					}
-					res, err := client(c).Remove(c.Context, a[0])
-					if err != nil {
-						return err
-					}
-					if out == "json" {
-						return e.printJSON(res)
-					}
-					fmt.Fprintln(e.stdout, e.msg(msgRemoved, a[0], res.Index))
-					return nil
-				},
+				Action: adminAction(e, 1, 1, "ID",
+					func(c *cli.Context, a []string) (*api.WriteResult, error) { return client(c).Remove(c.Context, a[0]) },
+					func(res *api.WriteResult, a []string) error {
+						fmt.Fprintln(e.stdout, e.msg(msgRemoved, a[0], res.Index))
+						return nil
+					}),
 			},
 			{
 				Name:  "snapshot",
@@ -97,60 +48,45 @@ func clusterCommand(e *env) *cli.Command {
 						Usage:     "write a consistent snapshot of the cluster's state to FILE",
 						ArgsUsage: "FILE",
 						Flags:     []cli.Flag{outputFlag()},
-						Action: func(c *cli.Context) error {
-							out, err := format(c)
-							if err != nil {
-								return err
-							}
-							a, err := args(c, 1, 1, "FILE")
-							if err != nil {
-								return err
-							}
-							n, err := saveSnapshot(c, a[0])
-							if err != nil {
-								return err
-							}
-							if out == "json" {
-								return e.printJSON(map[string]any{"file": a[0], "bytes": n})
-							}
-							fmt.Fprintln(e.stdout, e.msg(msgSnapshotSaved, a[0], n))
-							return nil
-						},
+						Action: adminAction(e, 1, 1, "FILE",
+							func(c *cli.Context, a []string) (savedSnapshot, error) {
+								n, err := saveSnapshot(c, a[0])
+								return savedSnapshot{File: a[0], Bytes: n}, err
+							},
+							func(s savedSnapshot, _ []string) error {
+								fmt.Fprintln(e.stdout, e.msg(msgSnapshotSaved, s.File, s.Bytes))
+								return nil
+							}),
 					},
 					{
 						Name:      "restore",
 						Usage:     "replace the cluster's state with a saved snapshot",
 						ArgsUsage: "FILE",
 						Flags:     []cli.Flag{outputFlag()},
-						Action: func(c *cli.Context) error {
-							out, err := format(c)
-							if err != nil {
-								return err
-							}
-							a, err := args(c, 1, 1, "FILE")
-							if err != nil {
-								return err
-							}
-							f, err := os.Open(a[0])
-							if err != nil {
-								return fmt.Errorf("read snapshot: %w", err)
-							}
-							defer f.Close()
-							res, err := client(c).SnapshotRestore(c.Context, f)
-							if err != nil {
-								return err
-							}
-							if out == "json" {
-								return e.printJSON(res)
-							}
-							fmt.Fprintln(e.stdout, e.msg(msgSnapshotRestored, a[0], res.Index))
-							return nil
-						},
+						Action: adminAction(e, 1, 1, "FILE",
+							func(c *cli.Context, a []string) (*api.WriteResult, error) {
+								f, err := os.Open(a[0])
+								if err != nil {
+									return nil, fmt.Errorf("read snapshot: %w", err)
+								}
+								defer f.Close()
+								return client(c).SnapshotRestore(c.Context, f)
+							},
+							func(res *api.WriteResult, a []string) error {
+								fmt.Fprintln(e.stdout, e.msg(msgSnapshotRestored, a[0], res.Index))
+								return nil
+							}),
 					},
 				},
 			},
 		},
 	}
+}
+
+// savedSnapshot is what `cluster snapshot save -o json` prints.
+type savedSnapshot struct {
+	File  string `json:"file"`
+	Bytes int64  `json:"bytes"`
 }
 
 // saveSnapshot streams the snapshot into FILE.tmp and renames it into place
@@ -195,50 +131,31 @@ func tokensCommand(e *env) *cli.Command {
 					&cli.StringFlag{Name: "name", Usage: "a label for the token (who or what uses it)"},
 					outputFlag(),
 				},
-				Action: func(c *cli.Context) error {
-					out, err := format(c)
-					if err != nil {
-						return err
-					}
-					if _, err := args(c, 0, 0, "--role ROLE"); err != nil {
-						return err
-					}
-					t, err := client(c).CreateToken(c.Context, api.TokenRequest{Role: c.String("role"), Name: c.String("name")})
-					if err != nil {
-						return err
-					}
-					if out == "json" {
-						return e.printJSON(t)
-					}
-					fmt.Fprintln(e.stdout, e.msg(msgTokenCreated, t.Role, t.ID))
-					fmt.Fprintln(e.stdout, e.msg(msgTokenShownOnce))
-					fmt.Fprintln(e.stdout, t.Token)
-					return nil
-				},
+				Action: adminAction(e, 0, 0, "--role ROLE",
+					func(c *cli.Context, _ []string) (*api.TokenResult, error) {
+						return client(c).CreateToken(c.Context, api.TokenRequest{Role: c.String("role"), Name: c.String("name")})
+					},
+					func(t *api.TokenResult, _ []string) error {
+						fmt.Fprintln(e.stdout, e.msg(msgTokenCreated, t.Role, t.ID))
+						fmt.Fprintln(e.stdout, e.msg(msgTokenShownOnce))
+						fmt.Fprintln(e.stdout, t.Token)
+						return nil
+					}),
 			},
 			{
 				Name:  "ls",
 				Usage: "list tokens (ids and roles; secrets are never stored)",
 				Flags: []cli.Flag{outputFlag()},
-				Action: func(c *cli.Context) error {
-					out, err := format(c)
-					if err != nil {
-						return err
-					}
-					ts, err := client(c).Tokens(c.Context)
-					if err != nil {
-						return err
-					}
-					if out == "json" {
-						return e.printJSON(ts)
-					}
-					tw := e.table()
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrRole), e.msg(msgHdrName), e.msg(msgHdrTime))
-					for _, t := range ts {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Name, t.Created.Format(time.RFC3339))
-					}
-					return tw.Flush()
-				},
+				Action: adminAction(e, 0, 0, "",
+					func(c *cli.Context, _ []string) ([]api.TokenInfo, error) { return client(c).Tokens(c.Context) },
+					func(ts []api.TokenInfo, _ []string) error {
+						tw := e.table()
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrRole), e.msg(msgHdrName), e.msg(msgHdrTime))
+						for _, t := range ts {
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Name, t.Created.Format(time.RFC3339))
+						}
+						return tw.Flush()
+					}),
 			},
 		},
 	}
@@ -252,27 +169,47 @@ func auditCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "limit", Value: 50, Usage: "show the newest `N` entries"},
 			outputFlag(),
 		},
-		Action: func(c *cli.Context) error {
-			out, err := format(c)
-			if err != nil {
-				return err
-			}
-			if _, err := args(c, 0, 0, ""); err != nil {
-				return err
-			}
-			es, err := client(c).Audit(c.Context, c.Int("limit"))
-			if err != nil {
-				return err
-			}
-			if out == "json" {
-				return e.printJSON(es)
-			}
-			tw := e.table()
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrIndex), e.msg(msgHdrTime), e.msg(msgHdrActor), e.msg(msgHdrRole), e.msg(msgHdrAction), e.msg(msgHdrTarget), e.msg(msgHdrDetails))
-			for _, a := range es {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Index, a.Time.Format(time.RFC3339), a.Actor, a.Role, a.Action, a.Target, a.Details)
-			}
-			return tw.Flush()
-		},
+		Action: adminAction(e, 0, 0, "",
+			func(c *cli.Context, _ []string) ([]api.AuditEntry, error) {
+				return client(c).Audit(c.Context, c.Int("limit"))
+			},
+			func(es []api.AuditEntry, _ []string) error {
+				tw := e.table()
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrIndex), e.msg(msgHdrTime), e.msg(msgHdrActor), e.msg(msgHdrRole), e.msg(msgHdrAction), e.msg(msgHdrTarget), e.msg(msgHdrDetails))
+				for _, a := range es {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Index, a.Time.Format(time.RFC3339), a.Actor, a.Role, a.Action, a.Target, a.Details)
+				}
+				return tw.Flush()
+			}),
 	}
+}
+
+// printClusterStatus shows the leader and a table of nodes; reachability
+// problems follow the table so it stays narrow.
+func (e *env) printClusterStatus(st *api.ClusterStatus, _ []string) error {
+	leader := st.Leader
+	if leader == "" {
+		leader = e.msg(msgNoLeader)
+	}
+	fmt.Fprintln(e.stdout, e.msg(msgLeader, leader))
+	tw := e.table()
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrAddress), e.msg(msgHdrState), e.msg(msgHdrLastIndex))
+	var problems []string
+	for _, n := range st.Nodes {
+		last := fmt.Sprint(n.LastIndex)
+		if n.State == api.StateUnreachable {
+			last = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.ID, n.Address, n.State, last)
+		if n.Error != "" {
+			problems = append(problems, n.ID+": "+n.Error)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintln(e.stdout, p)
+	}
+	return nil
 }

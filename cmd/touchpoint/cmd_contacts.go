@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
 )
 
 func contactsCommand(e *env) *cli.Command {
@@ -16,29 +19,17 @@ func contactsCommand(e *env) *cli.Command {
 				Name:  "stats",
 				Usage: "events committed in total and per agent, with each agent's highest sequence",
 				Flags: []cli.Flag{outputFlag()},
-				Action: func(c *cli.Context) error {
-					out, err := format(c)
-					if err != nil {
-						return err
-					}
-					if _, err := args(c, 0, 0, ""); err != nil {
-						return err
-					}
-					st, err := client(c).ContactStats(c.Context)
-					if err != nil {
-						return err
-					}
-					if out == "json" {
-						return e.printJSON(st)
-					}
-					fmt.Fprintln(e.stdout, e.msg(msgContactsTotal, st.Total))
-					tw := e.table()
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.msg(msgHdrAgent), e.msg(msgHdrReceived), e.msg(msgHdrHighestSeq), e.msg(msgHdrLastEvent))
-					for _, a := range st.Agents {
-						fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", a.AgentID, a.Received, a.HighestSequence, a.LastEvent.Format(time.RFC3339))
-					}
-					return tw.Flush()
-				},
+				Action: adminAction(e, 0, 0, "",
+					func(c *cli.Context, _ []string) (*api.ContactStats, error) { return client(c).ContactStats(c.Context) },
+					func(st *api.ContactStats, _ []string) error {
+						fmt.Fprintln(e.stdout, e.msg(msgContactsTotal, st.Total))
+						tw := e.table()
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.msg(msgHdrAgent), e.msg(msgHdrReceived), e.msg(msgHdrHighestSeq), e.msg(msgHdrLastEvent))
+						for _, a := range st.Agents {
+							fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", a.AgentID, a.Received, a.HighestSequence, a.LastEvent.Format(time.RFC3339))
+						}
+						return tw.Flush()
+					}),
 			},
 			{
 				Name:  "query",
@@ -49,28 +40,18 @@ func contactsCommand(e *env) *cli.Command {
 					&cli.IntFlag{Name: "limit", Value: 1000, Usage: "at most `N` contacts"},
 					outputFlag(),
 				},
-				Action: func(c *cli.Context) error {
-					out, err := format(c)
-					if err != nil {
-						return err
-					}
-					if _, err := args(c, 0, 0, "--customer ID [--since T]"); err != nil {
-						return err
-					}
-					evs, err := client(c).Contacts(c.Context, c.String("customer"), c.String("since"), c.Int("limit"))
-					if err != nil {
-						return err
-					}
-					if out == "json" {
-						return e.printJSON(evs)
-					}
-					tw := e.table()
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrTime), e.msg(msgHdrAgent), e.msg(msgHdrChannel), e.msg(msgHdrType), e.msg(msgHdrOutcome), e.msg(msgHdrOffer), e.msg(msgHdrSeq))
-					for _, ev := range evs {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", ev.Time.Format(time.RFC3339), ev.AgentID, ev.Channel, ev.Type, ev.Outcome, ev.OfferID, ev.Seq)
-					}
-					return tw.Flush()
-				},
+				Action: adminAction(e, 0, 0, "--customer ID [--since T]",
+					func(c *cli.Context, _ []string) ([]protocol.ContactEvent, error) {
+						return client(c).Contacts(c.Context, c.String("customer"), c.String("since"), c.Int("limit"))
+					},
+					func(evs []protocol.ContactEvent, _ []string) error {
+						tw := e.table()
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrTime), e.msg(msgHdrAgent), e.msg(msgHdrChannel), e.msg(msgHdrType), e.msg(msgHdrOutcome), e.msg(msgHdrOffer), e.msg(msgHdrSeq))
+						for _, ev := range evs {
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", ev.Time.Format(time.RFC3339), ev.AgentID, ev.Channel, ev.Type, ev.Outcome, ev.OfferID, ev.Seq)
+						}
+						return tw.Flush()
+					}),
 			},
 		},
 	}

@@ -168,3 +168,27 @@ func commandPath(c *cli.Context) string {
 	}
 	return strings.Join(names, " ")
 }
+
+// adminAction is the shape every admin command shares: check -o and the
+// positional arguments, call the API, print the answer as JSON (exactly as
+// the API returned it) or as text for people.
+func adminAction[T any](e *env, min, max int, usage string, call func(c *cli.Context, args []string) (T, error), text func(res T, args []string) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		out, err := format(c)
+		if err != nil {
+			return err
+		}
+		a, err := args(c, min, max, usage)
+		if err != nil {
+			return err
+		}
+		res, err := call(c, a)
+		if err != nil {
+			return err
+		}
+		if out == "json" {
+			return e.printJSON(res)
+		}
+		return text(res, a)
+	}
+}
