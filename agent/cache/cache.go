@@ -1,0 +1,326 @@
+// Package cache is the agent's local copy of the control plane's
+// configuration (the catalogue today; profiles and models later), kept in
+// badger so the agent serves from its own disk — also while cut off from the
+// control plane, and right after a restart.
+//
+// It follows the control plane's change feed and holds three numbers with
+// the data: the cluster id, its epoch and the Raft index the copy reflects.
+// It never goes back: changes at or below the index it holds are ignored,
+// and a snapshot is installed only if it is newer or comes from another
+// cluster or epoch (a rebuilt or restored control plane, which the agent
+// must follow rather than refuse forever).
+//
+// A snapshot is installed without a window in which readers or a crash
+// could see half of it: objects are written under a new generation prefix
+// and one transaction then switches the generation and the index.
+package cache
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// Config configures the cache.
+type Config struct {
+	Dir string
+	// EncryptionKey, if set (16, 24 or 32 bytes), encrypts the store at
+	// rest: it holds customer data.
+	EncryptionKey []byte
+	Logger        *slog.Logger
+}
+
+// ErrOtherCluster reports changes from another cluster or epoch than the
+// copy held: the caller must fetch a snapshot instead.
+var ErrOtherCluster = errors.New("changes belong to another cluster or epoch: a snapshot is needed")
+
+// Position is what the copy reflects.
+type Position struct {
+	ClusterID string `json:"clusterId"`
+	Epoch     uint64 `json:"epoch"`
+	Index     uint64 `json:"index"`
+}
+
+// Key layout:
+//
+//	m/pos                 Position JSON
+//	m/gen                 current generation, 8 bytes
+//	o/<gen 8><kind>/<id>  api.Object JSON (document plus index)
+var (
+	keyPos    = []byte("m/pos")
+	keyGen    = []byte("m/gen")
+	prefixObj = []byte("o/")
+)
+
+// Cache is the agent's configuration store.
+type Cache struct {
+	db  *badger.DB
+	log *slog.Logger
+
+	mu  sync.RWMutex // guards pos and gen, and orders writers
+	pos Position
+	gen uint64
+}
+
+// Open opens (or creates) the cache in cfg.Dir.
+func Open(cfg Config) (*Cache, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	opts := badger.DefaultOptions(cfg.Dir).
+		WithLogger(nil).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		WithBlockCacheSize(16 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithDetectConflicts(false)
+	if len(cfg.EncryptionKey) > 0 {
+		opts = opts.WithEncryptionKey(cfg.EncryptionKey).WithIndexCacheSize(8 << 20)
+	}
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open agent cache %s: %w", cfg.Dir, err)
+	}
+	c := &Cache{db: db, log: cfg.Logger.With("component", "cache")}
+	err = db.View(func(tx *badger.Txn) error {
+		if it, err := tx.Get(keyPos); err == nil {
+			if err := it.Value(func(v []byte) error { return json.Unmarshal(v, &c.pos) }); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		if it, err := tx.Get(keyGen); err == nil {
+			return it.Value(func(v []byte) error {
+				if len(v) != 8 {
+					return fmt.Errorf("generation is %d bytes", len(v))
+				}
+				c.gen = binary.BigEndian.Uint64(v)
+				return nil
+			})
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read agent cache position: %w", err)
+	}
+	// A crash between writing a new generation and switching to it leaves
+	// orphans; drop every generation but the current one.
+	if err := c.dropGenerationsExcept(c.gen); err != nil {
+		c.log.Warn("drop stale generations", "error", err)
+	}
+	return c, nil
+}
+
+// Close closes the store.
+func (c *Cache) Close() error { return c.db.Close() }
+
+// Position returns what the copy reflects.
+func (c *Cache) Position() Position {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.pos
+}
+
+func objKey(gen uint64, kind, id string) []byte {
+	k := make([]byte, 0, len(prefixObj)+8+len(kind)+1+len(id))
+	k = append(k, prefixObj...)
+	k = binary.BigEndian.AppendUint64(k, gen)
+	k = append(k, kind...)
+	k = append(k, '/')
+	return append(k, id...)
+}
+
+func genPrefix(gen uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte{}, prefixObj...), gen)
+}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// ApplyChanges applies a feed page: changes at or below the held index are
+// skipped, the rest are applied in order, and the position moves to index —
+// all in one transaction. Changes from another cluster or epoch are refused
+// with ErrOtherCluster (fetch a snapshot). It reports how many changes it
+// applied.
+func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pos.ClusterID != "" && (pos.ClusterID != c.pos.ClusterID || pos.Epoch != c.pos.Epoch) {
+		return 0, ErrOtherCluster
+	}
+	if pos.Index <= c.pos.Index {
+		return 0, nil // never go back
+	}
+	applied := 0
+	err := c.db.Update(func(tx *badger.Txn) error {
+		for _, ch := range changes {
+			if ch.Index <= c.pos.Index {
+				continue
+			}
+			if ch.Index > pos.Index {
+				return fmt.Errorf("change at index %d beyond the page's index %d", ch.Index, pos.Index)
+			}
+			key := objKey(c.gen, ch.Kind, ch.ID)
+			switch ch.Op {
+			case api.OpPut:
+				b, err := json.Marshal(api.Object{Kind: ch.Kind, ID: ch.ID, Index: ch.Index, Doc: ch.Doc})
+				if err != nil {
+					return err
+				}
+				if err := tx.Set(key, b); err != nil {
+					return err
+				}
+			case api.OpDelete:
+				if err := tx.Delete(key); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("change at index %d: unknown op %q", ch.Index, ch.Op)
+			}
+			applied++
+		}
+		pb, _ := json.Marshal(pos)
+		return tx.Set(keyPos, pb)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("apply changes through %d: %w", pos.Index, err)
+	}
+	c.pos = pos
+	return applied, nil
+}
+
+// ApplySnapshot replaces the whole copy with objects as of pos, unless the
+// copy already reflects that cluster and epoch at pos.Index or later. It
+// reports whether it installed the snapshot.
+func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if pos.ClusterID == c.pos.ClusterID && pos.Epoch == c.pos.Epoch && pos.Index <= c.pos.Index {
+		return false, nil // never go back
+	}
+	next := c.gen + 1
+	wb := c.db.NewWriteBatch()
+	for _, o := range objects {
+		b, err := json.Marshal(o)
+		if err != nil {
+			wb.Cancel()
+			return false, err
+		}
+		if err := wb.Set(objKey(next, o.Kind, o.ID), b); err != nil {
+			wb.Cancel()
+			return false, fmt.Errorf("install snapshot: %w", err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return false, fmt.Errorf("install snapshot: %w", err)
+	}
+	// The switch: generation and position together.
+	err := c.db.Update(func(tx *badger.Txn) error {
+		pb, _ := json.Marshal(pos)
+		if err := tx.Set(keyPos, pb); err != nil {
+			return err
+		}
+		return tx.Set(keyGen, u64(next))
+	})
+	if err != nil {
+		_ = c.dropGenerationsExcept(c.gen)
+		return false, fmt.Errorf("install snapshot: %w", err)
+	}
+	c.gen, c.pos = next, pos
+	if err := c.dropGenerationsExcept(next); err != nil {
+		c.log.Warn("drop replaced generation", "error", err)
+	}
+	return true, nil
+}
+
+func (c *Cache) dropGenerationsExcept(keep uint64) error {
+	keepPrefix := genPrefix(keep)
+	var stale [][]byte
+	err := c.db.View(func(tx *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = prefixObj
+		it := tx.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if len(k) >= len(keepPrefix) && string(k[:len(keepPrefix)]) == string(keepPrefix) {
+				continue
+			}
+			stale = append(stale, it.Item().KeyCopy(nil))
+		}
+		return nil
+	})
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	wb := c.db.NewWriteBatch()
+	for _, k := range stale {
+		if err := wb.Delete(k); err != nil {
+			wb.Cancel()
+			return err
+		}
+	}
+	return wb.Flush()
+}
+
+// Get returns one object of the copy.
+func (c *Cache) Get(kind, id string) (api.Object, bool, error) {
+	// Held through the read: a snapshot install drops the old generation.
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	gen := c.gen
+	var o api.Object
+	found := false
+	err := c.db.View(func(tx *badger.Txn) error {
+		it, err := tx.Get(objKey(gen, kind, id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		return it.Value(func(v []byte) error { return json.Unmarshal(v, &o) })
+	})
+	return o, found, err
+}
+
+// List returns every object of a kind, ordered by id.
+func (c *Cache) List(kind string) ([]api.Object, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	gen := c.gen
+	prefix := append(genPrefix(gen), kind+"/"...)
+	out := []api.Object{}
+	err := c.db.View(func(tx *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		it := tx.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var o api.Object
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &o) }); err != nil {
+				return fmt.Errorf("object %s: %w", it.Item().Key()[len(prefixObj)+8:], err)
+			}
+			out = append(out, o)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (p Position) String() string {
+	return p.ClusterID + "/" + strconv.FormatUint(p.Epoch, 10) + "@" + strconv.FormatUint(p.Index, 10)
+}
