@@ -67,3 +67,20 @@ func (e *ContactEvent) Validate() error {
 	}
 	return nil
 }
+
+// ValidAgentID reports whether id may name an agent (or a control-plane
+// node or cluster): 1 to 128 ASCII letters, digits, '-', '_' or '.', and
+// not "." or "..". Ids appear in keys, certificates and URLs, so every
+// component checks them with this one rule.
+func ValidAgentID(id string) bool {
+	if id == "" || len(id) > 128 || id == "." || id == ".." {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}

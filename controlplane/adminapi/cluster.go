@@ -154,7 +154,7 @@ func (s *Server) remove(ctx context.Context, q *request) (any, error) {
 
 // serveSnapshot streams a snapshot out (GET) or restores one (POST). The
 // upload is spooled to disk and verified before raft sees it.
-func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, m mode, roles []string) {
+func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, roles []string) {
 	if r.Method == http.MethodGet {
 		if !isStale(r) && !s.store.IsLeader() {
 			s.forward(w, r, nil)

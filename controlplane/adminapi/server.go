@@ -184,7 +184,7 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		// Snapshots stream: they read and write the body themselves.
 		if r.URL.Path == "/v1/cluster/snapshot" {
-			s.serveSnapshot(w, r, m, roles)
+			s.serveSnapshot(w, r, roles)
 			return
 		}
 		body, err := readBody(w, r, limit)

@@ -29,6 +29,8 @@ import (
 	"io"
 	"math/big"
 	"time"
+
+	"touchpoint.dev/touchpoint/protocol"
 )
 
 // CA is the cluster certificate authority.
@@ -42,7 +44,7 @@ type CA struct {
 // years from an hour before now (the hour absorbs clock skew between nodes).
 // The CA may sign only leaf certificates (path length zero).
 func NewCA(rand io.Reader, clusterID string, now time.Time) (*CA, error) {
-	if !validID(clusterID) {
+	if !protocol.ValidAgentID(clusterID) {
 		return nil, fmt.Errorf("new CA: invalid cluster id %q", clusterID)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand)
@@ -154,21 +156,4 @@ func randomSerial(rand io.Reader) (*big.Int, error) {
 		return nil, errors.New("random source returned a zero serial")
 	}
 	return s, nil
-}
-
-// validID reports whether id is usable as an agent, node or cluster id in a
-// certificate: 1 to 128 letters, digits, '-', '_' or '.', and not "." or ".."
-// (which URI normalisation would turn into path segments). The character set
-// is the one the FSM accepts for agent ids.
-func validID(id string) bool {
-	if id == "" || len(id) > 128 || id == "." || id == ".." {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }

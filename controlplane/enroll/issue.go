@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"touchpoint.dev/touchpoint/protocol"
 )
 
 // leafBackdate is how far before now a leaf certificate becomes valid, to
@@ -28,7 +30,7 @@ const agentURIPrefix = "touchpoint://agent/"
 // authentication; it is valid from five minutes before now until now+ttl,
 // but never beyond the CA.
 func (ca *CA) IssueAgent(rand io.Reader, agentID string, pub crypto.PublicKey, now time.Time, ttl time.Duration) ([]byte, error) {
-	if !validID(agentID) {
+	if !protocol.ValidAgentID(agentID) {
 		return nil, fmt.Errorf("issue agent certificate: invalid agent id %q", agentID)
 	}
 	tmpl := &x509.Certificate{
@@ -49,7 +51,7 @@ func (ca *CA) IssueAgent(rand io.Reader, agentID string, pub crypto.PublicKey, n
 // connections), with each of hosts as an IP or DNS subject alternative name.
 // It carries no agent URI, so AgentIDFromCert refuses it.
 func (ca *CA) IssueServer(rand io.Reader, nodeID string, pub crypto.PublicKey, hosts []string, now time.Time, ttl time.Duration) ([]byte, error) {
-	if !validID(nodeID) {
+	if !protocol.ValidAgentID(nodeID) {
 		return nil, fmt.Errorf("issue server certificate: invalid node id %q", nodeID)
 	}
 	if len(hosts) == 0 {
@@ -128,7 +130,7 @@ func AgentIDFromCert(c *x509.Certificate) (string, error) {
 		}
 		n++
 		id = strings.TrimPrefix(u.Path, "/")
-		if !validID(id) || u.String() != agentURIPrefix+id {
+		if !protocol.ValidAgentID(id) || u.String() != agentURIPrefix+id {
 			return "", fmt.Errorf("agent id from certificate: malformed agent URI %q", u.String())
 		}
 	}

@@ -97,7 +97,7 @@ func applyEventsIngest(e *entry) (any, *api.Error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if !validAgentID(p.AgentID) {
+	if !protocol.ValidAgentID(p.AgentID) {
 		return nil, api.Errorf(api.CodeInvalidField, "agent id %q: 1 to 128 letters, digits, '-', '_' or '.'", p.AgentID)
 	}
 	if len(p.Events) > maxEventsPerBatch {
@@ -150,18 +150,6 @@ func applyEventsIngest(e *entry) (any, *api.Error) {
 		e.w.set(markKey(p.AgentID), b)
 	}
 	return IngestResult{HighestSeq: mark.HighestSeq, Stored: len(p.Events) - dups, Duplicates: dups}, nil
-}
-
-func validAgentID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // ContactStats returns every agent's received count and high-water mark,

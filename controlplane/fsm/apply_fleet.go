@@ -9,6 +9,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
@@ -118,7 +119,7 @@ func applyAgentEnroll(e *entry) (any, *api.Error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if !validAgentID(p.AgentID) {
+	if !protocol.ValidAgentID(p.AgentID) {
 		return nil, api.Errorf(api.CodeInvalidField, "agent id %q: 1 to 128 letters, digits, '-', '_' or '.'", p.AgentID)
 	}
 	// One message for every token failure: a caller learns nothing about
