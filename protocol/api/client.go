@@ -48,6 +48,16 @@ func NewRequestID() string {
 // non-2xx answer becomes an *Error. Writes carry a request id, reused on
 // every retry of the same call, so the control plane applies them once.
 func (c *Client) Do(ctx context.Context, method, path string, contentType string, body []byte, out any) error {
+	var rd io.ReadSeeker
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	return c.do(ctx, method, path, contentType, rd, out)
+}
+
+// do is Do with a body that is re-read from its start on every attempt (a
+// snapshot file streams instead of sitting in memory).
+func (c *Client) do(ctx context.Context, method, path string, contentType string, body io.ReadSeeker, out any) error {
 	reqID := ""
 	if method != http.MethodGet {
 		reqID = NewRequestID()
@@ -77,15 +87,24 @@ func (c *Client) Do(ctx context.Context, method, path string, contentType string
 	return lastErr
 }
 
-func (c *Client) send(ctx context.Context, method, path, contentType string, body []byte, reqID string) (*http.Response, error) {
+func (c *Client) send(ctx context.Context, method, path, contentType string, body io.ReadSeeker, reqID string) (*http.Response, error) {
 	var rd io.Reader
+	var size int64
 	if body != nil {
-		rd = bytes.NewReader(body)
+		var err error
+		if size, err = body.Seek(0, io.SeekEnd); err == nil {
+			_, err = body.Seek(0, io.SeekStart)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rewind request body: %w", err)
+		}
+		rd = io.NopCloser(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
+	req.ContentLength = size
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
@@ -231,44 +250,11 @@ func (c *Client) SnapshotSave(ctx context.Context, w io.Writer) error {
 // streamed from r (a file, typically; it is re-read from the start when the
 // request is retried while the cluster has no leader).
 func (c *Client) SnapshotRestore(ctx context.Context, r io.ReadSeeker) (*WriteResult, error) {
-	size, err := r.Seek(0, io.SeekEnd)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot size: %w", err)
-	}
-	reqID := NewRequestID()
 	var out WriteResult
-	for attempt := 0; ; attempt++ {
-		if _, err := r.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/cluster/snapshot", io.NopCloser(r))
-		if err != nil {
-			return nil, err
-		}
-		req.ContentLength = size
-		req.Header.Set("Content-Type", "application/octet-stream")
-		req.Header.Set(HeaderRequestID, reqID)
-		if c.token != "" {
-			req.Header.Set("Authorization", "Bearer "+c.token)
-		}
-		resp, err := c.http.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("POST %s: %w", req.URL, err)
-		}
-		err = decodeResponse(resp, &out)
-		if e := (*Error)(nil); errors.As(err, &e) && e.Code == CodeNoLeader && attempt < 4 {
-			select {
-			case <-ctx.Done():
-				return nil, err
-			case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
-			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &out, nil
+	if err := c.do(ctx, http.MethodPost, "/v1/cluster/snapshot", "application/octet-stream", r, &out); err != nil {
+		return nil, err
 	}
+	return &out, nil
 }
 
 // Audit lists audit entries, newest last; limit 0 means the server default.
