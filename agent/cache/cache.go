@@ -53,7 +53,7 @@ type Position struct {
 //
 //	m/pos                 Position JSON
 //	m/gen                 current generation, 8 bytes
-//	o/<gen 8><kind>/<id>  api.Object JSON (document plus index)
+//	o/<gen 8><kind>/<id>  stored JSON (kind, id, index and document)
 var (
 	keyPos    = []byte("m/pos")
 	keyGen    = []byte("m/gen")
@@ -133,6 +133,27 @@ func (c *Cache) Position() Position {
 	return c.pos
 }
 
+// stored is an object at rest. Kind and id are kept beside the document
+// rather than read back out of it.
+type stored struct {
+	Kind  string          `json:"kind"`
+	ID    string          `json:"id"`
+	Index uint64          `json:"index"`
+	Doc   json.RawMessage `json:"doc"`
+}
+
+func encode(o api.Object) ([]byte, error) {
+	return json.Marshal(stored{Kind: o.Kind, ID: o.ID, Index: o.Index, Doc: o.Doc})
+}
+
+func decode(v []byte) (api.Object, error) {
+	var st stored
+	if err := json.Unmarshal(v, &st); err != nil {
+		return api.Object{}, err
+	}
+	return api.Object{Kind: st.Kind, ID: st.ID, Index: st.Index, Doc: st.Doc}, nil
+}
+
 func objKey(gen uint64, kind, id string) []byte {
 	k := make([]byte, 0, len(prefixObj)+8+len(kind)+1+len(id))
 	k = append(k, prefixObj...)
@@ -174,7 +195,7 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 			key := objKey(c.gen, ch.Kind, ch.ID)
 			switch ch.Op {
 			case api.OpPut:
-				b, err := json.Marshal(api.Object{Kind: ch.Kind, ID: ch.ID, Index: ch.Index, Doc: ch.Doc})
+				b, err := encode(api.Object{Kind: ch.Kind, ID: ch.ID, Index: ch.Index, Doc: ch.Doc})
 				if err != nil {
 					return err
 				}
@@ -212,7 +233,7 @@ func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) 
 	next := c.gen + 1
 	wb := c.db.NewWriteBatch()
 	for _, o := range objects {
-		b, err := json.Marshal(o)
+		b, err := encode(o)
 		if err != nil {
 			wb.Cancel()
 			return false, err
@@ -292,7 +313,11 @@ func (c *Cache) Get(kind, id string) (api.Object, bool, error) {
 			return err
 		}
 		found = true
-		return it.Value(func(v []byte) error { return json.Unmarshal(v, &o) })
+		return it.Value(func(v []byte) error {
+			var err error
+			o, err = decode(v)
+			return err
+		})
 	})
 	return o, found, err
 }
@@ -311,7 +336,11 @@ func (c *Cache) List(kind string) ([]api.Object, error) {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			var o api.Object
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &o) }); err != nil {
+			if err := it.Item().Value(func(v []byte) error {
+				var err error
+				o, err = decode(v)
+				return err
+			}); err != nil {
 				return fmt.Errorf("object %s: %w", it.Item().Key()[len(prefixObj)+8:], err)
 			}
 			out = append(out, o)
