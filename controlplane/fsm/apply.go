@@ -91,6 +91,12 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		w.setApplied(l.Index)
 	}
 	w.commit()
+	if w.lastChange > 0 {
+		f.lastChange.Store(w.lastChange)
+	}
+	if w.fleet {
+		f.fleetGen.Add(1)
+	}
 	if w.applied > f.applied.Load() {
 		f.applied.Store(w.applied)
 		f.broadcast()
@@ -105,6 +111,11 @@ type writer struct {
 	bytes   int
 	applied uint64
 	dirty   bool
+	// lastChange is the highest index that wrote to the change feed; fleet
+	// is set when an entry changed the fleet (enrollments, revocations,
+	// gossip keys). Both are told to watchers after commit.
+	lastChange uint64
+	fleet      bool
 }
 
 func (w *writer) begin() {
@@ -235,6 +246,7 @@ func (e *entry) addChange(op, kind, id string, doc json.RawMessage) {
 	b = append(b, '}')
 	e.w.set(seqKey(prefixChange, e.index, e.chg), b)
 	e.chg++
+	e.w.lastChange = e.index
 }
 
 // appendJSONString appends s as a JSON string, exactly as encoding/json
@@ -309,6 +321,8 @@ func (f *FSM) dispatch(e *entry) (any, *api.Error) {
 		return applyAgentEnroll(e)
 	case CmdAgentRevoke:
 		return applyAgentRevoke(e)
+	case CmdGossipKeys:
+		return applyGossipKeys(e)
 	}
 	if e.cmd.Flags&FlagIgnorable != 0 {
 		return nil, nil

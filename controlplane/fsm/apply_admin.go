@@ -77,7 +77,14 @@ func applyNodeRegister(e *entry) (any, *api.Error) {
 		return nil, nil
 	}
 	e.w.set(key, b)
-	e.addAudit("node.register", p.ID, "raft "+p.RaftAddr+" http "+p.HTTPAddr)
+	details := "raft " + p.RaftAddr + " http " + p.HTTPAddr
+	if p.QUICAddr != "" {
+		details += " quic " + p.QUICAddr
+	}
+	if p.GossipAddr != "" {
+		details += " gossip " + p.GossipAddr
+	}
+	e.addAudit("node.register", p.ID, details)
 	return nil, nil
 }
 

@@ -15,12 +15,14 @@ import (
 
 // The fleet: the cluster CA, join tokens, enrolled agents and revocations.
 //
+//	m/gossip          GossipKeys JSON (the memberlist keyring, primary first)
 //	m/ca              clusterCA JSON (certificate and key PEM; the key is a
 //	                  cluster secret, replicated like everything in Raft)
 //	j/<token id>      joinToken JSON (the secret only as its SHA-256)
 //	g/<agent id>      Agent JSON (the fleet registry)
 var (
 	keyCA       = []byte("m/ca")
+	keyGossip   = []byte("m/gossip")
 	prefixJoin  = []byte("j/")
 	prefixAgent = []byte("g/")
 )
@@ -156,6 +158,7 @@ func applyAgentEnroll(e *entry) (any, *api.Error) {
 	ab, _ := json.Marshal(Agent{ID: p.AgentID, Site: p.Site, Channel: p.Channel, CertSerial: p.CertSerial,
 		GossipAddr: p.GossipAddr, Enrolled: e.time(), TokenID: p.TokenID})
 	e.w.set(akey, ab)
+	e.w.fleet = true
 	e.addAudit("fleet.enroll", p.AgentID, "token "+p.TokenID+", certificate "+p.CertSerial)
 	return api.WriteResult{Index: e.index}, nil
 }
@@ -178,6 +181,7 @@ func applyAgentRevoke(e *entry) (any, *api.Error) {
 		a.Revoked, a.RevokedAt = true, e.time()
 		ab, _ := json.Marshal(a)
 		e.w.set(key, ab)
+		e.w.fleet = true
 		e.addAudit("fleet.revoke", p.AgentID, "certificate "+a.CertSerial)
 	}
 	return api.WriteResult{Index: e.index}, nil
@@ -221,4 +225,45 @@ func (f *FSM) Agents() ([]Agent, error) {
 		})
 	})
 	return out, err
+}
+
+// GossipKeys replaces the gossip keyring, primary first (the leader
+// rotates by putting a fresh key first and keeping the previous primary, so
+// members that have not switched yet still understand each other).
+type GossipKeys struct {
+	Keys [][]byte `json:"keys"`
+}
+
+// maxGossipKeys bounds the keyring.
+const maxGossipKeys = 4
+
+func applyGossipKeys(e *entry) (any, *api.Error) {
+	p, aerr := decodePayload[GossipKeys](e)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if len(p.Keys) == 0 || len(p.Keys) > maxGossipKeys {
+		return nil, api.Errorf(api.CodeInvalidField, "a gossip keyring holds 1 to %d keys", maxGossipKeys)
+	}
+	for i, k := range p.Keys {
+		if len(k) != 16 && len(k) != 24 && len(k) != 32 {
+			return nil, api.Errorf(api.CodeInvalidField, "gossip key %d is %d bytes; AES keys are 16, 24 or 32", i, len(k))
+		}
+	}
+	b, _ := json.Marshal(p)
+	e.w.set(keyGossip, b)
+	e.w.fleet = true
+	e.addAudit("fleet.gossip-keys", "", fmt.Sprintf("%d keys", len(p.Keys)))
+	return api.WriteResult{Index: e.index}, nil
+}
+
+// GossipKeys returns the gossip keyring, primary first (nil before the
+// leader has created one).
+func (f *FSM) GossipKeys() ([][]byte, error) {
+	var g GossipKeys
+	err := f.view(func(tx *badger.Txn) error {
+		_, err := getJSON(tx, keyGossip, &g)
+		return err
+	})
+	return g.Keys, err
 }

@@ -25,6 +25,7 @@ const (
 	CmdJoinToken     CommandType = 9
 	CmdAgentEnroll   CommandType = 10
 	CmdAgentRevoke   CommandType = 11
+	CmdGossipKeys    CommandType = 12
 )
 
 func (t CommandType) String() string {
@@ -51,6 +52,8 @@ func (t CommandType) String() string {
 		return "fleet.enroll"
 	case CmdAgentRevoke:
 		return "fleet.revoke"
+	case CmdGossipKeys:
+		return "fleet.gossip-keys"
 	}
 	return fmt.Sprintf("command(%d)", uint16(t))
 }
@@ -219,6 +222,10 @@ type NodeRegister struct {
 	ID       string `json:"id"`
 	RaftAddr string `json:"raftAddr"`
 	HTTPAddr string `json:"httpAddr"`
+	// QUICAddr is the node's agent gateway, GossipAddr its memberlist
+	// address (both empty on nodes that run neither).
+	QUICAddr   string `json:"quicAddr,omitempty"`
+	GossipAddr string `json:"gossipAddr,omitempty"`
 }
 
 // NodeRemove forgets a control-plane node.

@@ -74,6 +74,10 @@ type FSM struct {
 	gen int // number of the state-N directory db lives in
 
 	applied atomic.Uint64
+	// lastChange is the index of the newest change-feed record; fleetGen
+	// counts applies that changed the fleet (this process only).
+	lastChange atomic.Uint64
+	fleetGen   atomic.Uint64
 
 	// startup is true while raft restores its latest snapshot inside
 	// NewRaft: a snapshot no newer than the state on disk is skipped.
@@ -108,6 +112,12 @@ func Open(cfg Config) (*FSM, error) {
 		return nil, err
 	}
 	f.applied.Store(idx)
+	lc, err := f.readLastChange()
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	f.lastChange.Store(lc)
 	f.startup.Store(true)
 	return f, nil
 }
@@ -242,6 +252,37 @@ func (f *FSM) readApplied() (uint64, error) {
 	}
 	return idx, nil
 }
+
+// readLastChange finds the newest change-feed record's index.
+func (f *FSM) readLastChange() (uint64, error) {
+	var idx uint64
+	err := f.db.View(func(tx *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Reverse = true
+		opts.Prefix = prefixChange
+		it := tx.NewIterator(opts)
+		defer it.Close()
+		it.Seek(append(append([]byte{}, prefixChange...), 0xff))
+		if it.Valid() {
+			idx = seqIndex(it.Item().Key(), prefixChange)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read last change: %w", err)
+	}
+	return idx, nil
+}
+
+// LastChange is the index of the newest configuration change (the change
+// feed's head): an agent holding it or more is up to date.
+func (f *FSM) LastChange() uint64 { return f.lastChange.Load() }
+
+// FleetGeneration moves whenever an applied entry changed the fleet
+// (enrollment, revocation, gossip keys); watchers compare it to what they
+// last saw. It counts in this process only.
+func (f *FSM) FleetGeneration() uint64 { return f.fleetGen.Load() }
 
 // Applied is the index of the last entry applied to the state.
 func (f *FSM) Applied() uint64 { return f.applied.Load() }

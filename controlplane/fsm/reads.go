@@ -152,6 +152,30 @@ func (f *FSM) Changes(after uint64, limit int) (api.ChangeFeed, error) {
 	return feed, err
 }
 
+// SnapshotFeed returns the whole catalogue as a snapshot feed at the
+// applied index: for an agent that holds another cluster's or epoch's copy.
+func (f *FSM) SnapshotFeed() (api.ChangeFeed, error) {
+	var feed api.ChangeFeed
+	err := f.view(func(tx *badger.Txn) error {
+		var ci ClusterInfo
+		if _, err := getJSON(tx, keyCluster, &ci); err != nil {
+			return err
+		}
+		applied, err := txUint64(tx, keyApplied)
+		if err != nil {
+			return err
+		}
+		feed = api.ChangeFeed{ClusterID: ci.ClusterID, Epoch: ci.Epoch, Index: applied, Snapshot: true, Objects: []api.Object{}}
+		return scan(tx, prefixCatalog, func(k, v []byte) (bool, error) {
+			kind, id, _ := cutKind(k[len(prefixCatalog):])
+			o, err := toObject(kind, id, v)
+			feed.Objects = append(feed.Objects, o)
+			return true, err
+		})
+	})
+	return feed, err
+}
+
 func cutKind(k []byte) (string, string, bool) {
 	for i, c := range k {
 		if c == '/' {

@@ -284,6 +284,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	old, oldGen := f.db, f.gen
 	f.db, f.gen = db, gen
 	f.applied.Store(applied)
+	// Everything may have changed: every follower of the feed is behind.
+	f.lastChange.Store(applied)
+	f.fleetGen.Add(1)
 	f.mu.Unlock()
 	if old != nil {
 		if err := old.Close(); err != nil {

@@ -289,11 +289,36 @@ type JoinTokenResult struct {
 	Index   uint64    `json:"index"`
 }
 
-// FleetAgent is one enrolled agent in the registry.
+// Agent states in the fleet view (memberlist's, as seen by the answering
+// node).
+const (
+	AgentAlive   = "alive"
+	AgentSuspect = "suspect"
+	AgentDead    = "dead"
+	AgentLeft    = "left"
+)
+
+// FleetAgent is one enrolled agent: its registry entry (kept in Raft) and
+// its live state from gossip and agent sessions.
 type FleetAgent struct {
-	ID         string    `json:"id"`
-	Site       string    `json:"site"`
-	Channel    string    `json:"channel"`
+	ID      string `json:"id"`
+	Site    string `json:"site"`
+	Channel string `json:"channel"`
+	// Status is alive, suspect, dead or left (memberlist's view); an agent
+	// never seen in gossip is dead.
+	Status string `json:"status"`
+	// ConfigIndex is the configuration index the agent holds; Lag is how
+	// many Raft indexes the newest configuration change is ahead of it (0:
+	// up to date).
+	ConfigIndex   uint64    `json:"configIndex"`
+	Lag           uint64    `json:"lag"`
+	OutboxBacklog uint64    `json:"outboxBacklog"`
+	Version       string    `json:"version"`
+	LastSeen      time.Time `json:"lastSeen,omitzero"`
+	// Session names the control-plane node holding the agent's session
+	// ("" when none of the nodes does).
+	Session    string    `json:"session,omitempty"`
+	GossipAddr string    `json:"gossipAddr,omitempty"`
 	CertSerial string    `json:"certSerial"`
 	Enrolled   time.Time `json:"enrolled"`
 	Revoked    bool      `json:"revoked"`

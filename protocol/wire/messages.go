@@ -32,6 +32,8 @@ type Welcome struct {
 	// HighestSeq is the highest event sequence of this agent the cluster
 	// has committed: the agent may delete its outbox through it.
 	HighestSeq uint64 `json:"highestSeq"`
+	// Servers lists the cluster's nodes (version 2).
+	Servers []ServerInfo `json:"servers,omitempty"`
 }
 
 // Changes carries configuration changes after the agent's index, in order,
@@ -67,4 +69,94 @@ type EventsAck struct {
 type Error struct {
 	Code    api.Code `json:"code"`
 	Message string   `json:"message"`
+}
+
+// ServerInfo names a control-plane node an agent may connect to.
+type ServerInfo struct {
+	ID         string `json:"id"`
+	QUICAddr   string `json:"quicAddr"`
+	GossipAddr string `json:"gossipAddr,omitempty"`
+}
+
+// Enroll asks for an agent certificate. Token is the join token's text (it
+// carries the secret: never log it).
+type Enroll struct {
+	ProtocolVersion int    `json:"protocolVersion"`
+	Token           string `json:"token"`
+	AgentID         string `json:"agentId"`
+	Site            string `json:"site"`
+	Channel         string `json:"channel"`
+	Version         string `json:"version"`
+	// PublicKey is the PKIX DER of the key the agent generated; the private
+	// key never leaves the agent.
+	PublicKey  []byte `json:"publicKey"`
+	GossipAddr string `json:"gossipAddr,omitempty"`
+}
+
+// Enrolled answers Enroll: the agent's certificate, the cluster CA it
+// verifies the control plane against from now on, the gossip keys and the
+// servers to connect to.
+type Enrolled struct {
+	ProtocolVersion int          `json:"protocolVersion"`
+	ClusterID       string       `json:"clusterId"`
+	Certificate     []byte       `json:"certificate"` // DER
+	CA              []byte       `json:"ca"`          // DER
+	GossipKeys      [][]byte     `json:"gossipKeys"`  // primary first
+	Servers         []ServerInfo `json:"servers"`
+}
+
+// Status is what an agent reports about itself on the control stream (every
+// few seconds, and when its outbox fills or drains).
+type Status struct {
+	// Index is the configuration index the agent's cache holds.
+	Index         uint64 `json:"index"`
+	OutboxBacklog uint64 `json:"outboxBacklog"`
+	OutboxFull    bool   `json:"outboxFull,omitempty"`
+	// NextSeq is the sequence the agent's next event will get.
+	NextSeq uint64 `json:"nextSeq"`
+}
+
+// Keyring carries the gossip encryption keys, primary first: the agent
+// installs them all, encrypts with the first and drops keys not listed.
+type Keyring struct {
+	Keys [][]byte `json:"keys"`
+}
+
+// ForwardEvents carries one agent's batch from the node that holds the
+// agent's session to the leader.
+type ForwardEvents struct {
+	AgentID string                  `json:"agentId"`
+	Events  []protocol.ContactEvent `json:"events"`
+}
+
+// NewMessage returns a pointer to a zero message of type t, or nil for a
+// type this build does not know.
+func NewMessage(t MsgType) any {
+	switch t {
+	case MsgHello:
+		return &Hello{}
+	case MsgWelcome:
+		return &Welcome{}
+	case MsgChanges:
+		return &Changes{}
+	case MsgSnapshot:
+		return &Snapshot{}
+	case MsgEvents:
+		return &Events{}
+	case MsgEventsAck:
+		return &EventsAck{}
+	case MsgError:
+		return &Error{}
+	case MsgEnroll:
+		return &Enroll{}
+	case MsgEnrolled:
+		return &Enrolled{}
+	case MsgStatus:
+		return &Status{}
+	case MsgKeyring:
+		return &Keyring{}
+	case MsgForwardEvents:
+		return &ForwardEvents{}
+	}
+	return nil
 }

@@ -21,6 +21,35 @@
 // cannot speak with an Error frame. Changelog:
 //
 //	1  2026-11-22  first version: Hello/Welcome, Changes, Snapshot, Events/EventsAck, Error.
+//	2  2026-12-01  enrollment (Enroll/Enrolled), agent Status, gossip Keyring,
+//	               node-to-node ForwardEvents; Welcome lists the servers; an
+//	               events stream opens with the cluster's EventsAck.
+//
+// # Connections and streams
+//
+// Every connection is QUIC with TLS 1.3 and ALPN "touchpoint/1". There are
+// three kinds, told apart by the client certificate:
+//
+//   - enrollment: the agent has no certificate yet. It verifies the control
+//     plane against the CA fingerprint in its join token
+//     (protocol.VerifyPeerFingerprint), opens one stream and sends Enroll;
+//     the node answers Enrolled (or Error) and both sides close.
+//   - agent session: the agent presents the certificate the cluster issued
+//     it, and verifies the node against the cluster CA. The agent opens the
+//     control stream and sends Hello; the node answers Welcome, then Keyring,
+//     then Changes or a Snapshot bringing the agent from the index it holds to
+//     the present, then pushes every committed change as it happens. The
+//     agent sends Status frames on the same stream. Once welcomed, the agent
+//     opens one events stream: the node first sends EventsAck with the
+//     highest sequence the cluster holds for the agent; the agent then sends
+//     Events batches from the next sequence on, several in flight, and the
+//     node answers each, in order, with an EventsAck after Raft commit. On
+//     any failure the node sends Error and closes the events stream; the
+//     agent opens a new one (the control stream stays up).
+//   - node to node: a control-plane node presents its server certificate
+//     (which also allows client authentication) to the leader's gateway and
+//     opens one stream per forwarded batch: ForwardEvents, answered by
+//     EventsAck or Error.
 package wire
 
 import (
@@ -33,9 +62,10 @@ import (
 )
 
 // ProtocolVersion is the version this build speaks.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
-// ALPN is the TLS application protocol name of version 1.
+// ALPN is the TLS application protocol name (unchanged by version 2:
+// versions are negotiated in Hello and Enroll).
 const ALPN = "touchpoint/1"
 
 // MsgType numbers a message. Append only.
@@ -50,6 +80,12 @@ const (
 	MsgEvents    MsgType = 5 // agent → control plane, a batch of contact events
 	MsgEventsAck MsgType = 6 // control plane → agent, highest sequence committed
 	MsgError     MsgType = 7 // either way, then the stream closes
+	// Version 2.
+	MsgEnroll        MsgType = 8  // agent → control plane, alone on an enrollment connection
+	MsgEnrolled      MsgType = 9  // control plane → agent, answers Enroll
+	MsgStatus        MsgType = 10 // agent → control plane, on the control stream
+	MsgKeyring       MsgType = 11 // control plane → agent, the gossip keys
+	MsgForwardEvents MsgType = 12 // node → leader, one agent's batch
 
 	// FirstOptionalType: types from here on may be skipped by a peer that
 	// does not know them.
@@ -72,6 +108,16 @@ func (t MsgType) String() string {
 		return "events-ack"
 	case MsgError:
 		return "error"
+	case MsgEnroll:
+		return "enroll"
+	case MsgEnrolled:
+		return "enrolled"
+	case MsgStatus:
+		return "status"
+	case MsgKeyring:
+		return "keyring"
+	case MsgForwardEvents:
+		return "forward-events"
 	}
 	return fmt.Sprintf("message(%d)", uint16(t))
 }
@@ -147,7 +193,7 @@ func ReadFrame(r io.Reader, max int) (Frame, error) {
 
 // Known reports whether this build understands t; an unknown type below
 // FirstOptionalType is a protocol error.
-func Known(t MsgType) bool { return t >= MsgHello && t <= MsgError }
+func Known(t MsgType) bool { return t >= MsgHello && t <= MsgForwardEvents }
 
 // Decode decodes a frame's payload into msg, refusing trailing data.
 // Unknown fields are ignored: a message may gain optional fields within a

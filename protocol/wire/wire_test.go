@@ -67,12 +67,12 @@ func TestWire_RefusesOversizedAndTruncatedFrames(t *testing.T) {
 }
 
 func TestWire_KnownAndOptionalTypes(t *testing.T) {
-	for _, ty := range []wire.MsgType{wire.MsgHello, wire.MsgWelcome, wire.MsgChanges, wire.MsgSnapshot, wire.MsgEvents, wire.MsgEventsAck, wire.MsgError} {
-		if !wire.Known(ty) {
+	for ty := wire.MsgHello; ty <= wire.MsgForwardEvents; ty++ {
+		if !wire.Known(ty) || wire.NewMessage(ty) == nil {
 			t.Errorf("%s not known", ty)
 		}
 	}
-	if wire.Known(0) || wire.Known(wire.MsgError+1) || wire.Known(wire.FirstOptionalType) {
+	if wire.Known(0) || wire.Known(wire.MsgForwardEvents+1) || wire.Known(wire.FirstOptionalType) || wire.NewMessage(wire.MsgForwardEvents+1) != nil {
 		t.Error("unknown types reported known")
 	}
 }
@@ -132,8 +132,8 @@ func FuzzReadFrame(f *testing.F) {
 		if !bytes.Equal(out.Bytes(), b[:out.Len()]) {
 			t.Fatalf("re-written frame differs")
 		}
-		for _, m := range []any{&wire.Hello{}, &wire.Welcome{}, &wire.Changes{}, &wire.Snapshot{}, &wire.Events{}, &wire.EventsAck{}, &wire.Error{}} {
-			_ = fr.Decode(m)
+		for ty := wire.MsgHello; ty <= wire.MsgForwardEvents; ty++ {
+			_ = fr.Decode(wire.NewMessage(ty))
 		}
 	})
 }
