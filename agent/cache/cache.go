@@ -7,8 +7,10 @@
 // the data: the cluster id, its epoch and the Raft index the copy reflects.
 // It never goes back: changes at or below the index it holds are ignored,
 // and a snapshot is installed only if it is newer or comes from another
-// cluster or epoch (a rebuilt or restored control plane, which the agent
-// must follow rather than refuse forever).
+// cluster or a newer epoch (a rebuilt or restored control plane, which the
+// agent must follow rather than refuse forever). A snapshot or changes of the
+// same cluster from an older epoch come from a stale node and are refused
+// with ErrStaleEpoch.
 //
 // A snapshot is installed without a window in which readers or a crash
 // could see half of it: objects are written under a new generation prefix
@@ -41,6 +43,11 @@ type Config struct {
 // ErrOtherCluster reports changes from another cluster or epoch than the
 // copy held: the caller must fetch a snapshot instead.
 var ErrOtherCluster = errors.New("changes belong to another cluster or epoch: a snapshot is needed")
+
+// ErrStaleEpoch reports changes or a snapshot of the cluster the copy
+// follows, but from an older epoch than the copy holds: the sender is a
+// stale node (or an old backup) and the caller should go to another node.
+var ErrStaleEpoch = errors.New("configuration from an older epoch of this cluster: the sender is stale")
 
 // Position is what the copy reflects.
 type Position struct {
@@ -177,6 +184,9 @@ func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.pos.ClusterID != "" && pos.ClusterID == c.pos.ClusterID && pos.Epoch < c.pos.Epoch {
+		return 0, ErrStaleEpoch
+	}
 	if c.pos.ClusterID != "" && (pos.ClusterID != c.pos.ClusterID || pos.Epoch != c.pos.Epoch) {
 		return 0, ErrOtherCluster
 	}
@@ -223,10 +233,14 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 
 // ApplySnapshot replaces the whole copy with objects as of pos, unless the
 // copy already reflects that cluster and epoch at pos.Index or later. It
-// reports whether it installed the snapshot.
+// reports whether it installed the snapshot. A snapshot of the same cluster
+// from an older epoch is refused with ErrStaleEpoch.
 func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.pos.ClusterID != "" && pos.ClusterID == c.pos.ClusterID && pos.Epoch < c.pos.Epoch {
+		return false, ErrStaleEpoch
+	}
 	if pos.ClusterID == c.pos.ClusterID && pos.Epoch == c.pos.Epoch && pos.Index <= c.pos.Index {
 		return false, nil // never go back
 	}

@@ -92,6 +92,33 @@ func TestCache_OtherClusterOrEpochNeedsASnapshot(t *testing.T) {
 	}
 }
 
+// After following a restored cluster into epoch 2, the agent refuses a stale
+// node that still serves epoch 1, whatever index it claims: its snapshot
+// and its changes would take the copy back.
+func TestCache_RefusesAnOlderEpochOfTheSameCluster(t *testing.T) {
+	c := open(t, t.TempDir())
+	epoch2 := cache.Position{ClusterID: "tp-1", Epoch: 2, Index: 5}
+	if ok, err := c.ApplySnapshot(epoch2, []api.Object{{Kind: "Offer", ID: "new", Index: 5, Doc: json.RawMessage(`{"value":2}`)}}); err != nil || !ok {
+		t.Fatalf("epoch 2 snapshot: %v %v", ok, err)
+	}
+	stale := cache.Position{ClusterID: "tp-1", Epoch: 1, Index: 500}
+	ok, err := c.ApplySnapshot(stale, []api.Object{{Kind: "Offer", ID: "old", Index: 400, Doc: json.RawMessage(`{"value":1}`)}})
+	if !errors.Is(err, cache.ErrStaleEpoch) || ok {
+		t.Fatalf("stale epoch snapshot: installed %v, err %v", ok, err)
+	}
+	if n, err := c.ApplyChanges(stale, []api.Change{put(500, "old", 1)}); !errors.Is(err, cache.ErrStaleEpoch) || n != 0 {
+		t.Fatalf("stale epoch changes: %d %v", n, err)
+	}
+	if c.Position() != epoch2 || value(t, c, "new") != 2 || value(t, c, "old") != -1 {
+		t.Fatalf("copy moved: pos %v new=%d old=%d", c.Position(), value(t, c, "new"), value(t, c, "old"))
+	}
+	// Another cluster is still followed (a rebuilt control plane).
+	other := cache.Position{ClusterID: "tp-2", Epoch: 1, Index: 1}
+	if ok, err := c.ApplySnapshot(other, nil); err != nil || !ok {
+		t.Fatalf("other cluster's snapshot: %v %v", ok, err)
+	}
+}
+
 // A restarted agent serves from its disk, at the position it held.
 func TestCache_RestartKeepsCopyAndPosition(t *testing.T) {
 	dir := t.TempDir()

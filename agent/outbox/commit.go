@@ -191,6 +191,10 @@ func (o *Outbox) commit(group []*appendReq) {
 	} else {
 		o.last = seq
 		o.bytes += added
+		if len(accepted) > 0 {
+			close(o.appended) // wake whoever waits for new events
+			o.appended = make(chan struct{})
+		}
 		if len(refused) > 0 {
 			o.full = true
 		} else if len(accepted) > 0 {

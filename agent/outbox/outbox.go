@@ -132,6 +132,9 @@ type Outbox struct {
 	bytes   int64  // key+value bytes of events in (acked, last]
 	full    bool   // the last Append that did not fit was refused, no Ack since
 	failure error  // a sync failed: durability is unknown, refuse appends
+	// appended is closed (and replaced) when a group commit makes events
+	// visible to Pending; see Appended.
+	appended chan struct{}
 
 	// closeMu is held shared by Pending and Ack while they use db, and
 	// exclusively by Close.
@@ -157,11 +160,12 @@ func Open(cfg Config) (*Outbox, error) {
 		return nil, fmt.Errorf("create outbox dir %s: %w", cfg.Dir, err)
 	}
 	o := &Outbox{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "outbox"),
-		reqs:    make(chan *appendReq, 1024),
-		closing: make(chan struct{}),
-		stopped: make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "outbox"),
+		reqs:     make(chan *appendReq, 1024),
+		closing:  make(chan struct{}),
+		stopped:  make(chan struct{}),
+		appended: make(chan struct{}),
 	}
 	opts := badger.DefaultOptions(cfg.Dir).
 		WithLogger(badgerLogger{o.log}).
@@ -284,6 +288,24 @@ func (o *Outbox) Stats() Stats {
 		BacklogBytes: o.bytes,
 		Full:         o.full || o.bytes >= o.cfg.MaxBytes,
 	}
+}
+
+// Appended returns a channel that is closed once events appended after the
+// call are visible to Pending (after their group commit and sync). Take the
+// channel before calling Pending, so that an append between the two is not
+// missed:
+//
+//	ch := o.Appended()
+//	evs, _ := o.Pending(after, max)
+//	if len(evs) == 0 {
+//		<-ch // or a timer, or ctx.Done()
+//	}
+//
+// Every call after a commit returns a new channel.
+func (o *Outbox) Appended() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.appended
 }
 
 // Close stops the committer and closes the database. Appends still queued

@@ -582,3 +582,53 @@ func TestOutbox_EncryptionAtRest(t *testing.T) {
 		t.Fatalf("pending after reopen with the key: %+v", evs)
 	}
 }
+
+// Appended wakes a reader once new events are visible to Pending, and not
+// before: a refused append does not wake it.
+func TestOutbox_AppendedSignalsVisibleEvents(t *testing.T) {
+	o := openT(t, testConfig(t.TempDir()))
+	ch := o.Appended()
+	select {
+	case <-ch:
+		t.Fatal("signalled before any append")
+	default:
+	}
+	if _, err := o.Append(context.Background(), protocol.ContactEvent{}); err == nil {
+		t.Fatal("invalid event accepted")
+	}
+	select {
+	case <-ch:
+		t.Fatal("signalled by a refused append")
+	default:
+	}
+	appendN(t, o, 0, 1)
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("not signalled after an append")
+	}
+	if got := pendingSeqs(t, o, 0); !slices.Equal(got, []uint64{1}) {
+		t.Fatalf("pending after the signal: %v", got)
+	}
+	next := o.Appended()
+	if next == ch {
+		t.Fatal("the same channel after a commit")
+	}
+	// A waiter that took the channel before Pending sees an append made in
+	// between.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := o.Appended()
+		if evs, _ := o.Pending(1, 10); len(evs) > 0 {
+			return
+		}
+		<-c
+	}()
+	appendN(t, o, 1, 1)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter missed the append")
+	}
+}
