@@ -22,6 +22,7 @@ import (
 	"touchpoint.dev/touchpoint/controlplane/adminapi"
 	"touchpoint.dev/touchpoint/controlplane/enroll"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/controlplane/gateway"
 	"touchpoint.dev/touchpoint/controlplane/store"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
@@ -36,6 +37,13 @@ type Config struct {
 	RaftAdvertise string
 	HTTPAddr      string
 	HTTPAdvertise string
+	// QUICAddr is the agent gateway's UDP bind address (empty: no
+	// gateway); QUICAdvertise what agents dial (default: the bound one).
+	QUICAddr      string
+	QUICAdvertise string
+	// Gateway tunes the gateway (timeouts); addresses and identity are
+	// filled in from the fields above.
+	Gateway gateway.Config
 	// Bootstrap starts a new cluster; Join is any member's admin URL. Both
 	// are ignored when the data directory already holds state.
 	Bootstrap bool
@@ -63,6 +71,7 @@ type Server struct {
 	log      *slog.Logger
 	store    *store.Store
 	api      *adminapi.Server
+	gw       *gateway.Gateway
 	ln       net.Listener
 	http     *http.Server
 	httpAddr string
@@ -135,6 +144,18 @@ func New(cfg Config) (*Server, error) {
 		}
 		fwd.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
+	if cfg.QUICAddr != "" {
+		gc := cfg.Gateway
+		gc.NodeID, gc.Addr, gc.Advertise, gc.DataDir = cfg.ID, cfg.QUICAddr, cfg.QUICAdvertise, cfg.DataDir
+		gc.Logger, gc.Now = log, cfg.Now
+		gw, err := gateway.New(gc, st, st.FSM())
+		if err != nil {
+			st.Close(false)
+			ln.Close()
+			return nil, err
+		}
+		s.gw = gw
+	}
 	s.api = adminapi.New(adminapi.Config{
 		HTTPAddr: s.httpAddr, Scheme: scheme, Version: cfg.Version, TmpDir: cfg.DataDir,
 		Logger: log, Now: cfg.Now, ForwardClient: fwd,
@@ -142,6 +163,17 @@ func New(cfg Config) (*Server, error) {
 	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	return s, nil
 }
+
+// QUICAddr is the gateway's advertised address ("" without a gateway).
+func (s *Server) QUICAddr() string {
+	if s.gw == nil {
+		return ""
+	}
+	return s.gw.Addr()
+}
+
+// Gateway is the node's agent gateway (nil without one).
+func (s *Server) Gateway() *gateway.Gateway { return s.gw }
 
 // HTTPAddr is the node's advertised admin address.
 func (s *Server) HTTPAddr() string { return s.httpAddr }
@@ -176,6 +208,13 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}()
 	go s.maintain(ctx)
+	if s.gw != nil {
+		go func() {
+			if err := s.gw.Run(ctx); err != nil {
+				s.log.Error("agent gateway stopped", "error", err)
+			}
+		}()
+	}
 	select {
 	case <-ctx.Done():
 		return s.Close()
@@ -206,6 +245,9 @@ func (s *Server) maintain(ctx context.Context) {
 		if s.store.IsLeader() {
 			if err := s.registerSelf(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("register node", "error", err)
+			}
+			if err := s.ensureGossipKeys(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("create gossip keyring", "error", err)
 			}
 		}
 		select {
@@ -238,11 +280,26 @@ func (s *Server) registerSelf(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	want := fsm.NodeRegister{ID: s.cfg.ID, RaftAddr: s.store.RaftAddr(), HTTPAddr: s.httpAddr}
+	want := fsm.NodeRegister{ID: s.cfg.ID, RaftAddr: s.store.RaftAddr(), HTTPAddr: s.httpAddr, QUICAddr: s.QUICAddr()}
 	if nodes[s.cfg.ID] == want {
 		return nil
 	}
 	_, err = s.applyLocal(ctx, fsm.CmdNodeRegister, want)
+	return err
+}
+
+// ensureGossipKeys creates the gossip keyring once the cluster has none
+// (a cluster initialised before gossip existed, or a fresh one).
+func (s *Server) ensureGossipKeys(ctx context.Context) error {
+	keys, err := s.store.FSM().GossipKeys()
+	if err != nil || len(keys) > 0 {
+		return err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	_, err = s.applyLocal(ctx, fsm.CmdGossipKeys, fsm.GossipKeys{Keys: [][]byte{key}})
 	return err
 }
 
@@ -339,7 +396,7 @@ func (s *Server) joinCluster(ctx context.Context) {
 	c := api.NewClient(s.cfg.Join, s.cfg.Token, hc)
 	backoff := 200 * time.Millisecond
 	for {
-		err := c.Join(ctx, api.JoinRequest{ID: s.cfg.ID, RaftAddr: s.store.RaftAddr(), HTTPAddr: s.httpAddr})
+		err := c.Join(ctx, api.JoinRequest{ID: s.cfg.ID, RaftAddr: s.store.RaftAddr(), HTTPAddr: s.httpAddr, QUICAddr: s.QUICAddr()})
 		if err == nil {
 			s.log.Info("joined cluster", "via", s.cfg.Join)
 			return
@@ -363,6 +420,9 @@ func (s *Server) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		herr := s.http.Shutdown(ctx)
+		if s.gw != nil {
+			_ = s.gw.Close()
+		}
 		serr := s.store.Close(true)
 		s.closeErr = errors.Join(herr, serr)
 		close(s.done)
@@ -378,6 +438,9 @@ func (s *Server) Kill() {
 	s.closeOnce.Do(func() {
 		_ = s.ln.Close()
 		_ = s.http.Close()
+		if s.gw != nil {
+			s.gw.Kill()
+		}
 		_ = s.store.Close(false)
 		close(s.done)
 	})

@@ -110,7 +110,8 @@ func (s *Server) join(ctx context.Context, q *request) (any, error) {
 		return nil, storeError(err)
 	}
 	var out writeResult
-	res, err := s.propose(ctx, q, fsm.CmdNodeRegister, fsm.NodeRegister{ID: jr.ID, RaftAddr: jr.RaftAddr, HTTPAddr: jr.HTTPAddr}, nil)
+	res, err := s.propose(ctx, q, fsm.CmdNodeRegister, fsm.NodeRegister{ID: jr.ID, RaftAddr: jr.RaftAddr, HTTPAddr: jr.HTTPAddr,
+		QUICAddr: jr.QUICAddr, GossipAddr: jr.GossipAddr}, nil)
 	if err != nil {
 		return nil, err
 	}

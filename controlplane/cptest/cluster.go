@@ -30,6 +30,7 @@ type Node struct {
 	done     chan error
 	raftAddr string
 	httpAddr string
+	quicAddr string
 }
 
 // Cluster is a set of nodes that share one admin token.
@@ -117,13 +118,13 @@ func (c *Cluster) start(nd *Node, bootstrap bool, join string) *Node {
 	c.t.Helper()
 	cfg := controlplane.Config{
 		ID: nd.ID, DataDir: nd.DataDir,
-		RaftAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		RaftAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", QUICAddr: "127.0.0.1:0",
 		Bootstrap: bootstrap, Join: join, Token: c.Token,
 		Version: "test", Logger: Logger(c.t).With("node", nd.ID),
 	}
 	if nd.raftAddr != "" {
 		// A restarted node keeps its addresses: raft knows it by them.
-		cfg.RaftAddr, cfg.HTTPAddr = nd.raftAddr, nd.httpAddr
+		cfg.RaftAddr, cfg.HTTPAddr, cfg.QUICAddr = nd.raftAddr, nd.httpAddr, nd.quicAddr
 	}
 	c.modify(&cfg)
 	cfg.Raft.WrapStream = func(l raft.StreamLayer) raft.StreamLayer {
@@ -144,10 +145,13 @@ func (c *Cluster) start(nd *Node, bootstrap bool, join string) *Node {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	nd.Server, nd.cancel, nd.done = srv, cancel, make(chan error, 1)
-	nd.raftAddr, nd.httpAddr = srv.RaftAddr(), srv.HTTPAddr()
+	nd.raftAddr, nd.httpAddr, nd.quicAddr = srv.RaftAddr(), srv.HTTPAddr(), srv.QUICAddr()
 	go func() { nd.done <- srv.Run(ctx) }()
 	return nd
 }
+
+// QUICAddr is the node's agent gateway address.
+func (n *Node) QUICAddr() string { return n.quicAddr }
 
 // URL is the node's admin base URL.
 func (n *Node) URL() string { return "http://" + n.httpAddr }

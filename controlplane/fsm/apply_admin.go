@@ -121,6 +121,10 @@ func applyRestored(e *entry) (any, *api.Error) {
 	// it are left to prune, which deletes a bounded number at a time (the
 	// feed can hold more than one transaction may delete).
 	e.w.set(keyChgFloor, u64(e.index))
+	// Every follower of the feed must resynchronise: the floor sends them
+	// a snapshot, and the change index tells watchers to look.
+	e.w.lastChange = e.index
+	e.w.fleet = true
 	e.addAudit("cluster.restore", ci.ClusterID, "epoch "+itoa(ci.Epoch))
 	return api.WriteResult{Index: e.index}, nil
 }

@@ -215,6 +215,10 @@ type JoinRequest struct {
 	ID       string `json:"id"`
 	RaftAddr string `json:"raftAddr"`
 	HTTPAddr string `json:"httpAddr"`
+	// QUICAddr and GossipAddr are the node's agent gateway and gossip
+	// addresses, when it runs them.
+	QUICAddr   string `json:"quicAddr,omitempty"`
+	GossipAddr string `json:"gossipAddr,omitempty"`
 }
 
 // RemoveRequest asks the cluster to drop a server from its configuration.

@@ -23,7 +23,8 @@
 //	1  2026-11-22  first version: Hello/Welcome, Changes, Snapshot, Events/EventsAck, Error.
 //	2  2026-12-01  enrollment (Enroll/Enrolled), agent Status, gossip Keyring,
 //	               node-to-node ForwardEvents; Welcome lists the servers; an
-//	               events stream opens with the cluster's EventsAck.
+//	               events stream opens with an empty batch, answered with the
+//	               cluster's mark.
 //
 // # Connections and streams
 //
@@ -40,10 +41,12 @@
 //     then Changes or a Snapshot bringing the agent from the index it holds to
 //     the present, then pushes every committed change as it happens. The
 //     agent sends Status frames on the same stream. Once welcomed, the agent
-//     opens one events stream: the node first sends EventsAck with the
-//     highest sequence the cluster holds for the agent; the agent then sends
-//     Events batches from the next sequence on, several in flight, and the
-//     node answers each, in order, with an EventsAck after Raft commit. On
+//     opens one events stream with an empty Events batch (QUIC shows a peer
+//     a stream only once it carries data); the node answers it with EventsAck
+//     holding the highest sequence the cluster has for the agent. The agent
+//     then sends Events batches from the next sequence on, several in
+//     flight, and the node answers each, in order, with an EventsAck after
+//     Raft commit (an empty batch is answered with the current mark). On
 //     any failure the node sends Error and closes the events stream; the
 //     agent opens a new one (the control stream stays up).
 //   - node to node: a control-plane node presents its server certificate

@@ -1,0 +1,123 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"touchpoint.dev/touchpoint/protocol/api"
+	"touchpoint.dev/touchpoint/protocol/wire"
+)
+
+// hub turns the change feed into frames once for every session. It wakes
+// on each apply, and when the feed's head moved it reads the new changes
+// once, encodes one frame, and wakes the sessions; a session whose index is
+// inside the frame's range writes those bytes as they are (the agent skips
+// changes at or below what it holds), the others read the feed themselves.
+type hub struct {
+	state State
+	page  int
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	to     uint64 // the feed position the newest frame reaches
+	last   *frame
+	notify chan struct{}
+}
+
+// frame is an encoded Changes or Snapshot frame covering (from, to].
+type frame struct {
+	from, to uint64
+	frame    []byte
+}
+
+func newHub(state State, page int, log *slog.Logger) *hub {
+	return &hub{state: state, page: page, log: log, notify: make(chan struct{})}
+}
+
+func (h *hub) latest() *frame {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last
+}
+
+// wait returns a channel closed when the next frame is ready.
+func (h *hub) wait() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.notify
+}
+
+func (h *hub) run(ctx context.Context) {
+	h.mu.Lock()
+	h.to = h.state.Applied()
+	h.mu.Unlock()
+	for {
+		ch := h.state.Changed()
+		if h.state.LastChange() > h.to {
+			if err := h.advance(); err != nil {
+				h.log.Warn("read change feed", "error", err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		}
+	}
+}
+
+func (h *hub) advance() error {
+	feed, err := h.state.Changes(h.to, h.page)
+	if err != nil {
+		return err
+	}
+	if !feed.Snapshot && feed.Index <= h.to {
+		return nil
+	}
+	b, err := encodeFeed(feed)
+	if err != nil {
+		return err
+	}
+	from := h.to
+	if feed.Snapshot {
+		from = 0 // a snapshot serves every session behind it
+	}
+	h.mu.Lock()
+	h.last = &frame{from: from, to: feed.Index, frame: b}
+	h.to = feed.Index
+	close(h.notify)
+	h.notify = make(chan struct{})
+	h.mu.Unlock()
+	return nil
+}
+
+// encodeFeed frames a feed page as Changes or Snapshot.
+func encodeFeed(feed api.ChangeFeed) ([]byte, error) {
+	var w frameBuffer
+	var err error
+	if feed.Snapshot {
+		err = wire.WriteFrame(&w, wire.MsgSnapshot, wire.Snapshot{ClusterID: feed.ClusterID, Epoch: feed.Epoch, Index: feed.Index, Objects: feed.Objects})
+	} else {
+		changes := feed.Changes
+		if changes == nil {
+			changes = []api.Change{}
+		}
+		err = wire.WriteFrame(&w, wire.MsgChanges, wire.Changes{ClusterID: feed.ClusterID, Epoch: feed.Epoch, Index: feed.Index, Changes: changes})
+	}
+	return w.b, err
+}
+
+type frameBuffer struct{ b []byte }
+
+func (f *frameBuffer) Write(p []byte) (int, error) {
+	f.b = append(f.b, p...)
+	return len(p), nil
+}
