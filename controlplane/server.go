@@ -41,6 +41,10 @@ type Config struct {
 	// gateway); QUICAdvertise what agents dial (default: the bound one).
 	QUICAddr      string
 	QUICAdvertise string
+	// GossipAddr is the memberlist bind address (empty: no gossip);
+	// GossipAdvertise what other members dial.
+	GossipAddr      string
+	GossipAdvertise string
 	// Gateway tunes the gateway (timeouts); addresses and identity are
 	// filled in from the fields above.
 	Gateway gateway.Config
@@ -159,6 +163,7 @@ func New(cfg Config) (*Server, error) {
 	s.api = adminapi.New(adminapi.Config{
 		HTTPAddr: s.httpAddr, Scheme: scheme, Version: cfg.Version, TmpDir: cfg.DataDir,
 		Logger: log, Now: cfg.Now, ForwardClient: fwd,
+		Fleet: s, Metrics: s.metricsHandler(), Ready: s.ready,
 	}, st, st.FSM())
 	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	return s, nil

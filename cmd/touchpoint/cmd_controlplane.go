@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -44,6 +45,10 @@ func controlplaneCommand(e *env) *cli.Command {
 		&cli.BoolFlag{Name: "bootstrap", Usage: "start a new cluster with this node as its first member (ignored when DIR holds state)"},
 		&cli.StringFlag{Name: "join", Usage: "join the cluster through any member's admin `URL` (ignored when DIR holds state)"},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"TOUCHPOINT_TOKEN"}, Usage: "admin `TOKEN` that authorises --join"},
+		&cli.StringFlag{Name: "quic-addr", Usage: "UDP `HOST:PORT` of the agent gateway (default: the raft host on a port the system picks; give a fixed port in production so agents find the node after a restart)"},
+		&cli.StringFlag{Name: "quic-advertise", Usage: "`HOST:PORT` agents dial for the gateway (default: --quic-addr)"},
+		&cli.StringFlag{Name: "gossip-addr", Usage: "`HOST:PORT` for gossip with agents and nodes (default: the raft host on a port the system picks)"},
+		&cli.StringFlag{Name: "gossip-advertise", Usage: "`HOST:PORT` other members dial for gossip (default: --gossip-addr)"},
 		&cli.StringFlag{Name: "tls-cert", Usage: "PEM certificate `FILE` for the admin API (HTTPS)"},
 		&cli.StringFlag{Name: "tls-key", Usage: "PEM key `FILE` for the admin API"},
 	}
@@ -67,18 +72,30 @@ func controlplaneCommand(e *env) *cli.Command {
 			if token == "" {
 				token = globalString(c, "token")
 			}
+			quicAddr, gossipAddr := c.String("quic-addr"), c.String("gossip-addr")
+			if host, _, err := net.SplitHostPort(c.String("raft-addr")); err == nil {
+				// Never a fixed default port: several nodes share a machine.
+				if quicAddr == "" {
+					quicAddr = net.JoinHostPort(host, "0")
+				}
+				if gossipAddr == "" {
+					gossipAddr = net.JoinHostPort(host, "0")
+				}
+			}
 			srv, err := controlplane.New(controlplane.Config{
 				ID: c.String("id"), DataDir: c.String("data-dir"),
 				RaftAddr: c.String("raft-addr"), RaftAdvertise: c.String("raft-advertise"),
 				HTTPAddr: c.String("http-addr"), HTTPAdvertise: c.String("http-advertise"),
 				Bootstrap: c.Bool("bootstrap"), Join: c.String("join"), Token: token,
 				TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"),
+				QUICAddr: quicAddr, QUICAdvertise: c.String("quic-advertise"),
+				GossipAddr: gossipAddr, GossipAdvertise: c.String("gossip-advertise"),
 				Version: version, Logger: log,
 			})
 			if err != nil {
 				return err
 			}
-			log.Info("control plane node started", "id", c.String("id"), "http", srv.URL(), "raft", srv.RaftAddr())
+			log.Info("control plane node started", "id", c.String("id"), "http", srv.URL(), "raft", srv.RaftAddr(), "quic", srv.QUICAddr())
 			return srv.Run(c.Context)
 		},
 	}

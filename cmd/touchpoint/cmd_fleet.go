@@ -15,6 +15,44 @@ func fleetCommand(e *env) *cli.Command {
 		Usage: "enroll and revoke agents",
 		Subcommands: []*cli.Command{
 			{
+				Name:  "ls",
+				Usage: "every enrolled agent with its live state (gossip and sessions)",
+				Flags: []cli.Flag{outputFlag()},
+				Action: adminAction(e, 0, 0, "",
+					func(c *cli.Context, _ []string) ([]api.FleetAgent, error) { return client(c).FleetAgents(c.Context) },
+					func(as []api.FleetAgent, _ []string) error {
+						if len(as) == 0 {
+							fmt.Fprintln(e.stdout, e.msg(msgNoAgents))
+							return nil
+						}
+						return e.fleetTable(as)
+					}),
+			},
+			{
+				Name:      "show",
+				Usage:     "one enrolled agent with its live state",
+				ArgsUsage: "ID",
+				Flags:     []cli.Flag{outputFlag()},
+				Action: adminAction(e, 1, 1, "ID",
+					func(c *cli.Context, a []string) (*api.FleetAgent, error) {
+						return client(c).FleetAgent(c.Context, a[0])
+					},
+					func(ag *api.FleetAgent, _ []string) error { return e.fleetTable([]api.FleetAgent{*ag}) }),
+			},
+			{
+				Name:  "rotate-gossip-key",
+				Usage: "put a fresh gossip encryption key in front of the keyring; nodes and agents switch within seconds",
+				Flags: []cli.Flag{outputFlag()},
+				Action: adminAction(e, 0, 0, "",
+					func(c *cli.Context, _ []string) (*api.WriteResult, error) {
+						return client(c).RotateGossipKey(c.Context)
+					},
+					func(res *api.WriteResult, _ []string) error {
+						fmt.Fprintln(e.stdout, e.msg(msgGossipRotated, res.Index))
+						return nil
+					}),
+			},
+			{
 				Name:  "token",
 				Usage: "mint a short-lived join token an agent presents once to enroll",
 				Flags: []cli.Flag{
@@ -47,4 +85,22 @@ func fleetCommand(e *env) *cli.Command {
 			},
 		},
 	}
+}
+
+func (e *env) fleetTable(as []api.FleetAgent) error {
+	tw := e.table()
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrSite), e.msg(msgHdrChannel), e.msg(msgHdrStatus),
+		e.msg(msgHdrConfigIndex), e.msg(msgHdrLag), e.msg(msgHdrBacklog), e.msg(msgHdrVersion), e.msg(msgHdrLastSeen))
+	for _, a := range as {
+		status := a.Status
+		if a.Revoked {
+			status += " (" + e.msg(msgRevokedYes) + ")"
+		}
+		seen := "-"
+		if !a.LastSeen.IsZero() {
+			seen = a.LastSeen.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", a.ID, a.Site, a.Channel, status, a.ConfigIndex, a.Lag, a.OutboxBacklog, a.Version, seen)
+	}
+	return tw.Flush()
 }

@@ -55,6 +55,16 @@ const (
 	msgHdrSeq
 	msgJoinToken
 	msgRevoked
+	msgHdrSite
+	msgHdrStatus
+	msgHdrConfigIndex
+	msgHdrLag
+	msgHdrBacklog
+	msgHdrVersion
+	msgHdrLastSeen
+	msgNoAgents
+	msgGossipRotated
+	msgRevokedYes
 )
 
 var messages = map[string]map[msgKey]string{
@@ -102,6 +112,16 @@ var messages = map[string]map[msgKey]string{
 		msgHdrSeq:           "SEQ",
 		msgJoinToken:        "join token %s: %d use(s), valid until %s",
 		msgRevoked:          "revoked agent %s (index %d)",
+		msgHdrSite:          "SITE",
+		msgHdrStatus:        "STATUS",
+		msgHdrConfigIndex:   "CONFIG INDEX",
+		msgHdrLag:           "LAG",
+		msgHdrBacklog:       "OUTBOX",
+		msgHdrVersion:       "VERSION",
+		msgHdrLastSeen:      "LAST SEEN",
+		msgNoAgents:         "no agents enrolled; mint a join token with: touchpoint fleet token",
+		msgGossipRotated:    "gossip key rotated (index %d); the previous key stays valid until the next rotation",
+		msgRevokedYes:       "revoked",
 	},
 	"zh": {
 		msgError:            "错误",
@@ -147,6 +167,16 @@ var messages = map[string]map[msgKey]string{
 		msgHdrSeq:           "序号",
 		msgJoinToken:        "加入令牌 %s：可用 %d 次，有效期至 %s",
 		msgRevoked:          "已吊销代理 %s（索引 %d）",
+		msgHdrSite:          "站点",
+		msgHdrStatus:        "状态",
+		msgHdrConfigIndex:   "配置索引",
+		msgHdrLag:           "落后",
+		msgHdrBacklog:       "待发事件",
+		msgHdrVersion:       "版本",
+		msgHdrLastSeen:      "最近在线",
+		msgNoAgents:         "尚无已注册代理；用 touchpoint fleet token 生成加入令牌",
+		msgGossipRotated:    "已轮换 gossip 密钥（索引 %d）；旧密钥在下次轮换前仍有效",
+		msgRevokedYes:       "已吊销",
 	},
 }
 

@@ -80,3 +80,75 @@ func (s *Server) revoke(ctx context.Context, q *request) (any, error) {
 	out.Index, out.Duplicate = res.Index, res.Duplicate
 	return &out, nil
 }
+
+// fleetAgent merges an agent's registry entry with its live state.
+func (s *Server) fleetAgent(a fsm.Agent, live map[string]api.FleetAgent, head uint64) api.FleetAgent {
+	out := api.FleetAgent{ID: a.ID, Site: a.Site, Channel: a.Channel, Status: api.AgentDead, GossipAddr: a.GossipAddr,
+		CertSerial: a.CertSerial, Enrolled: a.Enrolled, Revoked: a.Revoked}
+	if l, ok := live[a.ID]; ok {
+		out.Status, out.ConfigIndex, out.OutboxBacklog, out.Version, out.LastSeen, out.Session =
+			l.Status, l.ConfigIndex, l.OutboxBacklog, l.Version, l.LastSeen, l.Session
+		if l.GossipAddr != "" {
+			out.GossipAddr = l.GossipAddr
+		}
+	}
+	if head > out.ConfigIndex {
+		out.Lag = head - out.ConfigIndex
+	}
+	return out
+}
+
+func (s *Server) live() map[string]api.FleetAgent {
+	if s.cfg.Fleet == nil {
+		return nil
+	}
+	return s.cfg.Fleet.LiveAgents()
+}
+
+func (s *Server) fleetList(context.Context, *request) (any, error) {
+	agents, err := s.state.Agents()
+	if err != nil {
+		return nil, err
+	}
+	live, head := s.live(), s.state.LastChange()
+	out := make([]api.FleetAgent, len(agents))
+	for i, a := range agents {
+		out[i] = s.fleetAgent(a, live, head)
+	}
+	return out, nil
+}
+
+func (s *Server) fleetShow(_ context.Context, q *request) (any, error) {
+	id := q.r.PathValue("id")
+	a, ok, err := s.state.Agent(id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, api.Errorf(api.CodeNotFound, "agent %q is not enrolled", id)
+	}
+	return s.fleetAgent(a, s.live(), s.state.LastChange()), nil
+}
+
+// rotateGossipKey puts a fresh key first and keeps the previous primary
+// second, so members that switch a moment later still understand the
+// others; the key before that is dropped.
+func (s *Server) rotateGossipKey(ctx context.Context, q *request) (any, error) {
+	keys, err := s.state.GossipKeys()
+	if err != nil {
+		return nil, err
+	}
+	next := make([]byte, 32)
+	if _, err := rand.Read(next); err != nil {
+		return nil, err
+	}
+	ring := [][]byte{next}
+	if len(keys) > 0 {
+		ring = append(ring, keys[0])
+	}
+	res, err := s.propose(ctx, q, fsm.CmdGossipKeys, fsm.GossipKeys{Keys: ring}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &api.WriteResult{Index: res.Index, Duplicate: res.Duplicate}, nil
+}

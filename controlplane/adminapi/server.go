@@ -54,6 +54,10 @@ type State interface {
 	WriteSnapshot(w io.Writer) error
 	ContactStats() (uint64, []fsm.AgentContacts, error)
 	CA() (fsm.ClusterCA, bool, error)
+	Agents() ([]fsm.Agent, error)
+	Agent(id string) (fsm.Agent, bool, error)
+	LastChange() uint64
+	GossipKeys() ([][]byte, error)
 	ContactsByCustomer(customer string, since time.Time, limit int) ([]protocol.ContactEvent, error)
 }
 
@@ -71,6 +75,20 @@ type Config struct {
 	Now func() time.Time
 	// ForwardClient reaches other nodes; it must trust their certificates.
 	ForwardClient *http.Client
+	// Fleet is the node's live view of agents (gossip and sessions); nil
+	// reports every agent dead.
+	Fleet Fleet
+	// Metrics serves GET /metrics (nil: no endpoint).
+	Metrics http.Handler
+	// Ready reports whether the node serves: a nil error is ready.
+	Ready func() error
+}
+
+// Fleet is the live state of agents as this node sees it, keyed by agent
+// id: Status, ConfigIndex, OutboxBacklog, Version, LastSeen, Session and
+// GossipAddr filled in; the API merges it with the registry.
+type Fleet interface {
+	LiveAgents() map[string]api.FleetAgent
 }
 
 // Body limits per endpoint.
@@ -165,6 +183,21 @@ func (s *Server) routes() {
 	s.route("GET /v1/contacts", leaderRead, ledgerReaders, limitSmall, s.contacts)
 	s.route("POST /v1/fleet/tokens", leaderWrite, operators, limitSmall, s.joinToken)
 	s.route("POST /v1/fleet/revoke", leaderWrite, operators, limitSmall, s.revoke)
+	s.route("GET /v1/fleet/agents", leaderRead, anyRole, limitSmall, s.fleetList)
+	s.route("GET /v1/fleet/agents/{id}", leaderRead, anyRole, limitSmall, s.fleetShow)
+	s.route("POST /v1/fleet/gossip-key", leaderWrite, operators, limitSmall, s.rotateGossipKey)
+	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Ready != nil {
+			if err := s.cfg.Ready(); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error(), "state": s.store.State()})
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "state": s.store.State()})
+	})
+	if s.cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
 	s.route("POST /v1/tokens", leaderWrite, adminOnly, limitSmall, s.createToken)
 	s.route("GET /v1/tokens", leaderRead, adminOnly, limitSmall, s.listTokens)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

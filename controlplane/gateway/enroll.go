@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -130,7 +129,7 @@ func (g *Gateway) enrollHere(ctx context.Context, req wire.Enroll) (*wire.Enroll
 	leaf, _ := x509.ParseCertificate(certDER)
 	cmd, err := fsm.Encode(fsm.CmdAgentEnroll, 0, fsm.Envelope{Time: g.cfg.Now().UnixNano(), Actor: "agent:" + req.AgentID, Role: "agent"},
 		fsm.AgentEnroll{TokenID: tok.ID, SecretHash: tok.SecretHash(), AgentID: req.AgentID, Site: req.Site, Channel: req.Channel,
-			CertSerial: hex.EncodeToString(leaf.SerialNumber.Bytes()), GossipAddr: req.GossipAddr})
+			CertSerial: certSerial(leaf), GossipAddr: req.GossipAddr})
 	if err != nil {
 		return nil, err
 	}

@@ -75,8 +75,19 @@ func (s *session) seen(st *wire.Status) {
 
 // admit checks an agent's certificate against the registry: enrolled,
 // not revoked, and the certificate the cluster issued it.
-func (g *Gateway) admit(id string, leaf *x509.Certificate) (fsm.Agent, error) {
+func (g *Gateway) admit(ctx context.Context, id string, leaf *x509.Certificate) (fsm.Agent, error) {
 	a, ok, err := g.state.Agent(id)
+	// An agent that just enrolled through another node may reach this one
+	// before it has applied the enrollment: give replication a moment.
+	for wait := time.Now().Add(3 * time.Second); err == nil && (!ok || a.CertSerial != certSerial(leaf)) && time.Now().Before(wait); {
+		select {
+		case <-ctx.Done():
+			return a, ctx.Err()
+		case <-g.state.Changed():
+		case <-time.After(100 * time.Millisecond):
+		}
+		a, ok, err = g.state.Agent(id)
+	}
 	if err != nil {
 		return a, api.Errorf(api.CodeInternal, "look up agent: %v", err)
 	}
@@ -86,16 +97,18 @@ func (g *Gateway) admit(id string, leaf *x509.Certificate) (fsm.Agent, error) {
 	if a.Revoked {
 		return a, api.Errorf(CodeRevoked, "agent %s was revoked", id)
 	}
-	if serial := hex.EncodeToString(leaf.SerialNumber.Bytes()); serial != a.CertSerial {
+	if serial := certSerial(leaf); serial != a.CertSerial {
 		return a, api.Errorf(api.CodeUnauthorized, "agent %s presented certificate %s; the cluster issued %s", id, serial, a.CertSerial)
 	}
 	return a, nil
 }
 
+func certSerial(c *x509.Certificate) string { return hex.EncodeToString(c.SerialNumber.Bytes()) }
+
 // serveAgent runs an agent session: the control stream first, then the
 // events stream the agent opens once welcomed.
 func (g *Gateway) serveAgent(ctx context.Context, conn *quic.Conn, id string, leaf *x509.Certificate) {
-	reg, err := g.admit(id, leaf)
+	reg, err := g.admit(ctx, id, leaf)
 	if err != nil {
 		g.metrics.ConnsRefused.Add(1)
 		g.log.Info("agent refused", "agent", id, "error", err)

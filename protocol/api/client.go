@@ -334,3 +334,30 @@ func (c *Client) Revoke(ctx context.Context, id string) (*WriteResult, error) {
 	}
 	return &r, nil
 }
+
+// FleetAgents lists every enrolled agent with its live state.
+func (c *Client) FleetAgents(ctx context.Context) ([]FleetAgent, error) {
+	var out []FleetAgent
+	if err := c.Do(ctx, http.MethodGet, "/v1/fleet/agents", "", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FleetAgent returns one enrolled agent with its live state.
+func (c *Client) FleetAgent(ctx context.Context, id string) (*FleetAgent, error) {
+	var out FleetAgent
+	if err := c.Do(ctx, http.MethodGet, "/v1/fleet/agents/"+url.PathEscape(id), "", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RotateGossipKey puts a fresh gossip key in front of the keyring.
+func (c *Client) RotateGossipKey(ctx context.Context) (*WriteResult, error) {
+	var r WriteResult
+	if err := c.Do(ctx, http.MethodPost, "/v1/fleet/gossip-key", "application/json", []byte("{}"), &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

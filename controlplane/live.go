@@ -1,0 +1,105 @@
+package controlplane
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// LiveAgents is the node's live view of the fleet: gossip first (the whole
+// pool's view of liveness and the agents' own reports), then the sessions
+// this node holds (fresher reports; the only source for an agent gossip
+// has not seen).
+func (s *Server) LiveAgents() map[string]api.FleetAgent {
+	out := map[string]api.FleetAgent{}
+	for id, a := range s.gossipAgents() {
+		out[id] = a
+	}
+	if s.gw != nil {
+		for id, si := range s.gw.Sessions() {
+			a, known := out[id]
+			if !known {
+				a = api.FleetAgent{ID: id, Status: api.AgentAlive}
+			}
+			a.Session = s.cfg.ID
+			a.ConfigIndex = max(a.ConfigIndex, si.ConfigIndex)
+			a.OutboxBacklog = si.OutboxBacklog
+			if si.Version != "" {
+				a.Version = si.Version
+			}
+			if si.LastSeen.After(a.LastSeen) {
+				a.LastSeen = si.LastSeen
+			}
+			out[id] = a
+		}
+	}
+	return out
+}
+
+// ready: the node serves once it has a leader and has applied the cluster's
+// initialisation.
+func (s *Server) ready() error {
+	if id, _ := s.store.Leader(); id == "" {
+		return errors.New("no leader")
+	}
+	ci, err := s.store.FSM().Cluster()
+	if err != nil {
+		return err
+	}
+	if ci.ClusterID == "" {
+		return errors.New("the cluster is not initialised on this node yet")
+	}
+	return nil
+}
+
+// metricsHandler exposes the node's Prometheus metrics (a registry per
+// node: tests run several in one process).
+func (s *Server) metricsHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "touchpoint", Subsystem: "controlplane", Name: name, Help: help}, f))
+	}
+	counter := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "touchpoint", Subsystem: "controlplane", Name: name, Help: help}, f))
+	}
+	gauge("raft_leader", "1 while this node is the Raft leader.", func() float64 {
+		if s.store.IsLeader() {
+			return 1
+		}
+		return 0
+	})
+	gauge("raft_applied_index", "Index of the last entry applied to the state.", func() float64 {
+		_, _, _, applied := s.store.Indexes()
+		return float64(applied)
+	})
+	gauge("raft_commit_index", "Raft commit index as this node knows it.", func() float64 {
+		_, _, commit, _ := s.store.Indexes()
+		return float64(commit)
+	})
+	gauge("raft_term", "Current Raft term.", func() float64 {
+		term, _, _, _ := s.store.Indexes()
+		return float64(term)
+	})
+	gauge("config_index", "Index of the newest configuration change (the change feed's head).", func() float64 {
+		return float64(s.store.FSM().LastChange())
+	})
+	if gw := s.gw; gw != nil {
+		m := gw.M()
+		gauge("agent_sessions", "Agent sessions this node holds.", func() float64 { return float64(m.Sessions.Load()) })
+		counter("events_committed_total", "Contact events this node committed through Raft as leader.", func() float64 { return float64(m.EventsCommitted.Load()) })
+		counter("events_forwarded_total", "Contact events this node forwarded to the leader.", func() float64 { return float64(m.EventsForwarded.Load()) })
+		counter("event_batches_total", "Event batches acknowledged to agents.", func() float64 { return float64(m.Batches.Load()) })
+		counter("event_batch_errors_total", "Event batches refused or failed.", func() float64 { return float64(m.BatchErrors.Load()) })
+		counter("enrollments_total", "Agents enrolled through this node.", func() float64 { return float64(m.Enrollments.Load()) })
+		counter("enrollments_refused_total", "Enrollments refused (bad, spent or expired tokens, bad requests).", func() float64 { return float64(m.EnrollRefused.Load()) })
+		counter("connections_refused_total", "Connections refused (revoked or unknown certificates).", func() float64 { return float64(m.ConnsRefused.Load()) })
+		counter("changes_pushed_total", "Configuration frames pushed to agents.", func() float64 { return float64(m.ChangesPushed.Load()) })
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
