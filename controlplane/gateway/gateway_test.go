@@ -24,14 +24,14 @@ import (
 // testAgent is a test double of an agent that speaks the wire protocol
 // directly, so the gateway is tested without the agent package.
 type testAgent struct {
-	t    *testing.T
+	t    testing.TB
 	id   string
 	key  *ecdsa.PrivateKey
 	cert []byte
 	ca   *x509.CertPool
 }
 
-func newTestAgent(t *testing.T, id string) *testAgent {
+func newTestAgent(t testing.TB, id string) *testAgent {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func (s *session) next(d time.Duration) (wire.Frame, error) {
 	}
 }
 
-func mintToken(t *testing.T, cl *api.Client, ttl string, uses int) string {
+func mintToken(t testing.TB, cl *api.Client, ttl string, uses int) string {
 	t.Helper()
 	res, err := cl.JoinToken(context.Background(), api.JoinTokenRequest{TTL: ttl, Uses: uses})
 	if err != nil {
@@ -173,7 +173,7 @@ func applyOffer(t *testing.T, cl *api.Client, id string) uint64 {
 	return res.Index
 }
 
-func waitGateways(t *testing.T, c *cptest.Cluster) {
+func waitGateways(t testing.TB, c *cptest.Cluster) {
 	t.Helper()
 	for _, n := range c.Nodes {
 		select {
