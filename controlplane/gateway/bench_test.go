@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/quic-go/quic-go"
 	"sync"
 	"testing"
 	"time"
@@ -122,7 +124,9 @@ func BenchmarkPropagation(b *testing.B) {
 	b.StopTimer()
 	slices.Sort(all)
 	slices.Sort(worst)
-	q := func(d []time.Duration, p float64) float64 { return float64(d[int(float64(len(d)-1)*p)].Microseconds()) / 1000 }
+	q := func(d []time.Duration, p float64) float64 {
+		return float64(d[int(float64(len(d)-1)*p)].Microseconds()) / 1000
+	}
 	b.ReportMetric(q(all, 0.5), "p50-ms")
 	b.ReportMetric(q(all, 0.99), "p99-ms")
 	b.ReportMetric(q(worst, 0.5), "last-p50-ms")
@@ -136,3 +140,94 @@ func max0(d time.Duration) time.Duration {
 	return d
 }
 
+// BenchmarkIngestGateway: contact events (about 200 bytes each) sent by
+// simulated agents straight to the gateways of a three-node cluster (one
+// agent per node, batches of 1,000, four in flight), committed through
+// Raft with fsync on every node. It isolates the control plane's side of
+// the ingest path; the end-to-end figure with the agent's outbox is
+// BenchmarkIngest in cmd/touchpoint.
+func BenchmarkIngestGateway(b *testing.B) {
+	const agents, batchSize, window = 3, 1000, 4
+	c := cptest.New(b, 3)
+	waitGateways(b, c)
+	cl := c.Client(c.Leader())
+	tok, err := cl.JoinToken(context.Background(), api.JoinTokenRequest{TTL: "1h", Uses: agents})
+	if err != nil {
+		b.Fatal(err)
+	}
+	type sender struct {
+		a  *testAgent
+		st *quic.Stream
+	}
+	senders := make([]sender, agents)
+	for i := range senders {
+		a := newTestAgent(b, fmt.Sprintf("bench-%d", i))
+		if code := a.enroll(c.Nodes[0].QUICAddr(), tok.Token); code != "" {
+			b.Fatal(code)
+		}
+		s, err := a.dial(c.Nodes[i%3].QUICAddr())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(s.close)
+		if _, code, err := s.hello(a.id, "", 0, 0); err != nil || code != "" {
+			b.Fatalf("hello: %v %s", err, code)
+		}
+		st, _ := s.events(b)
+		senders[i] = sender{a, st}
+	}
+	per := (b.N + agents - 1) / agents
+	b.SetBytes(200)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, sd := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			acks := make(chan uint64, window)
+			go func() {
+				for {
+					_ = sd.st.SetReadDeadline(time.Now().Add(30 * time.Second))
+					f, err := wire.ReadFrame(sd.st, 0)
+					if err != nil {
+						close(acks)
+						return
+					}
+					var ack wire.EventsAck
+					if f.Type != wire.MsgEventsAck || f.Decode(&ack) != nil {
+						b.Errorf("%s: got %s", sd.a.id, f.Type)
+						close(acks)
+						return
+					}
+					acks <- ack.HighestSeq
+				}
+			}()
+			inflight := 0
+			for next := uint64(1); next <= uint64(per); {
+				n := min(uint64(batchSize), uint64(per)-next+1)
+				if err := wire.WriteFrame(sd.st, wire.MsgEvents, batch(sd.a.id, next, n)); err != nil {
+					b.Error(err)
+					return
+				}
+				next += n
+				inflight++
+				if inflight == window {
+					if _, ok := <-acks; !ok {
+						return
+					}
+					inflight--
+				}
+			}
+			for ; inflight > 0; inflight-- {
+				if _, ok := <-acks; !ok {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(per*agents)/el.Seconds(), "events/s")
+}

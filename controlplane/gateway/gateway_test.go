@@ -364,7 +364,7 @@ func TestGateway_StaleNodeNeverSendsAnAgentBackInTime(t *testing.T) {
 }
 
 // events opens an events stream and returns it with the cluster's mark.
-func (s *session) events(t *testing.T) (*quic.Stream, uint64) {
+func (s *session) events(t testing.TB) (*quic.Stream, uint64) {
 	t.Helper()
 	st, err := s.conn.OpenStreamSync(context.Background())
 	if err != nil {
@@ -387,7 +387,7 @@ func batch(agent string, from, n uint64) wire.Events {
 	return b
 }
 
-func sendBatch(t *testing.T, st *quic.Stream, b wire.Events) (uint64, api.Code) {
+func sendBatch(t testing.TB, st *quic.Stream, b wire.Events) (uint64, api.Code) {
 	t.Helper()
 	if err := wire.WriteFrame(st, wire.MsgEvents, b); err != nil {
 		t.Fatal(err)
