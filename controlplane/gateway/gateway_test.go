@@ -455,3 +455,53 @@ func TestGateway_EventsThroughAFollowerAreCommittedOnceAndGapsRefused(t *testing
 }
 
 var _ = errors.Is
+
+func TestGateway_FleetShowsRegistryWithSessionState(t *testing.T) {
+	c := cptest.New(t, 1)
+	waitGateways(t, c)
+	cl := c.Client(0)
+	a := newTestAgent(t, "ivr-7")
+	if code := a.enroll(c.Nodes[0].QUICAddr(), mintToken(t, cl, "1h", 1)); code != "" {
+		t.Fatal(code)
+	}
+	head := applyOffer(t, cl, "o1")
+	ag, err := cl.FleetAgent(context.Background(), a.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ag.Status != api.AgentDead || ag.Site != "sh-01" || ag.Channel != "kiosk" || ag.Lag != head || ag.Session != "" {
+		t.Fatalf("before any session: %+v", ag)
+	}
+	s, err := a.dial(c.Nodes[0].QUICAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if _, code, err := s.hello(a.id, "", 0, 0); err != nil || code != "" {
+		t.Fatalf("hello: %v %s", err, code)
+	}
+	if f, err := s.next(5 * time.Second); err != nil || f.Type != wire.MsgSnapshot {
+		t.Fatalf("snapshot: %v %v", f.Type, err)
+	}
+	if err := wire.WriteFrame(s.ctl, wire.MsgStatus, wire.Status{Index: head, OutboxBacklog: 17, NextSeq: 18}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		as, err := cl.FleetAgents(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(as) == 1 && as[0].Status == api.AgentAlive && as[0].OutboxBacklog == 17 && as[0].Lag == 0 &&
+			as[0].ConfigIndex == head && as[0].Session == "n0" && as[0].Version == "test" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fleet view %+v", as)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := cl.FleetAgent(context.Background(), "nobody"); api.CodeOf(err) != api.CodeNotFound {
+		t.Fatalf("unknown agent: %v", err)
+	}
+}
