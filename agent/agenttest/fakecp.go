@@ -21,6 +21,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -786,7 +787,14 @@ func (f *FakeControlPlane) acceptEventStreams(ctx context.Context, conn *quic.Co
 }
 
 func (f *FakeControlPlane) serveEvents(s *quic.Stream, agent string, session int) {
-	defer closeStream(s)
+	// The fake does not cancel reading: it waits for the agent to end its
+	// side (FIN or reset), so an agent that leaks streams runs out of the
+	// connection's stream credit (100) as it would against a gateway that
+	// behaves the same way.
+	defer func() {
+		_ = s.Close()
+		_, _ = io.Copy(io.Discard, s)
+	}()
 	f.mu.Lock()
 	f.evStreams[agent]++
 	f.maxEvStreams = max(f.maxEvStreams, f.evStreams[agent])

@@ -83,7 +83,7 @@ func (l *Link) eventStream(ctx context.Context, conn *quic.Conn) (progressed boo
 	}
 	sent := max(mark, l.ob.Stats().Acked) // events through sent are with the cluster or in flight
 	l.log.Debug("events stream open", "cluster_mark", mark, "next", sent+1)
-	var inflight []uint64                 // last sequence of each unacknowledged batch
+	var inflight []uint64 // last sequence of each unacknowledged batch
 	acked := mark
 	poll := time.NewTimer(l.cfg.EventsPoll)
 	defer poll.Stop()
