@@ -17,10 +17,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"touchpoint.dev/touchpoint/controlplane/adminapi"
 	"touchpoint.dev/touchpoint/controlplane/enroll"
+	"touchpoint.dev/touchpoint/controlplane/fleet"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
 	"touchpoint.dev/touchpoint/controlplane/gateway"
 	"touchpoint.dev/touchpoint/controlplane/store"
@@ -45,6 +47,8 @@ type Config struct {
 	// GossipAdvertise what other members dial.
 	GossipAddr      string
 	GossipAdvertise string
+	// GossipTiming overrides memberlist's LAN timing (tests).
+	GossipTiming GossipTiming
 	// Gateway tunes the gateway (timeouts); addresses and identity are
 	// filled in from the fields above.
 	Gateway gateway.Config
@@ -66,6 +70,12 @@ type Config struct {
 	Raft store.Config
 }
 
+// GossipTiming tunes memberlist; zero values keep its LAN defaults.
+type GossipTiming struct {
+	ProbeInterval, ProbeTimeout, GossipInterval time.Duration
+	SuspicionMult                               int
+}
+
 // AdminTokenFile is where the bootstrap node writes the first admin token.
 const AdminTokenFile = "admin.token"
 
@@ -76,6 +86,8 @@ type Server struct {
 	store    *store.Store
 	api      *adminapi.Server
 	gw       *gateway.Gateway
+	fleet    atomic.Pointer[fleet.Fleet]
+	killed   atomic.Bool // Kill: leave no goodbyes (gossip sees a crash)
 	ln       net.Listener
 	http     *http.Server
 	httpAddr string
@@ -213,6 +225,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}()
 	go s.maintain(ctx)
+	if s.cfg.GossipAddr != "" {
+		go s.runGossip(ctx)
+	}
 	if s.gw != nil {
 		go func() {
 			if err := s.gw.Run(ctx); err != nil {
@@ -286,6 +301,9 @@ func (s *Server) registerSelf(ctx context.Context) error {
 		return err
 	}
 	want := fsm.NodeRegister{ID: s.cfg.ID, RaftAddr: s.store.RaftAddr(), HTTPAddr: s.httpAddr, QUICAddr: s.QUICAddr()}
+	if f := s.fleet.Load(); f != nil {
+		want.GossipAddr = f.Addr()
+	}
 	if nodes[s.cfg.ID] == want {
 		return nil
 	}
@@ -428,6 +446,12 @@ func (s *Server) Close() error {
 		if s.gw != nil {
 			_ = s.gw.Close()
 		}
+		if f := s.fleet.Load(); f != nil {
+			// Tell the pool this node left (a crash would leave it to be
+			// declared dead).
+			_ = f.Leave(time.Second)
+			_ = f.Shutdown()
+		}
 		serr := s.store.Close(true)
 		s.closeErr = errors.Join(herr, serr)
 		close(s.done)
@@ -440,6 +464,10 @@ func (s *Server) Close() error {
 // already made durable. Tests use it; the durable-state tests that matter
 // also kill real processes with SIGKILL.
 func (s *Server) Kill() {
+	s.killed.Store(true)
+	if f := s.fleet.Load(); f != nil {
+		_ = f.Shutdown()
+	}
 	s.closeOnce.Do(func() {
 		_ = s.ln.Close()
 		_ = s.http.Close()

@@ -53,6 +53,11 @@ func FastRaft(c *controlplane.Config) {
 	c.Raft.FSM.ValueLogFileSize = 16 << 20
 }
 
+// FastGossip is memberlist timing for tests: a killed member is suspect
+// within about a second and dead a few seconds later.
+var FastGossip = controlplane.GossipTiming{ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond,
+	GossipInterval: 50 * time.Millisecond, SuspicionMult: 2}
+
 // Logger returns a logger that writes to the test log at warn level (set
 // TOUCHPOINT_TEST_LOG=debug for everything).
 func Logger(t testing.TB) *slog.Logger {
@@ -118,7 +123,8 @@ func (c *Cluster) start(nd *Node, bootstrap bool, join string) *Node {
 	c.t.Helper()
 	cfg := controlplane.Config{
 		ID: nd.ID, DataDir: nd.DataDir,
-		RaftAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", QUICAddr: "127.0.0.1:0",
+		RaftAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", QUICAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0",
+		GossipTiming: FastGossip,
 		Bootstrap: bootstrap, Join: join, Token: c.Token,
 		Version: "test", Logger: Logger(c.t).With("node", nd.ID),
 	}
