@@ -125,7 +125,7 @@ func (c *Cluster) start(nd *Node, bootstrap bool, join string) *Node {
 		ID: nd.ID, DataDir: nd.DataDir,
 		RaftAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", QUICAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0",
 		GossipTiming: FastGossip,
-		Bootstrap: bootstrap, Join: join, Token: c.Token,
+		Bootstrap:    bootstrap, Join: join, Token: c.Token,
 		Version: "test", Logger: Logger(c.t).With("node", nd.ID),
 	}
 	if nd.raftAddr != "" {
