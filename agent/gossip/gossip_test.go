@@ -381,28 +381,3 @@ func TestKeyPlan_PrimaryFirstAndOnlyTailRemovals(t *testing.T) {
 		})
 	}
 }
-
-// memberlist's RemoveKey of a key that is not last shifts the ring in place
-// while packets are being decrypted; under -race that is caught at once.
-// SetKeys must never do it, whatever the keyrings asked for.
-func TestGossip_SetKeysUnderTrafficIsRaceFree(t *testing.T) {
-	k1, k2, k3 := key(1), key(2), key(3)
-	a := start(t, fast("agent/a", k1, k2, k3))
-	b := start(t, fast("agent/b", k3, k1)) // seals with k3: a tries k1 and k2 first
-	join(t, b, a)
-	waitFor(t, "b to see a", sees(b, "agent/a", StateAlive))
-	rings := [][][]byte{{k1, k3}, {k1, k2, k3}, {k1, k2}, {k1, k3, k2}}
-	end := time.Now().Add(1500 * time.Millisecond)
-	for i := 0; time.Now().Before(end); i++ {
-		if err := a.SetKeys(rings[i%len(rings)]); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
-	if err := a.SetKeys([][]byte{k1, k3}); err != nil {
-		t.Fatal(err)
-	}
-	if m, ok := member(b, "agent/a"); !ok || m.State != StateAlive {
-		t.Fatalf("b sees a as %+v after the churn", m)
-	}
-}
