@@ -273,6 +273,10 @@ func TestFleet_RejoinBringsBackRestartedAgent(t *testing.T) {
 
 	_ = a.ml.Shutdown()
 	waitFor(t, "agent dead", agentIs(f, "r1", api.AgentDead))
+	// memberlist keeps gossiping pending broadcasts to the dead for a while
+	// (GossipToTheDeadTime), which can reach a restarted member and let it
+	// refute; let those drain so that only Rejoin can bring it back.
+	time.Sleep(time.Second)
 	_, p, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(p)
 	a = startAgent(t, "agent/r1", port, key(1)) // same address, joins nobody
