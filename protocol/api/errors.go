@@ -33,6 +33,9 @@ const (
 	CodeConflict          Code = "conflict"
 	CodeInvalidSnapshot   Code = "invalid_snapshot"
 	CodeInternal          Code = "internal"
+	// CodeOutboxFull: an agent refused a contact because its outbox of
+	// unsent events is full (served with 503: retry later).
+	CodeOutboxFull Code = "outbox_full"
 )
 
 // HTTPStatus is the status code an error with this code is served with.

@@ -1,0 +1,379 @@
+package agent
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"touchpoint.dev/touchpoint/agent/cache"
+	"touchpoint.dev/touchpoint/agent/link"
+	"touchpoint.dev/touchpoint/agent/outbox"
+	"touchpoint.dev/touchpoint/protocol"
+)
+
+// Channels an agent may serve.
+var Channels = []string{protocol.ChannelKiosk, protocol.ChannelIVR, protocol.ChannelTerminal}
+
+// Config configures an agent.
+type Config struct {
+	// ID names the agent in the fleet (protocol.ValidAgentID).
+	ID string
+	// DataDir holds identity/, cache/ and outbox/.
+	DataDir string
+	// Site is where the agent stands (a store, a call centre).
+	Site string
+	// Channel is what the agent serves: kiosk, ivr or terminal.
+	Channel string
+	// HTTPAddr is the API's host:port (port 0 picks one; see Addr).
+	// Default 127.0.0.1:7480.
+	HTTPAddr string
+	// ControlPlane lists control-plane QUIC addresses (host:port). The
+	// servers the cluster announces are remembered in the identity
+	// directory and tried too.
+	ControlPlane []string
+	// JoinToken enrolls an agent that has no identity; it is ignored once
+	// the agent is enrolled.
+	JoinToken string
+	// GossipAddr is the gossip bind address (host:port). Default: the host
+	// of HTTPAddr with port 0 (a free port).
+	GossipAddr string
+	// GossipJoin lists gossip members to join besides the servers'.
+	GossipJoin []string
+	// APIKey, when set, is required on every API call except /healthz,
+	// /readyz and /metrics, as "Authorization: Bearer KEY" or "X-API-Key".
+	APIKey string
+	// OutboxMaxBytes bounds the unsent events (default 256 MiB).
+	OutboxMaxBytes int64
+	// EncryptionKeyFile holds the key that encrypts the cache and the
+	// outbox at rest: 16, 24 or 32 raw bytes, or that many bytes in hex.
+	EncryptionKeyFile string
+	Version           string
+	Logger            *slog.Logger
+	Now               func() time.Time
+	// LinkTiming overrides the link's timing (tests).
+	LinkTiming link.Timing
+	// GossipTiming overrides gossip's timing (tests).
+	GossipTiming GossipTiming
+}
+
+// GossipTiming holds gossip knobs; zero fields take the defaults.
+type GossipTiming struct {
+	// MetaEvery is how often the agent's metadata is checked and, when
+	// it changed, gossiped. Default 2s.
+	MetaEvery time.Duration
+	// RejoinEvery is how often server gossip addresses that are not
+	// members are joined again. Default 30s.
+	RejoinEvery time.Duration
+	// Memberlist failure detection (zero: memberlist's LAN defaults).
+	ProbeInterval  time.Duration
+	ProbeTimeout   time.Duration
+	GossipInterval time.Duration
+	SuspicionMult  int
+}
+
+const defaultHTTPAddr = "127.0.0.1:7480"
+
+func (c *Config) check() error {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = defaultHTTPAddr
+	}
+	if c.GossipTiming.MetaEvery <= 0 {
+		c.GossipTiming.MetaEvery = 2 * time.Second
+	}
+	if c.GossipTiming.RejoinEvery <= 0 {
+		c.GossipTiming.RejoinEvery = 30 * time.Second
+	}
+	switch {
+	case !protocol.ValidAgentID(c.ID):
+		return fmt.Errorf("agent id %q: use 1 to 128 letters, digits, '-', '_' or '.'", c.ID)
+	case c.DataDir == "":
+		return errors.New("a data directory is required")
+	case strings.TrimSpace(c.Site) == "" || len(c.Site) > 128:
+		return fmt.Errorf("site %q: give a name of 1 to 128 bytes", c.Site)
+	case !slices.Contains(Channels, c.Channel):
+		return fmt.Errorf("channel %q: use one of %s", c.Channel, strings.Join(Channels, ", "))
+	case c.OutboxMaxBytes < 0:
+		return fmt.Errorf("outbox max bytes %d is negative", c.OutboxMaxBytes)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return fmt.Errorf("http address %q: %w", c.HTTPAddr, err)
+	}
+	if c.GossipAddr == "" {
+		host, _, _ := net.SplitHostPort(c.HTTPAddr)
+		if host == "" {
+			host = "0.0.0.0"
+		}
+		c.GossipAddr = net.JoinHostPort(host, "0")
+	}
+	if _, _, err := net.SplitHostPort(c.GossipAddr); err != nil {
+		return fmt.Errorf("gossip address %q: %w", c.GossipAddr, err)
+	}
+	for _, a := range append(slices.Clone(c.ControlPlane), c.GossipJoin...) {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("address %q: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// ReadEncryptionKey reads a badger encryption key file: 32, 48 or 64 hex
+// digits (surrounding whitespace allowed), or exactly 16, 24 or 32 raw
+// bytes.
+func ReadEncryptionKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read encryption key: %w", err)
+	}
+	if t := strings.TrimSpace(string(b)); len(t) == 32 || len(t) == 48 || len(t) == 64 {
+		if k, err := hex.DecodeString(t); err == nil {
+			return k, nil
+		}
+	}
+	switch len(b) {
+	case 16, 24, 32:
+		return b, nil
+	}
+	return nil, fmt.Errorf("encryption key %s: want 16, 24 or 32 bytes, raw or in hex; the file holds %d bytes", path, len(b))
+}
+
+// Agent is the edge daemon: cache, outbox, link, gossip and the HTTP API.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	cache   *cache.Cache
+	outbox  *outbox.Outbox
+	link    *link.Link
+	members *membership
+	metrics *metrics
+	ln      net.Listener
+	srv     *http.Server
+	started time.Time
+
+	mu      sync.Mutex
+	running bool
+	closed  bool
+	kill    bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// New opens the agent's stores, loads its identity and binds the HTTP
+// address. It fails when the agent is not enrolled and has no join token.
+func New(cfg Config) (*Agent, error) {
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a := &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "agent", cfg.ID), started: cfg.Now()}
+	var key []byte
+	if cfg.EncryptionKeyFile != "" {
+		var err error
+		if key, err = ReadEncryptionKey(cfg.EncryptionKeyFile); err != nil {
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("agent: create data directory: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			a.closeStores()
+		}
+	}()
+	var err error
+	a.cache, err = cache.Open(cache.Config{Dir: filepath.Join(cfg.DataDir, "cache"), EncryptionKey: key, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.outbox, err = outbox.Open(outbox.Config{
+		Dir: filepath.Join(cfg.DataDir, "outbox"), AgentID: cfg.ID, MaxBytes: cfg.OutboxMaxBytes,
+		Logger: cfg.Logger, Now: cfg.Now, EncryptionKey: key,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.members = newMembership(a)
+	// The gossip address goes to the registry at enrollment only when it
+	// is a real one (port 0 is chosen later, once keys allow gossip).
+	enrollGossip := ""
+	if _, port, _ := net.SplitHostPort(cfg.GossipAddr); port != "0" {
+		enrollGossip = cfg.GossipAddr
+	}
+	a.link, err = link.New(link.Config{
+		AgentID: cfg.ID, Site: cfg.Site, Channel: cfg.Channel, Version: cfg.Version,
+		Servers: cfg.ControlPlane, JoinToken: cfg.JoinToken,
+		Dir: filepath.Join(cfg.DataDir, "identity"), GossipAddr: enrollGossip,
+		Logger: cfg.Logger, Now: cfg.Now,
+		OnKeyring: a.members.setKeys, OnServers: a.members.setServers,
+		Timing: cfg.LinkTiming,
+	}, a.cache, a.outbox)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.metrics = newMetrics(a)
+	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("agent: listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	a.srv = &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	ok = true
+	return a, nil
+}
+
+// Addr is the HTTP API's address (with the port actually bound).
+func (a *Agent) Addr() string { return a.ln.Addr().String() }
+
+// URL is the HTTP API's base URL.
+func (a *Agent) URL() string { return "http://" + a.Addr() }
+
+// LinkStatus reports the link to the control plane.
+func (a *Agent) LinkStatus() link.Status { return a.link.Status() }
+
+// GossipAddr is the gossip address in use ("" until gossip has started).
+func (a *Agent) GossipAddr() string { return a.members.addr() }
+
+// Run serves the API and holds the link until ctx ends or Close is called,
+// then shuts down in order. It returns an error when the API cannot serve
+// or the cluster refused the enrollment for good.
+func (a *Agent) Run(ctx context.Context) error {
+	a.mu.Lock()
+	if a.running || a.closed {
+		a.mu.Unlock()
+		return errors.New("agent: Run called twice or after Close")
+	}
+	a.running = true
+	ctx, cancel := context.WithCancel(ctx)
+	a.cancel = cancel
+	a.done = make(chan struct{})
+	a.mu.Unlock()
+	defer close(a.done)
+	defer cancel()
+
+	a.log.Info("agent api listening", "http", a.URL(), "site", a.cfg.Site, "channel", a.cfg.Channel,
+		"enrolled", a.link.Enrolled(), "config", a.cache.Position().String())
+	errc := make(chan error, 2)
+	go func() {
+		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("agent: serve http: %w", err)
+		}
+	}()
+	linkDone := make(chan struct{})
+	go func() {
+		defer close(linkDone)
+		if err := a.link.Run(ctx); err != nil {
+			errc <- fmt.Errorf("agent: %w", err)
+		}
+	}()
+	gossipDone := make(chan struct{})
+	go func() {
+		defer close(gossipDone)
+		a.members.run(ctx)
+	}()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		a.log.Error("agent stopping", "error", err)
+	}
+	cancel()
+	a.shutdown(linkDone, gossipDone)
+	return err
+}
+
+// shutdown stops the parts in order: the API first (no new contacts), then
+// the link (nothing more sent; unacknowledged events stay in the outbox),
+// gossip (a goodbye unless killed), and last the stores.
+func (a *Agent) shutdown(linkDone, gossipDone <-chan struct{}) {
+	a.mu.Lock()
+	kill := a.kill
+	a.mu.Unlock()
+	if kill {
+		_ = a.srv.Close()
+	} else {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.srv.Shutdown(sctx); err != nil {
+			a.log.Warn("http shutdown", "error", err)
+			_ = a.srv.Close()
+		}
+		cancel()
+	}
+	_ = a.link.Close()
+	<-linkDone
+	<-gossipDone
+	a.members.stop(!kill)
+	a.closeStores()
+	a.log.Info("agent stopped")
+}
+
+func (a *Agent) closeStores() {
+	if a.outbox != nil {
+		if err := a.outbox.Close(); err != nil {
+			a.log.Warn("close outbox", "error", err)
+		}
+	}
+	if a.cache != nil {
+		if err := a.cache.Close(); err != nil {
+			a.log.Warn("close cache", "error", err)
+		}
+	}
+}
+
+// Close stops Run and waits for the shutdown; without Run it releases what
+// New opened. It is idempotent.
+func (a *Agent) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		done := a.done
+		a.mu.Unlock()
+		if done != nil {
+			<-done
+		}
+		return nil
+	}
+	a.closed = true
+	running, cancel, done := a.running, a.cancel, a.done
+	a.mu.Unlock()
+	if running {
+		cancel()
+		<-done
+		return nil
+	}
+	_ = a.ln.Close()
+	_ = a.link.Close()
+	a.closeStores()
+	return nil
+}
+
+// Kill stops the agent without goodbyes: connections are cut, gossip
+// stops without leaving. Tests use it to play a crash (the stores are
+// still closed cleanly; badger's crash recovery is the outbox's own test).
+func (a *Agent) Kill() {
+	a.mu.Lock()
+	a.kill = true
+	a.mu.Unlock()
+	_ = a.Close()
+}

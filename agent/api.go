@@ -1,0 +1,266 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"touchpoint.dev/touchpoint/agent/cache"
+	"touchpoint.dev/touchpoint/agent/link"
+	"touchpoint.dev/touchpoint/agent/outbox"
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// Health answers GET /healthz and GET /readyz.
+type Health struct {
+	Status      string `json:"status"` // ok or not_ready
+	Session     string `json:"session"`
+	ConfigIndex uint64 `json:"configIndex"`
+	OutboxDepth uint64 `json:"outboxDepth"`
+	OutboxFull  bool   `json:"outboxFull"`
+}
+
+// Status answers GET /v1/status.
+type Status struct {
+	ID      string         `json:"id"`
+	Site    string         `json:"site"`
+	Channel string         `json:"channel"`
+	Version string         `json:"version"`
+	Started time.Time      `json:"started"`
+	Link    link.Status    `json:"link"`
+	Config  cache.Position `json:"config"`
+	Outbox  OutboxStatus   `json:"outbox"`
+	Gossip  string         `json:"gossipAddr,omitempty"`
+}
+
+// OutboxStatus is the outbox part of Status.
+type OutboxStatus struct {
+	NextSeq      uint64 `json:"nextSeq"`
+	Acked        uint64 `json:"acked"`
+	Backlog      uint64 `json:"backlog"`
+	BacklogBytes int64  `json:"backlogBytes"`
+	Full         bool   `json:"full"`
+}
+
+func (a *Agent) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{ErrorLog: nil}))
+	mux.HandleFunc("POST /v1/contacts", a.postContact)
+	mux.HandleFunc("GET /v1/catalog/{kind}", a.listCatalog)
+	mux.HandleFunc("GET /v1/catalog/{kind}/{id}", a.getCatalog)
+	mux.HandleFunc("GET /v1/status", a.status)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, api.Errorf(api.CodeNotFound, "%s%s %s", msgNoEndpoint, r.Method, r.URL.Path))
+	})
+	return a.authenticate(mux)
+}
+
+// open endpoints answer without an API key (probes and scrapers).
+var openPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+func (a *Agent) authenticate(next http.Handler) http.Handler {
+	if a.cfg.APIKey == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte(a.cfg.APIKey))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if openPaths[r.URL.Path] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		key := r.Header.Get("X-API-Key")
+		if h := r.Header.Get("Authorization"); key == "" && h != "" {
+			scheme, token, _ := strings.Cut(h, " ")
+			if strings.EqualFold(scheme, "Bearer") {
+				key = strings.TrimSpace(token)
+			}
+		}
+		if key == "" {
+			a.metrics.rejected(api.CodeUnauthorized)
+			writeError(w, api.Errorf(api.CodeUnauthorized, msgUnauthorized))
+			return
+		}
+		got := sha256.Sum256([]byte(key))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			a.metrics.rejected(api.CodeUnauthorized)
+			writeError(w, api.Errorf(api.CodeUnauthorized, msgBadKey))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *Agent) health() Health {
+	st := a.outbox.Stats()
+	return Health{
+		Status:      "ok",
+		Session:     a.link.Status().State,
+		ConfigIndex: a.cache.Position().Index,
+		OutboxDepth: st.Backlog,
+		OutboxFull:  st.Full,
+	}
+}
+
+// healthz answers 200 while the process serves.
+func (a *Agent) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.health())
+}
+
+// ready reports whether the cache holds a configuration to serve from,
+// whether or not the control plane is reachable.
+func (a *Agent) ready() bool { return a.cache.Position().ClusterID != "" }
+
+func (a *Agent) readyz(w http.ResponseWriter, _ *http.Request) {
+	h := a.health()
+	if !a.ready() {
+		h.Status = "not_ready"
+		writeJSON(w, http.StatusServiceUnavailable, h)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxContactBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a.refuse(w, r, api.Errorf(api.CodeBodyTooLarge, msgBodyTooLarge))
+			return
+		}
+		a.refuse(w, r, api.Errorf(api.CodeBadRequest, "read body: %v", err))
+		return
+	}
+	ev, aerr := decodeContact(body, a.cfg.Channel)
+	if aerr != nil {
+		a.refuse(w, r, aerr)
+		return
+	}
+	ev.Site = a.cfg.Site
+	stored, err := a.outbox.Append(r.Context(), ev)
+	switch {
+	case err == nil:
+	case errors.Is(err, outbox.ErrFull):
+		a.refuse(w, r, api.Errorf(api.CodeOutboxFull, msgOutboxFull))
+		return
+	case errors.Is(err, outbox.ErrClosed):
+		a.refuse(w, r, api.Errorf(api.CodeUnavailable, msgClosing))
+		return
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The client went away: it saw no answer, so it was not told the
+		// contact is logged (it may be: it is then delivered like any).
+		a.metrics.rejected(api.CodeTimeout)
+		return
+	default:
+		a.log.Error("log contact", "error", err)
+		a.refuse(w, r, api.Errorf(api.CodeInternal, "%s: %v", msgNotLogged, err))
+		return
+	}
+	a.metrics.appended.Inc()
+	writeJSON(w, http.StatusAccepted, ContactAccepted{
+		EventID: stored.AgentID + ":" + strconv.FormatUint(stored.Seq, 10),
+		Seq:     stored.Seq,
+	})
+}
+
+func (a *Agent) refuse(w http.ResponseWriter, r *http.Request, e *api.Error) {
+	a.metrics.rejected(e.Code)
+	writeError(w, e)
+}
+
+func kindParam(r *http.Request) (protocol.Kind, *api.Error) {
+	k, ok := protocol.KindFromPlural(r.PathValue("kind"))
+	if !ok {
+		return "", api.Errorf(api.CodeUnknownKind, msgUnknownKind, r.PathValue("kind"))
+	}
+	return k, nil
+}
+
+func (a *Agent) listCatalog(w http.ResponseWriter, r *http.Request) {
+	k, aerr := kindParam(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	objs, err := a.cache.List(string(k))
+	if err != nil {
+		writeError(w, fmt.Errorf("list %s: %w", k, err))
+		return
+	}
+	w.Header().Set(api.HeaderIndex, strconv.FormatUint(a.cache.Position().Index, 10))
+	writeJSON(w, http.StatusOK, objs)
+}
+
+func (a *Agent) getCatalog(w http.ResponseWriter, r *http.Request) {
+	k, aerr := kindParam(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	id := r.PathValue("id")
+	o, found, err := a.cache.Get(string(k), id)
+	if err != nil {
+		writeError(w, fmt.Errorf("get %s %s: %w", k, id, err))
+		return
+	}
+	if !found {
+		writeError(w, api.Errorf(api.CodeNotFound, msgNotFound, k, id))
+		return
+	}
+	w.Header().Set(api.HeaderIndex, strconv.FormatUint(a.cache.Position().Index, 10))
+	writeJSON(w, http.StatusOK, o)
+}
+
+// Status reports the agent's state (GET /v1/status).
+func (a *Agent) Status() Status {
+	st := a.outbox.Stats()
+	return Status{
+		ID: a.cfg.ID, Site: a.cfg.Site, Channel: a.cfg.Channel, Version: a.cfg.Version,
+		Started: a.started,
+		Link:    a.link.Status(),
+		Config:  a.cache.Position(),
+		Outbox: OutboxStatus{
+			NextSeq: st.NextSeq, Acked: st.Acked, Backlog: st.Backlog,
+			BacklogBytes: st.BacklogBytes, Full: st.Full,
+		},
+		Gossip: a.members.addr(),
+	}
+}
+
+func (a *Agent) status(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.Status())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// writeError writes the API's error body, {"error":{"code","message"}}.
+func writeError(w http.ResponseWriter, err error) {
+	var ae *api.Error
+	if !errors.As(err, &ae) {
+		ae = api.Errorf(api.CodeInternal, "%v", err)
+	}
+	status := ae.Code.HTTPStatus()
+	if ae.Code == api.CodeOutboxFull {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, api.ErrorBody{Error: ae})
+}

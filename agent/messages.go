@@ -1,0 +1,25 @@
+package agent
+
+// The API's user-facing messages, in one place so that they can be
+// translated (DESIGN.md: Simplified Chinese as well as English). Codes, not
+// messages, are the contract; clients branch on codes.
+const (
+	msgRequired     = "is required"
+	msgBadID        = "must be 1 to 128 characters without control characters or surrounding spaces"
+	msgOneOf        = "must be one of "
+	msgBadValue     = "must be a number from 0 to 1e12 (yuan)"
+	msgExpected     = "expected "
+	msgUnknownField = "unknown field "
+	msgEmptyBody    = "the body is empty: send a JSON object"
+	msgTrailing     = "trailing data after the JSON body"
+	msgBodyTooLarge = "the body is larger than 64 KiB"
+	msgOutboxFull   = "the agent's outbox is full (the control plane has been unreachable for long); the contact was not logged: retry later"
+	msgClosing      = "the agent is shutting down; the contact was not logged"
+	msgUnauthorized = "an API key is required: send Authorization: Bearer KEY or X-API-Key"
+	msgBadKey       = "the API key is not valid"
+	msgNoEndpoint   = "no such endpoint: "
+	msgUnknownKind  = "unknown kind %q; kinds are offers, plans, campaigns, policies"
+	msgNotFound     = "%s %q is not in the agent's configuration"
+	msgNotReady     = "the agent holds no configuration yet"
+	msgNotLogged    = "the contact could not be logged"
+)

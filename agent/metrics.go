@@ -1,0 +1,80 @@
+package agent
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"touchpoint.dev/touchpoint/agent/link"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// metrics is the agent's Prometheus registry (one per Agent: no globals).
+// Gauges that mirror state are read at scrape time from the link, the cache
+// and the outbox; only what happens in the API is counted here.
+type metrics struct {
+	reg      *prometheus.Registry
+	appended prometheus.Counter
+	refused  *prometheus.CounterVec
+}
+
+func newMetrics(a *Agent) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	const ns = "touchpoint_agent"
+	m.appended = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Name: "events_appended_total",
+		Help: "Contact events logged in the outbox (answered 202).",
+	})
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "contacts_rejected_total",
+		Help: "Contact requests refused, by error code.",
+	}, []string{"reason"})
+	state := prometheus.NewDesc(ns+"_session_state", "1 for the link's current state (enrolling, connecting, connected, offline).", []string{"state"}, nil)
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: name, Help: help}, f)
+	}
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help}, f)
+	}
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.appended, m.refused,
+		stateCollector{desc: state, a: a},
+		gauge("config_index", "Configuration index the cache holds.", func() float64 { return float64(a.cache.Position().Index) }),
+		gauge("config_ready", "1 once the cache holds a configuration.", func() float64 { return b2f(a.ready()) }),
+		gauge("outbox_depth", "Contact events not yet acknowledged by the control plane.", func() float64 { return float64(a.outbox.Stats().Backlog) }),
+		gauge("outbox_bytes", "Bytes of the unacknowledged events (counted against the outbox limit).", func() float64 { return float64(a.outbox.Stats().BacklogBytes) }),
+		gauge("outbox_full", "1 while the outbox refuses events for lack of space.", func() float64 { return b2f(a.outbox.Stats().Full) }),
+		counter("events_sent_total", "Contact events sent to the control plane (resends included).", func() float64 { return float64(a.link.Status().EventsSent) }),
+		counter("events_acknowledged_total", "Contact events the control plane acknowledged (committed).", func() float64 { return float64(a.link.Status().EventsAcked) }),
+		counter("sessions_total", "Sessions established with the control plane.", func() float64 { return float64(a.link.Status().Sessions) }),
+	)
+	return m
+}
+
+func (m *metrics) rejected(code api.Code) { m.refused.WithLabelValues(string(code)).Inc() }
+
+// stateCollector exports the link's state as one series per state.
+type stateCollector struct {
+	desc *prometheus.Desc
+	a    *Agent
+}
+
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	cur := c.a.link.Status().State
+	for _, s := range []string{link.StateEnrolling, link.StateConnecting, link.StateConnected, link.StateOffline} {
+		v := 0.0
+		if s == cur {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, s)
+	}
+}
