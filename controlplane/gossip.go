@@ -62,7 +62,8 @@ func (s *Server) runGossip(ctx context.Context) {
 	f, err := fleet.New(fleet.Config{NodeID: s.cfg.ID, BindAddr: s.cfg.GossipAddr, AdvertiseAddr: s.cfg.GossipAdvertise,
 		Keys: keys, Meta: s.gossipMeta, Logger: s.log, Now: s.cfg.Now,
 		ProbeInterval: s.cfg.GossipTiming.ProbeInterval, ProbeTimeout: s.cfg.GossipTiming.ProbeTimeout,
-		GossipInterval: s.cfg.GossipTiming.GossipInterval, SuspicionMult: s.cfg.GossipTiming.SuspicionMult})
+		GossipInterval: s.cfg.GossipTiming.GossipInterval, SuspicionMult: s.cfg.GossipTiming.SuspicionMult,
+		SuspectAfter: s.cfg.GossipTiming.SuspectAfter})
 	if err != nil {
 		s.log.Error("gossip disabled: cannot start", "addr", s.cfg.GossipAddr, "error", err)
 		return

@@ -74,6 +74,9 @@ type Config struct {
 type GossipTiming struct {
 	ProbeInterval, ProbeTimeout, GossipInterval time.Duration
 	SuspicionMult                               int
+	// SuspectAfter: an agent unheard this long is suspect (default 2.5
+	// protocol.GossipBeatInterval).
+	SuspectAfter time.Duration
 }
 
 // AdminTokenFile is where the bootstrap node writes the first admin token.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Gossip roles and member names. Agents and control-plane nodes share one
@@ -26,9 +27,20 @@ func ParseGossipName(name string) (role, id string, ok bool) {
 	return role, id, true
 }
 
+// GossipBeatInterval is how often an agent gossips fresh metadata (its Beat
+// moves even when nothing else changed): a member unheard for two and a half
+// beats is suspect, well before memberlist's own failure detection (which
+// keeps its suspicion to itself) declares it dead after at least four probe
+// intervals.
+const GossipBeatInterval = time.Second
+
 // MaxGossipMeta is memberlist's limit on a member's metadata.
 const MaxGossipMeta = 512
 
+// A member about to leave first gossips empty metadata, then leaves: the
+// others tell a member that left (empty metadata, then gone) from one that
+// died (gone without it). Metadata is never empty otherwise.
+//
 // GossipMeta is what a member gossips about itself (memberlist node
 // metadata, JSON, at most MaxGossipMeta bytes). Agents fill the agent
 // fields, servers the server fields.
@@ -42,6 +54,8 @@ type GossipMeta struct {
 	ConfigIndex   uint64 `json:"configIndex,omitempty"`
 	OutboxBacklog uint64 `json:"outboxBacklog,omitempty"`
 	OutboxFull    bool   `json:"outboxFull,omitempty"`
+	// Beat counts the agent's heartbeats (see GossipBeatInterval).
+	Beat uint64 `json:"beat,omitempty"`
 	// Servers.
 	QUICAddr string `json:"quicAddr,omitempty"`
 	HTTPAddr string `json:"httpAddr,omitempty"`

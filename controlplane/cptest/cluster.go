@@ -53,10 +53,11 @@ func FastRaft(c *controlplane.Config) {
 	c.Raft.FSM.ValueLogFileSize = 16 << 20
 }
 
-// FastGossip is memberlist timing for tests: a killed member is suspect
-// within about a second and dead a few seconds later.
+// FastGossip is memberlist timing for tests: an agent beating every 200 ms
+// is suspect 600 ms after its last beat, and memberlist declares a killed
+// member dead no sooner than 1.2 s after its first failed probe.
 var FastGossip = controlplane.GossipTiming{ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond,
-	GossipInterval: 50 * time.Millisecond, SuspicionMult: 2}
+	GossipInterval: 50 * time.Millisecond, SuspicionMult: 6, SuspectAfter: 600 * time.Millisecond}
 
 // Logger returns a logger that writes to the test log at warn level (set
 // TOUCHPOINT_TEST_LOG=debug for everything).

@@ -57,6 +57,11 @@ type Config struct {
 	// DeadRetain is how long a dead or left member stays in the view
 	// (default 24 h).
 	DeadRetain time.Duration
+	// SuspectAfter is how long a member that heartbeats (its metadata
+	// carries a beat) may go unheard before the view calls it suspect,
+	// while memberlist still lists it alive. Default two and a half
+	// protocol.GossipBeatInterval.
+	SuspectAfter time.Duration
 	// Now is the clock for LastSeen, DeadRetain and Rejoin's backoff
 	// (default time.Now).
 	Now func() time.Time
@@ -106,12 +111,16 @@ func New(cfg Config) (*Fleet, error) {
 	if retain <= 0 {
 		retain = 24 * time.Hour
 	}
+	suspect := cfg.SuspectAfter
+	if suspect <= 0 {
+		suspect = 5 * protocol.GossipBeatInterval / 2
+	}
 	keyring, err := newKeyring(cfg.Keys)
 	if err != nil {
 		return nil, err
 	}
 	f := &Fleet{log: log, keyring: keyring, metaFn: cfg.Meta, now: now,
-		view: newView(now, retain), stop: make(chan struct{})}
+		view: newView(now, retain, suspect), stop: make(chan struct{})}
 	if f.meta, err = f.readMeta(); err != nil {
 		return nil, err
 	}

@@ -462,3 +462,26 @@ func TestRotateKeys(t *testing.T) {
 		t.Fatal("crypto/rand keys are not 32 fresh bytes")
 	}
 }
+
+func TestFleet_AgentUnheardForABeatIsSuspectThenDead(t *testing.T) {
+	cfg := fast("n1", key(1))
+	cfg.SuspectAfter = 400 * time.Millisecond
+	f := start(t, cfg)
+	a := startAgent(t, "agent/k1", 0, key(1))
+	a.join(f)
+	beat := func(n uint64) {
+		a.setMeta(protocol.GossipMeta{Role: protocol.GossipRoleAgent, ID: "k1", Site: "store-1", Channel: "kiosk", Beat: n})
+	}
+	beat(1)
+	waitFor(t, "agent alive", agentIs(f, "k1", api.AgentAlive))
+	// It stays a member but stops beating (a hung process): suspect.
+	waitFor(t, "agent suspect", agentIs(f, "k1", api.AgentSuspect))
+	last := f.Agents()["k1"].LastSeen
+	beat(2)
+	waitFor(t, "agent alive again", agentIs(f, "k1", api.AgentAlive))
+	if !f.Agents()["k1"].LastSeen.After(last) {
+		t.Fatal("a heartbeat did not move last seen")
+	}
+	_ = a.ml.Shutdown()
+	waitFor(t, "agent dead", agentIs(f, "k1", api.AgentDead))
+}

@@ -14,18 +14,23 @@ import (
 
 // MemberState is what this node knows of a member.
 type MemberState struct {
-	// Status is api.AgentAlive, api.AgentDead or api.AgentLeft.
+	// Status is api.AgentAlive, api.AgentSuspect, api.AgentDead or
+	// api.AgentLeft.
 	//
-	// Never api.AgentSuspect: memberlist v0.7.0 tracks suspicion but does
-	// not show it (Node.State is shadowed by an internal field and always
-	// reads alive, in Members() and in NotifyLeave alike:
-	// hashicorp/memberlist#293, #266; the fix, #321, is unmerged). A
-	// suspect member is alive here until memberlist declares it dead.
+	// memberlist v0.7.0 tracks suspicion but does not show it (Node.State
+	// is shadowed by an internal field and always reads alive, in Members()
+	// and in NotifyLeave alike: hashicorp/memberlist#293, #266; the fix,
+	// #321, is unmerged). So suspicion is the view's own: a member whose
+	// metadata carries a heartbeat (agents gossip a new beat every
+	// protocol.GossipBeatInterval) and that has not been heard for
+	// SuspectAfter is suspect while memberlist still lists it, and dead
+	// once memberlist declares it so.
 	Status string
 	// Meta is the last metadata the member gossiped (kept after it died).
 	Meta protocol.GossipMeta
-	// LastSeen is the last time it was a member: refreshed on each event
-	// and every pollInterval while memberlist lists it (alive or suspect).
+	// LastSeen is the last time it was heard: its last heartbeat for a
+	// member that heartbeats; for others, refreshed on each event and every
+	// pollInterval while memberlist lists it.
 	LastSeen time.Time
 	// Addr is the host:port it gossips on.
 	Addr string
@@ -73,8 +78,9 @@ func (f *Fleet) poll() {
 // their metadata and address cannot be read safely; events are called
 // under that lock, and copied here.
 type view struct {
-	now    func() time.Time
-	retain time.Duration
+	now     func() time.Time
+	retain  time.Duration
+	suspect time.Duration
 
 	mu      sync.Mutex
 	entries map[string]*entry // by memberlist name
@@ -85,10 +91,11 @@ type entry struct {
 	st       MemberState
 	leaving  bool      // its metadata went empty: it is leaving
 	gone     time.Time // when it died or left
+	heard    time.Time // its last join or metadata update
 }
 
-func newView(now func() time.Time, retain time.Duration) *view {
-	return &view{now: now, retain: retain, entries: map[string]*entry{}}
+func newView(now func() time.Time, retain, suspect time.Duration) *view {
+	return &view{now: now, retain: retain, suspect: suspect, entries: map[string]*entry{}}
 }
 
 // memberlist.EventDelegate. Never call into memberlist from these: they run
@@ -110,6 +117,7 @@ func (v *view) alive(n *memberlist.Node) {
 		v.entries[n.Name] = e
 	}
 	e.st.Status, e.st.Addr, e.st.LastSeen = api.AgentAlive, nodeAddr(n), v.now()
+	e.heard = e.st.LastSeen
 	e.leaving = len(n.Meta) == 0
 	if !e.leaving {
 		if m, err := protocol.DecodeGossipMeta(n.Meta); err == nil {
@@ -140,7 +148,7 @@ func (v *view) tick(listed map[string]bool) {
 	defer v.mu.Unlock()
 	for name, e := range v.entries {
 		switch {
-		case e.st.Status == api.AgentAlive && listed[name]:
+		case e.st.Status == api.AgentAlive && listed[name] && e.st.Meta.Beat == 0:
 			e.st.LastSeen = now
 		case e.st.Status != api.AgentAlive && now.Sub(e.gone) > v.retain:
 			delete(v.entries, name)
@@ -152,9 +160,14 @@ func (v *view) byRole(role string) map[string]MemberState {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	out := map[string]MemberState{}
+	now := v.now()
 	for _, e := range v.entries {
 		if e.role == role {
-			out[e.id] = e.st
+			st := e.st
+			if st.Status == api.AgentAlive && st.Meta.Beat > 0 && now.Sub(e.heard) > v.suspect {
+				st.Status = api.AgentSuspect
+			}
+			out[e.id] = st
 		}
 	}
 	return out
