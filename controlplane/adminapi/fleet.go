@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"time"
 
+	"touchpoint.dev/touchpoint/controlplane/fleet"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -138,13 +139,9 @@ func (s *Server) rotateGossipKey(ctx context.Context, q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	next := make([]byte, 32)
-	if _, err := rand.Read(next); err != nil {
+	ring, err := fleet.RotateKeys(keys, rand.Reader)
+	if err != nil {
 		return nil, err
-	}
-	ring := [][]byte{next}
-	if len(keys) > 0 {
-		ring = append(ring, keys[0])
 	}
 	res, err := s.propose(ctx, q, fsm.CmdGossipKeys, fsm.GossipKeys{Keys: ring}, nil)
 	if err != nil {
