@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -29,11 +30,13 @@ type gossiper interface {
 // it changes and rejoins servers that are not members.
 type membership struct {
 	a   *Agent
+	log *slog.Logger
 	new func(gossip.Config) (gossiper, error)
 
 	mu       sync.Mutex
 	keys     [][]byte
-	keysSet  bool // keys changed since applied
+	keysSet  bool // keys reported since the last step
+	applied  [][]byte
 	servers  []string
 	g        gossiper
 	lastMeta []byte
@@ -44,6 +47,7 @@ type membership struct {
 func newMembership(a *Agent) *membership {
 	return &membership{
 		a:    a,
+		log:  a.cfg.Logger.With("component", "membership", "agent", a.cfg.ID),
 		new:  func(c gossip.Config) (gossiper, error) { return gossip.New(c) },
 		wake: make(chan struct{}, 1),
 	}
@@ -130,7 +134,7 @@ func (m *membership) run(ctx context.Context) {
 // step starts gossip when it can, applies new keys, updates the metadata
 // if it changed, and (when rejoin) joins the servers that are not members.
 func (m *membership) step(rejoin bool) {
-	log := m.a.log.With("component", "gossip")
+	log := m.log
 	m.mu.Lock()
 	g, keys, keysSet := m.g, m.keys, m.keysSet
 	m.keysSet = false
@@ -160,14 +164,16 @@ func (m *membership) step(rejoin bool) {
 		log.Info("gossip started", "addr", ng.Addr())
 		m.mu.Lock()
 		m.g, g = ng, ng
+		m.applied = keys
 		m.lastMeta = m.meta()
 		m.mu.Unlock()
 		started, rejoin = true, true
 	}
-	if keysSet && !started {
+	if keysSet && !started && !slices.EqualFunc(keys, m.applied, bytes.Equal) {
 		if err := g.SetKeys(keys); err != nil {
 			log.Warn("install gossip keys", "error", err)
 		} else {
+			m.applied = keys // only step touches applied
 			log.Info("gossip keyring installed", "keys", len(keys))
 		}
 	}
@@ -220,7 +226,7 @@ func (m *membership) rejoin(g gossiper, first bool) {
 	m.mu.Unlock()
 	go func() {
 		n, err := g.Join(join)
-		log := m.a.log.With("component", "gossip")
+		log := m.log
 		if err != nil {
 			log.Warn("gossip join", "addrs", join, "error", err)
 		} else {
@@ -243,10 +249,10 @@ func (m *membership) stop(leave bool) {
 	}
 	if leave {
 		if err := g.Leave(2 * time.Second); err != nil {
-			m.a.log.Warn("gossip leave", "error", err)
+			m.log.Warn("gossip leave", "error", err)
 		}
 	}
 	if err := g.Shutdown(); err != nil {
-		m.a.log.Warn("gossip shutdown", "error", err)
+		m.log.Warn("gossip shutdown", "error", err)
 	}
 }

@@ -81,6 +81,7 @@ func newApp(e *env) *cli.App {
 		},
 		Commands: []*cli.Command{
 			controlplaneCommand(e),
+			agentCommand(e),
 			demoCommand(e),
 			applyCommand(e),
 			getCommand(e),
