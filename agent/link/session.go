@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,26 @@ const (
 
 func refused(c api.Code) bool {
 	return c == codeRevoked || c == api.CodeUnauthorized || c == api.CodeForbidden
+}
+
+// refusal finds why the cluster refuses the agent in err: an Error frame,
+// or a connection the node closed with a reason that starts with a refusal
+// code ("revoked" or "revoked: …"). A node that closes right after its
+// Error frame may have its CONNECTION_CLOSE arrive first; the reason then
+// is the only word the agent gets.
+func refusal(err error) (*api.Error, bool) {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return ae, refused(ae.Code)
+	}
+	var qe *quic.ApplicationError
+	if errors.As(err, &qe) && qe.Remote {
+		code, msg, _ := strings.Cut(qe.ErrorMessage, ":")
+		if c := api.Code(strings.TrimSpace(code)); refused(c) {
+			return &api.Error{Code: c, Message: strings.TrimSpace(msg)}, true
+		}
+	}
+	return nil, false
 }
 
 // errOtherCluster ends a session whose node sent changes of a cluster (or
@@ -47,9 +68,9 @@ func (l *Link) sessions(ctx context.Context, tr *quic.Transport) {
 		if welcomed {
 			bo.reset()
 		}
-		var ae *api.Error
+		ae, isRefusal := refusal(err)
 		switch {
-		case errors.As(err, &ae) && refused(ae.Code):
+		case isRefusal:
 			d := jitter(l.cfg.RefusedBackoff)
 			l.log.Error("control plane refuses this agent; serving locally", "server", addr,
 				"code", ae.Code, "error", ae.Message, "retry_in", d.Round(time.Second))
