@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"touchpoint.dev/touchpoint/agent"
+	"touchpoint.dev/touchpoint/agent/link"
+	"touchpoint.dev/touchpoint/controlplane"
+	"touchpoint.dev/touchpoint/controlplane/cptest"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// End-to-end tests: real agents (in process) against a real three-node
+// control plane (in process), over QUIC and gossip on loopback.
+
+type testAgent struct {
+	t      *testing.T
+	cfg    agent.Config
+	a      *agent.Agent
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func quicAddrs(c *cptest.Cluster) []string {
+	var out []string
+	for _, n := range c.Nodes {
+		out = append(out, n.QUICAddr())
+	}
+	return out
+}
+
+// fastAgentTiming: a cut link is noticed within a couple of seconds.
+var fastLink = link.Timing{KeepAlivePeriod: 300 * time.Millisecond, MaxIdleTimeout: 2 * time.Second, DialTimeout: 2 * time.Second,
+	BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond, RefusedBackoff: time.Second,
+	StatusEvery: 200 * time.Millisecond, EventsPoll: 200 * time.Millisecond}
+
+var fastAgentGossip = agent.GossipTiming{MetaEvery: 200 * time.Millisecond, RejoinEvery: time.Second,
+	ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond, GossipInterval: 50 * time.Millisecond, SuspicionMult: 6}
+
+func newAgentConfig(t *testing.T, c *cptest.Cluster, id, channel, token string) agent.Config {
+	return agent.Config{ID: id, DataDir: filepath.Join(t.TempDir(), id), Site: "sh-01", Channel: channel,
+		HTTPAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0", ControlPlane: quicAddrs(c), JoinToken: token,
+		Version: "test", Logger: cptest.Logger(t).With("agent", id), LinkTiming: fastLink, GossipTiming: fastAgentGossip}
+}
+
+func startTestAgent(t *testing.T, cfg agent.Config) *testAgent {
+	t.Helper()
+	ta := &testAgent{t: t, cfg: cfg}
+	ta.run()
+	t.Cleanup(ta.stop)
+	return ta
+}
+
+func (ta *testAgent) run() {
+	ta.t.Helper()
+	a, err := agent.New(ta.cfg)
+	if err != nil {
+		ta.t.Fatalf("agent %s: %v", ta.cfg.ID, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ta.a, ta.cancel, ta.done = a, cancel, make(chan error, 1)
+	go func() { ta.done <- a.Run(ctx) }()
+}
+
+func (ta *testAgent) stop() {
+	if ta.cancel == nil {
+		return
+	}
+	ta.cancel()
+	<-ta.done
+	ta.cancel = nil
+}
+
+func (ta *testAgent) kill() {
+	ta.a.Kill()
+	ta.stop()
+}
+
+func (ta *testAgent) restart() {
+	ta.t.Helper()
+	ta.stop()
+	ta.cfg.HTTPAddr = ta.a.Addr()
+	ta.run()
+}
+
+func (ta *testAgent) url() string { return ta.a.URL() }
+
+// waitFor polls cond with a generous deadline: it asserts that a state is
+// reached, not how fast.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func (ta *testAgent) has(kind, id string) bool {
+	resp, err := http.Get(ta.url() + "/v1/catalog/" + kind + "/" + id)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func (ta *testAgent) status() agent.Status {
+	return ta.a.Status()
+}
+
+// contact records a contact and returns the HTTP status and the sequence.
+func (ta *testAgent) contact(customer, outcome string) (int, uint64) {
+	body, _ := json.Marshal(map[string]string{"customerId": customer, "type": "offer", "outcome": outcome, "offerId": "retain-10"})
+	resp, err := http.Post(ta.url()+"/v1/contacts", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	var acc agent.ContactAccepted
+	_ = json.NewDecoder(resp.Body).Decode(&acc)
+	return resp.StatusCode, acc.Seq
+}
+
+func mintJoinToken(t *testing.T, cl *api.Client, uses int) string {
+	t.Helper()
+	res, err := cl.JoinToken(context.Background(), api.JoinTokenRequest{TTL: "1h", Uses: uses})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Token
+}
+
+func applyYAML(t *testing.T, cl *api.Client, doc string) uint64 {
+	t.Helper()
+	res, err := cl.Apply(context.Background(), []byte(doc), "application/yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Index
+}
+
+const campaignDoc = "kind: Campaign\nid: %s\nname: test\noffers: [retain-10]\nchannels: [kiosk, ivr]\ncontrolGroupPercent: 0\n"
+
+func TestAgents_FollowConfigurationCatchUpAndResyncBySnapshot(t *testing.T) {
+	c := cptest.New(t, 3, func(cfg *controlplane.Config) { cfg.Raft.FSM.ChangeRetention = 20 })
+	cl := c.Client(0)
+	applyYAML(t, cl, retain10Doc)
+	tok := mintJoinToken(t, cl, 2)
+	kiosk := startTestAgent(t, newAgentConfig(t, c, "kiosk-1", "kiosk", tok))
+	ivr := startTestAgent(t, newAgentConfig(t, c, "ivr-1", "ivr", tok))
+	for _, a := range []*testAgent{kiosk, ivr} {
+		waitFor(t, a.cfg.ID+" holds the catalogue", 20*time.Second, func() bool { return a.has("offers", "retain-10") })
+	}
+	// Apply a campaign: every connected agent holds it.
+	applyYAML(t, cl, fmt.Sprintf(campaignDoc, "winback-q4"))
+	for _, a := range []*testAgent{kiosk, ivr} {
+		waitFor(t, a.cfg.ID+" holds the campaign", 10*time.Second, func() bool { return a.has("campaigns", "winback-q4") })
+	}
+	// The IVR agent is offline while three changes land; back, it gets them.
+	ivr.stop()
+	var last uint64
+	for i := 1; i <= 3; i++ {
+		last = applyYAML(t, cl, fmt.Sprintf(campaignDoc, fmt.Sprintf("while-away-%d", i)))
+	}
+	ivr.restart()
+	waitFor(t, "ivr catches up", 20*time.Second, func() bool { return ivr.status().Config.Index >= last })
+	for i := 1; i <= 3; i++ {
+		if !ivr.has("campaigns", fmt.Sprintf("while-away-%d", i)) {
+			t.Fatalf("ivr misses while-away-%d after catching up", i)
+		}
+	}
+	// Far behind (the feed keeps 20 indexes): a snapshot, which also
+	// drops what was deleted meanwhile.
+	ivr.stop()
+	if _, err := cl.Delete(context.Background(), "campaigns", "while-away-1"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 1100; i++ { // past a prune boundary (every 1,024 indexes)
+		_, _ = cl.Revoke(context.Background(), "nobody") // not_found: still an entry
+		if i%100 == 0 {
+			last = applyYAML(t, cl, fmt.Sprintf(campaignDoc, fmt.Sprintf("later-%d", i)))
+		}
+	}
+	last = applyYAML(t, cl, fmt.Sprintf(campaignDoc, "newest"))
+	ivr.restart()
+	waitFor(t, "ivr resynchronised", 30*time.Second, func() bool { return ivr.status().Config.Index >= last && ivr.has("campaigns", "newest") })
+	if ivr.has("campaigns", "while-away-1") {
+		t.Fatal("a campaign deleted while the agent was far behind is still in its cache")
+	}
+	// fleet ls shows both agents alive and up to date.
+	waitFor(t, "fleet ls shows both up to date", 20*time.Second, func() bool {
+		as, err := cl.FleetAgents(context.Background())
+		if err != nil || len(as) != 2 {
+			return false
+		}
+		for _, a := range as {
+			if a.Status != api.AgentAlive || a.Lag != 0 || a.Version != "test" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+const retain10Doc = `kind: Offer
+id: retain-10
+name: 10% off for 6 months
+category: retention
+value: 60
+cost: 5
+channels: [kiosk, ivr]
+eligibility: profile.tenureMonths >= 6
+`
