@@ -68,7 +68,10 @@ type Config struct {
 
 // GossipTiming holds gossip knobs; zero fields take the defaults.
 type GossipTiming struct {
-	// MetaEvery is how often the agent's metadata is checked and, when
+	// MetaEvery is how often the agent gossips its metadata with a new
+	// heartbeat beat (the control plane calls an agent unheard for 2.5
+	// beats suspect). Default protocol.GossipBeatInterval. Formerly: how
+	// often the agent's metadata is checked and, when
 	// it changed, gossiped. Default 2s.
 	MetaEvery time.Duration
 	// RejoinEvery is how often server gossip addresses that are not
@@ -94,7 +97,7 @@ func (c *Config) check() error {
 		c.HTTPAddr = defaultHTTPAddr
 	}
 	if c.GossipTiming.MetaEvery <= 0 {
-		c.GossipTiming.MetaEvery = 2 * time.Second
+		c.GossipTiming.MetaEvery = protocol.GossipBeatInterval
 	}
 	if c.GossipTiming.RejoinEvery <= 0 {
 		c.GossipTiming.RejoinEvery = 30 * time.Second

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"touchpoint.dev/touchpoint/agent/gossip"
@@ -40,17 +41,20 @@ type membership struct {
 	servers  []string
 	g        gossiper
 	lastMeta []byte
+	beat     atomic.Uint64 // heartbeats gossiped (read by meta, under mu or not)
 	joining  bool
 	wake     chan struct{}
 }
 
 func newMembership(a *Agent) *membership {
-	return &membership{
+	m := &membership{
 		a:    a,
 		log:  a.cfg.Logger.With("component", "membership", "agent", a.cfg.ID),
 		new:  func(c gossip.Config) (gossiper, error) { return gossip.New(c) },
 		wake: make(chan struct{}, 1),
 	}
+	m.beat.Store(1) // from the first metadata on, the agent heartbeats
+	return m
 }
 
 // setKeys is the link's OnKeyring.
@@ -102,6 +106,7 @@ func (m *membership) meta() []byte {
 		Role: protocol.GossipRoleAgent, ID: a.cfg.ID, Version: a.cfg.Version,
 		Site: a.cfg.Site, Channel: a.cfg.Channel,
 		ConfigIndex: a.cache.Position().Index, OutboxBacklog: st.Backlog, OutboxFull: st.Full,
+		Beat: m.beat.Load(),
 	}
 	b, err := meta.Encode()
 	if err != nil { // a site name too long for memberlist: gossip who we are
@@ -124,6 +129,9 @@ func (m *membership) run(ctx context.Context) {
 		case <-m.wake:
 			rejoin = true
 		case <-metaT.C:
+			// A new beat: the metadata changes, so it is gossiped even
+			// when nothing else moved — the control plane's liveness.
+			m.beat.Add(1)
 		case <-rejoinT.C:
 			rejoin = true
 		}

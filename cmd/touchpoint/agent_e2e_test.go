@@ -221,3 +221,83 @@ cost: 5
 channels: [kiosk, ivr]
 eligibility: profile.tenureMonths >= 6
 `
+
+func TestAgents_OfflineKeepServingAndAcceptingUpToTheBoundThenDrain(t *testing.T) {
+	c := cptest.New(t, 3)
+	cl := c.Client(0)
+	applyYAML(t, cl, retain10Doc)
+	cfg := newAgentConfig(t, c, "kiosk-1", "kiosk", mintJoinToken(t, cl, 1))
+	cfg.OutboxMaxBytes = 64 << 10
+	a := startTestAgent(t, cfg)
+	waitFor(t, "agent holds the catalogue", 20*time.Second, func() bool { return a.has("offers", "retain-10") })
+	for _, n := range c.Nodes {
+		n.Kill()
+	}
+	// Cut off: it keeps serving its cache and taking contacts until the
+	// outbox bound, then refuses with outbox_full rather than drop any.
+	accepted := 0
+	for i := 0; ; i++ {
+		code, _ := a.contact(fmt.Sprintf("C%d", i%50), "presented")
+		if code == http.StatusServiceUnavailable {
+			break
+		}
+		if code != http.StatusAccepted {
+			t.Fatalf("contact %d while offline: HTTP %d", i, code)
+		}
+		accepted++
+		if i > 100000 {
+			t.Fatal("the outbox bound never refused")
+		}
+	}
+	if accepted < 50 || !a.status().Outbox.Full {
+		t.Fatalf("%d accepted before the bound; status %+v", accepted, a.status().Outbox)
+	}
+	if !a.has("offers", "retain-10") {
+		t.Fatal("the cache stopped serving while offline")
+	}
+	resp, err := http.Get(a.url() + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz offline with a cached configuration: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// Back online: the backlog drains and the outbox takes contacts again.
+	for _, n := range c.Nodes {
+		c.Restart(n)
+	}
+	waitFor(t, "backlog drained", 60*time.Second, func() bool { return a.status().Outbox.Backlog == 0 })
+	if code, _ := a.contact("C1", "accepted"); code != http.StatusAccepted {
+		t.Fatalf("after draining: HTTP %d", code)
+	}
+	waitFor(t, "ledger complete", 30*time.Second, func() bool {
+		st, err := c.Client(c.Leader()).ContactStats(context.Background())
+		return err == nil && st.Total == uint64(accepted+1)
+	})
+}
+
+func TestAgents_KilledAgentIsSuspectThenDeadInFleetLs(t *testing.T) {
+	c := cptest.New(t, 3)
+	cl := c.Client(0)
+	a := startTestAgent(t, newAgentConfig(t, c, "ivr-1", "ivr", mintJoinToken(t, cl, 1)))
+	status := func() string {
+		ag, err := c.Client(c.Leader()).FleetAgent(context.Background(), "ivr-1")
+		if err != nil {
+			return ""
+		}
+		return ag.Status
+	}
+	waitFor(t, "agent alive in gossip", 30*time.Second, func() bool { return status() == api.AgentAlive })
+	a.kill()
+	var seen []string
+	waitFor(t, "agent dead", 60*time.Second, func() bool {
+		s := status()
+		if len(seen) == 0 || seen[len(seen)-1] != s {
+			seen = append(seen, s)
+		}
+		return s == api.AgentDead
+	})
+	// alive → suspect → dead, with nothing else in between.
+	want := []string{api.AgentAlive, api.AgentSuspect, api.AgentDead}
+	if fmt.Sprint(seen) != fmt.Sprint(want) && fmt.Sprint(seen) != fmt.Sprint(want[1:]) {
+		t.Fatalf("fleet ls showed %v, want %v", seen, want)
+	}
+}
