@@ -70,9 +70,7 @@ type Config struct {
 type GossipTiming struct {
 	// MetaEvery is how often the agent gossips its metadata with a new
 	// heartbeat beat (the control plane calls an agent unheard for 2.5
-	// beats suspect). Default protocol.GossipBeatInterval. Formerly: how
-	// often the agent's metadata is checked and, when
-	// it changed, gossiped. Default 2s.
+	// beats suspect). Default protocol.GossipBeatInterval.
 	MetaEvery time.Duration
 	// RejoinEvery is how often server gossip addresses that are not
 	// members are joined again. Default 30s.
