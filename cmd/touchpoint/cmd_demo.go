@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"touchpoint.dev/touchpoint/agent"
 	"touchpoint.dev/touchpoint/controlplane"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
@@ -97,6 +99,8 @@ func demoCommand(e *env) *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data-dir", Usage: "keep the demo's state in `DIR` (default: a temporary directory, removed at exit)"},
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:7400", Usage: "admin API `HOST:PORT` (a free port is chosen if this one is taken)"},
+			&cli.StringFlag{Name: "kiosk-addr", Value: "127.0.0.1:7481", Usage: "the kiosk agent's API `HOST:PORT` (a free port if taken)"},
+			&cli.StringFlag{Name: "ivr-addr", Value: "127.0.0.1:7482", Usage: "the IVR agent's API `HOST:PORT` (a free port if taken)"},
 			&cli.DurationFlag{Name: "for", Usage: "stop after this long (default: run until Ctrl-C)"},
 		}, logFlags("error")...),
 		Action: func(c *cli.Context) error {
@@ -112,15 +116,10 @@ func demoCommand(e *env) *cli.Command {
 				}
 				defer os.RemoveAll(dir)
 			}
-			httpAddr := c.String("http-addr")
-			if ln, err := net.Listen("tcp", httpAddr); err != nil {
-				httpAddr = "127.0.0.1:0"
-			} else {
-				ln.Close()
-			}
+			httpAddr := freeOr(c.String("http-addr"))
 			srv, err := controlplane.New(controlplane.Config{
 				ID: "demo-1", DataDir: filepath.Join(dir, "controlplane"),
-				RaftAddr: "127.0.0.1:0", HTTPAddr: httpAddr,
+				RaftAddr: "127.0.0.1:0", HTTPAddr: httpAddr, QUICAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0",
 				Bootstrap: true, Version: version, Logger: log,
 			})
 			if err != nil {
@@ -153,7 +152,18 @@ func demoCommand(e *env) *cli.Command {
 				<-done
 				return fmt.Errorf("apply sample catalogue: %w", err)
 			}
-			e.printDemo(srv.URL(), token, dir, catalogFile)
+			agents, err := startDemoAgents(ctx, c, cl, srv, dir, log)
+			if err != nil {
+				cancel()
+				<-done
+				return err
+			}
+			e.printDemo(srv.URL(), token, dir, catalogFile, agents[0].URL(), agents[1].URL())
+			<-ctx.Done()
+			// Agents first (they leave the gossip pool), then the node.
+			for _, a := range agents {
+				_ = a.Close()
+			}
 			err = <-done
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				err = nil
@@ -161,6 +171,53 @@ func demoCommand(e *env) *cli.Command {
 			return err
 		},
 	}
+}
+
+// freeOr returns addr when it can be bound, else a free port on loopback.
+func freeOr(addr string) string {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	ln.Close()
+	return addr
+}
+
+// startDemoAgents enrolls a kiosk and an IVR agent with one join token and
+// runs them until ctx ends.
+func startDemoAgents(ctx context.Context, c *cli.Context, cl *api.Client, srv *controlplane.Server, dir string, log *slog.Logger) ([]*agent.Agent, error) {
+	tok, err := cl.JoinToken(ctx, api.JoinTokenRequest{TTL: "10m", Uses: 2})
+	if err != nil {
+		return nil, fmt.Errorf("mint the demo agents' join token: %w", err)
+	}
+	var agents []*agent.Agent
+	for _, d := range []struct{ id, channel, addr string }{
+		{"kiosk-1", "kiosk", c.String("kiosk-addr")},
+		{"ivr-1", "ivr", c.String("ivr-addr")},
+	} {
+		a, err := agent.New(agent.Config{ID: d.id, DataDir: filepath.Join(dir, d.id), Site: "shanghai-01", Channel: d.channel,
+			HTTPAddr: freeOr(d.addr), GossipAddr: "127.0.0.1:0", ControlPlane: []string{srv.QUICAddr()}, JoinToken: tok.Token,
+			Version: version, Logger: log.With("agent", d.id)})
+		if err != nil {
+			for _, a := range agents {
+				_ = a.Close()
+			}
+			return nil, fmt.Errorf("start demo agent %s: %w", d.id, err)
+		}
+		go func() { _ = a.Run(ctx) }()
+		agents = append(agents, a)
+	}
+	// Wait until both hold the catalogue, so the printed commands work.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, a := range agents {
+		for a.Status().Config.Index == 0 {
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return agents, fmt.Errorf("demo agent %s did not receive the catalogue", a.Status().ID)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return agents, nil
 }
 
 func waitToken(ctx context.Context, file string) (string, error) {
@@ -188,7 +245,7 @@ func selfCommand() string {
 	return os.Args[0]
 }
 
-func (e *env) printDemo(url, token, dir, catalogFile string) {
+func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string) {
 	tp := selfCommand()
 	w := e.stdout
 	fmt.Fprintln(w, e.msg(msgDemoReady, url))
@@ -207,6 +264,22 @@ func (e *env) printDemo(url, token, dir, catalogFile string) {
 		"apply -f " + catalogFile,
 		"tokens create --role analyst --name marketing",
 		"audit",
+	} {
+		fmt.Fprintf(w, "  %s %s\n", tp, cmd)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, e.msg(msgDemoAgents, kioskURL, ivrURL))
+	fmt.Fprintln(w, e.msg(msgDemoContacts))
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  curl -s -X POST %s/v1/contacts -H 'Content-Type: application/json' -d '{\"customerId\":\"C1\",\"type\":\"offer\",\"outcome\":\"presented\",\"offerId\":\"retain-10\",\"campaignId\":\"winback-q4\"}'\n", kioskURL)
+	fmt.Fprintf(w, "  curl -s -X POST %s/v1/contacts -H 'Content-Type: application/json' -d '{\"customerId\":\"C1\",\"type\":\"offer\",\"outcome\":\"accepted\",\"offerId\":\"retain-10\",\"campaignId\":\"winback-q4\"}'\n", ivrURL)
+	fmt.Fprintf(w, "  curl -s %s/v1/catalog/offers/retain-10\n", ivrURL)
+	fmt.Fprintf(w, "  curl -s %s/v1/status\n", kioskURL)
+	for _, cmd := range []string{
+		"fleet ls",
+		"fleet show kiosk-1 -o json",
+		"contacts stats",
+		"contacts query --customer C1",
 	} {
 		fmt.Fprintf(w, "  %s %s\n", tp, cmd)
 	}

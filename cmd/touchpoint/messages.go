@@ -26,6 +26,8 @@ const (
 	msgDemoTry
 	msgDemoStop
 	msgDemoData
+	msgDemoAgents
+	msgDemoContacts
 	msgHdrID
 	msgHdrKind
 	msgHdrName
@@ -83,6 +85,8 @@ var messages = map[string]map[msgKey]string{
 		msgDemoTry:          "Try these commands in another terminal:",
 		msgDemoStop:         "Press Ctrl-C to stop the demo.",
 		msgDemoData:         "Data directory: %s",
+		msgDemoAgents:       "Agents: kiosk-1 (kiosk) at %s, ivr-1 (IVR) at %s, enrolled with a join token and following the control plane over QUIC.",
+		msgDemoContacts:     "Record contacts on the agents, then see them in the fleet and the ledger:",
 		msgHdrID:            "ID",
 		msgHdrKind:          "KIND",
 		msgHdrName:          "NAME",
@@ -138,6 +142,8 @@ var messages = map[string]map[msgKey]string{
 		msgDemoTry:          "请在另一个终端中尝试以下命令：",
 		msgDemoStop:         "按 Ctrl-C 结束演示。",
 		msgDemoData:         "数据目录：%s",
+		msgDemoAgents:       "代理：kiosk-1（自助终端）在 %s，ivr-1（IVR）在 %s；已用加入令牌注册，经 QUIC 跟随控制平面。",
+		msgDemoContacts:     "在代理上记录接触，然后在代理列表和接触台账中查看：",
 		msgHdrID:            "编号",
 		msgHdrKind:          "类型",
 		msgHdrName:          "名称",
