@@ -37,6 +37,10 @@ func (w logWriter) Write(p []byte) (int, error) {
 			break
 		}
 	}
+	if level > slog.LevelDebug && strings.Contains(line, "use of closed network connection") {
+		// The socket closed under a probe in flight: shutdown, not a fault.
+		level = slog.LevelDebug
+	}
 	ctx := context.Background()
 	if w.log.Enabled(ctx, level) {
 		w.log.Log(ctx, level, "memberlist", "detail", strings.TrimPrefix(line, "memberlist: "))
