@@ -387,14 +387,8 @@ func (l *Link) setError(err error) {
 	l.st.LastError = err.Error()
 }
 
-// dialList is the order servers are tried in: the command line's, then the
-// ones the cluster announced, without duplicates.
-func (l *Link) dialList() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.dialListLocked()
-}
-
+// dialListLocked is the order servers are tried in: the command line's,
+// then the ones the cluster announced, without duplicates.
 func (l *Link) dialListLocked() []string {
 	out := slices.Clone(l.cfg.Servers)
 	for _, s := range l.known {

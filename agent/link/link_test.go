@@ -377,6 +377,8 @@ func TestLink_EventsAreAckedAndDeleted(t *testing.T) {
 			t.Fatalf("batch %+v: over BatchMax or resent", b)
 		}
 	}
+	// The link counts an acknowledgement just after the outbox took it.
+	agenttest.WaitFor(t, 5*time.Second, "the link's counters", func() bool { return a.link.Status().AckedSeq == 1510 })
 	st := a.link.Status()
 	if st.EventsSent != 1510 || st.EventsAcked != 1510 || st.AckedSeq != 1510 {
 		t.Fatalf("status counters: %+v", st)
