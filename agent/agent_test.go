@@ -354,3 +354,34 @@ func TestAgent_GossipsWithTheEnrolledKeyring(t *testing.T) {
 		t.Fatalf("gossip bound to %q: should default to the HTTP host", a.GossipAddr())
 	}
 }
+
+// Seeds given with GossipJoin are joined too, and the agent's heartbeat
+// moves in its metadata.
+func TestAgent_JoinsGossipSeedsAndHeartbeats(t *testing.T) {
+	key := bytes.Repeat([]byte{9}, 32)
+	peer, err := gossip.New(gossip.Config{
+		Name: protocol.GossipName(protocol.GossipRoleAgent, "peer"), BindAddr: "127.0.0.1:0", Keys: [][]byte{key},
+		Meta:          func() []byte { b, _ := protocol.GossipMeta{Role: protocol.GossipRoleAgent, ID: "peer"}.Encode(); return b },
+		ProbeInterval: 100 * time.Millisecond, ProbeTimeout: 50 * time.Millisecond, GossipInterval: 50 * time.Millisecond, SuspicionMult: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Shutdown()
+	fake := agenttest.Start(t, agenttest.Config{GossipKeys: [][]byte{key}}) // announces no gossip address
+	cfg := config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(time.Hour, 1))
+	cfg.GossipJoin = []string{peer.Addr()}
+	start(t, cfg)
+	beat := func() uint64 {
+		for _, m := range peer.Members() {
+			if m.Name == "agent/kiosk-7" && m.State == gossip.StateAlive {
+				meta, _ := protocol.DecodeGossipMeta(m.Meta)
+				return meta.Beat
+			}
+		}
+		return 0
+	}
+	agenttest.WaitFor(t, 20*time.Second, "the agent in the seed's view", func() bool { return beat() > 0 })
+	first := beat()
+	agenttest.WaitFor(t, 5*time.Second, "a later heartbeat", func() bool { return beat() > first })
+}

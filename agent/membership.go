@@ -202,23 +202,23 @@ func (m *membership) step(rejoin bool) {
 }
 
 // rejoin joins, in the background and one round at a time, the servers'
-// gossip addresses that are not alive members (and, at start, the
-// configured seeds).
+// gossip addresses that are not alive members, and the configured seeds at
+// start or while the agent is alone in its pool.
 func (m *membership) rejoin(g gossiper, first bool) {
 	m.mu.Lock()
 	if m.joining {
 		m.mu.Unlock()
 		return
 	}
-	want := slices.Clone(m.servers)
-	if first {
-		want = append(want, m.a.cfg.GossipJoin...)
-	}
 	alive := map[string]bool{}
 	for _, mem := range g.Members() {
 		if mem.State == gossip.StateAlive {
 			alive[mem.Addr] = true
 		}
+	}
+	want := slices.Clone(m.servers)
+	if first || len(alive) <= 1 {
+		want = append(want, m.a.cfg.GossipJoin...)
 	}
 	var join []string
 	for _, addr := range want {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/wire"
 )
 
@@ -67,7 +68,7 @@ func (l *Link) eventStream(ctx context.Context, conn *quic.Conn) (progressed boo
 	stop := context.AfterFunc(ctx, func() { s.CancelRead(streamDone) })
 	defer stop()
 
-	if err := wire.WriteFrame(s, wire.MsgEvents, &wire.Events{Events: nil}); err != nil {
+	if err := wire.WriteFrame(s, wire.MsgEvents, &wire.Events{Events: []protocol.ContactEvent{}}); err != nil {
 		return false, err
 	}
 	var mark uint64
