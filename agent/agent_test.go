@@ -361,7 +361,10 @@ func TestAgent_JoinsGossipSeedsAndHeartbeats(t *testing.T) {
 	key := bytes.Repeat([]byte{9}, 32)
 	peer, err := gossip.New(gossip.Config{
 		Name: protocol.GossipName(protocol.GossipRoleAgent, "peer"), BindAddr: "127.0.0.1:0", Keys: [][]byte{key},
-		Meta:          func() []byte { b, _ := protocol.GossipMeta{Role: protocol.GossipRoleAgent, ID: "peer"}.Encode(); return b },
+		Meta: func() []byte {
+			b, _ := protocol.GossipMeta{Role: protocol.GossipRoleAgent, ID: "peer"}.Encode()
+			return b
+		},
 		ProbeInterval: 100 * time.Millisecond, ProbeTimeout: 50 * time.Millisecond, GossipInterval: 50 * time.Millisecond, SuspicionMult: 2,
 	})
 	if err != nil {
