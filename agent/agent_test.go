@@ -388,3 +388,19 @@ func TestAgent_JoinsGossipSeedsAndHeartbeats(t *testing.T) {
 	first := beat()
 	agenttest.WaitFor(t, 5*time.Second, "a later heartbeat", func() bool { return beat() > first })
 }
+
+// An agent whose enrollment is refused for good stops with the code.
+func TestAgent_RunFailsWhenEnrollmentIsRefused(t *testing.T) {
+	fake := agenttest.Start(t, agenttest.Config{})
+	a, err := agent.New(config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(-time.Minute, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = a.Run(ctx)
+	if api.CodeOf(err) != agenttest.CodeTokenInvalid || ctx.Err() != nil {
+		t.Fatalf("run: %v", err)
+	}
+	_ = a.Close()
+}
