@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"touchpoint.dev/touchpoint/protocol"
 )
@@ -104,8 +105,30 @@ func (o *Outbox) commitLoop() {
 			return
 		}
 		size := len(group[0].val)
+		// Linger: when the last sync ended less than GroupWindow ago,
+		// wait for the window to pass so that the group is larger and the
+		// disk sees fewer syncs (the disk is shared with everything else
+		// on the box). An idle outbox commits at once.
+		var linger <-chan time.Time
+		var timer *time.Timer
+		if w := o.cfg.GroupWindow; w > 0 {
+			if d := w - time.Since(o.lastSync); d > 0 {
+				timer = time.NewTimer(d)
+				linger = timer.C
+			}
+		}
 	fill:
 		for len(group) < maxGroup && size < maxGroupBytes {
+			if linger != nil {
+				select {
+				case r := <-o.reqs:
+					group = append(group, r)
+					size += len(r.val)
+					continue
+				case <-linger:
+					linger = nil
+				}
+			}
 			select {
 			case r := <-o.reqs:
 				group = append(group, r)
@@ -113,6 +136,9 @@ func (o *Outbox) commitLoop() {
 			default:
 				break fill
 			}
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 		o.commit(group)
 		clear(group)
@@ -178,6 +204,7 @@ func (o *Outbox) commit(group []*appendReq) {
 		if err = tx.Set(keyLast, u64(seq)); err == nil {
 			if err = tx.Commit(); err == nil {
 				err = o.sync()
+				o.lastSync = time.Now()
 			}
 		}
 	}

@@ -82,6 +82,12 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now stamps events that have no time. Default time.Now.
 	Now func() time.Time
+	// GroupWindow is the least time between two group commits' syncs
+	// while appends keep coming: a group waits that long after the last
+	// sync to gather more events, so a busy outbox syncs at most 1/window
+	// times a second. An idle outbox commits at once. Default 2ms; a
+	// negative value turns it off.
+	GroupWindow time.Duration
 	// EncryptionKey, if set, encrypts the badger files at rest (AES, 16, 24
 	// or 32 bytes). The same key is needed to reopen the outbox.
 	EncryptionKey []byte
@@ -90,6 +96,9 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.MaxBytes <= 0 {
 		c.MaxBytes = 256 << 20
+	}
+	if c.GroupWindow == 0 {
+		c.GroupWindow = 2 * time.Millisecond
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -141,6 +150,8 @@ type Outbox struct {
 	closeMu sync.RWMutex
 	closed  bool
 	ackMu   sync.Mutex // serializes Acks
+
+	lastSync time.Time // the committer's last sync (its own)
 
 	reqs    chan *appendReq
 	closing chan struct{} // closed by Close: the committer stops

@@ -93,9 +93,9 @@ func customerKey(e protocol.ContactEvent) []byte {
 }
 
 func applyEventsIngest(e *entry) (any, *api.Error) {
-	p, aerr := decodePayload[EventsIngest](e)
-	if aerr != nil {
-		return nil, aerr
+	var p EventsIngest
+	if err := p.UnmarshalBinary(e.cmd.Payload); err != nil {
+		return nil, api.Errorf(api.CodeBadRequest, "%s payload: %v", e.cmd.Type, err)
 	}
 	if !protocol.ValidAgentID(p.AgentID) {
 		return nil, api.Errorf(api.CodeInvalidField, "agent id %q: 1 to 128 letters, digits, '-', '_' or '.'", p.AgentID)
@@ -132,13 +132,10 @@ func applyEventsIngest(e *entry) (any, *api.Error) {
 				p.AgentID, i, ev.Seq, next, mark.HighestSeq)
 		}
 	}
-	for _, ev := range p.Events[dups:] {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			panic(fmt.Sprintf("fsm: encode event: %v", err))
-		}
-		e.w.set(eventKey(p.AgentID, ev.Seq), b)
-		e.w.set(customerKey(ev), nil)
+	for i := range p.Events[dups:] {
+		ev := &p.Events[dups+i]
+		e.w.set(eventKey(p.AgentID, ev.Seq), encodeStoredEvent(ev))
+		e.w.set(customerKey(*ev), nil)
 		mark.HighestSeq = ev.Seq
 		mark.Received++
 		if ev.Time.After(mark.LastEvent) {
@@ -203,9 +200,17 @@ func (f *FSM) ContactsByCustomer(customer string, since time.Time, limit int) ([
 			rest := k[8:]
 			agent := string(rest[:len(rest)-9])
 			seq := u64From(rest[len(rest)-8:])
+			item, err := tx.Get(eventKey(agent, seq))
+			if err != nil {
+				return fmt.Errorf("contact %s/%d: %w", agent, seq, err)
+			}
 			var ev protocol.ContactEvent
-			if _, err := getJSON(tx, eventKey(agent, seq), &ev); err != nil {
-				return err
+			if err := item.Value(func(v []byte) error {
+				var derr error
+				ev, derr = decodeStoredEvent(agent, v)
+				return derr
+			}); err != nil {
+				return fmt.Errorf("contact %s/%d: %w", agent, seq, err)
 			}
 			out = append(out, ev)
 			if limit > 0 && len(out) >= limit {

@@ -93,10 +93,18 @@ func TestEvents_InvalidBatchesRefused(t *testing.T) {
 	bad := ingest("kiosk-1", 1)
 	p := bad.payload.(fsm.EventsIngest)
 	p.Events[0].AgentID = "someone-else"
-	var idx uint64
+	// The binary payload cannot even carry an event of another agent.
+	if _, err := fsm.Encode(fsm.CmdEventsIngest, 0, fsm.Envelope{}, p); err == nil {
+		t.Error("encoded a batch holding another agent's event")
+	}
+	// Nor can the JSON of earlier versions get one in.
+	legacy, _ := json.Marshal(p)
+	if r := apply(t, f, 1, command{typ: fsm.CmdEventsIngest, payload: json.RawMessage(legacy)}); r.Err == nil || r.Err.Code != api.CodeInvalidField {
+		t.Errorf("legacy JSON batch with another agent's event: %+v", r.Err)
+	}
+	var idx uint64 = 1
 	for name, c := range map[string]command{
-		"event of another agent": {typ: fsm.CmdEventsIngest, payload: p},
-		"agent id with a slash":  {typ: fsm.CmdEventsIngest, payload: fsm.EventsIngest{AgentID: "a/b"}},
+		"agent id with a slash": {typ: fsm.CmdEventsIngest, payload: fsm.EventsIngest{AgentID: "a/b"}},
 		"unknown outcome": {typ: fsm.CmdEventsIngest, payload: fsm.EventsIngest{AgentID: "k", Events: []protocol.ContactEvent{
 			{AgentID: "k", Seq: 1, CustomerID: "C1", Channel: "kiosk", Type: "offer", Outcome: "maybe"}}}},
 	} {

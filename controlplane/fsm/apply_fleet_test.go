@@ -56,14 +56,16 @@ func TestFleet_TokenRefusals(t *testing.T) {
 	p := wrongSecret.payload.(fsm.AgentEnroll)
 	p.SecretHash = fmt.Sprintf("%064x", 8)
 	wrongSecret.payload = p
-	for idx, tc := range map[uint64]struct {
+	// In index order: an entry at or below the applied index is skipped.
+	for i, tc := range []struct {
 		name string
 		c    command
 	}{
-		5: {"expired", enroll("short", "k1")},
-		6: {"unknown token", enroll("nope", "k1")},
-		7: {"wrong secret", wrongSecret},
+		{"expired", enroll("short", "k1")},
+		{"unknown token", enroll("nope", "k1")},
+		{"wrong secret", wrongSecret},
 	} {
+		idx := uint64(5 + i)
 		if r := apply(t, f, idx, tc.c); r.Err == nil || r.Err.Code != fsm.CodeTokenInvalid {
 			t.Errorf("%s: %+v", tc.name, r.Err)
 		}

@@ -36,12 +36,58 @@ func (s *session) acceptEvents(ctx context.Context) {
 	}
 }
 
-// serveEvents commits the agent's batches in order and acknowledges each
+// serveEvents commits the agent's batches in order and acknowledges them
 // after Raft commit; the empty batch that opens the stream is answered with
-// where the cluster stands. Any failure
-// ends the stream with an Error: the agent opens a new one and resends
-// from the mark it is then given (duplicates are dropped by the FSM).
+// where the cluster stands. Batches that arrive while one is being
+// committed are merged into the next entry (up to maxMergedEvents), so an
+// agent's throughput is not bounded by one batch per Raft round trip; the
+// acknowledgement then covers all of them.
 func (s *session) serveEvents(ctx context.Context, st *quic.Stream) error {
+	g := s.g
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []protocol.ContactEvent, 64)
+	readErr := make(chan error, 1)
+	go func() {
+		readErr <- s.readEvents(ctx, st, batches)
+	}()
+	for {
+		var evs []protocol.ContactEvent
+		select {
+		case evs = <-batches:
+		case err := <-readErr:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	merge:
+		for len(evs) < maxMergedEvents {
+			select {
+			case more := <-batches:
+				evs = append(evs, more...)
+			default:
+				break merge
+			}
+		}
+		s.seen(nil)
+		res, err := g.ingest(ctx, s.id, evs)
+		if err != nil {
+			g.metrics.BatchErrors.Add(1)
+			g.replyError(st, err)
+			return err
+		}
+		if err := wire.WriteFrame(st, wire.MsgEventsAck, wire.EventsAck{HighestSeq: res.HighestSeq}); err != nil {
+			return err
+		}
+	}
+}
+
+// maxMergedEvents bounds the events merged into one ingest entry (the FSM
+// takes at most 10,000).
+const maxMergedEvents = 8000
+
+// readEvents decodes the stream's Events frames for serveEvents.
+func (s *session) readEvents(ctx context.Context, st *quic.Stream, out chan<- []protocol.ContactEvent) error {
 	g := s.g
 	for {
 		f, err := wire.ReadFrame(st, maxEventsFrame)
@@ -62,15 +108,10 @@ func (s *session) serveEvents(ctx context.Context, st *quic.Stream) error {
 			g.replyError(st, err)
 			return err
 		}
-		s.seen(nil)
-		res, err := g.ingest(ctx, s.id, batch.Events)
-		if err != nil {
-			g.metrics.BatchErrors.Add(1)
-			g.replyError(st, err)
-			return err
-		}
-		if err := wire.WriteFrame(st, wire.MsgEventsAck, wire.EventsAck{HighestSeq: res.HighestSeq}); err != nil {
-			return err
+		select {
+		case out <- batch.Events:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
@@ -80,7 +121,10 @@ func (s *session) serveEvents(ctx context.Context, st *quic.Stream) error {
 // in flight is retried (the high-water mark makes the retry harmless) until
 // ctx ends.
 func (g *Gateway) ingest(ctx context.Context, agentID string, events []protocol.ContactEvent) (fsm.IngestResult, error) {
-	if len(events) == 0 {
+	if len(events) == 0 && g.store.IsLeader() {
+		// The leader's state holds every acknowledged batch; a follower
+		// may lag, so it asks the leader (an old mark would only cost a
+		// resend of duplicates).
 		mark, err := g.state.AgentMark(agentID)
 		return fsm.IngestResult{HighestSeq: mark}, err
 	}
@@ -93,7 +137,11 @@ func (g *Gateway) ingest(ctx context.Context, agentID string, events []protocol.
 		if g.store.IsLeader() {
 			res, err = g.applyEvents(ctx, agentID, events)
 		} else {
-			res, err = g.fwd.events(ctx, agentID, events)
+			if len(events) == 0 {
+				res, err = g.fwd.mark(ctx, agentID)
+			} else {
+				res, err = g.fwd.events(ctx, agentID, events)
+			}
 			if err == nil {
 				g.metrics.EventsForwarded.Add(uint64(res.Stored))
 			}
@@ -118,9 +166,15 @@ func (g *Gateway) ingest(ctx context.Context, agentID string, events []protocol.
 
 // applyEvents proposes an ingest entry on the leader.
 func (g *Gateway) applyEvents(ctx context.Context, agentID string, events []protocol.ContactEvent) (fsm.IngestResult, error) {
+	return g.applyPayload(ctx, agentID, fsm.EventsIngest{AgentID: agentID, Events: events})
+}
+
+// applyPayload proposes an ingest entry (an fsm.EventsIngest, or one
+// already encoded by the forwarding node) on the leader.
+func (g *Gateway) applyPayload(ctx context.Context, agentID string, payload any) (fsm.IngestResult, error) {
 	var out fsm.IngestResult
 	cmd, err := fsm.Encode(fsm.CmdEventsIngest, 0, fsm.Envelope{Time: g.cfg.Now().UnixNano(), Actor: "agent:" + agentID, Role: "agent"},
-		fsm.EventsIngest{AgentID: agentID, Events: events})
+		payload)
 	if err != nil {
 		return out, api.Errorf(api.CodeBadRequest, "%v", err)
 	}

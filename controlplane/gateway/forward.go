@@ -118,7 +118,12 @@ func (f *forwarder) roundTrip(ctx context.Context, t wire.MsgType, req any) (wir
 }
 
 func (f *forwarder) events(ctx context.Context, agentID string, events []protocol.ContactEvent) (fsm.IngestResult, error) {
-	fr, err := f.roundTrip(ctx, wire.MsgForwardEvents, wire.ForwardEvents{AgentID: agentID, Events: events})
+	// The leader proposes the encoded batch as it is.
+	payload, err := fsm.EventsIngest{AgentID: agentID, Events: events}.MarshalBinary()
+	if err != nil {
+		return fsm.IngestResult{}, api.Errorf(api.CodeBadRequest, "%v", err)
+	}
+	fr, err := f.roundTrip(ctx, wire.MsgForwardEvents, wire.ForwardEvents{AgentID: agentID, Payload: payload})
 	if err != nil {
 		return fsm.IngestResult{}, err
 	}
@@ -130,6 +135,21 @@ func (f *forwarder) events(ctx context.Context, agentID string, events []protoco
 		return fsm.IngestResult{}, err
 	}
 	return fsm.IngestResult{HighestSeq: ack.HighestSeq, Stored: len(events)}, nil
+}
+
+// mark asks the leader for the highest sequence the cluster holds for an
+// agent (a ForwardEvents without events).
+func (f *forwarder) mark(ctx context.Context, agentID string) (fsm.IngestResult, error) {
+	fr, err := f.roundTrip(ctx, wire.MsgForwardEvents, wire.ForwardEvents{AgentID: agentID})
+	if err != nil {
+		return fsm.IngestResult{}, err
+	}
+	var ack wire.EventsAck
+	if fr.Type != wire.MsgEventsAck {
+		return fsm.IngestResult{}, fmt.Errorf("leader answered %s to a mark request", fr.Type)
+	}
+	err = fr.Decode(&ack)
+	return fsm.IngestResult{HighestSeq: ack.HighestSeq}, err
 }
 
 func (f *forwarder) enroll(ctx context.Context, req wire.Enroll) (*wire.Enrolled, error) {
@@ -187,7 +207,28 @@ func (g *Gateway) serveForwarded(ctx context.Context, st *quic.Stream) {
 			g.replyError(st, api.Errorf(api.CodeInvalidJSON, "%v", err))
 			return
 		}
-		res, err := g.applyEvents(ctx, req.AgentID, req.Events)
+		var res fsm.IngestResult
+		var err error
+		if len(req.Payload) == 0 && len(req.Events) == 0 {
+			mark, err := g.state.AgentMark(req.AgentID)
+			if err != nil {
+				g.replyError(st, err)
+				return
+			}
+			_ = wire.WriteFrame(st, wire.MsgEventsAck, wire.EventsAck{HighestSeq: mark})
+			return
+		}
+		if len(req.Payload) > 0 {
+			// The FSM checks every event against the payload's agent; the
+			// node link only vouches for the agent it names.
+			if agent, perr := fsm.EventsPayloadAgent(req.Payload); perr != nil || agent != req.AgentID {
+				g.replyError(st, api.Errorf(api.CodeBadRequest, "forwarded payload is not agent %s's batch", req.AgentID))
+				return
+			}
+			res, err = g.applyPayload(ctx, req.AgentID, fsm.RawPayload(req.Payload))
+		} else {
+			res, err = g.applyEvents(ctx, req.AgentID, req.Events)
+		}
 		if err != nil {
 			g.replyError(st, storeError(err))
 			return
