@@ -100,6 +100,37 @@ func (s *Server) metricsHandler() http.Handler {
 		counter("enrollments_refused_total", "Enrollments refused (bad, spent or expired tokens, bad requests).", func() float64 { return float64(m.EnrollRefused.Load()) })
 		counter("connections_refused_total", "Connections refused (revoked or unknown certificates).", func() float64 { return float64(m.ConnsRefused.Load()) })
 		counter("changes_pushed_total", "Configuration frames pushed to agents.", func() float64 { return float64(m.ChangesPushed.Load()) })
+		reg.MustRegister(sessionCollector{s})
 	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// sessionCollector reports, per agent session this node holds, the
+// agent's configuration lag and outbox backlog (computed at scrape time).
+type sessionCollector struct{ s *Server }
+
+var (
+	descAgentLag = prometheus.NewDesc("touchpoint_controlplane_agent_config_lag",
+		"Raft indexes the newest configuration change is ahead of the agent's copy (0: up to date), per agent session on this node.",
+		[]string{"agent"}, nil)
+	descAgentBacklog = prometheus.NewDesc("touchpoint_controlplane_agent_outbox_backlog",
+		"Contact events the agent reported not yet acknowledged, per agent session on this node.",
+		[]string{"agent"}, nil)
+)
+
+func (c sessionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descAgentLag
+	ch <- descAgentBacklog
+}
+
+func (c sessionCollector) Collect(ch chan<- prometheus.Metric) {
+	head := c.s.store.FSM().LastChange()
+	for id, si := range c.s.gw.Sessions() {
+		lag := uint64(0)
+		if head > si.ConfigIndex {
+			lag = head - si.ConfigIndex
+		}
+		ch <- prometheus.MustNewConstMetric(descAgentLag, prometheus.GaugeValue, float64(lag), id)
+		ch <- prometheus.MustNewConstMetric(descAgentBacklog, prometheus.GaugeValue, float64(si.OutboxBacklog), id)
+	}
 }
