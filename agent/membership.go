@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,7 +157,7 @@ func (m *membership) step(rejoin bool) {
 	started := false
 	if g == nil {
 		t := m.a.cfg.GossipTiming
-		ng, err := m.new(gossip.Config{
+		conf := gossip.Config{
 			Name:          protocol.GossipName(protocol.GossipRoleAgent, m.a.cfg.ID),
 			BindAddr:      m.a.cfg.GossipAddr,
 			Keys:          keys,
@@ -161,7 +165,24 @@ func (m *membership) step(rejoin bool) {
 			Logger:        m.a.cfg.Logger,
 			ProbeInterval: t.ProbeInterval, ProbeTimeout: t.ProbeTimeout,
 			GossipInterval: t.GossipInterval, SuspicionMult: t.SuspicionMult,
-		})
+		}
+		// With no port given, reuse the one picked at the last start: the
+		// pool knows the agent by its address, and memberlist refuses a
+		// known name at a new address for a while (the agent would show
+		// dead after a restart).
+		remembered := m.rememberedAddr()
+		var ng gossiper
+		var err error
+		if remembered != "" {
+			c := conf
+			c.BindAddr = remembered
+			if ng, err = m.new(c); err != nil {
+				log.Info("remembered gossip port is taken; picking another", "addr", remembered, "error", err)
+			}
+		}
+		if ng == nil {
+			ng, err = m.new(conf)
+		}
 		if err != nil {
 			log.Warn("gossip not started; retrying", "bind", m.a.cfg.GossipAddr, "error", err)
 			m.mu.Lock()
@@ -170,6 +191,7 @@ func (m *membership) step(rejoin bool) {
 			return
 		}
 		log.Info("gossip started", "addr", ng.Addr())
+		m.rememberAddr(ng.Addr())
 		m.mu.Lock()
 		m.g, g = ng, ng
 		m.applied = keys
@@ -262,5 +284,34 @@ func (m *membership) stop(leave bool) {
 	}
 	if err := g.Shutdown(); err != nil {
 		m.log.Warn("gossip shutdown", "error", err)
+	}
+}
+
+// gossipAddrFile remembers the gossip address picked for a port-0 bind.
+const gossipAddrFile = "gossip.addr"
+
+func (m *membership) rememberedAddr() string {
+	host, port, err := net.SplitHostPort(m.a.cfg.GossipAddr)
+	if err != nil || port != "0" {
+		return "" // a fixed port was given
+	}
+	b, err := os.ReadFile(filepath.Join(m.a.cfg.DataDir, "identity", gossipAddrFile))
+	if err != nil {
+		return ""
+	}
+	addr := strings.TrimSpace(string(b))
+	if h, _, err := net.SplitHostPort(addr); err != nil || h != host {
+		return ""
+	}
+	return addr
+}
+
+func (m *membership) rememberAddr(addr string) {
+	if _, port, err := net.SplitHostPort(m.a.cfg.GossipAddr); err != nil || port != "0" {
+		return
+	}
+	path := filepath.Join(m.a.cfg.DataDir, "identity", gossipAddrFile)
+	if err := os.WriteFile(path, []byte(addr+"\n"), 0o600); err != nil {
+		m.log.Warn("remember gossip address", "file", path, "error", err)
 	}
 }

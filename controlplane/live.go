@@ -3,6 +3,7 @@ package controlplane
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -27,6 +28,12 @@ func (s *Server) LiveAgents() map[string]api.FleetAgent {
 				a = api.FleetAgent{ID: id, Status: api.AgentAlive}
 			}
 			a.Session = s.cfg.ID
+			// An agent reporting on its session right now is alive,
+			// whatever gossip still thinks (a restarted agent that
+			// gossip has not taken back yet).
+			if a.Status != api.AgentAlive && s.cfg.Now().Sub(si.LastSeen) < freshSession {
+				a.Status = api.AgentAlive
+			}
 			a.ConfigIndex = max(a.ConfigIndex, si.ConfigIndex)
 			a.OutboxBacklog = si.OutboxBacklog
 			if si.Version != "" {
@@ -40,6 +47,10 @@ func (s *Server) LiveAgents() map[string]api.FleetAgent {
 	}
 	return out
 }
+
+// freshSession is how recent a session's last report must be to count as
+// proof of life (agents report every 2 s).
+const freshSession = 5 * time.Second
 
 // ready: the node serves once it has a leader and has applied the cluster's
 // initialisation.
