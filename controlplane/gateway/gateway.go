@@ -139,6 +139,7 @@ type Gateway struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session // agent id → live session on this node
+	stopped  bool                // Close or Kill began: no new goroutines
 	conns    map[*quic.Conn]struct{}
 
 	fwd *forwarder
@@ -308,9 +309,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: listen: %w", err)
 	}
+	if !g.goAdd(2) {
+		ln.Close()
+		return nil
+	}
 	g.log.Info("gateway serving", "addr", g.advertise)
 	close(g.ready)
-	g.wg.Add(2)
 	go func() { defer g.wg.Done(); g.hub.run(ctx) }()
 	go func() { defer g.wg.Done(); g.watchFleet(ctx) }()
 	for {
@@ -322,12 +326,27 @@ func (g *Gateway) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("gateway: accept: %w", err)
 		}
-		g.wg.Add(1)
+		if !g.goAdd(1) {
+			_ = conn.CloseWithError(closeShutdown, "node shutting down")
+			continue
+		}
 		go func() {
 			defer g.wg.Done()
 			g.serveConn(ctx, conn)
 		}()
 	}
+}
+
+// goAdd counts n goroutines in wg unless the gateway is closing (Add must
+// not race Close's Wait).
+func (g *Gateway) goAdd(n int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		return false
+	}
+	g.wg.Add(n)
+	return true
 }
 
 // Ready is closed once the gateway accepts connections.
@@ -338,6 +357,7 @@ func (g *Gateway) Close() error {
 	g.closeOnce.Do(func() {
 		close(g.closing)
 		g.mu.Lock()
+		g.stopped = true
 		for c := range g.conns {
 			_ = c.CloseWithError(closeShutdown, "node shutting down")
 		}
@@ -408,6 +428,9 @@ func (g *Gateway) Sessions() map[string]SessionInfo {
 func (g *Gateway) Kill() {
 	g.closeOnce.Do(func() {
 		close(g.closing)
+		g.mu.Lock()
+		g.stopped = true
+		g.mu.Unlock()
 		_ = g.udp.Close()
 		_ = g.tr.Close()
 		g.fwd.close()
