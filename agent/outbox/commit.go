@@ -105,40 +105,38 @@ func (o *Outbox) commitLoop() {
 			return
 		}
 		size := len(group[0].val)
-		// Linger: when the last sync ended less than GroupWindow ago,
-		// wait for the window to pass so that the group is larger and the
-		// disk sees fewer syncs (the disk is shared with everything else
-		// on the box). An idle outbox commits at once.
-		var linger <-chan time.Time
-		var timer *time.Timer
-		if w := o.cfg.GroupWindow; w > 0 {
-			if d := w - time.Since(o.lastSync); d > 0 {
-				timer = time.NewTimer(d)
-				linger = timer.C
-			}
-		}
-	fill:
-		for len(group) < maxGroup && size < maxGroupBytes {
-			if linger != nil {
+		gather := func() {
+			for len(group) < maxGroup && size < maxGroupBytes {
 				select {
 				case r := <-o.reqs:
 					group = append(group, r)
 					size += len(r.val)
-					continue
-				case <-linger:
-					linger = nil
+				default:
+					return
 				}
 			}
-			select {
-			case r := <-o.reqs:
-				group = append(group, r)
-				size += len(r.val)
-			default:
-				break fill
-			}
 		}
-		if timer != nil {
-			timer.Stop()
+		gather()
+		// Linger, only under concurrency (two or more appends waiting):
+		// after a sync that took d, wait until d has passed since it ended
+		// (at most GroupWindow) to gather more, so that a disk slowed by
+		// others gets fewer, larger syncs. A lone append never waits, and
+		// on a fast disk the wait is as short as its syncs.
+		if w := o.cfg.GroupWindow; w > 0 && len(group) > 1 {
+			if d := min(w, o.lastSyncDur) - time.Since(o.lastSync); d > 0 {
+				timer := time.NewTimer(d)
+			linger:
+				for len(group) < maxGroup && size < maxGroupBytes {
+					select {
+					case r := <-o.reqs:
+						group = append(group, r)
+						size += len(r.val)
+					case <-timer.C:
+						break linger
+					}
+				}
+				timer.Stop()
+			}
 		}
 		o.commit(group)
 		clear(group)
@@ -203,8 +201,10 @@ func (o *Outbox) commit(group []*appendReq) {
 	if err == nil && len(accepted) > 0 {
 		if err = tx.Set(keyLast, u64(seq)); err == nil {
 			if err = tx.Commit(); err == nil {
+				start := time.Now()
 				err = o.sync()
 				o.lastSync = time.Now()
+				o.lastSyncDur = o.lastSync.Sub(start)
 			}
 		}
 	}

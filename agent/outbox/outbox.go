@@ -82,11 +82,11 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now stamps events that have no time. Default time.Now.
 	Now func() time.Time
-	// GroupWindow is the least time between two group commits' syncs
-	// while appends keep coming: a group waits that long after the last
-	// sync to gather more events, so a busy outbox syncs at most 1/window
-	// times a second. An idle outbox commits at once. Default 2ms; a
-	// negative value turns it off.
+	// GroupWindow caps how long a group of concurrent appends waits after
+	// the last sync to gather more: it waits as long as that sync took,
+	// at most GroupWindow, so a disk slowed by other writers sees fewer,
+	// larger syncs. A lone append never waits. Default 2ms; a negative
+	// value turns it off.
 	GroupWindow time.Duration
 	// EncryptionKey, if set, encrypts the badger files at rest (AES, 16, 24
 	// or 32 bytes). The same key is needed to reopen the outbox.
@@ -151,7 +151,8 @@ type Outbox struct {
 	closed  bool
 	ackMu   sync.Mutex // serializes Acks
 
-	lastSync time.Time // the committer's last sync (its own)
+	lastSync    time.Time     // when the committer's last sync ended (its own)
+	lastSyncDur time.Duration // how long it took
 
 	reqs    chan *appendReq
 	closing chan struct{} // closed by Close: the committer stops
