@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME ?= 15s
 
-.PHONY: help build test test-short lint deps fuzz bench bench-cluster clean
+.PHONY: help build test test-short lint deps fuzz bench bench-cluster bench-ingest bench-propagation clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,13 @@ bench: ## micro-benchmarks (FSM apply, catalogue parse) and the cluster write be
 
 bench-cluster: ## catalogue writes on a three-node loopback cluster (the figures in docs/PERFORMANCE.md)
 	$(GO) test -run '^$$' -bench 'BenchmarkCluster' -benchtime 10s -timeout 30m ./controlplane/integration/
+
+bench-ingest: ## contact events end to end for 60 s, flat out and at 25,000/s offered (docs/PERFORMANCE.md)
+	TOUCHPOINT_BENCH_DURATION=60s $(GO) test -run '^$$' -bench 'BenchmarkIngest$$' -benchtime 1x -timeout 30m ./cmd/touchpoint/
+	TOUCHPOINT_BENCH_RATE=25000 TOUCHPOINT_BENCH_DURATION=60s $(GO) test -run '^$$' -bench 'BenchmarkIngest$$' -benchtime 1x -timeout 30m ./cmd/touchpoint/
+
+bench-propagation: ## a change reaching 1,000 agent sessions (docs/PERFORMANCE.md)
+	$(GO) test -run '^$$' -bench Propagation -benchtime 200x -timeout 30m ./controlplane/gateway/
 
 clean: ## remove build output
 	rm -rf bin
