@@ -505,3 +505,50 @@ func TestGateway_FleetShowsRegistryWithSessionState(t *testing.T) {
 		t.Fatalf("unknown agent: %v", err)
 	}
 }
+
+// One session per agent on a node: a newer session of the same agent
+// takes over and the older connection is closed, so two of the node's
+// streams never interleave the agent's events.
+func TestGateway_NewerSessionOfAnAgentReplacesTheOlder(t *testing.T) {
+	c := cptest.New(t, 1)
+	waitGateways(t, c)
+	a := newTestAgent(t, "kiosk-1")
+	if code := a.enroll(c.Nodes[0].QUICAddr(), mintToken(t, c.Client(0), "1h", 1)); code != "" {
+		t.Fatal(code)
+	}
+	old, err := a.dial(c.Nodes[0].QUICAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.close()
+	if _, code, err := old.hello(a.id, "", 0, 0); err != nil || code != "" {
+		t.Fatalf("hello: %v %s", err, code)
+	}
+	oldEvents, _ := old.events(t)
+	if hi, code := sendBatch(t, oldEvents, batch(a.id, 1, 10)); code != "" || hi != 10 {
+		t.Fatalf("old session batch: %d %s", hi, code)
+	}
+	cur, err := a.dial(c.Nodes[0].QUICAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.close()
+	if _, code, err := cur.hello(a.id, "", 0, 0); err != nil || code != "" {
+		t.Fatalf("hello: %v %s", err, code)
+	}
+	select {
+	case <-old.conn.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the older session stayed open")
+	}
+	st, mark := cur.events(t)
+	if mark != 10 {
+		t.Fatalf("the newer session starts at %d, want 10", mark)
+	}
+	if hi, code := sendBatch(t, st, batch(a.id, 11, 5)); code != "" || hi != 15 {
+		t.Fatalf("new session batch: %d %s", hi, code)
+	}
+	if n := len(c.Nodes[0].Server.Gateway().Sessions()); n != 1 {
+		t.Fatalf("%d sessions for one agent", n)
+	}
+}

@@ -196,6 +196,11 @@ func (g *Gateway) refuse(ctx context.Context, conn *quic.Conn, err error) {
 	if st, aerr := conn.AcceptStream(ctx); aerr == nil {
 		g.replyError(st, err)
 		closeStream(st)
+		// Let the frame reach the agent before the close overtakes it.
+		select {
+		case <-conn.Context().Done():
+		case <-time.After(time.Second):
+		}
 	}
 	var ae *api.Error
 	msg := err.Error()
@@ -294,7 +299,13 @@ func (s *session) follow(ctx context.Context, ctl *quic.Stream, hello wire.Hello
 				a, ok, err := g.state.Agent(s.id)
 				if err == nil && (!ok || a.Revoked || a.CertSerial != s.serial) {
 					_ = wire.WriteFrame(ctl, wire.MsgError, wire.Error{Code: CodeRevoked, Message: "this agent was revoked"})
-					_ = s.conn.CloseWithError(closeRefused, "revoked")
+					// The frame first; the close (which also says why)
+					// follows shortly whether or not the agent hangs up.
+					select {
+					case <-s.conn.Context().Done():
+					case <-time.After(time.Second):
+					}
+					_ = s.conn.CloseWithError(closeRefused, "revoked: this agent was revoked")
 					return nil
 				}
 				nk, err := g.state.GossipKeys()
