@@ -16,8 +16,9 @@ import (
 // reconnects by itself to a member it declared dead.
 const rejoinEvery = 15 * time.Second
 
-// gossipAgents is the gossip pool's view of the agents.
-func (s *Server) gossipAgents() map[string]api.FleetAgent {
+// GossipAgents is the gossip pool's view of the agents alone (without what
+// sessions add; LiveAgents merges both).
+func (s *Server) GossipAgents() map[string]api.FleetAgent {
 	f := s.fleet.Load()
 	if f == nil {
 		return nil

@@ -18,7 +18,7 @@ import (
 // has not seen).
 func (s *Server) LiveAgents() map[string]api.FleetAgent {
 	out := map[string]api.FleetAgent{}
-	for id, a := range s.gossipAgents() {
+	for id, a := range s.GossipAgents() {
 		out[id] = a
 	}
 	if s.gw != nil {

@@ -301,3 +301,28 @@ func TestAgents_KilledAgentIsSuspectThenDeadInFleetLs(t *testing.T) {
 		t.Fatalf("fleet ls showed %v, want %v", seen, want)
 	}
 }
+
+// A gossip key rotation reaches the agent over its session; after two
+// rotations (the original key dropped) the agent still gossips with the
+// nodes.
+func TestAgents_GossipKeyRotationReachesAgents(t *testing.T) {
+	c := cptest.New(t, 3)
+	cl := c.Client(0)
+	startTestAgent(t, newAgentConfig(t, c, "kiosk-1", "kiosk", mintJoinToken(t, cl, 1)))
+	heard := func() time.Time {
+		return c.Nodes[c.Leader()].Server.GossipAgents()["kiosk-1"].LastSeen
+	}
+	waitFor(t, "agent in gossip", 30*time.Second, func() bool {
+		return c.Nodes[c.Leader()].Server.GossipAgents()["kiosk-1"].Status == api.AgentAlive
+	})
+	for i := 0; i < 2; i++ {
+		if _, err := cl.RotateGossipKey(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rotated := time.Now()
+	waitFor(t, "agent heard in gossip after the rotations", 30*time.Second, func() bool {
+		st := c.Nodes[c.Leader()].Server.GossipAgents()["kiosk-1"]
+		return st.Status == api.AgentAlive && heard().After(rotated.Add(2*time.Second))
+	})
+}
