@@ -201,7 +201,7 @@ func TestSystem_ContactsEffectivelyOnceThroughAgentKillLeaderKillAndLinkCut(t *t
 	leader := c.byID(st.Leader)
 	c.kill9(leader)
 	t.Logf("leader %s killed after %d acknowledged contacts", leader.id, count())
-	st = c.waitStatus(3, leader.id)
+	c.waitStatus(3, leader.id)
 	time.Sleep(2 * time.Second)
 	// (c) Every link is cut for longer than the idle timeout.
 	for _, p := range proxies {
