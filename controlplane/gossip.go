@@ -134,9 +134,22 @@ func (s *Server) registeredGossipAddrs(self string) []string {
 }
 
 // registerGossipAddrs (leader) writes the gateway and gossip addresses the
-// pool reports for servers into the node registry when they differ, so a
-// node restarted on new ports is found again.
+// pool reports for servers into the node registry, and agents' gossip
+// addresses into the fleet registry, when they differ: a member restarted
+// on new ports is found again.
 func (s *Server) registerGossipAddrs(ctx context.Context, f *fleet.Fleet) {
+	if agents, err := s.store.FSM().Agents(); err == nil {
+		live := f.Agents()
+		for _, a := range agents {
+			st, ok := live[a.ID]
+			if !ok || a.Revoked || st.Status != api.AgentAlive || st.Addr == "" || st.Addr == a.GossipAddr {
+				continue
+			}
+			if _, err := s.applyLocal(ctx, fsm.CmdAgentGossip, fsm.AgentGossip{AgentID: a.ID, GossipAddr: st.Addr}); err != nil {
+				s.log.Warn("register agent gossip address", "agent", a.ID, "error", err)
+			}
+		}
+	}
 	nodes, err := s.store.FSM().Nodes()
 	if err != nil {
 		return

@@ -308,7 +308,13 @@ func TestAgents_KilledAgentIsSuspectThenDeadInFleetLs(t *testing.T) {
 func TestAgents_GossipKeyRotationReachesAgents(t *testing.T) {
 	c := cptest.New(t, 3)
 	cl := c.Client(0)
-	startTestAgent(t, newAgentConfig(t, c, "kiosk-1", "kiosk", mintJoinToken(t, cl, 1)))
+	ag := startTestAgent(t, newAgentConfig(t, c, "kiosk-1", "kiosk", mintJoinToken(t, cl, 1)))
+	// The agent picked its gossip port itself; the leader records the
+	// address the pool reports in the registry, for rejoins from Raft.
+	waitFor(t, "agent gossip address in the registry", 30*time.Second, func() bool {
+		reg, ok, _ := c.Store(c.Leader()).FSM().Agent("kiosk-1")
+		return ok && reg.GossipAddr != "" && reg.GossipAddr == ag.a.GossipAddr()
+	})
 	heard := func() time.Time {
 		return c.Nodes[c.Leader()].Server.GossipAgents()["kiosk-1"].LastSeen
 	}

@@ -323,6 +323,8 @@ func (f *FSM) dispatch(e *entry) (any, *api.Error) {
 		return applyAgentRevoke(e)
 	case CmdGossipKeys:
 		return applyGossipKeys(e)
+	case CmdAgentGossip:
+		return applyAgentGossip(e)
 	}
 	if e.cmd.Flags&FlagIgnorable != 0 {
 		return nil, nil

@@ -267,3 +267,36 @@ func (f *FSM) GossipKeys() ([][]byte, error) {
 	})
 	return g.Keys, err
 }
+
+// AgentGossip records the gossip address the pool reports for an enrolled
+// agent (an agent that picked its port itself could not give it at
+// enrollment), so nodes rejoin it from Raft at every start.
+type AgentGossip struct {
+	AgentID    string `json:"agentId"`
+	GossipAddr string `json:"gossipAddr"`
+}
+
+func applyAgentGossip(e *entry) (any, *api.Error) {
+	p, aerr := decodePayload[AgentGossip](e)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if len(p.GossipAddr) > 256 {
+		return nil, api.Errorf(api.CodeInvalidField, "gossip address too long")
+	}
+	key := strKey(prefixAgent, p.AgentID)
+	b, ok := e.w.get(key)
+	if !ok {
+		return nil, api.Errorf(api.CodeNotFound, "agent %q is not enrolled", p.AgentID)
+	}
+	var a Agent
+	if err := json.Unmarshal(b, &a); err != nil {
+		panic(fmt.Sprintf("fsm: agent %s: %v", p.AgentID, err))
+	}
+	if a.GossipAddr != p.GossipAddr && !a.Revoked {
+		a.GossipAddr = p.GossipAddr
+		ab, _ := json.Marshal(a)
+		e.w.set(key, ab)
+	}
+	return api.WriteResult{Index: e.index}, nil
+}

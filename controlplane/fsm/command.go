@@ -26,6 +26,7 @@ const (
 	CmdAgentEnroll   CommandType = 10
 	CmdAgentRevoke   CommandType = 11
 	CmdGossipKeys    CommandType = 12
+	CmdAgentGossip   CommandType = 13
 )
 
 func (t CommandType) String() string {
@@ -54,6 +55,8 @@ func (t CommandType) String() string {
 		return "fleet.revoke"
 	case CmdGossipKeys:
 		return "fleet.gossip-keys"
+	case CmdAgentGossip:
+		return "fleet.agent-gossip"
 	}
 	return fmt.Sprintf("command(%d)", uint16(t))
 }
