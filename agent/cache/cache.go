@@ -18,6 +18,7 @@
 package cache
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -150,7 +151,13 @@ type stored struct {
 }
 
 func encode(o api.Object) ([]byte, error) {
-	return json.Marshal(stored{Kind: o.Kind, ID: o.ID, Index: o.Index, Doc: o.Doc})
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep documents as written ("a >= 6")
+	if err := enc.Encode(stored{Kind: o.Kind, ID: o.ID, Index: o.Index, Doc: o.Doc}); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func decode(v []byte) (api.Object, error) {

@@ -143,13 +143,16 @@ type Frame struct {
 	Payload []byte
 }
 
-// WriteFrame writes one message as JSON.
+// WriteFrame writes one message as JSON (without HTML escaping: documents
+// travel as written, "a >= 6" and all).
 func WriteFrame(w io.Writer, t MsgType, msg any) error {
-	p, err := json.Marshal(msg)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(msg); err != nil {
 		return fmt.Errorf("encode %s: %w", t, err)
 	}
-	return WriteRaw(w, t, p)
+	return WriteRaw(w, t, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
 // WriteRaw writes one frame with an already encoded payload.
