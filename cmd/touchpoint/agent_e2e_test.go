@@ -154,7 +154,7 @@ const campaignDoc = "kind: Campaign\nid: %s\nname: test\noffers: [retain-10]\nch
 func TestAgents_FollowConfigurationCatchUpAndResyncBySnapshot(t *testing.T) {
 	c := cptest.New(t, 3, func(cfg *controlplane.Config) { cfg.Raft.FSM.ChangeRetention = 20 })
 	cl := c.Client(0)
-	applyYAML(t, cl, retain10Doc)
+	applyYAML(t, cl, readmeOffer)
 	tok := mintJoinToken(t, cl, 2)
 	kiosk := startTestAgent(t, newAgentConfig(t, c, "kiosk-1", "kiosk", tok))
 	ivr := startTestAgent(t, newAgentConfig(t, c, "ivr-1", "ivr", tok))
@@ -212,20 +212,11 @@ func TestAgents_FollowConfigurationCatchUpAndResyncBySnapshot(t *testing.T) {
 	})
 }
 
-const retain10Doc = `kind: Offer
-id: retain-10
-name: 10% off for 6 months
-category: retention
-value: 60
-cost: 5
-channels: [kiosk, ivr]
-eligibility: profile.tenureMonths >= 6
-`
 
 func TestAgents_OfflineKeepServingAndAcceptingUpToTheBoundThenDrain(t *testing.T) {
 	c := cptest.New(t, 3)
 	cl := c.Client(0)
-	applyYAML(t, cl, retain10Doc)
+	applyYAML(t, cl, readmeOffer)
 	cfg := newAgentConfig(t, c, "kiosk-1", "kiosk", mintJoinToken(t, cl, 1))
 	cfg.OutboxMaxBytes = 64 << 10
 	a := startTestAgent(t, cfg)

@@ -255,7 +255,12 @@ func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  export TOUCHPOINT_ADDR=%s\n", url)
 	fmt.Fprintf(w, "  export TOUCHPOINT_TOKEN=%s\n", token)
-	for _, cmd := range []string{
+	commands := func(cmds ...string) {
+		for _, cmd := range cmds {
+			fmt.Fprintf(w, "  %s %s\n", tp, cmd)
+		}
+	}
+	commands(
 		"cluster status",
 		"get offers",
 		"get offers retain-10 -o json",
@@ -264,9 +269,7 @@ func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string) {
 		"apply -f " + catalogFile,
 		"tokens create --role analyst --name marketing",
 		"audit",
-	} {
-		fmt.Fprintf(w, "  %s %s\n", tp, cmd)
-	}
+	)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, e.msg(msgDemoAgents, kioskURL, ivrURL))
 	fmt.Fprintln(w, e.msg(msgDemoContacts))
@@ -275,14 +278,12 @@ func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string) {
 	fmt.Fprintf(w, "  curl -s -X POST %s/v1/contacts -H 'Content-Type: application/json' -d '{\"customerId\":\"C1\",\"type\":\"offer\",\"outcome\":\"accepted\",\"offerId\":\"retain-10\",\"campaignId\":\"winback-q4\"}'\n", ivrURL)
 	fmt.Fprintf(w, "  curl -s %s/v1/catalog/offers/retain-10\n", ivrURL)
 	fmt.Fprintf(w, "  curl -s %s/v1/status\n", kioskURL)
-	for _, cmd := range []string{
+	commands(
 		"fleet ls",
 		"fleet show kiosk-1 -o json",
 		"contacts stats",
 		"contacts query --customer C1",
-	} {
-		fmt.Fprintf(w, "  %s %s\n", tp, cmd)
-	}
+	)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, e.msg(msgDemoStop))
 }
