@@ -212,7 +212,6 @@ func TestAgents_FollowConfigurationCatchUpAndResyncBySnapshot(t *testing.T) {
 	})
 }
 
-
 func TestAgents_OfflineKeepServingAndAcceptingUpToTheBoundThenDrain(t *testing.T) {
 	c := cptest.New(t, 3)
 	cl := c.Client(0)

@@ -266,7 +266,7 @@ func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string) {
 		"get offers retain-10 -o json",
 		"get campaigns",
 		"get policies -o json",
-		"apply -f " + catalogFile,
+		"apply -f "+catalogFile,
 		"tokens create --role analyst --name marketing",
 		"audit",
 	)
