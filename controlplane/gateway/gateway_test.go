@@ -106,8 +106,11 @@ func (a *testAgent) dial(addr string) (*session, error) {
 	host, _, _ := net.SplitHostPort(addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := quic.DialAddr(ctx, addr, &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{wire.ALPN},
-		RootCAs: a.ca, ServerName: host, Certificates: []tls.Certificate{{Certificate: [][]byte{a.cert}, PrivateKey: a.key}}}, quicConf())
+	conf := &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{wire.ALPN}, RootCAs: a.ca, ServerName: host}
+	if a.cert != nil {
+		conf.Certificates = []tls.Certificate{{Certificate: [][]byte{a.cert}, PrivateKey: a.key}}
+	}
+	conn, err := quic.DialAddr(ctx, addr, conf, quicConf())
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +122,21 @@ func (a *testAgent) dial(addr string) (*session, error) {
 }
 
 func (s *session) close() { _ = s.conn.CloseWithError(0, "") }
+
+// open dials addr and says hello holding nothing; the session closes at
+// cleanup.
+func (a *testAgent) open(t testing.TB, addr string) *session {
+	t.Helper()
+	s, err := a.dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.close)
+	if _, code, err := s.hello(a.id, "", 0, 0); err != nil || code != "" {
+		t.Fatalf("hello: %v %s", err, code)
+	}
+	return s
+}
 
 // hello opens the session and returns the welcome (or the error frame's
 // code).
@@ -229,16 +247,17 @@ func TestGateway_EnrollmentRefusesBadSpentAndExpiredTokens(t *testing.T) {
 	if code := newTestAgent(t, "kiosk-5").enroll(follower, other.String()); code != "handshake" && code != "token_invalid" {
 		t.Fatalf("foreign token: %q", code)
 	}
-	// The enrolled agent connects with its certificate; an agent without
-	// one cannot open a session.
-	s, err := a.dial(c.Nodes[0].QUICAddr())
-	if err != nil {
-		t.Fatal(err)
+	// The enrolled agent connects with its certificate; without one, a
+	// connection may only enroll.
+	noCert := &testAgent{t: t, id: a.id, key: a.key, ca: a.ca}
+	if s, err := noCert.dial(c.Nodes[0].QUICAddr()); err == nil {
+		_, code, err := s.hello(a.id, "", 0, 0)
+		s.close()
+		if err == nil && code == "" {
+			t.Fatal("a connection without a certificate opened a session")
+		}
 	}
-	defer s.close()
-	if _, code, err := s.hello(a.id, "", 0, 0); err != nil || code != "" {
-		t.Fatalf("hello: %v %s", err, code)
-	}
+	a.open(t, c.Nodes[0].QUICAddr())
 }
 
 func TestGateway_SessionGetsSnapshotThenEveryChangeAndRevocationCutsItOff(t *testing.T) {
@@ -415,14 +434,7 @@ func TestGateway_EventsThroughAFollowerAreCommittedOnceAndGapsRefused(t *testing
 	if code := a.enroll(c.Nodes[0].QUICAddr(), mintToken(t, cl, "1h", 1)); code != "" {
 		t.Fatal(code)
 	}
-	s, err := a.dial(c.Nodes[c.Follower()].QUICAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.close()
-	if _, code, err := s.hello(a.id, "", 0, 0); err != nil || code != "" {
-		t.Fatalf("hello: %v %s", err, code)
-	}
+	s := a.open(t, c.Nodes[c.Follower()].QUICAddr())
 	st, mark := s.events(t)
 	if mark != 0 {
 		t.Fatalf("fresh agent's mark %d", mark)
@@ -472,14 +484,7 @@ func TestGateway_FleetShowsRegistryWithSessionState(t *testing.T) {
 	if ag.Status != api.AgentDead || ag.Site != "sh-01" || ag.Channel != "kiosk" || ag.Lag != head || ag.Session != "" {
 		t.Fatalf("before any session: %+v", ag)
 	}
-	s, err := a.dial(c.Nodes[0].QUICAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.close()
-	if _, code, err := s.hello(a.id, "", 0, 0); err != nil || code != "" {
-		t.Fatalf("hello: %v %s", err, code)
-	}
+	s := a.open(t, c.Nodes[0].QUICAddr())
 	if f, err := s.next(5 * time.Second); err != nil || f.Type != wire.MsgSnapshot {
 		t.Fatalf("snapshot: %v %v", f.Type, err)
 	}
@@ -516,26 +521,12 @@ func TestGateway_NewerSessionOfAnAgentReplacesTheOlder(t *testing.T) {
 	if code := a.enroll(c.Nodes[0].QUICAddr(), mintToken(t, c.Client(0), "1h", 1)); code != "" {
 		t.Fatal(code)
 	}
-	old, err := a.dial(c.Nodes[0].QUICAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.close()
-	if _, code, err := old.hello(a.id, "", 0, 0); err != nil || code != "" {
-		t.Fatalf("hello: %v %s", err, code)
-	}
+	old := a.open(t, c.Nodes[0].QUICAddr())
 	oldEvents, _ := old.events(t)
 	if hi, code := sendBatch(t, oldEvents, batch(a.id, 1, 10)); code != "" || hi != 10 {
 		t.Fatalf("old session batch: %d %s", hi, code)
 	}
-	cur, err := a.dial(c.Nodes[0].QUICAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.close()
-	if _, code, err := cur.hello(a.id, "", 0, 0); err != nil || code != "" {
-		t.Fatalf("hello: %v %s", err, code)
-	}
+	cur := a.open(t, c.Nodes[0].QUICAddr())
 	select {
 	case <-old.conn.Context().Done():
 	case <-time.After(5 * time.Second):
