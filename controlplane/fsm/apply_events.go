@@ -27,11 +27,14 @@ import (
 // Keys:
 //
 //	h/<agent>                         agentMark JSON
-//	v/<agent>/<seq 8>                 protocol.ContactEvent JSON
-//	k/<len 2><customer><unix nanos 8><agent>/<seq 8>   "" (contacts by customer;
-//	                                  the length prefix keeps one customer's
-//	                                  keys apart from another's whatever
-//	                                  characters ids hold)
+//	k/<len 2><customer><unix nanos 8><agent>/<seq 8>   the stored event
+//	                                  (binary, see command_events.go):
+//	                                  contacts by customer, the only way the
+//	                                  ledger is read; the length prefix keeps
+//	                                  one customer's keys apart from
+//	                                  another's whatever characters ids hold
+//	v/<agent>/<seq 8>                 the event, written by earlier versions
+//	                                  (their k/ values are empty)
 
 var (
 	prefixMark     = []byte("h/")
@@ -134,8 +137,8 @@ func applyEventsIngest(e *entry) (any, *api.Error) {
 	}
 	for i := range p.Events[dups:] {
 		ev := &p.Events[dups+i]
-		e.w.set(eventKey(p.AgentID, ev.Seq), encodeStoredEvent(ev))
-		e.w.set(customerKey(*ev), nil)
+		// One write per event: the customer index holds the event.
+		e.w.set(customerKey(*ev), encodeStoredEvent(ev))
 		mark.HighestSeq = ev.Seq
 		mark.Received++
 		if ev.Time.After(mark.LastEvent) {
@@ -184,7 +187,6 @@ func (f *FSM) ContactsByCustomer(customer string, since time.Time, limit int) ([
 	prefix := customerPrefix(customer)
 	err := f.view(func(tx *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
 		opts.Prefix = prefix
 		it := tx.NewIterator(opts)
 		defer it.Close()
@@ -200,9 +202,13 @@ func (f *FSM) ContactsByCustomer(customer string, since time.Time, limit int) ([
 			rest := k[8:]
 			agent := string(rest[:len(rest)-9])
 			seq := u64From(rest[len(rest)-8:])
-			item, err := tx.Get(eventKey(agent, seq))
-			if err != nil {
-				return fmt.Errorf("contact %s/%d: %w", agent, seq, err)
+			item := it.Item()
+			if item.ValueSize() == 0 {
+				// Written by an earlier version: the event is under v/.
+				var err error
+				if item, err = tx.Get(eventKey(agent, seq)); err != nil {
+					return fmt.Errorf("contact %s/%d: %w", agent, seq, err)
+				}
 			}
 			var ev protocol.ContactEvent
 			if err := item.Value(func(v []byte) error {
