@@ -95,18 +95,20 @@ func (l *Link) eventStream(ctx context.Context, conn *quic.Conn) (progressed boo
 		var appended <-chan struct{}
 		if len(inflight) < l.cfg.Window {
 			appended = l.ob.Appended()
-			evs, err := l.ob.Pending(sent, l.cfg.BatchMax)
+			// The stored JSON goes out as it is: no decoding and encoding
+			// again on the way.
+			evs, first, last, err := l.ob.PendingJSON(sent, l.cfg.BatchMax)
 			if err != nil {
 				return progressed, fmt.Errorf("read outbox: %w", err)
 			}
 			if len(evs) > 0 {
-				if evs[0].Seq != sent+1 {
-					return progressed, fmt.Errorf("outbox resumes at %d after %d: the cluster would see a gap", evs[0].Seq, sent)
+				if first != sent+1 {
+					return progressed, fmt.Errorf("outbox resumes at %d after %d: the cluster would see a gap", first, sent)
 				}
-				if err := wire.WriteFrame(s, wire.MsgEvents, &wire.Events{Events: evs}); err != nil {
+				if err := wire.WriteEvents(s, evs); err != nil {
 					return progressed, err
 				}
-				sent = evs[len(evs)-1].Seq
+				sent = last
 				inflight = append(inflight, sent)
 				l.eventsSent.Add(uint64(len(evs)))
 				continue

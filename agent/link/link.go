@@ -19,6 +19,7 @@ package link
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,7 +49,10 @@ type Cache interface {
 
 // Outbox is what the link needs of the agent's event FIFO (agent/outbox).
 type Outbox interface {
-	Pending(after uint64, max int) ([]protocol.ContactEvent, error)
+	// PendingJSON returns, in order, at most max unacknowledged events
+	// after a sequence, each as protocol.ContactEvent JSON, with the first
+	// and last sequence.
+	PendingJSON(after uint64, max int) (evs []json.RawMessage, first, last uint64, err error)
 	Ack(through uint64) error
 	Stats() outbox.Stats
 	// Appended is closed once events appended after the call are visible

@@ -575,7 +575,9 @@ func (fakeCache) ApplySnapshot(cache.Position, []api.Object) (bool, error) { ret
 
 type fakeOutbox struct{}
 
-func (fakeOutbox) Pending(uint64, int) ([]protocol.ContactEvent, error) { return nil, nil }
-func (fakeOutbox) Ack(uint64) error                                     { return nil }
-func (fakeOutbox) Stats() outbox.Stats                                  { return outbox.Stats{NextSeq: 1} }
-func (fakeOutbox) Appended() <-chan struct{}                            { return nil }
+func (fakeOutbox) PendingJSON(uint64, int) ([]json.RawMessage, uint64, uint64, error) {
+	return nil, 0, 0, nil
+}
+func (fakeOutbox) Ack(uint64) error          { return nil }
+func (fakeOutbox) Stats() outbox.Stats       { return outbox.Stats{NextSeq: 1} }
+func (fakeOutbox) Appended() <-chan struct{} { return nil }

@@ -1,8 +1,10 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -17,13 +19,68 @@ const ackChunk = 4096
 // sequence above after. It never returns an event before its Append has
 // been synced, nor one already acknowledged.
 func (o *Outbox) Pending(after uint64, max int) ([]protocol.ContactEvent, error) {
+	var out []protocol.ContactEvent
+	err := o.scanPending(after, max, func(seq uint64, v []byte) error {
+		var e protocol.ContactEvent
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("decode event %d: %w", seq, err)
+		}
+		e.Seq = seq
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// PendingJSON is Pending with each event as the JSON the control plane
+// reads (protocol.ContactEvent, sequence filled in), taken from the stored
+// bytes without decoding them; it also returns the first and last
+// sequence. The link sends them as they are.
+func (o *Outbox) PendingJSON(after uint64, max int) (evs []json.RawMessage, first, last uint64, err error) {
+	// Stored events are encoded with sequence 0 right after the agent id
+	// (protocol.ContactEvent's field order); the prefix is replaced.
+	id, _ := json.Marshal(o.cfg.AgentID)
+	stored := append(append([]byte(`{"agentId":`), id...), `,"seq":0,`...)
+	err = o.scanPending(after, max, func(seq uint64, v []byte) error {
+		var b []byte
+		if bytes.HasPrefix(v, stored) {
+			b = make([]byte, 0, len(v)+20)
+			b = append(b, stored[:len(stored)-2]...) // through `"seq":`
+			b = strconv.AppendUint(b, seq, 10)
+			b = append(b, v[len(stored)-1:]...) // from the comma on
+		} else {
+			// Not the layout this build writes: decode and encode again.
+			var e protocol.ContactEvent
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode event %d: %w", seq, err)
+			}
+			e.Seq = seq
+			var err error
+			if b, err = json.Marshal(&e); err != nil {
+				return err
+			}
+		}
+		if first == 0 {
+			first = seq
+		}
+		last = seq
+		evs = append(evs, b)
+		return nil
+	})
+	return evs, first, last, err
+}
+
+// scanPending calls fn, in sequence order, for at most max stored events
+// with a sequence above after (and above the acknowledged one), never one
+// whose append is not synced yet.
+func (o *Outbox) scanPending(after uint64, max int, fn func(seq uint64, v []byte) error) error {
 	o.closeMu.RLock()
 	defer o.closeMu.RUnlock()
 	if o.closed {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	if max <= 0 {
-		return nil, nil
+		return nil
 	}
 	o.mu.Lock()
 	last, acked := o.last, o.acked
@@ -33,20 +90,20 @@ func (o *Outbox) Pending(after uint64, max int) ([]protocol.ContactEvent, error)
 		from = acked + 1
 	}
 	if from > last {
-		return nil, nil
+		return nil
 	}
 	n := last - from + 1
 	if n > uint64(max) {
 		n = uint64(max)
 	}
-	out := make([]protocol.ContactEvent, 0, n)
+	seen := uint64(0)
 	err := o.db.View(func(tx *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = prefixEvent
 		opts.PrefetchSize = int(min(n, 256))
 		it := tx.NewIterator(opts)
 		defer it.Close()
-		for it.Seek(eventKey(from)); it.Valid() && uint64(len(out)) < n; it.Next() {
+		for it.Seek(eventKey(from)); it.Valid() && seen < n; it.Next() {
 			item := it.Item()
 			seq, ok := seqOfKey(item.Key())
 			if !ok {
@@ -55,19 +112,17 @@ func (o *Outbox) Pending(after uint64, max int) ([]protocol.ContactEvent, error)
 			if seq > last {
 				break
 			}
-			var e protocol.ContactEvent
-			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
-				return fmt.Errorf("decode event %d: %w", seq, err)
+			if err := item.Value(func(v []byte) error { return fn(seq, v) }); err != nil {
+				return err
 			}
-			e.Seq = seq
-			out = append(out, e)
+			seen++
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read pending events after %d: %w", after, err)
+		return fmt.Errorf("read pending events after %d: %w", after, err)
 	}
-	return out, nil
+	return nil
 }
 
 // Ack deletes every event with a sequence up to and including through, and

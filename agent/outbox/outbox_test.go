@@ -3,11 +3,13 @@ package outbox
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -630,5 +632,34 @@ func TestOutbox_AppendedSignalsVisibleEvents(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("waiter missed the append")
+	}
+}
+
+// PendingJSON hands out the stored bytes with the sequence filled in:
+// they decode to exactly what Pending returns.
+func TestOutbox_PendingJSONMatchesPending(t *testing.T) {
+	o := openT(t, testConfig(t.TempDir()))
+	for i := 0; i < 5; i++ {
+		if _, err := o.Append(context.Background(), protocol.ContactEvent{CustomerID: fmt.Sprintf("C<%d>&\"x\"", i), Channel: "kiosk",
+			Type: protocol.ContactOffer, Outcome: protocol.OutcomePresented, Value: float64(i) / 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := o.Pending(1, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raws, first, last, err := o.PendingJSON(1, 3)
+	if err != nil || first != 2 || last != 4 || len(raws) != 3 {
+		t.Fatalf("PendingJSON: %d events %d..%d, %v", len(raws), first, last, err)
+	}
+	for i, r := range raws {
+		var got protocol.ContactEvent
+		if err := json.Unmarshal(r, &got); err != nil {
+			t.Fatalf("event %d: %v in %s", i, err, r)
+		}
+		if !reflect.DeepEqual(got, want[i]) {
+			t.Fatalf("event %d:\n got %+v\nwant %+v", i, got, want[i])
+		}
 	}
 }
