@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,12 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/quic-go/quic-go"
 
 	"touchpoint.dev/touchpoint/controlplane/cptest"
+	"touchpoint.dev/touchpoint/controlplane/gateway"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 	"touchpoint.dev/touchpoint/protocol/wire"
@@ -541,5 +545,27 @@ func TestGateway_NewerSessionOfAnAgentReplacesTheOlder(t *testing.T) {
 	}
 	if n := len(c.Nodes[0].Server.Gateway().Sessions()); n != 1 {
 		t.Fatalf("%d sessions for one agent", n)
+	}
+}
+
+// The stateless-reset key is kept per node: a restarted node answers the
+// packets of its old connections with resets the agents can verify.
+func TestGateway_StatelessResetKeySurvivesRestart(t *testing.T) {
+	c := cptest.New(t, 1)
+	waitGateways(t, c)
+	n := c.Nodes[0]
+	path := filepath.Join(n.DataDir, gateway.ResetKeyFile)
+	before, err := os.ReadFile(path)
+	if err != nil || len(before) != 32 {
+		t.Fatalf("reset key %s: %d bytes, %v", path, len(before), err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("reset key mode %v", fi.Mode().Perm())
+	}
+	n.Stop()
+	c.Restart(n)
+	after, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("the reset key changed across a restart (%v)", err)
 	}
 }
