@@ -245,6 +245,11 @@ func (e *entry) addChange(op, kind, id string, doc json.RawMessage) {
 	}
 	b = append(b, '}')
 	e.w.set(seqKey(prefixChange, e.index, e.chg), b)
+	if e.chg == 0 {
+		// Kept in the state, not found from the feed: pruning may delete
+		// every change record while agents still hold older indexes.
+		e.w.set(keyLastChange, u64(e.index))
+	}
 	e.chg++
 	e.w.lastChange = e.index
 }

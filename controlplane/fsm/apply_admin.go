@@ -124,6 +124,7 @@ func applyRestored(e *entry) (any, *api.Error) {
 	// Every follower of the feed must resynchronise: the floor sends them
 	// a snapshot, and the change index tells watchers to look.
 	e.w.lastChange = e.index
+	e.w.set(keyLastChange, u64(e.index))
 	e.w.fleet = true
 	e.addAudit("cluster.restore", ci.ClusterID, "epoch "+itoa(ci.Epoch))
 	return api.WriteResult{Index: e.index}, nil

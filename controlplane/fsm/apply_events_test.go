@@ -132,3 +132,33 @@ func TestEvents_ContactsByCustomerSinceAndIsolation(t *testing.T) {
 		t.Fatalf("C1 since +2m: %+v", since)
 	}
 }
+
+// The head of the change feed survives a restart even when pruning has
+// deleted every change record: an agent holding an older index must still
+// learn that it is behind (and get a snapshot).
+func TestFSM_LastChangeSurvivesPruneAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	f, err := fsm.Open(fsm.Config{Dir: dir, ChangeRetention: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyOK(t, f, 1, initCluster("c1"))
+	applyOK(t, f, 2, catalogApply("r1", offer("o1", 10)))
+	// Past a prune boundary with entries that change no configuration.
+	for idx := uint64(3); idx <= 2100; idx++ {
+		apply(t, f, idx, ingest("kiosk-1", idx-2))
+	}
+	if got := f.LastChange(); got != 2 {
+		t.Fatalf("last change %d before restart, want 2", got)
+	}
+	if feed, _ := f.Changes(1, 0); !feed.Snapshot {
+		t.Fatal("the feed still holds the change: the test did not prune")
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f2 := openFSM(t, fsm.Config{Dir: dir, ChangeRetention: 10})
+	if got := f2.LastChange(); got != 2 {
+		t.Fatalf("last change %d after restart, want 2", got)
+	}
+}

@@ -257,6 +257,11 @@ func (f *FSM) readApplied() (uint64, error) {
 func (f *FSM) readLastChange() (uint64, error) {
 	var idx uint64
 	err := f.db.View(func(tx *badger.Txn) error {
+		if v, err := txUint64(tx, keyLastChange); err != nil || v > 0 {
+			idx = v
+			return err
+		}
+		// State written before the key existed: the feed's newest record.
 		opts := badger.DefaultIteratorOptions
 		opts.PrefetchValues = false
 		opts.Reverse = true

@@ -7,6 +7,7 @@ import "encoding/binary"
 //	m/applied              applied index, 8 bytes big endian
 //	m/cluster              clusterInfo JSON
 //	m/chgfloor             lowest index the change feed still holds, 8 bytes
+//	m/lastchange           index of the newest configuration change, 8 bytes
 //	c/<Kind>/<id>          index (8 bytes) + canonical document JSON
 //	x/<index 8><seq 4>     api.Change JSON (change feed)
 //	a/<index 8><seq 4>     api.AuditEntry JSON
@@ -18,6 +19,8 @@ var (
 	keyApplied  = []byte("m/applied")
 	keyCluster  = []byte("m/cluster")
 	keyChgFloor = []byte("m/chgfloor")
+	// keyLastChange: the index of the newest configuration change, 8 bytes.
+	keyLastChange = []byte("m/lastchange")
 
 	prefixCatalog = []byte("c/")
 	prefixChange  = []byte("x/")
