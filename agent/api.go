@@ -258,9 +258,5 @@ func writeError(w http.ResponseWriter, err error) {
 	if !errors.As(err, &ae) {
 		ae = api.Errorf(api.CodeInternal, "%v", err)
 	}
-	status := ae.Code.HTTPStatus()
-	if ae.Code == api.CodeOutboxFull {
-		status = http.StatusServiceUnavailable
-	}
-	writeJSON(w, status, api.ErrorBody{Error: ae})
+	writeJSON(w, ae.Code.HTTPStatus(), api.ErrorBody{Error: ae})
 }

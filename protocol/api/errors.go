@@ -55,7 +55,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusUnauthorized
 	case CodeForbidden:
 		return http.StatusForbidden
-	case CodeNoLeader, CodeUnavailable:
+	case CodeNoLeader, CodeUnavailable, CodeOutboxFull:
 		return http.StatusServiceUnavailable
 	case CodeTimeout:
 		return http.StatusGatewayTimeout
