@@ -46,31 +46,32 @@ func (s *session) serveEvents(ctx context.Context, st *quic.Stream) error {
 	g := s.g
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []protocol.ContactEvent, 64)
+	batches := make(chan eventBatch, 64)
 	readErr := make(chan error, 1)
 	go func() {
 		readErr <- s.readEvents(ctx, st, batches)
 	}()
 	for {
-		var evs []protocol.ContactEvent
+		var b eventBatch
 		select {
-		case evs = <-batches:
+		case b = <-batches:
 		case err := <-readErr:
 			return err
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	merge:
-		for len(evs) < maxMergedEvents {
+		for b.n < maxMergedEvents {
 			select {
 			case more := <-batches:
-				evs = append(evs, more...)
+				b.n += more.n
+				b.raw = append(b.raw, more.raw...)
 			default:
 				break merge
 			}
 		}
 		s.seen(nil)
-		res, err := g.ingest(ctx, s.id, evs)
+		res, err := g.ingest(ctx, s.id, b)
 		if err != nil {
 			g.metrics.BatchErrors.Add(1)
 			g.replyError(st, err)
@@ -86,30 +87,57 @@ func (s *session) serveEvents(ctx context.Context, st *quic.Stream) error {
 // takes at most 10,000).
 const maxMergedEvents = 8000
 
-// readEvents decodes the stream's Events frames for serveEvents.
-func (s *session) readEvents(ctx context.Context, st *quic.Stream, out chan<- []protocol.ContactEvent) error {
+// eventBatch is n events of the session's agent in protocol's binary form,
+// concatenated: what the ingest entry carries.
+type eventBatch struct {
+	n   int
+	raw []byte
+}
+
+// readEvents reads the stream's Events and EventsBinary frames for
+// serveEvents.
+func (s *session) readEvents(ctx context.Context, st *quic.Stream, out chan<- eventBatch) error {
 	g := s.g
 	for {
 		f, err := wire.ReadFrame(st, maxEventsFrame)
 		if err != nil {
 			return err
 		}
-		if f.Type != wire.MsgEvents {
-			if f.Type >= wire.FirstOptionalType {
-				continue
+		var b eventBatch
+		switch {
+		case f.Type == wire.MsgEventsBinary:
+			n, raw, err := wire.SplitEventsBinary(f.Payload)
+			if err != nil {
+				err := api.Errorf(api.CodeBadRequest, "%v", err)
+				g.replyError(st, err)
+				return err
 			}
+			b = eventBatch{n: n, raw: raw}
+		case f.Type == wire.MsgEvents:
+			var batch wire.Events
+			if err := f.Decode(&batch); err != nil {
+				err := api.Errorf(api.CodeInvalidJSON, "%v", err)
+				g.replyError(st, err)
+				return err
+			}
+			for i := range batch.Events {
+				if a := batch.Events[i].AgentID; a != s.id {
+					err := api.Errorf(api.CodeInvalidField, "event %d belongs to agent %q, not this session's %q", i, a, s.id)
+					g.replyError(st, err)
+					return err
+				}
+				b.raw = protocol.AppendEventBinary(b.raw, &batch.Events[i])
+			}
+			b.n = len(batch.Events)
+		case f.Type >= wire.FirstOptionalType:
+			continue
+		default:
 			err := api.Errorf(api.CodeBadRequest, "an events stream carries events, not %s", f.Type)
 			g.replyError(st, err)
 			return err
 		}
-		var batch wire.Events
-		if err := f.Decode(&batch); err != nil {
-			err := api.Errorf(api.CodeInvalidJSON, "%v", err)
-			g.replyError(st, err)
-			return err
-		}
 		select {
-		case out <- batch.Events:
+		case out <- b:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -120,8 +148,8 @@ func (s *session) readEvents(ctx context.Context, st *quic.Stream, out chan<- []
 // to the leader's gateway elsewhere. A leadership change while the batch is
 // in flight is retried (the high-water mark makes the retry harmless) until
 // ctx ends.
-func (g *Gateway) ingest(ctx context.Context, agentID string, events []protocol.ContactEvent) (fsm.IngestResult, error) {
-	if len(events) == 0 && g.store.IsLeader() {
+func (g *Gateway) ingest(ctx context.Context, agentID string, b eventBatch) (fsm.IngestResult, error) {
+	if b.n == 0 && g.store.IsLeader() {
 		// The leader's state holds every acknowledged batch; a follower
 		// may lag, so it asks the leader (an old mark would only cost a
 		// resend of duplicates).
@@ -135,12 +163,12 @@ func (g *Gateway) ingest(ctx context.Context, agentID string, events []protocol.
 		var res fsm.IngestResult
 		var err error
 		if g.store.IsLeader() {
-			res, err = g.applyEvents(ctx, agentID, events)
+			res, err = g.applyPayload(ctx, agentID, fsm.RawPayload(fsm.EventsPayload(agentID, b.n, b.raw)))
 		} else {
-			if len(events) == 0 {
+			if b.n == 0 {
 				res, err = g.fwd.mark(ctx, agentID)
 			} else {
-				res, err = g.fwd.events(ctx, agentID, events)
+				res, err = g.fwd.events(ctx, agentID, b.n, fsm.EventsPayload(agentID, b.n, b.raw))
 			}
 			if err == nil {
 				g.metrics.EventsForwarded.Add(uint64(res.Stored))

@@ -12,7 +12,6 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"touchpoint.dev/touchpoint/controlplane/fsm"
-	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 	"touchpoint.dev/touchpoint/protocol/wire"
 )
@@ -117,12 +116,9 @@ func (f *forwarder) roundTrip(ctx context.Context, t wire.MsgType, req any) (wir
 	return fr, nil
 }
 
-func (f *forwarder) events(ctx context.Context, agentID string, events []protocol.ContactEvent) (fsm.IngestResult, error) {
-	// The leader proposes the encoded batch as it is.
-	payload, err := fsm.EventsIngest{AgentID: agentID, Events: events}.MarshalBinary()
-	if err != nil {
-		return fsm.IngestResult{}, api.Errorf(api.CodeBadRequest, "%v", err)
-	}
+// events forwards an encoded EventsIngest payload of n events; the leader
+// proposes it as it is.
+func (f *forwarder) events(ctx context.Context, agentID string, n int, payload []byte) (fsm.IngestResult, error) {
 	fr, err := f.roundTrip(ctx, wire.MsgForwardEvents, wire.ForwardEvents{AgentID: agentID, Payload: payload})
 	if err != nil {
 		return fsm.IngestResult{}, err
@@ -134,7 +130,7 @@ func (f *forwarder) events(ctx context.Context, agentID string, events []protoco
 	if err := fr.Decode(&ack); err != nil {
 		return fsm.IngestResult{}, err
 	}
-	return fsm.IngestResult{HighestSeq: ack.HighestSeq, Stored: len(events)}, nil
+	return fsm.IngestResult{HighestSeq: ack.HighestSeq, Stored: n}, nil
 }
 
 // mark asks the leader for the highest sequence the cluster holds for an

@@ -1,7 +1,10 @@
 package wire
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 
 	"touchpoint.dev/touchpoint/protocol"
@@ -188,4 +191,62 @@ func WriteEvents(w io.Writer, events []json.RawMessage) error {
 	}
 	b = append(b, "]}"...)
 	return WriteRaw(w, MsgEvents, b)
+}
+
+// EventsBinary is the payload of an MsgEventsBinary frame: an Events batch
+// of one agent (the session's) without JSON, which is most of the cost of
+// ingest. Layout, version 1:
+//
+//	byte      1
+//	uvarint   number of events
+//	per event: protocol's binary event (protocol.AppendEventBinary)
+const eventsBinaryVersion = 1
+
+// WriteEventsBinary writes an EventsBinary frame of n events already in
+// protocol's binary form, concatenated.
+func WriteEventsBinary(w io.Writer, n int, events []byte) error {
+	b := make([]byte, 0, 11+len(events))
+	b = append(b, eventsBinaryVersion)
+	b = binary.AppendUvarint(b, uint64(n))
+	b = append(b, events...)
+	return WriteRaw(w, MsgEventsBinary, b)
+}
+
+// SplitEventsBinary checks an EventsBinary payload event by event and
+// returns the number of events and their concatenated binary form.
+func SplitEventsBinary(payload []byte) (n int, events []byte, err error) {
+	r := protocol.NewBinaryReader(payload)
+	if v := r.Byte(); r.Err() == nil && v != eventsBinaryVersion {
+		return 0, nil, fmt.Errorf("events-binary version %d, want %d", v, eventsBinaryVersion)
+	}
+	count := r.Uvarint()
+	if r.Err() == nil && count > uint64(r.Len()) {
+		return 0, nil, errors.New("events-binary: count exceeds the payload")
+	}
+	start := len(payload) - r.Len()
+	for i := uint64(0); i < count && r.Err() == nil; i++ {
+		r.Skip()
+	}
+	if r.Err() != nil {
+		return 0, nil, r.Err()
+	}
+	if r.Len() != 0 {
+		return 0, nil, errors.New("events-binary: trailing bytes")
+	}
+	return int(count), payload[start:], nil
+}
+
+// DecodeEventsBinary decodes an EventsBinary payload of agent's events.
+func DecodeEventsBinary(agent string, payload []byte) ([]protocol.ContactEvent, error) {
+	n, raw, err := SplitEventsBinary(payload)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]protocol.ContactEvent, n)
+	r := protocol.NewBinaryReader(raw)
+	for i := range out {
+		r.Event(&out[i])
+		out[i].AgentID = agent
+	}
+	return out, r.Err()
 }

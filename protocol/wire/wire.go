@@ -24,7 +24,8 @@
 //	2  2026-12-01  enrollment (Enroll/Enrolled), agent Status, gossip Keyring,
 //	               node-to-node ForwardEvents; Welcome lists the servers; an
 //	               events stream opens with an empty batch, answered with the
-//	               cluster's mark.
+//	               cluster's mark; EventsBinary, the same batch without JSON
+//	               (the only frame whose payload is not JSON).
 //
 // # Connections and streams
 //
@@ -89,6 +90,7 @@ const (
 	MsgStatus        MsgType = 10 // agent → control plane, on the control stream
 	MsgKeyring       MsgType = 11 // control plane → agent, the gossip keys
 	MsgForwardEvents MsgType = 12 // node → leader, one agent's batch
+	MsgEventsBinary  MsgType = 13 // agent → control plane, Events in binary (see EventsBinary)
 
 	// FirstOptionalType: types from here on may be skipped by a peer that
 	// does not know them.
@@ -121,6 +123,8 @@ func (t MsgType) String() string {
 		return "keyring"
 	case MsgForwardEvents:
 		return "forward-events"
+	case MsgEventsBinary:
+		return "events-binary"
 	}
 	return fmt.Sprintf("message(%d)", uint16(t))
 }
@@ -199,7 +203,7 @@ func ReadFrame(r io.Reader, max int) (Frame, error) {
 
 // Known reports whether this build understands t; an unknown type below
 // FirstOptionalType is a protocol error.
-func Known(t MsgType) bool { return t >= MsgHello && t <= MsgForwardEvents }
+func Known(t MsgType) bool { return t >= MsgHello && t <= MsgEventsBinary }
 
 // Decode decodes a frame's payload into msg, refusing trailing data.
 // Unknown fields are ignored: a message may gain optional fields within a

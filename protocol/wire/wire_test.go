@@ -68,12 +68,14 @@ func TestWire_RefusesOversizedAndTruncatedFrames(t *testing.T) {
 }
 
 func TestWire_KnownAndOptionalTypes(t *testing.T) {
-	for ty := wire.MsgHello; ty <= wire.MsgForwardEvents; ty++ {
-		if !wire.Known(ty) || wire.NewMessage(ty) == nil {
+	for ty := wire.MsgHello; ty <= wire.MsgEventsBinary; ty++ {
+		// Every JSON message has a type to decode into; EventsBinary is
+		// read with DecodeEventsBinary.
+		if !wire.Known(ty) || (wire.NewMessage(ty) == nil) != (ty == wire.MsgEventsBinary) {
 			t.Errorf("%s not known", ty)
 		}
 	}
-	if wire.Known(0) || wire.Known(wire.MsgForwardEvents+1) || wire.Known(wire.FirstOptionalType) || wire.NewMessage(wire.MsgForwardEvents+1) != nil {
+	if wire.Known(0) || wire.Known(wire.MsgEventsBinary+1) || wire.Known(wire.FirstOptionalType) || wire.NewMessage(wire.MsgEventsBinary+1) != nil {
 		t.Error("unknown types reported known")
 	}
 }
@@ -136,6 +138,18 @@ func FuzzReadFrame(f *testing.F) {
 		for ty := wire.MsgHello; ty <= wire.MsgForwardEvents; ty++ {
 			_ = fr.Decode(wire.NewMessage(ty))
 		}
+		if evs, err := wire.DecodeEventsBinary("k", fr.Payload); err == nil {
+			var raw []byte
+			for i := range evs {
+				raw = protocol.AppendEventBinary(raw, &evs[i])
+			}
+			var again bytes.Buffer
+			_ = wire.WriteEventsBinary(&again, len(evs), raw)
+			back, err := wire.DecodeEventsBinary("k", again.Bytes()[6:])
+			if err != nil || len(back) != len(evs) {
+				t.Fatalf("events-binary round trip: %v", err)
+			}
+		}
 	})
 }
 
@@ -163,6 +177,36 @@ func TestWire_WriteEventsReadsAsEvents(t *testing.T) {
 			if got.Events[i] != evs[i] {
 				t.Fatalf("event %d: %+v", i, got.Events[i])
 			}
+		}
+	}
+}
+
+func TestWire_EventsBinaryRoundTrip(t *testing.T) {
+	evs := []protocol.ContactEvent{
+		{AgentID: "k", Seq: 1, Time: time.Date(2026, 12, 1, 10, 0, 0, 5, time.UTC), CustomerID: "C1", Channel: "kiosk",
+			Type: protocol.ContactOffer, Outcome: protocol.OutcomePresented, OfferID: "retain-10", Value: 60},
+		{AgentID: "k", Seq: 2, Time: time.Date(2026, 12, 1, 10, 0, 1, 0, time.UTC), CustomerID: "客户2", Channel: "ivr",
+			Type: protocol.ContactService, Outcome: protocol.OutcomeIgnored},
+	}
+	var raw []byte
+	for i := range evs {
+		raw = protocol.AppendEventBinary(raw, &evs[i])
+	}
+	var buf bytes.Buffer
+	if err := wire.WriteEventsBinary(&buf, len(evs), raw); err != nil {
+		t.Fatal(err)
+	}
+	f, err := wire.ReadFrame(&buf, 0)
+	if err != nil || f.Type != wire.MsgEventsBinary {
+		t.Fatalf("frame %v %v", f.Type, err)
+	}
+	got, err := wire.DecodeEventsBinary("k", f.Payload)
+	if err != nil || len(got) != 2 || got[0] != evs[0] || got[1] != evs[1] {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+	for cut := 0; cut < len(f.Payload); cut++ {
+		if _, err := wire.DecodeEventsBinary("k", f.Payload[:cut]); err == nil {
+			t.Fatalf("a payload cut at %d decoded", cut)
 		}
 	}
 }
