@@ -810,13 +810,22 @@ func (f *FakeControlPlane) serveEvents(s *quic.Stream, agent string, session int
 		if err != nil {
 			return
 		}
-		if fr.Type != wire.MsgEvents {
-			_ = wire.WriteFrame(s, wire.MsgError, &wire.Error{Code: api.CodeBadRequest, Message: "expected events"})
-			return
-		}
 		var batch wire.Events
-		if err := fr.Decode(&batch); err != nil {
-			_ = wire.WriteFrame(s, wire.MsgError, &wire.Error{Code: api.CodeBadRequest, Message: err.Error()})
+		switch fr.Type {
+		case wire.MsgEventsBinary:
+			evs, err := wire.DecodeEventsBinary(agent, fr.Payload)
+			if err != nil {
+				_ = wire.WriteFrame(s, wire.MsgError, &wire.Error{Code: api.CodeBadRequest, Message: err.Error()})
+				return
+			}
+			batch.Events = evs
+		case wire.MsgEvents:
+			if err := fr.Decode(&batch); err != nil {
+				_ = wire.WriteFrame(s, wire.MsgError, &wire.Error{Code: api.CodeBadRequest, Message: err.Error()})
+				return
+			}
+		default:
+			_ = wire.WriteFrame(s, wire.MsgError, &wire.Error{Code: api.CodeBadRequest, Message: "expected events"})
 			return
 		}
 		if first {

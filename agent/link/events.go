@@ -95,22 +95,22 @@ func (l *Link) eventStream(ctx context.Context, conn *quic.Conn) (progressed boo
 		var appended <-chan struct{}
 		if len(inflight) < l.cfg.Window {
 			appended = l.ob.Appended()
-			// The stored JSON goes out as it is: no decoding and encoding
-			// again on the way.
-			evs, first, last, err := l.ob.PendingJSON(sent, l.cfg.BatchMax)
+			// The stored bytes go out as they are (binary events): no
+			// decoding and encoding again on the way.
+			n, evs, first, last, err := l.ob.PendingBinary(sent, l.cfg.BatchMax)
 			if err != nil {
 				return progressed, fmt.Errorf("read outbox: %w", err)
 			}
-			if len(evs) > 0 {
+			if n > 0 {
 				if first != sent+1 {
 					return progressed, fmt.Errorf("outbox resumes at %d after %d: the cluster would see a gap", first, sent)
 				}
-				if err := wire.WriteEvents(s, evs); err != nil {
+				if err := wire.WriteEventsBinary(s, n, evs); err != nil {
 					return progressed, err
 				}
 				sent = last
 				inflight = append(inflight, sent)
-				l.eventsSent.Add(uint64(len(evs)))
+				l.eventsSent.Add(uint64(n))
 				continue
 			}
 			poll.Reset(l.cfg.EventsPoll)

@@ -19,7 +19,6 @@ package link
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,10 +48,10 @@ type Cache interface {
 
 // Outbox is what the link needs of the agent's event FIFO (agent/outbox).
 type Outbox interface {
-	// PendingJSON returns, in order, at most max unacknowledged events
-	// after a sequence, each as protocol.ContactEvent JSON, with the first
-	// and last sequence.
-	PendingJSON(after uint64, max int) (evs []json.RawMessage, first, last uint64, err error)
+	// PendingBinary returns, in order, at most max unacknowledged events
+	// after a sequence in protocol's binary form, concatenated, with their
+	// number and the first and last sequence.
+	PendingBinary(after uint64, max int) (n int, events []byte, first, last uint64, err error)
 	Ack(through uint64) error
 	Stats() outbox.Stats
 	// Appended is closed once events appended after the call are visible

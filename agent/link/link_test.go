@@ -575,8 +575,8 @@ func (fakeCache) ApplySnapshot(cache.Position, []api.Object) (bool, error) { ret
 
 type fakeOutbox struct{}
 
-func (fakeOutbox) PendingJSON(uint64, int) ([]json.RawMessage, uint64, uint64, error) {
-	return nil, 0, 0, nil
+func (fakeOutbox) PendingBinary(uint64, int) (int, []byte, uint64, uint64, error) {
+	return 0, nil, 0, 0, nil
 }
 func (fakeOutbox) Ack(uint64) error          { return nil }
 func (fakeOutbox) Stats() outbox.Stats       { return outbox.Stats{NextSeq: 1} }

@@ -1,10 +1,9 @@
 package outbox
 
 import (
-	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -21,53 +20,62 @@ const ackChunk = 4096
 func (o *Outbox) Pending(after uint64, max int) ([]protocol.ContactEvent, error) {
 	var out []protocol.ContactEvent
 	err := o.scanPending(after, max, func(seq uint64, v []byte) error {
-		var e protocol.ContactEvent
-		if err := json.Unmarshal(v, &e); err != nil {
-			return fmt.Errorf("decode event %d: %w", seq, err)
+		e, err := o.decodeStored(seq, v)
+		if err != nil {
+			return err
 		}
-		e.Seq = seq
 		out = append(out, e)
 		return nil
 	})
 	return out, err
 }
 
-// PendingJSON is Pending with each event as the JSON the control plane
-// reads (protocol.ContactEvent, sequence filled in), taken from the stored
-// bytes without decoding them; it also returns the first and last
-// sequence. The link sends them as they are.
-func (o *Outbox) PendingJSON(after uint64, max int) (evs []json.RawMessage, first, last uint64, err error) {
-	// Stored events are encoded with sequence 0 right after the agent id
-	// (protocol.ContactEvent's field order); the prefix is replaced.
-	id, _ := json.Marshal(o.cfg.AgentID)
-	stored := append(append([]byte(`{"agentId":`), id...), `,"seq":0,`...)
+// PendingBinary is Pending with the events in protocol's binary form,
+// concatenated, taken from the stored bytes with the sequence spliced in:
+// what the link sends (wire.WriteEventsBinary) without decoding anything.
+// It also returns the number of events and the first and last sequence.
+func (o *Outbox) PendingBinary(after uint64, max int) (n int, events []byte, first, last uint64, err error) {
 	err = o.scanPending(after, max, func(seq uint64, v []byte) error {
-		var b []byte
-		if bytes.HasPrefix(v, stored) {
-			b = make([]byte, 0, len(v)+20)
-			b = append(b, stored[:len(stored)-2]...) // through `"seq":`
-			b = strconv.AppendUint(b, seq, 10)
-			b = append(b, v[len(stored)-1:]...) // from the comma on
+		if len(v) >= 2 && v[0] != '{' && v[1] == 0 {
+			events = append(events, v[0])
+			events = binary.AppendUvarint(events, seq)
+			events = append(events, v[2:]...)
 		} else {
-			// Not the layout this build writes: decode and encode again.
-			var e protocol.ContactEvent
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode event %d: %w", seq, err)
-			}
-			e.Seq = seq
-			var err error
-			if b, err = json.Marshal(&e); err != nil {
+			// Written by an earlier version (JSON): decode and encode.
+			e, err := o.decodeStored(seq, v)
+			if err != nil {
 				return err
 			}
+			events = protocol.AppendEventBinary(events, &e)
 		}
 		if first == 0 {
 			first = seq
 		}
 		last = seq
-		evs = append(evs, b)
+		n++
 		return nil
 	})
-	return evs, first, last, err
+	return n, events, first, last, err
+}
+
+// decodeStored reads a stored event: protocol's binary form, or the JSON of
+// earlier versions.
+func (o *Outbox) decodeStored(seq uint64, v []byte) (protocol.ContactEvent, error) {
+	var e protocol.ContactEvent
+	if len(v) > 0 && v[0] == '{' {
+		if err := json.Unmarshal(v, &e); err != nil {
+			return e, fmt.Errorf("decode event %d: %w", seq, err)
+		}
+	} else {
+		r := protocol.NewBinaryReader(v)
+		r.Event(&e)
+		if r.Err() != nil {
+			return e, fmt.Errorf("decode event %d: %w", seq, r.Err())
+		}
+		e.AgentID = o.cfg.AgentID
+	}
+	e.Seq = seq
+	return e, nil
 }
 
 // scanPending calls fn, in sequence order, for at most max stored events

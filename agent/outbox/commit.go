@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -53,11 +52,11 @@ func (o *Outbox) Append(ctx context.Context, e protocol.ContactEvent) (protocol.
 	if err := e.Validate(); err != nil {
 		return protocol.ContactEvent{}, fmt.Errorf("append: %w", err)
 	}
+	// Stored in protocol's binary form with sequence 0 (one byte, right
+	// after the version): the key holds the sequence, and Pending splices
+	// it in.
 	e.Seq = 0
-	val, err := json.Marshal(&e)
-	if err != nil {
-		return protocol.ContactEvent{}, fmt.Errorf("append: encode event: %w", err)
-	}
+	val := protocol.AppendEventBinary(make([]byte, 0, protocol.EventBinarySize(&e)), &e)
 	if len(val) > MaxEventBytes {
 		return protocol.ContactEvent{}, fmt.Errorf("append: event is %d bytes, the limit is %d", len(val), MaxEventBytes)
 	}

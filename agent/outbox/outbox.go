@@ -39,7 +39,7 @@ var (
 
 // Key layout (all integers big-endian, so byte order is numeric order):
 //
-//	e/<seq uint64>  an event, JSON-encoded protocol.ContactEvent
+//	e/<seq uint64>  an event in protocol's binary form, sequence 0 (JSON in earlier versions, still read)
 //	m/agent         the agent id the sequences belong to
 //	m/last          the last assigned sequence (written with the events)
 //	m/acked         the highest acknowledged sequence (written with the deletes)

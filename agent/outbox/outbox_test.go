@@ -3,7 +3,6 @@ package outbox
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -635,9 +634,9 @@ func TestOutbox_AppendedSignalsVisibleEvents(t *testing.T) {
 	}
 }
 
-// PendingJSON hands out the stored bytes with the sequence filled in:
+// PendingBinary hands out the stored bytes with the sequence spliced in:
 // they decode to exactly what Pending returns.
-func TestOutbox_PendingJSONMatchesPending(t *testing.T) {
+func TestOutbox_PendingBinaryMatchesPending(t *testing.T) {
 	o := openT(t, testConfig(t.TempDir()))
 	for i := 0; i < 5; i++ {
 		if _, err := o.Append(context.Background(), protocol.ContactEvent{CustomerID: fmt.Sprintf("C<%d>&\"x\"", i), Channel: "kiosk",
@@ -649,17 +648,20 @@ func TestOutbox_PendingJSONMatchesPending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raws, first, last, err := o.PendingJSON(1, 3)
-	if err != nil || first != 2 || last != 4 || len(raws) != 3 {
-		t.Fatalf("PendingJSON: %d events %d..%d, %v", len(raws), first, last, err)
+	n, raw, first, last, err := o.PendingBinary(1, 3)
+	if err != nil || first != 2 || last != 4 || n != 3 {
+		t.Fatalf("PendingBinary: %d events %d..%d, %v", n, first, last, err)
 	}
-	for i, r := range raws {
+	r := protocol.NewBinaryReader(raw)
+	for i := 0; i < n; i++ {
 		var got protocol.ContactEvent
-		if err := json.Unmarshal(r, &got); err != nil {
-			t.Fatalf("event %d: %v in %s", i, err, r)
+		r.Event(&got)
+		got.AgentID = "agent-1"
+		if r.Err() != nil || !reflect.DeepEqual(got, want[i]) {
+			t.Fatalf("event %d (%v):\n got %+v\nwant %+v", i, r.Err(), got, want[i])
 		}
-		if !reflect.DeepEqual(got, want[i]) {
-			t.Fatalf("event %d:\n got %+v\nwant %+v", i, got, want[i])
-		}
+	}
+	if r.Len() != 0 {
+		t.Fatalf("%d bytes left over", r.Len())
 	}
 }

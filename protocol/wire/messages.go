@@ -2,7 +2,6 @@ package wire
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -171,26 +170,6 @@ func NewMessage(t MsgType) any {
 		return &ForwardEvents{}
 	}
 	return nil
-}
-
-// WriteEvents writes an Events frame from events already encoded as JSON
-// (protocol.ContactEvent each): what the agent's outbox stores, sent
-// without decoding it. The receiver reads it as Events.
-func WriteEvents(w io.Writer, events []json.RawMessage) error {
-	n := 16
-	for _, e := range events {
-		n += len(e) + 1
-	}
-	b := make([]byte, 0, n)
-	b = append(b, `{"events":[`...)
-	for i, e := range events {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, e...)
-	}
-	b = append(b, "]}"...)
-	return WriteRaw(w, MsgEvents, b)
 }
 
 // EventsBinary is the payload of an MsgEventsBinary frame: an Events batch

@@ -2,7 +2,6 @@ package wire_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"testing"
@@ -151,34 +150,6 @@ func FuzzReadFrame(f *testing.F) {
 			}
 		}
 	})
-}
-
-func TestWire_WriteEventsReadsAsEvents(t *testing.T) {
-	evs := []protocol.ContactEvent{
-		{AgentID: "k", Seq: 1, CustomerID: "C<1>", Channel: "kiosk", Type: protocol.ContactOffer, Outcome: protocol.OutcomePresented},
-		{AgentID: "k", Seq: 2, CustomerID: "C2", Channel: "ivr", Type: protocol.ContactService, Outcome: protocol.OutcomeIgnored, Value: 1.5},
-	}
-	var raws []json.RawMessage
-	for _, e := range evs {
-		b, _ := json.Marshal(e)
-		raws = append(raws, b)
-	}
-	for _, n := range []int{0, 2} {
-		var buf bytes.Buffer
-		if err := wire.WriteEvents(&buf, raws[:n]); err != nil {
-			t.Fatal(err)
-		}
-		f, err := wire.ReadFrame(&buf, 0)
-		var got wire.Events
-		if err != nil || f.Type != wire.MsgEvents || f.Decode(&got) != nil || len(got.Events) != n {
-			t.Fatalf("%d events: %v %v %+v", n, f.Type, err, got)
-		}
-		for i := range got.Events {
-			if got.Events[i] != evs[i] {
-				t.Fatalf("event %d: %+v", i, got.Events[i])
-			}
-		}
-	}
 }
 
 func TestWire_EventsBinaryRoundTrip(t *testing.T) {
