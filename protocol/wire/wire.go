@@ -8,7 +8,8 @@
 //
 //	bytes 0-3  payload length n, big endian (at most MaxFrame)
 //	bytes 4-5  message type, big endian (MsgHello, …)
-//	bytes 6-   n bytes of payload: the message as JSON
+//	bytes 6-   n bytes of payload: the message as JSON (EventsBinary alone
+//	           is binary, see its doc)
 //
 // Message types are only ever appended, never renumbered. A receiver that
 // meets a type it does not know reads past the frame and ignores it when the
@@ -45,8 +46,8 @@
 //     opens one events stream with an empty Events batch (QUIC shows a peer
 //     a stream only once it carries data); the node answers it with EventsAck
 //     holding the highest sequence the cluster has for the agent. The agent
-//     then sends Events batches from the next sequence on, several in
-//     flight, and the node answers each, in order, with an EventsAck after
+//     then sends batches from the next sequence on (EventsBinary, or Events
+//     in JSON), several in flight, and the node answers each, in order, with an EventsAck after
 //     Raft commit (an empty batch is answered with the current mark). On
 //     any failure the node sends Error and closes the events stream; the
 //     agent opens a new one (the control stream stays up).
