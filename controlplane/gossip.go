@@ -16,6 +16,10 @@ import (
 // reconnects by itself to a member it declared dead.
 const rejoinEvery = 15 * time.Second
 
+// registerEvery is how often the leader compares the addresses gossip
+// reports with the registries.
+const registerEvery = 5 * time.Second
+
 // GossipAgents is the gossip pool's view of the agents alone (without what
 // sessions add; LiveAgents merges both).
 func (s *Server) GossipAgents() map[string]api.FleetAgent {
@@ -80,7 +84,7 @@ func (s *Server) runGossip(ctx context.Context) {
 	fleetGen := s.store.FSM().FleetGeneration()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	var lastRejoin time.Time
+	var lastRejoin, lastRegister time.Time
 	for {
 		if gen := s.store.FSM().FleetGeneration(); gen != fleetGen {
 			fleetGen = gen
@@ -97,7 +101,11 @@ func (s *Server) runGossip(ctx context.Context) {
 			lastRejoin = time.Now()
 			f.Rejoin(s.registeredGossipAddrs(f.Addr()))
 		}
-		if s.store.IsLeader() {
+		// Reading the registry costs a decode per agent: every few seconds
+		// is enough, and never on every apply (event ingest applies
+		// thousands of entries a second).
+		if s.store.IsLeader() && time.Since(lastRegister) >= registerEvery {
+			lastRegister = time.Now()
 			s.registerGossipAddrs(ctx, f)
 		}
 		select {
@@ -106,7 +114,6 @@ func (s *Server) runGossip(ctx context.Context) {
 		case <-s.done:
 			return
 		case <-tick.C:
-		case <-s.store.FSM().Changed():
 		}
 	}
 }
