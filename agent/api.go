@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,7 +62,7 @@ func (a *Agent) routes() http.Handler {
 	mux.HandleFunc("GET /v1/catalog/{kind}/{id}", a.getCatalog)
 	mux.HandleFunc("GET /v1/status", a.status)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, api.Errorf(api.CodeNotFound, "%s%s %s", msgNoEndpoint, r.Method, r.URL.Path))
+		api.WriteError(w, api.Errorf(api.CodeNotFound, "%s%s %s", msgNoEndpoint, r.Method, r.URL.Path))
 	})
 	return a.authenticate(mux)
 }
@@ -90,13 +89,13 @@ func (a *Agent) authenticate(next http.Handler) http.Handler {
 		}
 		if key == "" {
 			a.metrics.rejected(api.CodeUnauthorized)
-			writeError(w, api.Errorf(api.CodeUnauthorized, msgUnauthorized))
+			api.WriteError(w, api.Errorf(api.CodeUnauthorized, msgUnauthorized))
 			return
 		}
 		got := sha256.Sum256([]byte(key))
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			a.metrics.rejected(api.CodeUnauthorized)
-			writeError(w, api.Errorf(api.CodeUnauthorized, msgBadKey))
+			api.WriteError(w, api.Errorf(api.CodeUnauthorized, msgBadKey))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -116,7 +115,7 @@ func (a *Agent) health() Health {
 
 // healthz answers 200 while the process serves.
 func (a *Agent) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, a.health())
+	api.WriteJSON(w, http.StatusOK, a.health())
 }
 
 // ready reports whether the cache holds a configuration to serve from,
@@ -127,10 +126,10 @@ func (a *Agent) readyz(w http.ResponseWriter, _ *http.Request) {
 	h := a.health()
 	if !a.ready() {
 		h.Status = "not_ready"
-		writeJSON(w, http.StatusServiceUnavailable, h)
+		api.WriteJSON(w, http.StatusServiceUnavailable, h)
 		return
 	}
-	writeJSON(w, http.StatusOK, h)
+	api.WriteJSON(w, http.StatusOK, h)
 }
 
 func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
@@ -170,7 +169,7 @@ func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.metrics.appended.Inc()
-	writeJSON(w, http.StatusAccepted, ContactAccepted{
+	api.WriteJSON(w, http.StatusAccepted, ContactAccepted{
 		EventID: stored.AgentID + ":" + strconv.FormatUint(stored.Seq, 10),
 		Seq:     stored.Seq,
 	})
@@ -178,7 +177,7 @@ func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
 
 func (a *Agent) refuse(w http.ResponseWriter, r *http.Request, e *api.Error) {
 	a.metrics.rejected(e.Code)
-	writeError(w, e)
+	api.WriteError(w, e)
 }
 
 func kindParam(r *http.Request) (protocol.Kind, *api.Error) {
@@ -192,36 +191,36 @@ func kindParam(r *http.Request) (protocol.Kind, *api.Error) {
 func (a *Agent) listCatalog(w http.ResponseWriter, r *http.Request) {
 	k, aerr := kindParam(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	objs, err := a.cache.List(string(k))
 	if err != nil {
-		writeError(w, fmt.Errorf("list %s: %w", k, err))
+		api.WriteError(w, fmt.Errorf("list %s: %w", k, err))
 		return
 	}
 	w.Header().Set(api.HeaderIndex, strconv.FormatUint(a.cache.Position().Index, 10))
-	writeJSON(w, http.StatusOK, objs)
+	api.WriteJSON(w, http.StatusOK, objs)
 }
 
 func (a *Agent) getCatalog(w http.ResponseWriter, r *http.Request) {
 	k, aerr := kindParam(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		api.WriteError(w, aerr)
 		return
 	}
 	id := r.PathValue("id")
 	o, found, err := a.cache.Get(string(k), id)
 	if err != nil {
-		writeError(w, fmt.Errorf("get %s %s: %w", k, id, err))
+		api.WriteError(w, fmt.Errorf("get %s %s: %w", k, id, err))
 		return
 	}
 	if !found {
-		writeError(w, api.Errorf(api.CodeNotFound, msgNotFound, k, id))
+		api.WriteError(w, api.Errorf(api.CodeNotFound, msgNotFound, k, id))
 		return
 	}
 	w.Header().Set(api.HeaderIndex, strconv.FormatUint(a.cache.Position().Index, 10))
-	writeJSON(w, http.StatusOK, o)
+	api.WriteJSON(w, http.StatusOK, o)
 }
 
 // Status reports the agent's state (GET /v1/status).
@@ -241,22 +240,5 @@ func (a *Agent) Status() Status {
 }
 
 func (a *Agent) status(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, a.Status())
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
-
-// writeError writes the API's error body, {"error":{"code","message"}}.
-func writeError(w http.ResponseWriter, err error) {
-	var ae *api.Error
-	if !errors.As(err, &ae) {
-		ae = api.Errorf(api.CodeInternal, "%v", err)
-	}
-	writeJSON(w, ae.Code.HTTPStatus(), api.ErrorBody{Error: ae})
+	api.WriteJSON(w, http.StatusOK, a.Status())
 }

@@ -3,6 +3,7 @@ package outbox
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -663,5 +664,44 @@ func TestOutbox_PendingBinaryMatchesPending(t *testing.T) {
 	}
 	if r.Len() != 0 {
 		t.Fatalf("%d bytes left over", r.Len())
+	}
+}
+
+// An outbox written by an earlier version holds JSON values: they are still
+// read, by Pending and by PendingBinary alike.
+func TestOutbox_ReadsJSONValuesOfEarlierVersions(t *testing.T) {
+	o := openT(t, testConfig(t.TempDir()))
+	for i := 0; i < 2; i++ {
+		if _, err := o.Append(context.Background(), protocol.ContactEvent{CustomerID: fmt.Sprintf("C%d", i), Channel: "kiosk",
+			Type: protocol.ContactOffer, Outcome: protocol.OutcomeAccepted, OfferID: "retain-10"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := o.Pending(0, 10)
+	if err != nil || len(want) != 2 {
+		t.Fatalf("pending %v %v", want, err)
+	}
+	legacy := want[1]
+	legacy.Seq = 0
+	b, _ := json.Marshal(legacy)
+	if err := o.db.Update(func(tx *badger.Txn) error { return tx.Set(eventKey(2), b) }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := o.Pending(0, 10)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Pending over a JSON value:\n got %+v\nwant %+v (%v)", got, want, err)
+	}
+	n, raw, _, _, err := o.PendingBinary(0, 10)
+	if err != nil || n != 2 {
+		t.Fatalf("PendingBinary: %d %v", n, err)
+	}
+	r := protocol.NewBinaryReader(raw)
+	for i := range want {
+		var e protocol.ContactEvent
+		r.Event(&e)
+		e.AgentID = want[i].AgentID
+		if r.Err() != nil || !reflect.DeepEqual(e, want[i]) {
+			t.Fatalf("PendingBinary event %d: %+v, want %+v (%v)", i, e, want[i], r.Err())
+		}
 	}
 }

@@ -162,12 +162,12 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, roles []s
 			return
 		}
 		if _, err := s.authenticate(r, roles); err != nil {
-			writeError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		if !isStale(r) {
 			if err := s.store.ReadIndex(r.Context()); err != nil {
-				writeError(w, storeError(err))
+				api.WriteError(w, storeError(err))
 				return
 			}
 		}
@@ -181,14 +181,14 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, roles []s
 	// Only an admin may make this node spool gigabytes to its disk.
 	who, err := s.authenticate(r, roles)
 	if err != nil {
-		writeError(w, err)
+		api.WriteError(w, err)
 		return
 	}
 	// Spool the upload to disk: a snapshot can be far larger than memory
 	// should hold, and a follower forwards it from the file.
 	tmp, err := os.CreateTemp(s.cfg.TmpDir, "restore-*.snap")
 	if err != nil {
-		writeError(w, api.Errorf(api.CodeInternal, "spool snapshot: %v", err))
+		api.WriteError(w, api.Errorf(api.CodeInternal, "spool snapshot: %v", err))
 		return
 	}
 	defer os.Remove(tmp.Name())
@@ -197,10 +197,10 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, roles []s
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, api.Errorf(api.CodeBodyTooLarge, "snapshot exceeds %d bytes", int64(limitSnapshot)))
+			api.WriteError(w, api.Errorf(api.CodeBodyTooLarge, "snapshot exceeds %d bytes", int64(limitSnapshot)))
 			return
 		}
-		writeError(w, api.Errorf(api.CodeBadRequest, "read snapshot: %v", err))
+		api.WriteError(w, api.Errorf(api.CodeBadRequest, "read snapshot: %v", err))
 		return
 	}
 	if !s.store.IsLeader() {
@@ -208,24 +208,24 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, roles []s
 		return
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		writeError(w, api.Errorf(api.CodeInternal, "%v", err))
+		api.WriteError(w, api.Errorf(api.CodeInternal, "%v", err))
 		return
 	}
 	if err := fsm.VerifySnapshot(tmp); err != nil {
-		writeError(w, api.Errorf(api.CodeInvalidSnapshot, "%v; nothing was changed", err))
+		api.WriteError(w, api.Errorf(api.CodeInvalidSnapshot, "%v; nothing was changed", err))
 		return
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		writeError(w, api.Errorf(api.CodeInternal, "%v", err))
+		api.WriteError(w, api.Errorf(api.CodeInternal, "%v", err))
 		return
 	}
 	before, err := s.state.Cluster()
 	if err != nil {
-		writeError(w, api.Errorf(api.CodeInternal, "%v", err))
+		api.WriteError(w, api.Errorf(api.CodeInternal, "%v", err))
 		return
 	}
 	if err := s.store.Restore(tmp, n); err != nil {
-		writeError(w, storeError(err))
+		api.WriteError(w, storeError(err))
 		return
 	}
 	// A new epoch, above both the replaced and the restored one, tells
@@ -237,10 +237,10 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, roles []s
 	q := &request{r: r, who: who, reqID: reqID}
 	res, err := s.propose(r.Context(), q, fsm.CmdRestored, fsm.Restored{Epoch: before.Epoch + 1}, nil)
 	if err != nil {
-		writeError(w, storeError(err))
+		api.WriteError(w, storeError(err))
 		return
 	}
 	s.log.Info("snapshot restored", "bytes", n, "index", res.Index)
 	w.Header().Set(api.HeaderIndex, strconv.FormatUint(res.Index, 10))
-	writeJSON(w, http.StatusOK, api.WriteResult{Index: res.Index})
+	api.WriteJSON(w, http.StatusOK, api.WriteResult{Index: res.Index})
 }

@@ -54,7 +54,7 @@ func (s *Server) forwardFrom(w http.ResponseWriter, r *http.Request, body io.Rea
 	if r.Header.Get(api.HeaderForwarded) != "" {
 		// Never forward twice: the sender thought we were leader and we
 		// are not; let the client retry once the cluster settles.
-		writeError(w, api.Errorf(api.CodeNoLeader, "leadership is changing; retry shortly"))
+		api.WriteError(w, api.Errorf(api.CodeNoLeader, "leadership is changing; retry shortly"))
 		return
 	}
 	if r.Method != http.MethodGet && r.Header.Get(api.HeaderRequestID) == "" {
@@ -71,7 +71,7 @@ func (s *Server) forwardFrom(w http.ResponseWriter, r *http.Request, body io.Rea
 			}
 			select {
 			case <-ctx.Done():
-				writeError(w, api.Errorf(api.CodeTimeout, "forward to leader: %v", ctx.Err()))
+				api.WriteError(w, api.Errorf(api.CodeTimeout, "forward to leader: %v", ctx.Err()))
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
@@ -80,7 +80,7 @@ func (s *Server) forwardFrom(w http.ResponseWriter, r *http.Request, body io.Rea
 		if errors.Is(err, errIsSelf) {
 			// We became leader while waiting: serve it ourselves.
 			if _, err := body.Seek(0, io.SeekStart); err != nil {
-				writeError(w, api.Errorf(api.CodeInternal, "%v", err))
+				api.WriteError(w, api.Errorf(api.CodeInternal, "%v", err))
 				return
 			}
 			c := r.Clone(r.Context())
@@ -115,7 +115,7 @@ func (s *Server) forwardFrom(w http.ResponseWriter, r *http.Request, body io.Rea
 		_, _ = io.Copy(w, resp.Body)
 		return
 	}
-	writeError(w, api.Errorf(api.CodeNoLeader, "no leader reachable: %v", lastErr))
+	api.WriteError(w, api.Errorf(api.CodeNoLeader, "no leader reachable: %v", lastErr))
 }
 
 func (s *Server) send(ctx context.Context, addr string, r *http.Request, body io.ReadSeeker) (*http.Response, error) {

@@ -165,7 +165,7 @@ type handlerFunc func(ctx context.Context, q *request) (any, error)
 
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "state": s.store.State()})
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "state": s.store.State()})
 	})
 	s.route("GET /v1/cluster/self", local, anyRole, limitSmall, s.self)
 	s.route("GET /v1/cluster/status", local, anyRole, limitSmall, s.clusterStatus)
@@ -189,11 +189,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Ready != nil {
 			if err := s.cfg.Ready(); err != nil {
-				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error(), "state": s.store.State()})
+				api.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error(), "state": s.store.State()})
 				return
 			}
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "state": s.store.State()})
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready", "state": s.store.State()})
 	})
 	if s.cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.cfg.Metrics)
@@ -201,7 +201,7 @@ func (s *Server) routes() {
 	s.route("POST /v1/tokens", leaderWrite, adminOnly, limitSmall, s.createToken)
 	s.route("GET /v1/tokens", leaderRead, adminOnly, limitSmall, s.listTokens)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+		api.WriteError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 }
 
@@ -222,7 +222,7 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 		}
 		body, err := readBody(w, r, limit)
 		if err != nil {
-			writeError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		stale := m == leaderRead && isStale(r)
@@ -232,7 +232,7 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 		}
 		who, err := s.authenticate(r, roles)
 		if err != nil {
-			writeError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
@@ -243,13 +243,13 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 					s.forward(w, r, body)
 					return
 				}
-				writeError(w, storeError(err))
+				api.WriteError(w, storeError(err))
 				return
 			}
 		}
 		q := &request{r: r, body: body, who: who, reqID: r.Header.Get(api.HeaderRequestID)}
 		if err := checkRequestID(q.reqID); err != nil {
-			writeError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		if q.reqID == "" && m == leaderWrite {
@@ -264,7 +264,7 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 				s.forward(w, r, body)
 				return
 			}
-			writeError(w, storeError(err))
+			api.WriteError(w, storeError(err))
 			return
 		}
 		status := http.StatusOK
@@ -277,7 +277,7 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 			_, _, _, applied := s.store.Indexes()
 			w.Header().Set(api.HeaderIndex, uitoa(applied))
 		}
-		writeJSON(w, status, out)
+		api.WriteJSON(w, status, out)
 	})
 }
 
@@ -342,22 +342,6 @@ func (s *Server) authenticate(r *http.Request, roles []string) (api.TokenInfo, e
 		}
 	}
 	return api.TokenInfo{}, api.Errorf(api.CodeForbidden, "role %s may not do this (needs one of %s)", info.Role, strings.Join(roles, ", "))
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	var ae *api.Error
-	if !errors.As(err, &ae) {
-		ae = api.Errorf(api.CodeInternal, "%v", err)
-	}
-	writeJSON(w, ae.Code.HTTPStatus(), api.ErrorBody{Error: ae})
 }
 
 func storeError(err error) error {

@@ -158,17 +158,21 @@ func (g *Gateway) ingest(ctx context.Context, agentID string, b eventBatch) (fsm
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	var payload []byte
+	if b.n > 0 {
+		payload = fsm.EventsPayload(agentID, b.n, b.raw)
+	}
 	backoff := 20 * time.Millisecond
 	for {
 		var res fsm.IngestResult
 		var err error
 		if g.store.IsLeader() {
-			res, err = g.applyPayload(ctx, agentID, fsm.RawPayload(fsm.EventsPayload(agentID, b.n, b.raw)))
+			res, err = g.applyPayload(ctx, agentID, fsm.RawPayload(payload))
 		} else {
 			if b.n == 0 {
 				res, err = g.fwd.mark(ctx, agentID)
 			} else {
-				res, err = g.fwd.events(ctx, agentID, b.n, fsm.EventsPayload(agentID, b.n, b.raw))
+				res, err = g.fwd.events(ctx, agentID, b.n, payload)
 			}
 			if err == nil {
 				g.metrics.EventsForwarded.Add(uint64(res.Stored))
@@ -190,11 +194,6 @@ func (g *Gateway) ingest(ctx context.Context, agentID string, b eventBatch) (fsm
 		}
 		return res, storeError(err)
 	}
-}
-
-// applyEvents proposes an ingest entry on the leader.
-func (g *Gateway) applyEvents(ctx context.Context, agentID string, events []protocol.ContactEvent) (fsm.IngestResult, error) {
-	return g.applyPayload(ctx, agentID, fsm.EventsIngest{AgentID: agentID, Events: events})
 }
 
 // applyPayload proposes an ingest entry (an fsm.EventsIngest, or one

@@ -203,9 +203,7 @@ func (g *Gateway) serveForwarded(ctx context.Context, st *quic.Stream) {
 			g.replyError(st, api.Errorf(api.CodeInvalidJSON, "%v", err))
 			return
 		}
-		var res fsm.IngestResult
-		var err error
-		if len(req.Payload) == 0 && len(req.Events) == 0 {
+		if len(req.Payload) == 0 {
 			mark, err := g.state.AgentMark(req.AgentID)
 			if err != nil {
 				g.replyError(st, err)
@@ -214,17 +212,13 @@ func (g *Gateway) serveForwarded(ctx context.Context, st *quic.Stream) {
 			_ = wire.WriteFrame(st, wire.MsgEventsAck, wire.EventsAck{HighestSeq: mark})
 			return
 		}
-		if len(req.Payload) > 0 {
-			// The FSM checks every event against the payload's agent; the
-			// node link only vouches for the agent it names.
-			if agent, perr := fsm.EventsPayloadAgent(req.Payload); perr != nil || agent != req.AgentID {
-				g.replyError(st, api.Errorf(api.CodeBadRequest, "forwarded payload is not agent %s's batch", req.AgentID))
-				return
-			}
-			res, err = g.applyPayload(ctx, req.AgentID, fsm.RawPayload(req.Payload))
-		} else {
-			res, err = g.applyEvents(ctx, req.AgentID, req.Events)
+		// The FSM checks every event against the payload's agent; the node
+		// link only vouches for the agent it names.
+		if agent, perr := fsm.EventsPayloadAgent(req.Payload); perr != nil || agent != req.AgentID {
+			g.replyError(st, api.Errorf(api.CodeBadRequest, "forwarded payload is not agent %s's batch", req.AgentID))
+			return
 		}
+		res, err := g.applyPayload(ctx, req.AgentID, fsm.RawPayload(req.Payload))
 		if err != nil {
 			g.replyError(st, storeError(err))
 			return

@@ -130,13 +130,11 @@ type Keyring struct {
 // ForwardEvents carries one agent's batch from the node that holds the
 // agent's session to the leader.
 type ForwardEvents struct {
-	AgentID string                  `json:"agentId"`
-	Events  []protocol.ContactEvent `json:"events,omitempty"`
-	// Payload, when set instead of Events, is the batch already encoded
-	// the way the cluster's state machine reads it (opaque here): the
-	// leader proposes it without decoding the events again. With neither,
-	// the leader answers the agent's mark (an events stream opening on a
-	// follower, whose own state may lag).
+	AgentID string `json:"agentId"`
+	// Payload is the batch already encoded the way the cluster's state
+	// machine reads it (opaque here): the leader proposes it without
+	// decoding the events. Without one, the leader answers the agent's mark
+	// (an events stream opening on a follower, whose own state may lag).
 	Payload []byte `json:"payload,omitempty"`
 }
 
