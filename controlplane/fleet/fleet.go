@@ -129,6 +129,11 @@ func New(cfg Config) (*Fleet, error) {
 	conf.Name = protocol.GossipName(protocol.GossipRoleServer, cfg.NodeID)
 	conf.Keyring = keyring
 	conf.GossipVerifyIncoming, conf.GossipVerifyOutgoing = true, true
+	// Gossip messages are a few hundred bytes; memberlist's LZW allocates a
+	// fresh coder table for every message it compresses, which made it the
+	// largest allocator of an idle control-plane node. Receivers still
+	// accept compressed messages from members that send them.
+	conf.EnableCompression = false
 	conf.Delegate = delegate{f}
 	conf.Events = f.view
 	conf.Logger = memberlistLogger(log)

@@ -107,6 +107,11 @@ type session struct {
 }
 
 func (a *testAgent) dial(addr string) (*session, error) {
+	return a.dialVia(nil, addr, quicConf())
+}
+
+// dialVia dials through tr (a fresh socket when nil) with conf.
+func (a *testAgent) dialVia(tr *quic.Transport, addr string, qc *quic.Config) (*session, error) {
 	host, _, _ := net.SplitHostPort(addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -114,7 +119,17 @@ func (a *testAgent) dial(addr string) (*session, error) {
 	if a.cert != nil {
 		conf.Certificates = []tls.Certificate{{Certificate: [][]byte{a.cert}, PrivateKey: a.key}}
 	}
-	conn, err := quic.DialAddr(ctx, addr, conf, quicConf())
+	var conn *quic.Conn
+	var err error
+	if tr == nil {
+		conn, err = quic.DialAddr(ctx, addr, conf, qc)
+	} else {
+		var ua *net.UDPAddr
+		if ua, err = net.ResolveUDPAddr("udp", addr); err != nil {
+			return nil, err
+		}
+		conn, err = tr.Dial(ctx, ua, conf, qc)
+	}
 	if err != nil {
 		return nil, err
 	}
