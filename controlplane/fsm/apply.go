@@ -330,6 +330,10 @@ func (f *FSM) dispatch(e *entry) (any, *api.Error) {
 		return applyGossipKeys(e)
 	case CmdAgentGossip:
 		return applyAgentGossip(e)
+	case CmdCustomersUpsert:
+		return applyCustomersUpsert(e)
+	case CmdCustomerErase:
+		return applyCustomerErase(e)
 	}
 	if e.cmd.Flags&FlagIgnorable != 0 {
 		return nil, nil

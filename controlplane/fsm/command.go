@@ -14,19 +14,21 @@ type CommandType uint16
 
 // Command types. Append only; never renumber or reuse.
 const (
-	CmdInitCluster   CommandType = 1
-	CmdCatalogApply  CommandType = 2
-	CmdCatalogDelete CommandType = 3
-	CmdTokenCreate   CommandType = 4
-	CmdNodeRegister  CommandType = 5
-	CmdNodeRemove    CommandType = 6
-	CmdRestored      CommandType = 7
-	CmdEventsIngest  CommandType = 8
-	CmdJoinToken     CommandType = 9
-	CmdAgentEnroll   CommandType = 10
-	CmdAgentRevoke   CommandType = 11
-	CmdGossipKeys    CommandType = 12
-	CmdAgentGossip   CommandType = 13
+	CmdInitCluster     CommandType = 1
+	CmdCatalogApply    CommandType = 2
+	CmdCatalogDelete   CommandType = 3
+	CmdTokenCreate     CommandType = 4
+	CmdNodeRegister    CommandType = 5
+	CmdNodeRemove      CommandType = 6
+	CmdRestored        CommandType = 7
+	CmdEventsIngest    CommandType = 8
+	CmdJoinToken       CommandType = 9
+	CmdAgentEnroll     CommandType = 10
+	CmdAgentRevoke     CommandType = 11
+	CmdGossipKeys      CommandType = 12
+	CmdAgentGossip     CommandType = 13
+	CmdCustomersUpsert CommandType = 14
+	CmdCustomerErase   CommandType = 15
 )
 
 func (t CommandType) String() string {
@@ -57,6 +59,10 @@ func (t CommandType) String() string {
 		return "fleet.gossip-keys"
 	case CmdAgentGossip:
 		return "fleet.agent-gossip"
+	case CmdCustomersUpsert:
+		return "customers.upsert"
+	case CmdCustomerErase:
+		return "customers.erase"
 	}
 	return fmt.Sprintf("command(%d)", uint16(t))
 }

@@ -15,6 +15,13 @@ import "encoding/binary"
 //	n/<node id>            NodeRegister JSON
 //	r/<request id>         stored Result JSON (deduplication)
 //	q/<index 8><seq 4>     request id applied at index (for pruning r/)
+//	p/<customer id>        index (8 bytes) + protocol.Profile JSON (with
+//	                       its index), see apply_customers.go
+//	g/<region>/<id>        empty: the customers of a region in id order;
+//	                       a customer without a region is g//<id>
+//
+// The contact ledger's families (h/, k/, v/) are described in
+// apply_events.go.
 var (
 	keyApplied  = []byte("m/applied")
 	keyCluster  = []byte("m/cluster")
@@ -29,6 +36,8 @@ var (
 	prefixNode    = []byte("n/")
 	prefixRequest = []byte("r/")
 	prefixReqIdx  = []byte("q/")
+	prefixProfile = []byte("p/")
+	prefixRegion  = []byte("g/")
 )
 
 func u64(v uint64) []byte {

@@ -140,11 +140,15 @@ type WriteResult struct {
 
 // Change is one entry of the change feed.
 type Change struct {
-	Index uint64          `json:"index"`
-	Op    string          `json:"op"` // put or delete
-	Kind  string          `json:"kind"`
-	ID    string          `json:"id"`
-	Doc   json.RawMessage `json:"doc,omitempty"`
+	Index uint64 `json:"index"`
+	Op    string `json:"op"` // put or delete
+	Kind  string `json:"kind"`
+	ID    string `json:"id"`
+	// Region is the customer's home region on a Customer change ("" for
+	// catalogue changes and customers without one), so the gateway can send
+	// each agent only its region's profiles.
+	Region string          `json:"region,omitempty"`
+	Doc    json.RawMessage `json:"doc,omitempty"`
 }
 
 // Change operations.

@@ -1,0 +1,250 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// Customer profiles. A profile at rest is p/<id> → the index of its last
+// write (8 bytes) and its JSON (protocol.Profile with Index set, exactly
+// what json.Marshal writes); g/<region>/<id> lists a region's customers in
+// id order for the agents' prefetch. Every upsert and erase also writes a
+// change record of kind Customer, with the region, so agents update or drop
+// their copy.
+//
+// Erasure deletes the profile, its region entry and the change record of
+// its last write, and moves the customer's contact-ledger events to an
+// anonymous id ("erased-<index>"): counts, campaign results and agents'
+// sequence marks stay right, but no event names the customer any more.
+
+// KindCustomer is the change-feed kind of a customer profile.
+const KindCustomer = "Customer"
+
+// Upsert limits, checked identically on every node.
+const (
+	// maxCustomersPayload bounds one upsert's binary payload.
+	maxCustomersPayload = 3 << 20
+	// maxCustomersPerUpsert bounds the profiles of one entry.
+	maxCustomersPerUpsert = 5000
+	// maxCustomerWrites bounds what one upsert writes (profiles and change
+	// records), so that it fits a badger transaction.
+	maxCustomerWrites = 8 << 20
+	// maxEraseEvents bounds the ledger events one erase moves; the rest
+	// are moved by continuations.
+	maxEraseEvents = 20_000
+)
+
+// erasedPrefix starts the anonymous id of an erased customer's events.
+const erasedPrefix = "erased-"
+
+func profileKey(id string) []byte { return strKey(prefixProfile, id) }
+
+func regionKey(region, id string) []byte {
+	k := make([]byte, 0, len(prefixRegion)+len(region)+1+len(id))
+	k = append(k, prefixRegion...)
+	k = append(k, region...)
+	k = append(k, '/')
+	return append(k, id...)
+}
+
+func regionPrefix(region string) []byte {
+	return append(append(append([]byte{}, prefixRegion...), region...), '/')
+}
+
+// storedRegion reads the region of a stored profile value.
+func storedRegion(v []byte) string {
+	_, doc, err := decodeObject(v)
+	if err != nil {
+		panic(fmt.Sprintf("fsm: stored profile: %v", err))
+	}
+	var r struct {
+		Region string `json:"region"`
+	}
+	if err := json.Unmarshal(doc, &r); err != nil {
+		panic(fmt.Sprintf("fsm: stored profile: %v", err))
+	}
+	return r.Region
+}
+
+// checkText refuses strings that JSON would not carry as they are.
+func checkText(p *protocol.Profile) error {
+	for _, m := range []map[string]any{p.Attributes, p.Derived} {
+		for k, v := range m {
+			if s, ok := v.(string); ok && !utf8.ValidString(s) {
+				return fmt.Errorf("customer %s: attribute %s is not valid UTF-8", p.ID, k)
+			}
+		}
+	}
+	return nil
+}
+
+func applyCustomersUpsert(e *entry) (any, *api.Error) {
+	if len(e.cmd.Payload) > maxCustomersPayload {
+		return nil, api.Errorf(api.CodeBodyTooLarge, "customer upsert of %d bytes; the limit is %d", len(e.cmd.Payload), maxCustomersPayload)
+	}
+	var p CustomersUpsert
+	if err := p.UnmarshalBinary(e.cmd.Payload); err != nil {
+		return nil, api.Errorf(api.CodeBadRequest, "%v", err)
+	}
+	if len(p.Profiles) > maxCustomersPerUpsert {
+		return nil, api.Errorf(api.CodeBadRequest, "%d profiles in one upsert; the limit is %d", len(p.Profiles), maxCustomersPerUpsert)
+	}
+	// Check and encode everything before writing anything.
+	docs := make([][]byte, len(p.Profiles))
+	writes := 0
+	for i := range p.Profiles {
+		pr := &p.Profiles[i]
+		if err := pr.Validate(); err != nil {
+			return nil, api.Errorf(api.CodeInvalidField, "%v", err).InDocument(i, "")
+		}
+		if err := checkText(pr); err != nil {
+			return nil, api.Errorf(api.CodeInvalidField, "%v", err).InDocument(i, "")
+		}
+		pr.Index = e.index
+		docs[i] = appendProfileJSON(make([]byte, 0, 64+profileBinarySize(pr)*5/4), pr)
+		writes += 2*len(docs[i]) + 3*len(pr.ID) + len(pr.Region) + 128
+	}
+	if writes > maxCustomerWrites {
+		return nil, api.Errorf(api.CodeBodyTooLarge, "customer upsert would write %d bytes; the limit is %d: send fewer profiles", writes, maxCustomerWrites)
+	}
+	created := 0
+	for i := range p.Profiles {
+		pr := &p.Profiles[i]
+		key := profileKey(pr.ID)
+		if prev, ok := e.w.get(key); ok {
+			if old := storedRegion(prev); old != pr.Region {
+				e.w.del(regionKey(old, pr.ID))
+			}
+		} else {
+			created++
+		}
+		e.w.set(key, encodeObject(e.index, docs[i]))
+		e.w.set(regionKey(pr.Region, pr.ID), nil)
+		e.addCustomerChange(api.OpPut, pr.ID, pr.Region, docs[i])
+	}
+	// One audit record per batch, without ids or any other personal data.
+	e.addAudit("customers.import", fmt.Sprintf("%d profiles", len(p.Profiles)),
+		fmt.Sprintf("%d new, %d replaced", created, len(p.Profiles)-created))
+	return CustomersResult{Index: e.index, Upserted: len(p.Profiles), Created: created}, nil
+}
+
+func applyCustomerErase(e *entry) (any, *api.Error) {
+	p, aerr := decodePayload[CustomerErase](e)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if !protocol.ValidAgentID(p.ID) {
+		return nil, &api.Error{Code: api.CodeInvalidField, Field: "id", Message: fmt.Sprintf("customer id %q: 1 to 128 ASCII letters, digits, '-', '_' or '.'", p.ID)}
+	}
+	anon := p.LedgerID
+	if anon == "" {
+		anon = erasedPrefix + strconv.FormatUint(e.index, 10)
+	} else if !strings.HasPrefix(anon, erasedPrefix) || !protocol.ValidAgentID(anon) {
+		return nil, &api.Error{Code: api.CodeInvalidField, Field: "ledgerId", Message: fmt.Sprintf("ledger id %q is not an erased customer's id", anon)}
+	}
+	prefix := customerPrefix(p.ID)
+	events := e.w.keys(prefix, maxEraseEvents+1)
+	prev, found := e.w.get(profileKey(p.ID))
+	if !found && len(events) == 0 {
+		return nil, api.Errorf(api.CodeNotFound, "customer %q does not exist", p.ID)
+	}
+	res := CustomerEraseResult{Index: e.index, Profile: found, LedgerID: anon}
+	if found {
+		idx, _, err := decodeObject(prev)
+		if err != nil {
+			panic(fmt.Sprintf("fsm: stored profile: %v", err))
+		}
+		region := storedRegion(prev)
+		e.w.del(profileKey(p.ID))
+		e.w.del(regionKey(region, p.ID))
+		dropCustomerChange(e.w, idx, p.ID)
+		e.addCustomerChange(api.OpDelete, p.ID, region, nil)
+	}
+	if len(events) > maxEraseEvents {
+		events, res.More = events[:maxEraseEvents], true
+	}
+	to := customerPrefix(anon)
+	for _, k := range events {
+		rest := k[len(prefix):]
+		if len(rest) < 8+1+8 {
+			continue
+		}
+		v, _ := e.w.get(k)
+		if len(v) == 0 {
+			// Written by an earlier version: the event itself is under v/.
+			agent := string(rest[8 : len(rest)-9])
+			ek := eventKey(agent, u64From(rest[len(rest)-8:]))
+			old, ok := e.w.get(ek)
+			if !ok {
+				panic(fmt.Sprintf("fsm: ledger key %q without its event", k))
+			}
+			v = old
+			e.w.del(ek)
+		}
+		ev, err := decodeStoredEvent("", v)
+		if err != nil {
+			panic(fmt.Sprintf("fsm: stored event %q: %v", k, err))
+		}
+		ev.CustomerID = anon
+		e.w.del(k)
+		e.w.set(append(append([]byte{}, to...), rest...), encodeStoredEvent(&ev))
+		res.Anonymized++
+	}
+	// The audit log names the erased id (what was erased, and by whom), and
+	// nothing else about the customer.
+	e.addAudit("customers.erase", p.ID, fmt.Sprintf("%d ledger events anonymised as %s", res.Anonymized, anon))
+	return res, nil
+}
+
+// dropCustomerChange deletes the change record that carried customer id's
+// profile at index idx (the records of earlier writes age out with the
+// feed's retention).
+func dropCustomerChange(w *writer, idx uint64, id string) {
+	prefix := append(append([]byte{}, prefixChange...), u64(idx)...)
+	for _, k := range w.keys(prefix, 0) {
+		v, ok := w.get(k)
+		if !ok {
+			continue
+		}
+		var c struct {
+			Kind string `json:"kind"`
+			ID   string `json:"id"`
+		}
+		if json.Unmarshal(v, &c) == nil && c.Kind == KindCustomer && c.ID == id {
+			w.del(k)
+		}
+	}
+}
+
+// addCustomerChange records an api.Change of kind Customer with its region,
+// assembled by hand like addChange.
+func (e *entry) addCustomerChange(op, id, region string, doc []byte) {
+	b := make([]byte, 0, 80+len(id)+len(region)+len(doc))
+	b = append(b, `{"index":`...)
+	b = strconv.AppendUint(b, e.index, 10)
+	b = append(b, `,"op":`...)
+	b = appendJSONString(b, op)
+	b = append(b, `,"kind":"`+KindCustomer+`","id":`...)
+	b = appendJSONString(b, id)
+	if region != "" {
+		b = append(b, `,"region":`...)
+		b = appendJSONString(b, region)
+	}
+	if len(doc) > 0 {
+		b = append(b, `,"doc":`...)
+		b = append(b, doc...)
+	}
+	b = append(b, '}')
+	e.w.set(seqKey(prefixChange, e.index, e.chg), b)
+	if e.chg == 0 {
+		e.w.set(keyLastChange, u64(e.index))
+	}
+	e.chg++
+	e.w.lastChange = e.index
+}

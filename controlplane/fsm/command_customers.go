@@ -1,0 +1,375 @@
+package fsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+
+	"touchpoint.dev/touchpoint/protocol"
+)
+
+// CustomersUpsert commits a batch of customer profiles as one entry. Each
+// profile replaces the stored profile of its id as a whole (attributes that
+// are not in the new profile are gone); a later profile of the same id in
+// the batch wins. Index is ignored: the FSM sets it to the entry's index.
+type CustomersUpsert struct {
+	Profiles []protocol.Profile
+}
+
+// CustomerErase removes one customer: the profile, its index entries, and
+// the customer id from the contact ledger (the events stay, under LedgerID).
+type CustomerErase struct {
+	ID string `json:"id"`
+	// LedgerID is the anonymous id the customer's ledger events move to;
+	// empty means "erased-<index>". An erase that could not move every event
+	// at once (CustomerEraseResult.More) is continued with the same id.
+	LedgerID string `json:"ledgerId,omitempty"`
+}
+
+// CustomersResult answers an upsert.
+type CustomersResult struct {
+	Index    uint64 `json:"index"`
+	Upserted int    `json:"upserted"`
+	Created  int    `json:"created"`
+}
+
+// CustomerEraseResult answers an erase.
+type CustomerEraseResult struct {
+	Index uint64 `json:"index"`
+	// Profile is set when a profile was deleted (not on a continuation).
+	Profile bool `json:"profile"`
+	// Anonymized counts the ledger events moved to LedgerID by this entry;
+	// More is set when some are left for a continuation.
+	Anonymized int    `json:"anonymized"`
+	LedgerID   string `json:"ledgerId"`
+	More       bool   `json:"more,omitempty"`
+}
+
+// CustomersUpsert's payload is binary: a million-profile import is hundreds
+// of entries of thousands of profiles, and every node decodes each one.
+// Layout, version 1:
+//
+//	byte      1 (payload version)
+//	uvarint   number of profiles
+//	per profile:
+//	  bytes id, bytes region
+//	  byte    flags (bit 0: do not disturb)
+//	  uvarint number of consents; per consent: bytes channel, byte 0 or 1
+//	  uvarint number of attributes; per attribute: bytes name, value
+//	  uvarint number of derived fields; each as an attribute
+//	value: 'n' and 8 bytes IEEE 754 big endian (finite) | 't' | 'f' |
+//	       's' and bytes
+//
+// where "bytes" is a uvarint length followed by that many bytes. Names are
+// written in sorted order, so one batch always encodes to the same bytes.
+const customersVersion = 1
+
+// Value tags of the binary profile.
+const (
+	tagNumber = 'n'
+	tagTrue   = 't'
+	tagFalse  = 'f'
+	tagString = 's'
+)
+
+// MarshalBinary encodes the payload. A value that is not a finite float64,
+// a bool or a string is an error.
+func (p CustomersUpsert) MarshalBinary() ([]byte, error) {
+	n := 16
+	for i := range p.Profiles {
+		n += profileBinarySize(&p.Profiles[i])
+	}
+	b := make([]byte, 0, n)
+	b = append(b, customersVersion)
+	b = binary.AppendUvarint(b, uint64(len(p.Profiles)))
+	var err error
+	for i := range p.Profiles {
+		if b, err = appendProfileBinary(b, &p.Profiles[i]); err != nil {
+			return nil, fmt.Errorf("profile %d: %w", i, err)
+		}
+	}
+	return b, nil
+}
+
+func profileBinarySize(p *protocol.Profile) int {
+	n := 24 + len(p.ID) + len(p.Region)
+	for k := range p.Consents {
+		n += len(k) + 4
+	}
+	for _, m := range []map[string]any{p.Attributes, p.Derived} {
+		for k, v := range m {
+			n += len(k) + 12
+			if s, ok := v.(string); ok {
+				n += len(s)
+			}
+		}
+	}
+	return n
+}
+
+func appendBytes(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendProfileBinary(b []byte, p *protocol.Profile) ([]byte, error) {
+	b = appendBytes(b, p.ID)
+	b = appendBytes(b, p.Region)
+	var flags byte
+	if p.DoNotDisturb {
+		flags |= 1
+	}
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, uint64(len(p.Consents)))
+	for _, k := range sortedKeys(p.Consents) {
+		b = appendBytes(b, k)
+		if p.Consents[k] {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	for _, m := range []map[string]any{p.Attributes, p.Derived} {
+		b = binary.AppendUvarint(b, uint64(len(m)))
+		for _, k := range sortedKeys(m) {
+			b = appendBytes(b, k)
+			switch v := m[k].(type) {
+			case float64:
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("attribute %s is not a finite number", k)
+				}
+				b = append(b, tagNumber)
+				b = binary.BigEndian.AppendUint64(b, math.Float64bits(v))
+			case bool:
+				if v {
+					b = append(b, tagTrue)
+				} else {
+					b = append(b, tagFalse)
+				}
+			case string:
+				b = append(b, tagString)
+				b = appendBytes(b, v)
+			default:
+				return nil, fmt.Errorf("attribute %s: %T is not a number, boolean or string", k, v)
+			}
+		}
+	}
+	return b, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// UnmarshalBinary decodes the payload; any malformed input is an error,
+// never a panic.
+func (p *CustomersUpsert) UnmarshalBinary(b []byte) error {
+	if len(b) == 0 || b[0] != customersVersion {
+		return errors.New("customers payload version")
+	}
+	r := payloadReader{b: b[1:]}
+	n := r.uvarint()
+	// Every profile takes at least five bytes.
+	if r.err == nil && n > uint64(len(r.b))/5 {
+		return fmt.Errorf("customers payload: %d profiles in %d bytes", n, len(r.b))
+	}
+	p.Profiles = make([]protocol.Profile, n)
+	for i := range p.Profiles {
+		if r.err != nil {
+			break
+		}
+		r.profile(&p.Profiles[i])
+	}
+	if r.err != nil {
+		return fmt.Errorf("customers payload: %w", r.err)
+	}
+	if len(r.b) != 0 {
+		return fmt.Errorf("customers payload: %d trailing bytes", len(r.b))
+	}
+	return nil
+}
+
+func (r *payloadReader) byte1() byte {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) < 1 {
+		r.err = errors.New("truncated")
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+// count reads a number of items that each take at least min bytes.
+func (r *payloadReader) count(min uint64) int {
+	n := r.uvarint()
+	if r.err == nil && n > uint64(len(r.b))/min {
+		r.err = fmt.Errorf("%d items in %d bytes", n, len(r.b))
+	}
+	if r.err != nil {
+		return 0
+	}
+	return int(n)
+}
+
+func (r *payloadReader) profile(p *protocol.Profile) {
+	p.ID = string(r.bytes())
+	p.Region = string(r.bytes())
+	switch f := r.byte1(); {
+	case r.err != nil:
+		return
+	case f&^1 != 0:
+		r.err = fmt.Errorf("profile flags %#x", f)
+		return
+	default:
+		p.DoNotDisturb = f&1 != 0
+	}
+	if n := r.count(2); n > 0 {
+		p.Consents = make(map[string]bool, n)
+		for range n {
+			k := string(r.bytes())
+			switch v := r.byte1(); {
+			case r.err != nil:
+				return
+			case v > 1:
+				r.err = fmt.Errorf("consent %q: %d is not 0 or 1", k, v)
+				return
+			default:
+				p.Consents[k] = v == 1
+			}
+		}
+	}
+	p.Attributes = r.attributes()
+	p.Derived = r.attributes()
+}
+
+func (r *payloadReader) attributes() map[string]any {
+	n := r.count(2)
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string]any, n)
+	for range n {
+		k := string(r.bytes())
+		switch tag := r.byte1(); {
+		case r.err != nil:
+			return nil
+		case tag == tagNumber:
+			if len(r.b) < 8 {
+				r.err = errors.New("truncated number")
+				return nil
+			}
+			v := math.Float64frombits(binary.BigEndian.Uint64(r.b[:8]))
+			r.b = r.b[8:]
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				r.err = fmt.Errorf("attribute %q is not a finite number", k)
+				return nil
+			}
+			m[k] = v
+		case tag == tagTrue:
+			m[k] = true
+		case tag == tagFalse:
+			m[k] = false
+		case tag == tagString:
+			s := r.bytes()
+			if r.err != nil {
+				return nil
+			}
+			m[k] = string(s)
+		default:
+			r.err = fmt.Errorf("attribute %q: value tag %#x", k, tag)
+			return nil
+		}
+	}
+	return m
+}
+
+// appendProfileJSON appends p as JSON, byte for byte what json.Marshal
+// writes (sorted keys, its number format, its string escaping), without
+// reflection: every node encodes every imported profile. Values must be
+// float64, bool or string (Validate checks that).
+func appendProfileJSON(b []byte, p *protocol.Profile) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, p.ID)
+	if p.Region != "" {
+		b = append(b, `,"region":`...)
+		b = appendJSONString(b, p.Region)
+	}
+	if len(p.Consents) > 0 {
+		b = append(b, `,"consents":{`...)
+		for i, k := range sortedKeys(p.Consents) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = strconv.AppendBool(b, p.Consents[k])
+		}
+		b = append(b, '}')
+	}
+	if p.DoNotDisturb {
+		b = append(b, `,"doNotDisturb":true`...)
+	}
+	if len(p.Attributes) > 0 {
+		b = append(b, `,"attributes":`...)
+		b = appendAttributesJSON(b, p.Attributes)
+	}
+	if len(p.Derived) > 0 {
+		b = append(b, `,"derived":`...)
+		b = appendAttributesJSON(b, p.Derived)
+	}
+	if p.Index != 0 {
+		b = append(b, `,"index":`...)
+		b = strconv.AppendUint(b, p.Index, 10)
+	}
+	return append(b, '}')
+}
+
+func appendAttributesJSON(b []byte, m map[string]any) []byte {
+	b = append(b, '{')
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		switch v := m[k].(type) {
+		case float64:
+			b = appendJSONFloat(b, v)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		case string:
+			b = appendJSONString(b, v)
+		default:
+			panic(fmt.Sprintf("fsm: attribute %s of type %T reached the encoder", k, v))
+		}
+	}
+	return append(b, '}')
+}
+
+// appendJSONFloat formats a finite float64 as encoding/json does.
+func appendJSONFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// e-07 becomes e-7, as encoding/json writes it.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
