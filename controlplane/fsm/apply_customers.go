@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"touchpoint.dev/touchpoint/protocol"
@@ -19,9 +18,11 @@ import (
 // their copy.
 //
 // Erasure deletes the profile, its region entry and the change record of
-// its last write, and moves the customer's contact-ledger events to an
-// anonymous id ("erased-<index>"): counts, campaign results and agents'
-// sequence marks stay right, but no event names the customer any more.
+// its last write, and moves the customer's contact-ledger events to the one
+// anonymous id every erased customer shares (ErasedCustomer): counts,
+// campaign results and agents' sequence marks stay right, but no event names
+// the customer any more, and nothing links the moved events to the erased id
+// (a per-customer anonymous id would be linkable through the audit log).
 
 // KindCustomer is the change-feed kind of a customer profile.
 const KindCustomer = "Customer"
@@ -40,8 +41,9 @@ const (
 	maxEraseEvents = 20_000
 )
 
-// erasedPrefix starts the anonymous id of an erased customer's events.
-const erasedPrefix = "erased-"
+// ErasedCustomer is the customer id of every erased customer's ledger
+// events. It is not a valid customer id, so no profile can take it.
+const ErasedCustomer = "~erased"
 
 func profileKey(id string) []byte { return strKey(prefixProfile, id) }
 
@@ -142,19 +144,13 @@ func applyCustomerErase(e *entry) (any, *api.Error) {
 	if !protocol.ValidAgentID(p.ID) {
 		return nil, &api.Error{Code: api.CodeInvalidField, Field: "id", Message: fmt.Sprintf("customer id %q: 1 to 128 ASCII letters, digits, '-', '_' or '.'", p.ID)}
 	}
-	anon := p.LedgerID
-	if anon == "" {
-		anon = erasedPrefix + strconv.FormatUint(e.index, 10)
-	} else if !strings.HasPrefix(anon, erasedPrefix) || !protocol.ValidAgentID(anon) {
-		return nil, &api.Error{Code: api.CodeInvalidField, Field: "ledgerId", Message: fmt.Sprintf("ledger id %q is not an erased customer's id", anon)}
-	}
 	prefix := customerPrefix(p.ID)
 	events := e.w.keys(prefix, maxEraseEvents+1)
 	prev, found := e.w.get(profileKey(p.ID))
 	if !found && len(events) == 0 {
 		return nil, api.Errorf(api.CodeNotFound, "customer %q does not exist", p.ID)
 	}
-	res := CustomerEraseResult{Index: e.index, Profile: found, LedgerID: anon}
+	res := CustomerEraseResult{Index: e.index, Profile: found}
 	if found {
 		idx, _, err := decodeObject(prev)
 		if err != nil {
@@ -169,7 +165,7 @@ func applyCustomerErase(e *entry) (any, *api.Error) {
 	if len(events) > maxEraseEvents {
 		events, res.More = events[:maxEraseEvents], true
 	}
-	to := customerPrefix(anon)
+	to := customerPrefix(ErasedCustomer)
 	for _, k := range events {
 		rest := k[len(prefix):]
 		if len(rest) < 8+1+8 {
@@ -191,14 +187,14 @@ func applyCustomerErase(e *entry) (any, *api.Error) {
 		if err != nil {
 			panic(fmt.Sprintf("fsm: stored event %q: %v", k, err))
 		}
-		ev.CustomerID = anon
+		ev.CustomerID = ErasedCustomer
 		e.w.del(k)
 		e.w.set(append(append([]byte{}, to...), rest...), encodeStoredEvent(&ev))
 		res.Anonymized++
 	}
 	// The audit log names the erased id (what was erased, and by whom), and
 	// nothing else about the customer.
-	e.addAudit("customers.erase", p.ID, fmt.Sprintf("%d ledger events anonymised as %s", res.Anonymized, anon))
+	e.addAudit("customers.erase", p.ID, fmt.Sprintf("%d ledger events anonymised", res.Anonymized))
 	return res, nil
 }
 

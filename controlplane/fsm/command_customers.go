@@ -20,13 +20,10 @@ type CustomersUpsert struct {
 }
 
 // CustomerErase removes one customer: the profile, its index entries, and
-// the customer id from the contact ledger (the events stay, under LedgerID).
+// the customer id from the contact ledger (the events stay, under
+// ErasedCustomer).
 type CustomerErase struct {
 	ID string `json:"id"`
-	// LedgerID is the anonymous id the customer's ledger events move to;
-	// empty means "erased-<index>". An erase that could not move every event
-	// at once (CustomerEraseResult.More) is continued with the same id.
-	LedgerID string `json:"ledgerId,omitempty"`
 }
 
 // CustomersResult answers an upsert.
@@ -41,11 +38,11 @@ type CustomerEraseResult struct {
 	Index uint64 `json:"index"`
 	// Profile is set when a profile was deleted (not on a continuation).
 	Profile bool `json:"profile"`
-	// Anonymized counts the ledger events moved to LedgerID by this entry;
-	// More is set when some are left for a continuation.
-	Anonymized int    `json:"anonymized"`
-	LedgerID   string `json:"ledgerId"`
-	More       bool   `json:"more,omitempty"`
+	// Anonymized counts the ledger events this entry moved to
+	// ErasedCustomer; More is set when some are left, for another erase of
+	// the same id to move.
+	Anonymized int  `json:"anonymized"`
+	More       bool `json:"more,omitempty"`
 }
 
 // CustomersUpsert's payload is binary: a million-profile import is hundreds
