@@ -26,6 +26,8 @@ type Hello struct {
 	Index     uint64 `json:"index"`
 	// AckedSeq is the highest event sequence the agent saw acknowledged.
 	AckedSeq uint64 `json:"ackedSeq"`
+	// Region is the region whose profiles the agent prefetches (version 3).
+	Region string `json:"region,omitempty"`
 }
 
 // Welcome answers Hello.
@@ -166,6 +168,14 @@ func NewMessage(t MsgType) any {
 		return &Keyring{}
 	case MsgForwardEvents:
 		return &ForwardEvents{}
+	case MsgProfileGet:
+		return &ProfileGet{}
+	case MsgProfile:
+		return &Profile{}
+	case MsgPrefetch:
+		return &Prefetch{}
+	case MsgProfiles:
+		return &Profiles{}
 	}
 	return nil
 }

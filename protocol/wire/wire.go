@@ -8,8 +8,8 @@
 //
 //	bytes 0-3  payload length n, big endian (at most MaxFrame)
 //	bytes 4-5  message type, big endian (MsgHello, …)
-//	bytes 6-   n bytes of payload: the message as JSON (EventsBinary alone
-//	           is binary, see its doc)
+//	bytes 6-   n bytes of payload: the message as JSON (EventsBinary and
+//	           Contacts are binary, see their docs)
 //
 // Message types are only ever appended, never renumbered. A receiver that
 // meets a type it does not know reads past the frame and ignores it when the
@@ -27,6 +27,10 @@
 //	               events stream opens with an empty batch, answered with the
 //	               cluster's mark; EventsBinary, the same batch without JSON
 //	               (the only frame whose payload is not JSON).
+//	3  2026-12-01  customer profiles and contact history: Hello names the
+//	               agent's region; ProfileGet/Profile and Prefetch/Profiles
+//	               on their own streams; Contacts (binary) pushed on the
+//	               control stream to version-3 sessions (see profiles.go).
 //
 // # Connections and streams
 //
@@ -67,7 +71,7 @@ import (
 )
 
 // ProtocolVersion is the version this build speaks.
-const ProtocolVersion = 2
+const ProtocolVersion = 3
 
 // ALPN is the TLS application protocol name (unchanged by version 2:
 // versions are negotiated in Hello and Enroll).
@@ -92,6 +96,12 @@ const (
 	MsgKeyring       MsgType = 11 // control plane → agent, the gossip keys
 	MsgForwardEvents MsgType = 12 // node → leader, one agent's batch
 	MsgEventsBinary  MsgType = 13 // agent → control plane, Events in binary (see EventsBinary)
+	// Version 3.
+	MsgProfileGet MsgType = 14 // agent → control plane, alone on a stream
+	MsgProfile    MsgType = 15 // control plane → agent, answers ProfileGet
+	MsgPrefetch   MsgType = 16 // agent → control plane, alone on a stream
+	MsgProfiles   MsgType = 17 // control plane → agent, pages answering Prefetch
+	MsgContacts   MsgType = 18 // control plane → agent, committed contacts (binary, see ContactsBinary)
 
 	// FirstOptionalType: types from here on may be skipped by a peer that
 	// does not know them.
@@ -126,6 +136,16 @@ func (t MsgType) String() string {
 		return "forward-events"
 	case MsgEventsBinary:
 		return "events-binary"
+	case MsgProfileGet:
+		return "profile-get"
+	case MsgProfile:
+		return "profile"
+	case MsgPrefetch:
+		return "prefetch"
+	case MsgProfiles:
+		return "profiles"
+	case MsgContacts:
+		return "contacts"
 	}
 	return fmt.Sprintf("message(%d)", uint16(t))
 }
@@ -204,7 +224,7 @@ func ReadFrame(r io.Reader, max int) (Frame, error) {
 
 // Known reports whether this build understands t; an unknown type below
 // FirstOptionalType is a protocol error.
-func Known(t MsgType) bool { return t >= MsgHello && t <= MsgEventsBinary }
+func Known(t MsgType) bool { return t >= MsgHello && t <= MsgContacts }
 
 // Decode decodes a frame's payload into msg, refusing trailing data.
 // Unknown fields are ignored: a message may gain optional fields within a

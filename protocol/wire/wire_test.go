@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,14 +68,18 @@ func TestWire_RefusesOversizedAndTruncatedFrames(t *testing.T) {
 }
 
 func TestWire_KnownAndOptionalTypes(t *testing.T) {
-	for ty := wire.MsgHello; ty <= wire.MsgEventsBinary; ty++ {
-		// Every JSON message has a type to decode into; EventsBinary is
-		// read with DecodeEventsBinary.
-		if !wire.Known(ty) || (wire.NewMessage(ty) == nil) != (ty == wire.MsgEventsBinary) {
+	for ty := wire.MsgHello; ty <= wire.MsgContacts; ty++ {
+		// Every JSON message has a type to decode into; EventsBinary and
+		// Contacts are read with their own decoders.
+		binary := ty == wire.MsgEventsBinary || ty == wire.MsgContacts
+		if !wire.Known(ty) || (wire.NewMessage(ty) == nil) != binary {
 			t.Errorf("%s not known", ty)
 		}
+		if strings.HasPrefix(ty.String(), "message(") {
+			t.Errorf("%d has no name", ty)
+		}
 	}
-	if wire.Known(0) || wire.Known(wire.MsgEventsBinary+1) || wire.Known(wire.FirstOptionalType) || wire.NewMessage(wire.MsgEventsBinary+1) != nil {
+	if wire.Known(0) || wire.Known(wire.MsgContacts+1) || wire.Known(wire.FirstOptionalType) || wire.NewMessage(wire.MsgContacts+1) != nil {
 		t.Error("unknown types reported known")
 	}
 }
@@ -134,8 +139,24 @@ func FuzzReadFrame(f *testing.F) {
 		if !bytes.Equal(out.Bytes(), b[:out.Len()]) {
 			t.Fatalf("re-written frame differs")
 		}
-		for ty := wire.MsgHello; ty <= wire.MsgForwardEvents; ty++ {
-			_ = fr.Decode(wire.NewMessage(ty))
+		for ty := wire.MsgHello; ty <= wire.MsgContacts; ty++ {
+			if m := wire.NewMessage(ty); m != nil {
+				_ = fr.Decode(m)
+			}
+		}
+		if evs, err := wire.DecodeContacts(fr.Payload); err == nil {
+			var body []byte
+			for i := range evs {
+				body = wire.AppendContact(body, &evs[i])
+			}
+			again, err := wire.EncodeContacts(len(evs), body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := wire.DecodeContacts(again[6:])
+			if err != nil || len(back) != len(evs) {
+				t.Fatalf("contacts round trip: %v", err)
+			}
 		}
 		if evs, err := wire.DecodeEventsBinary("k", fr.Payload); err == nil {
 			var raw []byte
@@ -178,6 +199,36 @@ func TestWire_EventsBinaryRoundTrip(t *testing.T) {
 	for cut := 0; cut < len(f.Payload); cut++ {
 		if _, err := wire.DecodeEventsBinary("k", f.Payload[:cut]); err == nil {
 			t.Fatalf("a payload cut at %d decoded", cut)
+		}
+	}
+}
+
+func TestWire_ContactsRoundTripKeepsEachAgent(t *testing.T) {
+	evs := []protocol.ContactEvent{
+		{AgentID: "kiosk-1", Seq: 7, Time: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), CustomerID: "C1", Channel: "kiosk",
+			Type: protocol.ContactOffer, Outcome: protocol.OutcomePresented, OfferID: "retain-10", CampaignID: "winback-q4"},
+		{AgentID: "ivr-1", Seq: 3, Time: time.Date(2026, 12, 1, 10, 0, 1, 0, time.UTC), CustomerID: "C1", Channel: "ivr",
+			Type: protocol.ContactOffer, Outcome: protocol.OutcomeDeclined, OfferID: "retain-10"},
+	}
+	var body []byte
+	for i := range evs {
+		body = wire.AppendContact(body, &evs[i])
+	}
+	fr, err := wire.EncodeContacts(len(evs), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := wire.ReadFrame(bytes.NewReader(fr), 0)
+	if err != nil || f.Type != wire.MsgContacts {
+		t.Fatalf("frame %v %v", f.Type, err)
+	}
+	got, err := wire.DecodeContacts(f.Payload)
+	if err != nil || len(got) != 2 || got[0] != evs[0] || got[1] != evs[1] {
+		t.Fatalf("got %+v %v", got, err)
+	}
+	for _, bad := range [][]byte{nil, {2, 0}, {1, 5}, append(append([]byte{}, f.Payload...), 0)} {
+		if _, err := wire.DecodeContacts(bad); err == nil {
+			t.Errorf("payload %x accepted", bad)
 		}
 	}
 }

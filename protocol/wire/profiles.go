@@ -1,0 +1,128 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"touchpoint.dev/touchpoint/protocol"
+)
+
+// Version 3: customer profiles and contact history reach agents.
+//
+//   - ProfileGet (agent → node, alone on a new stream): one customer the
+//     agent does not hold. The node answers Profile or Error (not_found)
+//     and both sides close the stream.
+//   - Prefetch (agent → node, alone on a new stream): the profiles of a
+//     region, in id order from After. The node answers with Profiles
+//     frames of up to Limit profiles; the last one has Done set.
+//   - Contacts (node → agent, on the control stream, binary): contact
+//     events as they commit, so a cap reached on one agent holds on the
+//     others. Sent only to sessions whose Hello says version 3 or later.
+//
+// Profile changes themselves travel in the change feed (Kind "Customer",
+// with the customer's region); agents keep those of their region and those
+// they hold.
+
+// ProfileGet asks for one customer's profile and recent contacts.
+type ProfileGet struct {
+	ID string `json:"id"`
+}
+
+// Profile answers ProfileGet: the profile, its recent contacts (oldest
+// first, at most MaxRecentContacts, within MaxContactWindow), and the
+// node's applied index when it read them.
+type Profile struct {
+	Profile  protocol.Profile        `json:"profile"`
+	Contacts []protocol.ContactEvent `json:"contacts"`
+	Index    uint64                  `json:"index"`
+}
+
+// Prefetch asks for every profile of Region (and, with Unregioned, of
+// customers without a region) whose id sorts after After.
+type Prefetch struct {
+	Region     string `json:"region"`
+	Unregioned bool   `json:"unregioned,omitempty"`
+	After      string `json:"after,omitempty"`
+	Limit      int    `json:"limit,omitempty"`
+}
+
+// Profiles is one page of a prefetch. Next is the id to resume after.
+type Profiles struct {
+	Profiles []Profile `json:"profiles"`
+	Next     string    `json:"next,omitempty"`
+	Done     bool      `json:"done,omitempty"`
+}
+
+// Contact history limits: what a node sends with a profile, and what an
+// agent keeps per customer. Contact policies' windows are at most 366 days.
+const (
+	MaxRecentContacts = 256
+	MaxContactWindow  = 366 * 24 * 3600 // seconds
+)
+
+// ContactsBinary is the payload of a Contacts frame: committed events of
+// any agents. Layout, version 1:
+//
+//	byte      1
+//	uvarint   number of events
+//	per event: bytes agent id (uvarint length + bytes), then protocol's
+//	           binary event (protocol.AppendEventBinary)
+const contactsBinaryVersion = 1
+
+// AppendContact appends one event to a Contacts body being built; finish
+// it with WriteContacts.
+func AppendContact(b []byte, e *protocol.ContactEvent) []byte {
+	b = binary.AppendUvarint(b, uint64(len(e.AgentID)))
+	b = append(b, e.AgentID...)
+	return protocol.AppendEventBinary(b, e)
+}
+
+// EncodeContacts frames n events appended with AppendContact.
+func EncodeContacts(n int, body []byte) ([]byte, error) {
+	p := make([]byte, 0, 11+len(body))
+	p = append(p, contactsBinaryVersion)
+	p = binary.AppendUvarint(p, uint64(n))
+	p = append(p, body...)
+	var w frameBuffer
+	if err := WriteRaw(&w, MsgContacts, p); err != nil {
+		return nil, err
+	}
+	return w.b, nil
+}
+
+// DecodeContacts decodes a Contacts payload.
+func DecodeContacts(payload []byte) ([]protocol.ContactEvent, error) {
+	r := protocol.NewBinaryReader(payload)
+	if v := r.Byte(); r.Err() == nil && v != contactsBinaryVersion {
+		return nil, fmt.Errorf("contacts version %d, want %d", v, contactsBinaryVersion)
+	}
+	n := r.Uvarint()
+	if r.Err() == nil && n > uint64(r.Len()) {
+		return nil, errors.New("contacts: count exceeds the payload")
+	}
+	out := make([]protocol.ContactEvent, 0, n)
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		var e protocol.ContactEvent
+		e.AgentID = r.String()
+		r.Event(&e)
+		out = append(out, e)
+	}
+	if r.Err() != nil {
+		return nil, r.Err()
+	}
+	if r.Len() != 0 {
+		return nil, errors.New("contacts: trailing bytes")
+	}
+	return out, nil
+}
+
+type frameBuffer struct{ b []byte }
+
+func (f *frameBuffer) Write(p []byte) (int, error) {
+	f.b = append(f.b, p...)
+	return len(p), nil
+}
+
+var _ io.Writer = (*frameBuffer)(nil)
