@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"touchpoint.dev/touchpoint/protocol"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
@@ -97,6 +98,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	if w.fleet {
 		f.fleetGen.Add(1)
 	}
+	if len(w.contacts) > 0 {
+		f.contacts.publish(w.contacts)
+	}
 	if w.applied > f.applied.Load() {
 		f.applied.Store(w.applied)
 		f.broadcast()
@@ -116,6 +120,9 @@ type writer struct {
 	// gossip keys). Both are told to watchers after commit.
 	lastChange uint64
 	fleet      bool
+	// contacts are the events this batch stored, told to the contact feed
+	// after commit.
+	contacts []protocol.ContactEvent
 }
 
 func (w *writer) begin() {

@@ -139,6 +139,7 @@ func applyEventsIngest(e *entry) (any, *api.Error) {
 		ev := &p.Events[dups+i]
 		// One write per event: the customer index holds the event.
 		e.w.set(customerKey(*ev), encodeStoredEvent(ev))
+		e.w.contacts = append(e.w.contacts, *ev)
 		mark.HighestSeq = ev.Seq
 		mark.Received++
 		if ev.Time.After(mark.LastEvent) {

@@ -85,6 +85,8 @@ type FSM struct {
 
 	notifyMu sync.Mutex
 	notify   chan struct{}
+
+	contacts contactFeed
 }
 
 // Open opens (or creates) the state in cfg.Dir.
