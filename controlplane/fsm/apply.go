@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"touchpoint.dev/touchpoint/protocol"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
 
+	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
