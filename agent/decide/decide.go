@@ -1,0 +1,515 @@
+package decide
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// Contact is one earlier contact with the customer: the control plane's
+// committed history or one of the agent's own events not yet acknowledged.
+type Contact struct {
+	Time       time.Time
+	Channel    string
+	Type       string
+	Outcome    string
+	OfferID    string
+	CampaignID string
+}
+
+// Input is everything one decision depends on. The engine reads no clock
+// and draws no random numbers: Now is the decision time.
+type Input struct {
+	DecisionID string
+	CustomerID string
+	Channel    string
+	Intent     string
+	// Context is the request's context; rules see it as context.<key>,
+	// with context.channel and context.intent set from Channel and Intent.
+	Context map[string]any
+	Now     time.Time
+	// Profile is the customer's cached profile. The caller answers an
+	// unknown customer itself; a nil Profile is decided as an empty one.
+	Profile *protocol.Profile
+	// Contacts is the customer's contact history in any order; an event
+	// given twice (once committed, once from the outbox) is counted once.
+	Contacts []Contact
+	// OfferVolume is how often each offer was presented so far, for
+	// volumeCap; nil means unknown, and no cap is reached.
+	OfferVolume map[string]int64
+	// Propensities are learned acceptance probabilities per offer id; an
+	// offer without one uses its prior (offer.propensity, default 0.1).
+	Propensities map[string]float64
+}
+
+// Rule evaluation states, memoised per rule per decision.
+const (
+	stUnknown uint8 = iota
+	stTrue
+	stFalse
+	stMissing
+	stError
+)
+
+type ruleResult struct {
+	state   uint8
+	missing int
+	err     error
+}
+
+// campState is a campaign's verdict for this decision, computed when an
+// offer first asks.
+type campState struct {
+	done   bool
+	pass   bool
+	stage  int8 // how far a failing campaign got: 1 status, 2 schedule, 3 channel, 4 segment
+	held   int8 // 0 not asked, 1 held out, 2 not held out
+	code   api.SuppressionCode
+	reason string
+}
+
+type candidate struct {
+	offer    int
+	campaign int
+	score    float64
+	prop     float64
+	model    bool
+	value    float64
+	ctxW     float64
+}
+
+type holdEntry struct{ campaign, offer int }
+
+type marketing struct {
+	done   bool
+	code   api.SuppressionCode
+	reason string
+}
+
+// scratch is one decision's working memory, pooled so that a decision
+// allocates little beyond its answer.
+type scratch struct {
+	profile map[string]any
+	context map[string]any
+	env     map[string]any
+	vm      vm.VM
+	budget  budget
+
+	rules    []ruleResult
+	camps    []campState
+	contacts []Contact
+	declines []time.Time
+	passing  []int
+	ranked   []candidate
+	supp     []api.SuppressedOffer
+	hold     []holdEntry
+	bills    []float64
+	order    []int
+
+	in        *Input
+	p         *protocol.Profile
+	customer  string
+	ch        int
+	now       time.Time
+	intentRow factorRow
+	churnRow  factorRow
+	mkt       marketing
+	cur       float64 // current bill
+	curKnown  bool
+	curPlan   int
+}
+
+func (e *Engine) newScratch() *scratch {
+	s := &scratch{
+		profile: map[string]any{},
+		context: map[string]any{},
+		rules:   make([]ruleResult, len(e.rules)),
+		camps:   make([]campState, len(e.campaigns)),
+		bills:   make([]float64, len(e.plans)),
+	}
+	s.vm.MemoryBudget = MaxRuleMemory
+	s.env = map[string]any{"profile": s.profile, "context": s.context, "now": time.Time{}, budgetVar: &s.budget}
+	return s
+}
+
+// release forgets the customer (no profile data stays in the pool) and
+// returns s to the pool.
+func (e *Engine) release(s *scratch) {
+	clear(s.profile)
+	clear(s.context)
+	s.env["now"] = nil
+	clear(s.rules)
+	clear(s.camps)
+	clear(s.contacts)
+	s.contacts = s.contacts[:0]
+	clear(s.supp)
+	s.supp = s.supp[:0]
+	s.ranked, s.hold, s.passing, s.declines = s.ranked[:0], s.hold[:0], s.passing[:0], s.declines[:0]
+	s.in, s.p, s.mkt = nil, nil, marketing{}
+	e.scratch.Put(s)
+}
+
+// Decide answers what to offer the customer now, on in.Channel: the
+// ranked offers, the suppressed ones with a code and a reason each, the
+// control-group holdouts and the tariff advice. It never fails and never
+// panics on a catalogue Compile accepted (every catalogue): a rule or a
+// policy that cannot be applied filters the offers it touches, with a
+// reason. It records nothing: a decision is not a contact.
+func (e *Engine) Decide(in Input) api.Decision {
+	s := e.scratch.Get().(*scratch)
+	defer e.release(s)
+	p := in.Profile
+	if p == nil {
+		p = &protocol.Profile{ID: in.CustomerID}
+	}
+	s.begin(e, &in, p)
+
+	d := api.Decision{
+		DecisionID:  in.DecisionID,
+		CustomerID:  s.customer,
+		Channel:     in.Channel,
+		Intent:      in.Intent,
+		ConfigIndex: e.index,
+		Time:        in.Now,
+	}
+	if v, ok := number(p.Derived["churnRisk"]); ok {
+		d.ChurnRisk = &v
+	}
+	d.ChurnLevel, _ = p.Derived["churnLevel"].(string)
+	d.Segment, _ = p.Derived["segment"].(string)
+	if len(e.plans) > 0 {
+		d.Tariff = e.tariff(s)
+	}
+	for oi := range e.offers {
+		e.consider(s, oi)
+	}
+	e.finish(s, &d)
+	return d
+}
+
+func (s *scratch) begin(e *Engine, in *Input, p *protocol.Profile) {
+	s.in, s.p = in, p
+	s.customer = cmp.Or(in.CustomerID, p.ID)
+	s.ch = channelIndex(in.Channel)
+	s.now = in.Now
+	for k, v := range p.Attributes {
+		s.profile[k] = v
+	}
+	for k, v := range p.Derived {
+		s.profile[k] = v
+	}
+	s.profile["id"] = p.ID
+	if p.Region != "" {
+		s.profile["region"] = p.Region
+	}
+	s.profile["doNotDisturb"] = p.DoNotDisturb
+	for k, v := range in.Context {
+		s.context[k] = v
+	}
+	s.context["channel"] = in.Channel
+	s.context["intent"] = in.Intent
+	s.env["now"] = in.Now
+
+	level, _ := p.Derived["churnLevel"].(string)
+	s.intentRow = e.intent[in.Intent]
+	s.churnRow = e.churn[level]
+
+	// The history that can matter, once, sorted by time, duplicates
+	// dropped (the caller may pass an event both as committed and as
+	// not yet acknowledged).
+	for _, c := range in.Contacts {
+		if !c.Time.After(s.now) {
+			s.contacts = append(s.contacts, c)
+		}
+	}
+	if len(s.contacts) > 1 {
+		slices.SortFunc(s.contacts, compareContacts)
+		s.contacts = slices.CompactFunc(s.contacts, func(a, b Contact) bool { return compareContacts(a, b) == 0 })
+	}
+}
+
+func compareContacts(a, b Contact) int {
+	if c := a.Time.Compare(b.Time); c != 0 {
+		return c
+	}
+	return cmp.Or(
+		strings.Compare(a.Channel, b.Channel),
+		strings.Compare(a.Type, b.Type),
+		strings.Compare(a.Outcome, b.Outcome),
+		strings.Compare(a.OfferID, b.OfferID),
+		strings.Compare(a.CampaignID, b.CampaignID),
+	)
+}
+
+func (s *scratch) suppress(o *offerC, campaign string, code api.SuppressionCode, reason string) {
+	s.supp = append(s.supp, api.SuppressedOffer{OfferID: o.o.ID, CampaignID: campaign, Code: code, Reason: reason})
+}
+
+// consider runs one offer through the filters, in the documented order;
+// the first that fails is the offer's reason.
+func (e *Engine) consider(s *scratch, oi int) {
+	o := &e.offers[oi]
+	if s.p.DoNotDisturb {
+		s.suppress(o, "", api.SuppressedDoNotDisturb, msgDoNotDisturb)
+		return
+	}
+	if len(o.campaigns) == 0 {
+		s.suppress(o, "", api.SuppressedNoCampaign, o.reasonNoCampaign)
+		return
+	}
+	s.passing = s.passing[:0]
+	fail, failStage := -1, int8(-1)
+	for _, ci := range o.campaigns {
+		st := e.campaign(s, ci)
+		if st.pass {
+			s.passing = append(s.passing, ci)
+		} else if st.stage > failStage {
+			fail, failStage = ci, st.stage
+		}
+	}
+	if len(s.passing) == 0 {
+		st := &s.camps[fail]
+		s.suppress(o, e.campaigns[fail].c.ID, st.code, st.reason)
+		return
+	}
+	if !o.channels.has(s.ch) {
+		s.suppress(o, "", api.SuppressedWrongChannel, o.reasonChannel)
+		return
+	}
+	if o.validBad || (!o.from.IsZero() && s.now.Before(o.from)) || (!o.until.IsZero() && s.now.After(o.until)) {
+		s.suppress(o, "", api.SuppressedOutsideValidity, o.reasonValidity)
+		return
+	}
+	for i := range o.rules {
+		if ok, code, reason := e.check(s, &o.rules[i]); !ok {
+			s.suppress(o, "", code, reason)
+			return
+		}
+	}
+	if !o.o.Transactional {
+		if m := e.marketing(s); m.code != "" {
+			s.suppress(o, "", m.code, m.reason)
+			return
+		}
+	}
+	if reason, ok := e.declined(s, o); ok {
+		s.suppress(o, "", api.SuppressedDeclinedRecently, reason)
+		return
+	}
+	if reason, ok := e.volumeCapped(s, o); ok {
+		s.suppress(o, "", api.SuppressedVolumeCap, reason)
+		return
+	}
+	value := finiteNonNeg(o.o.Value, 0)
+	if o.o.Category == protocol.CategoryTariff {
+		saving, code, reason := e.saving(s, o)
+		if code != "" {
+			s.suppress(o, "", code, reason)
+			return
+		}
+		value = saving
+	}
+
+	// The control group comes last, so that a holdout lists exactly the
+	// offers the customer would otherwise have been shown.
+	best := -1
+	for _, ci := range s.passing {
+		if e.heldOut(s, ci) {
+			continue
+		}
+		if best < 0 || e.campaigns[ci].weight > e.campaigns[best].weight {
+			best = ci
+		}
+	}
+	if best < 0 {
+		for _, ci := range s.passing {
+			s.hold = append(s.hold, holdEntry{campaign: ci, offer: oi})
+		}
+		return
+	}
+
+	prop, model := o.prior, false
+	if v, ok := s.in.Propensities[o.o.ID]; ok && !math.IsNaN(v) {
+		prop, model = clampPropensity(v, o.prior), true
+	}
+	ctxW := e.campaigns[best].weight * s.intentRow.weight(o.cat) * s.churnRow.weight(o.cat)
+	s.ranked = append(s.ranked, candidate{
+		offer:    oi,
+		campaign: best,
+		score:    finite(prop * value * ctxW * o.lever),
+		prop:     prop,
+		model:    model,
+		value:    value,
+		ctxW:     finite(ctxW),
+	})
+}
+
+func (r factorRow) weight(cat int) float64 {
+	if r.w == nil {
+		return 1
+	}
+	return r.w[cat]
+}
+
+func (r factorRow) why(cat int) string {
+	if r.reason == nil {
+		return ""
+	}
+	return r.reason[cat]
+}
+
+// finite keeps a product JSON-encodable: NaN becomes 0, an overflow the
+// largest float.
+func finite(x float64) float64 {
+	switch {
+	case math.IsNaN(x):
+		return 0
+	case math.IsInf(x, 1):
+		return math.MaxFloat64
+	case math.IsInf(x, -1):
+		return -math.MaxFloat64
+	}
+	return x
+}
+
+// campaign decides, once per decision, whether campaign ci may present
+// its offers now on this channel to this customer.
+func (e *Engine) campaign(s *scratch, ci int) *campState {
+	st := &s.camps[ci]
+	if st.done {
+		return st
+	}
+	st.done = true
+	c := &e.campaigns[ci]
+	switch {
+	case c.inactive:
+		st.stage, st.code, st.reason = 1, api.SuppressedCampaignInactive, c.reasonInactive
+	case c.schedBad || (!c.start.IsZero() && s.now.Before(c.start)) || (!c.end.IsZero() && s.now.After(c.end)):
+		st.stage, st.code, st.reason = 2, api.SuppressedOutsideSchedule, c.reasonSchedule
+	case !c.channels.has(s.ch):
+		st.stage, st.code, st.reason = 3, api.SuppressedWrongChannel, c.reasonChannel
+	default:
+		if ok, code, reason := e.check(s, &c.segment); !ok {
+			st.stage, st.code, st.reason = 4, code, reason
+		} else {
+			st.pass = true
+		}
+	}
+	return st
+}
+
+func (e *Engine) heldOut(s *scratch, ci int) bool {
+	st := &s.camps[ci]
+	if st.held == 0 {
+		st.held = 2
+		if InControlGroup(s.customer, e.campaigns[ci].c.ID, e.campaigns[ci].control) {
+			st.held = 1
+		}
+	}
+	return st.held == 1
+}
+
+// check evaluates a slot's rule: true, or false with the code and reason.
+func (e *Engine) check(s *scratch, sl *slot) (bool, api.SuppressionCode, string) {
+	if sl.r == nil {
+		return true, "", ""
+	}
+	if sl.r.err != nil {
+		return false, api.SuppressedRuleError, sl.brokenWhy
+	}
+	res := e.eval(s, sl.r)
+	switch res.state {
+	case stTrue:
+		return true, "", ""
+	case stMissing:
+		return false, sl.code, sl.missing[res.missing]
+	case stError:
+		return false, api.SuppressedRuleError, sl.errPrefix + firstLine(res.err.Error())
+	}
+	return false, sl.code, sl.falseReason
+}
+
+// finish ranks the candidates and copies the answer out of the scratch.
+func (e *Engine) finish(s *scratch, d *api.Decision) {
+	slices.SortFunc(s.ranked, func(a, b candidate) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.offer, b.offer) // offers are sorted by id
+	})
+	d.Offers = make([]api.DecisionOffer, len(s.ranked))
+	for i, c := range s.ranked {
+		o := &e.offers[c.offer]
+		d.Offers[i] = api.DecisionOffer{
+			OfferID:       o.o.ID,
+			CampaignID:    e.campaigns[c.campaign].c.ID,
+			Name:          o.o.Name,
+			Category:      o.o.Category,
+			Rank:          i + 1,
+			Score:         c.score,
+			Propensity:    c.prop,
+			Value:         c.value,
+			Weight:        finite(c.ctxW * o.lever),
+			ContextWeight: c.ctxW,
+			LeverWeight:   o.lever,
+			Transactional: o.o.Transactional,
+			PlanID:        o.o.PlanID,
+			Reason:        e.rankReason(s, o, &c),
+		}
+	}
+	d.Suppressed = make([]api.SuppressedOffer, len(s.supp))
+	copy(d.Suppressed, s.supp)
+	d.Holdout = e.holdouts(s)
+}
+
+func (e *Engine) rankReason(s *scratch, o *offerC, c *candidate) string {
+	head := o.rankPrefix
+	if o.o.Category == protocol.CategoryTariff {
+		head = e.tariffReason(s, o, c.value)
+	}
+	prop := o.rankPrior
+	if c.model {
+		prop = ", propensity " + formatFactor(c.prop) + msgRankModel
+	}
+	parts := [...]string{head, prop, s.intentRow.why(o.cat), s.churnRow.why(o.cat), e.campaigns[c.campaign].rankWeight, o.rankLever}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, p := range parts {
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+func (e *Engine) holdouts(s *scratch) []api.Holdout {
+	if len(s.hold) == 0 {
+		return []api.Holdout{}
+	}
+	slices.SortFunc(s.hold, func(a, b holdEntry) int {
+		return cmp.Or(cmp.Compare(a.campaign, b.campaign), cmp.Compare(a.offer, b.offer))
+	})
+	var out []api.Holdout
+	for i := 0; i < len(s.hold); {
+		j := i
+		for j < len(s.hold) && s.hold[j].campaign == s.hold[i].campaign {
+			j++
+		}
+		h := api.Holdout{CampaignID: e.campaigns[s.hold[i].campaign].c.ID, OfferIDs: make([]string, 0, j-i)}
+		for _, he := range s.hold[i:j] {
+			h.OfferIDs = append(h.OfferIDs, e.offers[he.offer].o.ID)
+		}
+		out = append(out, h)
+		i = j
+	}
+	return out
+}

@@ -1,0 +1,393 @@
+package decide
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// Catalog is the configuration the engine decides over: every object the
+// agent holds, as of Index. Order does not matter: Compile sorts by id.
+type Catalog struct {
+	Index     uint64
+	Offers    []protocol.Offer
+	Plans     []protocol.Plan
+	Campaigns []protocol.Campaign
+	Policies  []protocol.ContactPolicy
+}
+
+// Option changes how Compile builds an engine.
+type Option func(*options)
+
+type options struct {
+	weights Weights
+}
+
+// WithWeights replaces DefaultWeights.
+func WithWeights(w Weights) Option { return func(o *options) { o.weights = w } }
+
+// Engine decides for one catalogue version. It is immutable once
+// compiled and safe for concurrent use; Decide does no I/O and reads no
+// clock.
+type Engine struct {
+	index     uint64
+	offers    []offerC
+	campaigns []campaignC
+	policies  []policyC
+	plans     []planC // every plan, by id
+	planByID  map[string]int
+	active    []int // indexes of active plans
+	rules     []*rule
+	intent    map[string]factorRow
+	churn     map[string]factorRow
+	scratch   sync.Pool
+}
+
+// Index is the catalogue index the engine was compiled from.
+func (e *Engine) Index() uint64 { return e.index }
+
+// chanSet is a set of protocol.KnownChannels by index; 0 means every
+// channel.
+type chanSet uint16
+
+func channelIndex(ch string) int { return slices.Index(protocol.KnownChannels, ch) }
+
+func makeChanSet(chs []string) chanSet {
+	var s chanSet
+	for _, c := range chs {
+		if i := channelIndex(c); i >= 0 {
+			s |= 1 << i
+		} else {
+			s |= 1 << 15 // an unknown channel: the set is not "every channel"
+		}
+	}
+	return s
+}
+
+func (s chanSet) has(ch int) bool { return s == 0 || (ch >= 0 && s&(1<<ch) != 0) }
+
+// slot is a rule in one place (an offer's eligibility, a campaign's
+// segment), with its reasons built in advance.
+type slot struct {
+	r           *rule // nil: always true
+	code        api.SuppressionCode
+	falseReason string
+	missing     []string // per r.needs
+	errPrefix   string   // + the evaluation error
+	brokenWhy   string   // the compile error's reason
+}
+
+func (e *Engine) makeSlot(rules map[string]*rule, zones zoneCache, kind, src string, code api.SuppressionCode) slot {
+	s := slot{code: code}
+	if strings.TrimSpace(src) == "" {
+		return s
+	}
+	r, ok := rules[src]
+	if !ok {
+		r, _ = compileRule(src, zones)
+		r.id = len(e.rules)
+		e.rules = append(e.rules, r)
+		rules[src] = r
+	}
+	s.r = r
+	q := quoteRule(src)
+	if r.err != nil {
+		s.brokenWhy = fmt.Sprintf(msgRuleBroken, kind, q, firstLine(r.err.Error()))
+		return s
+	}
+	s.falseReason = fmt.Sprintf(msgRuleFalse, kind, q)
+	s.errPrefix = fmt.Sprintf(msgRuleFailed, kind, q)
+	for _, n := range r.needs {
+		if n.context {
+			s.missing = append(s.missing, fmt.Sprintf(msgRuleMissing, kind, q, msgContext, n.key, msgRequestContext))
+		} else {
+			s.missing = append(s.missing, fmt.Sprintf(msgRuleMissing, kind, q, msgProfile, n.key, msgCustomerProfile))
+		}
+	}
+	return s
+}
+
+type offerC struct {
+	o         protocol.Offer
+	cat       int
+	channels  chanSet
+	from      time.Time // zero: unbounded
+	until     time.Time
+	validBad  bool
+	rules     [3]slot // eligibility, applicability, suitability
+	campaigns []int
+	prior     float64
+	lever     float64
+	plan      int // index into plans of a tariff offer's plan; -1 none
+
+	reasonNoCampaign string
+	reasonChannel    string
+	reasonValidity   string
+	rankPrefix       string // "retention offer worth 60.00 yuan"
+	rankLever        string // ", lever ×1.2" or ""
+	rankPrior        string // ", propensity 0.1 (prior)"
+}
+
+type campaignC struct {
+	c        protocol.Campaign
+	inactive bool
+	start    time.Time
+	end      time.Time
+	schedBad bool
+	channels chanSet
+	segment  slot
+	weight   float64
+	control  float64
+	offers   []int
+
+	reasonInactive string
+	reasonSchedule string
+	reasonChannel  string
+	rankWeight     string // ", ×1.5 for campaign x" or ""
+}
+
+type policyC struct {
+	p       protocol.ContactPolicy
+	all     bool
+	channel string
+	window  time.Duration
+	max     int
+	bad     string // policy_error reason when the policy cannot be applied
+	quiet   bool
+	qStart  int // minutes after midnight
+	qEnd    int
+	loc     *time.Location
+	consent bool
+}
+
+type planC struct {
+	p      protocol.Plan
+	active bool
+}
+
+// Compile builds an engine for one catalogue version: it compiles every
+// rule once (one program per distinct rule text), parses times, loads the
+// time zones of quiet hours and rules, and builds every reason that does
+// not depend on the customer. It never fails: an object that cannot be
+// used (a rule that does not compile, a zone that does not load) filters
+// the offers it touches, with a reason, at every decision.
+func Compile(cat Catalog, opts ...Option) *Engine {
+	o := options{weights: DefaultWeights()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	e := &Engine{
+		index:    cat.Index,
+		planByID: map[string]int{},
+		intent:   compileFactors(o.weights.Intent, "intent"),
+		churn:    compileFactors(o.weights.ChurnLevel, "churn level"),
+	}
+	rules := map[string]*rule{}
+	zones := zoneCache{}
+
+	plans := slices.Clone(cat.Plans)
+	slices.SortStableFunc(plans, func(a, b protocol.Plan) int { return cmp.Compare(a.ID, b.ID) })
+	for _, p := range plans {
+		if _, dup := e.planByID[p.ID]; dup {
+			continue
+		}
+		e.planByID[p.ID] = len(e.plans)
+		active := p.Status == "" || p.Status == "active"
+		if active {
+			e.active = append(e.active, len(e.plans))
+		}
+		e.plans = append(e.plans, planC{p: p, active: active})
+	}
+
+	offers := slices.Clone(cat.Offers)
+	slices.SortStableFunc(offers, func(a, b protocol.Offer) int { return cmp.Compare(a.ID, b.ID) })
+	offerByID := map[string]int{}
+	for _, of := range offers {
+		if _, dup := offerByID[of.ID]; dup {
+			continue
+		}
+		offerByID[of.ID] = len(e.offers)
+		e.offers = append(e.offers, e.compileOffer(of, rules, zones))
+	}
+
+	camps := slices.Clone(cat.Campaigns)
+	slices.SortStableFunc(camps, func(a, b protocol.Campaign) int { return cmp.Compare(a.ID, b.ID) })
+	seenCamp := map[string]bool{}
+	for _, c := range camps {
+		if seenCamp[c.ID] {
+			continue
+		}
+		seenCamp[c.ID] = true
+		cc := e.compileCampaign(c, rules, zones)
+		ci := len(e.campaigns)
+		seen := map[int]bool{}
+		for _, id := range c.Offers {
+			if oi, ok := offerByID[id]; ok && !seen[oi] {
+				seen[oi] = true
+				cc.offers = append(cc.offers, oi)
+				e.offers[oi].campaigns = append(e.offers[oi].campaigns, ci)
+			}
+		}
+		e.campaigns = append(e.campaigns, cc)
+	}
+
+	pols := slices.Clone(cat.Policies)
+	slices.SortStableFunc(pols, func(a, b protocol.ContactPolicy) int { return cmp.Compare(a.ID, b.ID) })
+	seenPol := map[string]bool{}
+	for _, p := range pols {
+		if seenPol[p.ID] {
+			continue
+		}
+		seenPol[p.ID] = true
+		e.policies = append(e.policies, compilePolicy(p, zones))
+	}
+	e.scratch.New = func() any { return e.newScratch() }
+	return e
+}
+
+func parseBound(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+func (e *Engine) compileOffer(of protocol.Offer, rules map[string]*rule, zones zoneCache) offerC {
+	c := offerC{
+		o:        of,
+		cat:      categoryIndex(of.Category),
+		channels: makeChanSet(of.Channels),
+		prior:    clampPropensity(of.EffectivePropensity(), protocol.DefaultPropensity),
+		lever:    finiteNonNeg(of.EffectiveLeverWeight(), 1),
+		plan:     -1,
+	}
+	c.rules[0] = e.makeSlot(rules, zones, "eligibility", of.Eligibility, api.SuppressedNotEligible)
+	c.rules[1] = e.makeSlot(rules, zones, "applicability", of.Applicability, api.SuppressedNotApplicable)
+	c.rules[2] = e.makeSlot(rules, zones, "suitability", of.Suitability, api.SuppressedNotSuitable)
+	c.reasonNoCampaign = fmt.Sprintf(msgNoCampaign, of.ID)
+	c.reasonChannel = fmt.Sprintf(msgOfferChannel, of.ID, strings.Join(of.Channels, ", "))
+
+	from, err1 := parseBound(of.ValidFrom)
+	until, err2 := parseBound(of.ValidUntil)
+	c.from, c.until = from, until
+	switch {
+	case err1 != nil || err2 != nil:
+		c.validBad = true
+		c.reasonValidity = fmt.Sprintf(msgValidBad, of.ID, cmp.Or(err1, err2))
+	case !from.IsZero() && !until.IsZero():
+		c.reasonValidity = fmt.Sprintf(msgValidWindow, of.ID, of.ValidFrom, of.ValidUntil)
+	case !from.IsZero():
+		c.reasonValidity = fmt.Sprintf(msgValidFrom, of.ID, of.ValidFrom)
+	default:
+		c.reasonValidity = fmt.Sprintf(msgValidUntil, of.ID, of.ValidUntil)
+	}
+	if of.Category == protocol.CategoryTariff {
+		if pi, ok := e.planByID[of.PlanID]; ok {
+			c.plan = pi
+		}
+	}
+	c.rankPrefix = fmt.Sprintf(msgRankOffer, cmp.Or(of.Category, "uncategorised"), money(finiteNonNeg(of.Value, 0)))
+	if c.lever != 1 {
+		c.rankLever = fmt.Sprintf(msgRankLever, formatFactor(c.lever))
+	}
+	c.rankPrior = fmt.Sprintf(msgRankPropensity, formatFactor(c.prior)) + msgRankPrior
+	return c
+}
+
+func (e *Engine) compileCampaign(c protocol.Campaign, rules map[string]*rule, zones zoneCache) campaignC {
+	cc := campaignC{
+		c:        c,
+		inactive: c.Status != "" && c.Status != protocol.StatusActive,
+		channels: makeChanSet(c.Channels),
+		weight:   finiteNonNeg(c.BusinessWeight, 1),
+		control:  c.ControlGroupPercent,
+	}
+	if cc.weight == 0 {
+		cc.weight = 1
+	}
+	if math.IsNaN(cc.control) {
+		cc.control = 100 // fail closed: hold everyone out rather than guess
+	}
+	cc.segment = e.makeSlot(rules, zones, msgSegment, c.Segment, api.SuppressedNotInSegment)
+	cc.reasonInactive = fmt.Sprintf(msgCampaignInactive, c.ID, c.Status)
+	cc.reasonChannel = fmt.Sprintf(msgCampaignChannel, c.ID, strings.Join(c.Channels, ", "))
+	start, err1 := parseBound(c.StartAt)
+	end, err2 := parseBound(c.EndAt)
+	cc.start, cc.end = start, end
+	switch {
+	case err1 != nil || err2 != nil:
+		cc.schedBad = true
+		cc.reasonSchedule = fmt.Sprintf(msgCampaignBadTime, c.ID, cmp.Or(err1, err2))
+	case !start.IsZero() && !end.IsZero():
+		cc.reasonSchedule = fmt.Sprintf(msgCampaignWindow, c.ID, c.StartAt, c.EndAt)
+	case !start.IsZero():
+		cc.reasonSchedule = fmt.Sprintf(msgCampaignStarts, c.ID, c.StartAt)
+	default:
+		cc.reasonSchedule = fmt.Sprintf(msgCampaignEnds, c.ID, c.EndAt)
+	}
+	if cc.weight != 1 {
+		cc.rankWeight = fmt.Sprintf(msgRankCampaign, formatFactor(cc.weight), c.ID)
+	}
+	return cc
+}
+
+// parseClock parses "HH:MM" into minutes after midnight.
+func parseClock(s string) (int, bool) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, false
+	}
+	return t.Hour()*60 + t.Minute(), true
+}
+
+func compilePolicy(p protocol.ContactPolicy, zones zoneCache) policyC {
+	c := policyC{p: p, all: p.Channel == protocol.ChannelAll, channel: p.Channel, max: p.MaxContacts, consent: p.RequireConsent}
+	w, err := p.WindowDuration()
+	switch {
+	case err != nil:
+		c.bad = fmt.Sprintf(msgPolicyWindow, p.ID, err)
+	case w <= 0:
+		c.bad = fmt.Sprintf(msgPolicyWindow, p.ID, fmt.Errorf("window %q is not positive", p.Window))
+	}
+	c.window = w
+	if q := p.QuietHours; q != nil && c.bad == "" {
+		s, ok1 := parseClock(q.Start)
+		en, ok2 := parseClock(q.End)
+		tz := cmp.Or(q.Timezone, protocol.DefaultTimezone)
+		if !ok1 || !ok2 {
+			c.bad = fmt.Sprintf(msgPolicyHours, p.ID, q.Start, q.End)
+		} else if loc, err := zones.load(tz); err != nil {
+			c.bad = fmt.Sprintf(msgPolicyZone, p.ID, tz, err)
+		} else {
+			c.quiet, c.qStart, c.qEnd, c.loc = s != en, s, en, loc
+		}
+	}
+	return c
+}
+
+func finiteNonNeg(x, def float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
+		return def
+	}
+	return x
+}
+
+// clampPropensity keeps a propensity in [0, 1]; NaN gives def.
+func clampPropensity(x, def float64) float64 {
+	switch {
+	case math.IsNaN(x):
+		return def
+	case x < 0:
+		return 0
+	case x > 1:
+		return 1
+	}
+	return x
+}

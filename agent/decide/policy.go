@@ -1,0 +1,149 @@
+package decide
+
+import (
+	"fmt"
+	"time"
+
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// marketing applies the contact policies for this decision's channel
+// (policies of that channel and of "all"), once per decision: the first
+// one that forbids marketing contact gives every non-transactional offer
+// its code and reason. Policies that cannot be applied come first
+// (policy_error), then consent, caps and quiet hours, each in policy id
+// order.
+func (e *Engine) marketing(s *scratch) *marketing {
+	m := &s.mkt
+	if m.done {
+		return m
+	}
+	m.done = true
+	ch := s.in.Channel
+	for i := range e.policies {
+		if p := &e.policies[i]; p.applies(ch) && p.bad != "" {
+			m.code, m.reason = api.SuppressedPolicyError, p.bad
+			return m
+		}
+	}
+	for i := range e.policies {
+		if p := &e.policies[i]; p.applies(ch) && p.consent && !consents(s.p, ch) {
+			m.code, m.reason = api.SuppressedNoConsent, fmt.Sprintf(msgNoConsent, p.p.ID, ch)
+			return m
+		}
+	}
+	for i := range e.policies {
+		p := &e.policies[i]
+		if !p.applies(ch) {
+			continue
+		}
+		if n := p.count(s); n >= p.max {
+			where := p.channel
+			if p.all {
+				where = msgAllChannels
+			}
+			m.code = api.SuppressedContactCap
+			if p.max <= 0 {
+				m.reason = fmt.Sprintf(msgContactCapZero, p.p.ID, where)
+			} else {
+				m.reason = fmt.Sprintf(msgContactCap, p.p.ID, p.max, p.p.Window, where, n)
+			}
+			return m
+		}
+	}
+	for i := range e.policies {
+		p := &e.policies[i]
+		if !p.applies(ch) || !p.quiet {
+			continue
+		}
+		local := s.now.In(p.loc)
+		if p.inQuiet(local.Hour()*60 + local.Minute()) {
+			q := p.p.QuietHours
+			m.code = api.SuppressedQuietHours
+			m.reason = fmt.Sprintf(msgQuietHours, p.p.ID, q.Start, q.End, p.loc.String(), local.Format("15:04"))
+			return m
+		}
+	}
+	return m
+}
+
+func (p *policyC) applies(ch string) bool { return p.all || p.channel == ch }
+
+// inQuiet reports whether minute m of the local day is inside the quiet
+// hours [start, end); a span whose end is not after its start crosses
+// midnight (21:00–08:00 is quiet from 21:00 to 07:59).
+func (p *policyC) inQuiet(m int) bool {
+	if p.qStart < p.qEnd {
+		return m >= p.qStart && m < p.qEnd
+	}
+	return m >= p.qStart || m < p.qEnd
+}
+
+// count is how many contacts the policy counts in [now−window, now]:
+// every outcome but holdout (a held-out customer was not contacted), any
+// type, on the policy's channel or on every channel for "all".
+func (p *policyC) count(s *scratch) int {
+	from := s.now.Add(-p.window)
+	n := 0
+	for i := range s.contacts { // only contacts at or before now
+		c := &s.contacts[i]
+		if c.Outcome == protocol.OutcomeHoldout || c.Time.Before(from) {
+			continue
+		}
+		if p.all || c.Channel == p.channel {
+			n++
+		}
+	}
+	return n
+}
+
+// consents reports whether the profile gives consent for ch or "all".
+func consents(p *protocol.Profile, ch string) bool {
+	return p.Consents[ch] || p.Consents[protocol.ChannelAll]
+}
+
+const day = 24 * time.Hour
+
+// declined reports whether the offer's suppression pause is running: the
+// customer declined it `declines` times within `days` days, and the last
+// of those declines is less than `pauseDays` days ago.
+func (e *Engine) declined(s *scratch, o *offerC) (string, bool) {
+	sp := o.o.Suppression
+	if sp == nil || sp.Declines <= 0 || sp.PauseDays <= 0 {
+		return "", false
+	}
+	s.declines = s.declines[:0]
+	for i := range s.contacts {
+		if c := &s.contacts[i]; c.Outcome == protocol.OutcomeDeclined && c.OfferID == o.o.ID {
+			s.declines = append(s.declines, c.Time)
+		}
+	}
+	t, n := s.declines, sp.Declines
+	within := time.Duration(sp.Days) * day
+	for i := len(t) - 1; i >= n-1; i-- {
+		if t[i].Sub(t[i-n+1]) > within {
+			continue
+		}
+		// The latest run of n declines within the window: its last
+		// decline starts the pause.
+		until := t[i].Add(time.Duration(sp.PauseDays) * day)
+		if !s.now.Before(until) {
+			return "", false
+		}
+		return fmt.Sprintf(msgDeclined, o.o.ID, n, sp.Days, t[i].UTC().Format(time.RFC3339), sp.PauseDays, until.UTC().Format(time.RFC3339)), true
+	}
+	return "", false
+}
+
+// volumeCapped reports whether the offer was presented volumeCap times.
+func (e *Engine) volumeCapped(s *scratch, o *offerC) (string, bool) {
+	if o.o.VolumeCap <= 0 || s.in.OfferVolume == nil {
+		return "", false
+	}
+	n, ok := s.in.OfferVolume[o.o.ID]
+	if !ok || n < o.o.VolumeCap {
+		return "", false
+	}
+	return fmt.Sprintf(msgVolumeCap, o.o.ID, n, o.o.VolumeCap), true
+}

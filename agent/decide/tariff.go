@@ -1,0 +1,144 @@
+package decide
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// Bill sources of TariffAdvice.CurrentBillSource, and the attributes read
+// for the current bill when the profile names no known plan, in order.
+const sourcePlan = "plan"
+
+var billAttributes = []string{"monthlyCharge", "arpu", "monthlySpend"}
+
+// Bill is the monthly bill of usage under plan p, in yuan rounded to 0.01:
+// the fee plus each allowance's overage (usage beyond it times its price).
+func Bill(p *protocol.Plan, u api.TariffUsage) float64 {
+	over := func(used, included, price float64) float64 {
+		return math.Max(0, used-finiteNonNeg(included, 0)) * finiteNonNeg(price, 0)
+	}
+	return round2(finiteNonNeg(p.MonthlyFee, 0) +
+		over(u.VoiceMinutes, p.VoiceMinutes, p.VoiceOverage) +
+		over(u.DataMB, p.DataMB, p.DataOverage) +
+		over(u.SMS, p.SMS, p.SMSOverage))
+}
+
+func round2(x float64) float64 { return finite(math.Round(x*100) / 100) }
+
+// number reads a numeric attribute (float64, or an integer type from a
+// caller that built the profile in code); NaN and infinities are absent.
+func number(v any) (float64, bool) {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case float32:
+		f = float64(x)
+	case int:
+		f = float64(x)
+	case int64:
+		f = float64(x)
+	default:
+		return 0, false
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+func usage(m map[string]any, k string) float64 {
+	v, _ := number(m[k])
+	return v
+}
+
+// tariff re-rates the customer's usage under every plan (retired ones too,
+// for the customer who is still on one) and finds the current bill: the
+// customer's plan (attribute plan or planId) re-rated, else the first of
+// monthlyCharge, arpu, monthlySpend the profile has, else unknown.
+func (e *Engine) tariff(s *scratch) *api.TariffAdvice {
+	u := api.TariffUsage{
+		VoiceMinutes: usage(s.profile, "voiceMinutes"),
+		DataMB:       usage(s.profile, "dataMB"),
+		SMS:          usage(s.profile, "sms"),
+	}
+	for i := range e.plans {
+		s.bills[i] = Bill(&e.plans[i].p, u)
+	}
+	adv := &api.TariffAdvice{Usage: u}
+	s.curKnown, s.curPlan, s.cur = false, -1, 0
+	for _, k := range []string{"plan", "planId"} {
+		if id, ok := s.profile[k].(string); ok {
+			if pi, ok := e.planByID[id]; ok {
+				s.curKnown, s.curPlan, s.cur = true, pi, s.bills[pi]
+				adv.CurrentPlanID, adv.CurrentBillSource = id, sourcePlan
+				break
+			}
+		}
+	}
+	if !s.curKnown {
+		for _, k := range billAttributes {
+			if v, ok := number(s.profile[k]); ok {
+				s.curKnown, s.cur = true, round2(v)
+				adv.CurrentBillSource = k
+				break
+			}
+		}
+	}
+	s.order = append(s.order[:0], e.active...)
+	slices.SortFunc(s.order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(s.bills[a], s.bills[b]), cmp.Compare(a, b))
+	})
+	adv.Plans = make([]api.PlanBill, len(s.order))
+	var savings []float64
+	if s.curKnown {
+		cur := s.cur
+		adv.CurrentBill = &cur
+		savings = make([]float64, len(s.order))
+	}
+	for i, pi := range s.order {
+		pl := &e.plans[pi].p
+		adv.Plans[i] = api.PlanBill{PlanID: pl.ID, Name: pl.Name, Bill: s.bills[pi], Current: pi == s.curPlan}
+		if savings != nil {
+			savings[i] = round2(s.cur - s.bills[pi])
+			adv.Plans[i].Saving = &savings[i]
+		}
+	}
+	return adv
+}
+
+// saving is a tariff offer's monthly saving, or the code and reason that
+// suppress it: its plan is missing or retired, the current bill is
+// unknown (no saving can be shown, so the offer is not made), the
+// customer is already on the plan, or the plan does not bill less.
+func (e *Engine) saving(s *scratch, o *offerC) (float64, api.SuppressionCode, string) {
+	switch {
+	case o.o.PlanID == "":
+		return 0, api.SuppressedPlanUnavailable, fmt.Sprintf(msgNoPlan, o.o.ID)
+	case o.plan < 0:
+		return 0, api.SuppressedPlanUnavailable, fmt.Sprintf(msgPlanMissing, o.o.ID, o.o.PlanID)
+	case !e.plans[o.plan].active:
+		return 0, api.SuppressedPlanUnavailable, fmt.Sprintf(msgPlanRetired, o.o.ID, o.o.PlanID)
+	}
+	bill := s.bills[o.plan]
+	switch {
+	case !s.curKnown:
+		return 0, api.SuppressedNoSaving, fmt.Sprintf(msgBillUnknown, o.o.PlanID, money(bill))
+	case s.curPlan == o.plan:
+		return 0, api.SuppressedNoSaving, fmt.Sprintf(msgAlreadyOnPlan, o.o.PlanID, money(bill))
+	}
+	saving := round2(s.cur - bill)
+	if saving <= 0 {
+		return 0, api.SuppressedNoSaving, fmt.Sprintf(msgSameBill, money(s.cur), money(bill), o.o.PlanID)
+	}
+	return saving, "", ""
+}
+
+func (e *Engine) tariffReason(s *scratch, o *offerC, saving float64) string {
+	return fmt.Sprintf(msgRankTariff, money(saving), money(s.cur), money(s.bills[o.plan]), o.o.PlanID)
+}
