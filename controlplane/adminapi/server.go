@@ -186,6 +186,10 @@ func (s *Server) routes() {
 	s.route("GET /v1/fleet/agents", leaderRead, anyRole, limitSmall, s.fleetList)
 	s.route("GET /v1/fleet/agents/{id}", leaderRead, anyRole, limitSmall, s.fleetShow)
 	s.route("POST /v1/fleet/gossip-key", leaderWrite, operators, limitSmall, s.rotateGossipKey)
+	s.route("POST /v1/customers", leaderWrite, operators, api.MaxCustomersBody, s.upsertCustomers)
+	s.route("GET /v1/customers", leaderRead, anyRole, limitSmall, s.listCustomers)
+	s.route("GET /v1/customers/{id}", leaderRead, anyRole, limitSmall, s.getCustomer)
+	s.route("DELETE /v1/customers/{id}", leaderWrite, operators, limitSmall, s.eraseCustomer)
 	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Ready != nil {
 			if err := s.cfg.Ready(); err != nil {

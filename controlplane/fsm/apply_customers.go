@@ -29,10 +29,10 @@ const KindCustomer = "Customer"
 
 // Upsert limits, checked identically on every node.
 const (
-	// maxCustomersPayload bounds one upsert's binary payload.
-	maxCustomersPayload = 3 << 20
-	// maxCustomersPerUpsert bounds the profiles of one entry.
-	maxCustomersPerUpsert = 5000
+	// MaxCustomersPayload bounds one upsert's binary payload.
+	MaxCustomersPayload = 3 << 20
+	// MaxCustomersPerUpsert bounds the profiles of one entry.
+	MaxCustomersPerUpsert = 5000
 	// maxCustomerWrites bounds what one upsert writes (profiles and change
 	// records), so that it fits a badger transaction.
 	maxCustomerWrites = 8 << 20
@@ -87,15 +87,15 @@ func checkText(p *protocol.Profile) error {
 }
 
 func applyCustomersUpsert(e *entry) (any, *api.Error) {
-	if len(e.cmd.Payload) > maxCustomersPayload {
-		return nil, api.Errorf(api.CodeBodyTooLarge, "customer upsert of %d bytes; the limit is %d", len(e.cmd.Payload), maxCustomersPayload)
+	if len(e.cmd.Payload) > MaxCustomersPayload {
+		return nil, api.Errorf(api.CodeBodyTooLarge, "customer upsert of %d bytes; the limit is %d", len(e.cmd.Payload), MaxCustomersPayload)
 	}
 	var p CustomersUpsert
 	if err := p.UnmarshalBinary(e.cmd.Payload); err != nil {
 		return nil, api.Errorf(api.CodeBadRequest, "%v", err)
 	}
-	if len(p.Profiles) > maxCustomersPerUpsert {
-		return nil, api.Errorf(api.CodeBadRequest, "%d profiles in one upsert; the limit is %d", len(p.Profiles), maxCustomersPerUpsert)
+	if len(p.Profiles) > MaxCustomersPerUpsert {
+		return nil, api.Errorf(api.CodeBadRequest, "%d profiles in one upsert; the limit is %d", len(p.Profiles), MaxCustomersPerUpsert)
 	}
 	// Check and encode everything before writing anything.
 	docs := make([][]byte, len(p.Profiles))
