@@ -111,6 +111,8 @@ func (s *Server) metricsHandler() http.Handler {
 		counter("enrollments_refused_total", "Enrollments refused (bad, spent or expired tokens, bad requests).", func() float64 { return float64(m.EnrollRefused.Load()) })
 		counter("connections_refused_total", "Connections refused (revoked or unknown certificates).", func() float64 { return float64(m.ConnsRefused.Load()) })
 		counter("changes_pushed_total", "Configuration frames pushed to agents.", func() float64 { return float64(m.ChangesPushed.Load()) })
+		counter("contacts_pushed_total", "Contacts frames (committed contact events) pushed to agents.", func() float64 { return float64(m.ContactsPushed.Load()) })
+		counter("profiles_served_total", "Customer profiles sent to agents (fetches and prefetches).", func() float64 { return float64(m.ProfilesServed.Load()) })
 		reg.MustRegister(sessionCollector{s})
 	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -19,37 +20,20 @@ import (
 // events per batch; 64 KiB is the largest event an outbox stores).
 const maxEventsFrame = 16 << 20
 
-// acceptEvents serves the events streams the agent opens, one at a time.
-func (s *session) acceptEvents(ctx context.Context) {
-	for {
-		st, err := s.conn.AcceptStream(ctx)
-		if err != nil {
-			return
-		}
-		s.events.Lock()
-		err = s.serveEvents(ctx, st)
-		s.events.Unlock()
-		closeStream(st)
-		if err != nil && ctx.Err() == nil {
-			s.g.log.Debug("events stream ended", "agent", s.id, "error", err)
-		}
-	}
-}
-
 // serveEvents commits the agent's batches in order and acknowledges them
 // after Raft commit; the empty batch that opens the stream is answered with
 // where the cluster stands. Batches that arrive while one is being
 // committed are merged into the next entry (up to maxMergedEvents), so an
 // agent's throughput is not bounded by one batch per Raft round trip; the
 // acknowledgement then covers all of them.
-func (s *session) serveEvents(ctx context.Context, st *quic.Stream) error {
+func (s *session) serveEvents(ctx context.Context, st *quic.Stream, r io.Reader) error {
 	g := s.g
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan eventBatch, 64)
 	readErr := make(chan error, 1)
 	go func() {
-		readErr <- s.readEvents(ctx, st, batches)
+		readErr <- s.readEvents(ctx, st, r, batches)
 	}()
 	for {
 		var b eventBatch
@@ -96,10 +80,10 @@ type eventBatch struct {
 
 // readEvents reads the stream's Events and EventsBinary frames for
 // serveEvents.
-func (s *session) readEvents(ctx context.Context, st *quic.Stream, out chan<- eventBatch) error {
+func (s *session) readEvents(ctx context.Context, st *quic.Stream, r io.Reader, out chan<- eventBatch) error {
 	g := s.g
 	for {
-		f, err := wire.ReadFrame(st, maxEventsFrame)
+		f, err := wire.ReadFrame(r, maxEventsFrame)
 		if err != nil {
 			return err
 		}

@@ -30,6 +30,7 @@ import (
 
 	"touchpoint.dev/touchpoint/controlplane/enroll"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 	"touchpoint.dev/touchpoint/protocol/wire"
 )
@@ -57,6 +58,13 @@ type State interface {
 	AgentMark(agent string) (uint64, error)
 	Nodes() (map[string]fsm.NodeRegister, error)
 	GossipKeys() ([][]byte, error)
+	// Customers and their contacts (wire version 3).
+	Customer(id string) (*protocol.Profile, error)
+	CustomersInRegion(region, afterID string, limit int) ([]protocol.Profile, string, error)
+	CountRegion(region string, max int) (int, error)
+	RecentContacts(customer string, limit int) ([]protocol.ContactEvent, error)
+	ContactsAfter(pos uint64, limit int) ([]protocol.ContactEvent, uint64, uint64)
+	ContactsHead() uint64
 }
 
 // Config configures a gateway.
@@ -166,6 +174,8 @@ type Metrics struct {
 	EnrollRefused   atomic.Uint64
 	ConnsRefused    atomic.Uint64
 	ChangesPushed   atomic.Uint64
+	ContactsPushed  atomic.Uint64 // Contacts frames
+	ProfilesServed  atomic.Int64
 }
 
 // New binds the UDP socket (so a port conflict fails the start and the

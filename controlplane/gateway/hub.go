@@ -24,6 +24,10 @@ type hub struct {
 	to     uint64 // the feed position the newest frame reaches
 	last   *frame
 	notify chan struct{}
+	// The same for the contact feed: contactsTo is the position the newest
+	// Contacts frame reaches.
+	contactsTo   uint64
+	lastContacts *frame
 }
 
 // frame is an encoded Changes or Snapshot frame covering (from, to].
@@ -42,6 +46,12 @@ func (h *hub) latest() *frame {
 	return h.last
 }
 
+func (h *hub) latestContacts() *frame {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lastContacts
+}
+
 // wait returns a channel closed when the next frame is ready.
 func (h *hub) wait() <-chan struct{} {
 	h.mu.Lock()
@@ -52,9 +62,26 @@ func (h *hub) wait() <-chan struct{} {
 func (h *hub) run(ctx context.Context) {
 	h.mu.Lock()
 	h.to = h.state.Applied()
+	h.contactsTo = h.state.ContactsHead()
 	h.mu.Unlock()
+	var lastContacts time.Time
 	for {
 		ch := h.state.Changed()
+		var later <-chan time.Time
+		for h.state.ContactsHead() > h.contactsTo {
+			// Contacts go out at most every contactsEvery: at tens of
+			// thousands of events a second, one frame per commit to every
+			// session would cost more than the events themselves.
+			if wait := contactsEvery - time.Since(lastContacts); wait > 0 {
+				later = time.After(wait)
+				break
+			}
+			if err := h.advanceContacts(); err != nil {
+				h.log.Warn("encode contacts", "error", err)
+				break
+			}
+			lastContacts = time.Now()
+		}
 		if h.state.LastChange() > h.to {
 			if err := h.advance(); err != nil {
 				h.log.Warn("read change feed", "error", err)
@@ -70,9 +97,13 @@ func (h *hub) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ch:
+		case <-later:
 		}
 	}
 }
+
+// contactsEvery spaces Contacts frames.
+const contactsEvery = 10 * time.Millisecond
 
 func (h *hub) advance() error {
 	feed, err := h.state.Changes(h.to, h.page)
@@ -93,6 +124,22 @@ func (h *hub) advance() error {
 	h.mu.Lock()
 	h.last = &frame{from: from, to: feed.Index, frame: b}
 	h.to = feed.Index
+	close(h.notify)
+	h.notify = make(chan struct{})
+	h.mu.Unlock()
+	return nil
+}
+
+// advanceContacts encodes the contacts applied since the last frame.
+func (h *hub) advanceContacts() error {
+	evs, next, _ := h.state.ContactsAfter(h.contactsTo, contactsPage)
+	b, err := encodeContacts(evs)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.lastContacts = &frame{from: h.contactsTo, to: next, frame: b}
+	h.contactsTo = next
 	close(h.notify)
 	h.notify = make(chan struct{})
 	h.mu.Unlock()

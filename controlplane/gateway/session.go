@@ -45,6 +45,10 @@ type session struct {
 	// sent is the configuration index the agent holds (what it said in
 	// Hello, then what we sent it).
 	sent atomic.Uint64
+	// version is the protocol version the agent speaks; contactsSent is the
+	// position in the node's contact feed pushed to it (version 3).
+	version      int
+	contactsSent uint64
 
 	mu   sync.Mutex
 	meta SessionInfo
@@ -140,10 +144,14 @@ func (g *Gateway) serveAgent(ctx context.Context, conn *quic.Conn, id string, le
 		g.replyError(ctl, api.Errorf(api.CodeInvalidJSON, "%v", err))
 		return
 	}
-	if hello.ProtocolVersion != wire.ProtocolVersion {
-		g.replyError(ctl, api.Errorf(api.CodeBadRequest, "protocol version %d; this node speaks %d", hello.ProtocolVersion, wire.ProtocolVersion))
+	if hello.ProtocolVersion < minAgentVersion || hello.ProtocolVersion > wire.ProtocolVersion {
+		g.replyError(ctl, api.Errorf(api.CodeBadRequest, "protocol version %d; this node speaks %d to %d", hello.ProtocolVersion, minAgentVersion, wire.ProtocolVersion))
 		return
 	}
+	s.version = hello.ProtocolVersion
+	// Contacts committed from now on are pushed; earlier ones come with
+	// the profiles the agent fetches.
+	s.contactsSent = g.state.ContactsHead()
 	if hello.AgentID != id {
 		g.replyError(ctl, api.Errorf(api.CodeForbidden, "hello names agent %q; the certificate is %q's", hello.AgentID, id))
 		return
@@ -176,8 +184,8 @@ func (g *Gateway) serveAgent(ctx context.Context, conn *quic.Conn, id string, le
 
 	// The agent's reports arrive on the control stream.
 	go s.readControl(ctx, ctl)
-	// Its events stream.
-	go s.acceptEvents(ctx)
+	// Its events stream and its profile requests.
+	go s.acceptStreams(ctx)
 
 	if err := s.follow(ctx, ctl, hello); err != nil && ctx.Err() == nil {
 		var ae *api.Error
@@ -363,8 +371,16 @@ func (s *session) catchUp(ctx context.Context, ctl *quic.Stream, hello wire.Hell
 }
 
 // push sends the changes after what the agent holds, using the hub's
-// shared frame when it starts at or below the agent's index.
+// shared frame when it starts at or below the agent's index, then the
+// contacts committed since the last push.
 func (s *session) push(ctl *quic.Stream) error {
+	if err := s.pushChanges(ctl); err != nil {
+		return err
+	}
+	return s.pushContacts(ctl)
+}
+
+func (s *session) pushChanges(ctl *quic.Stream) error {
 	g := s.g
 	for {
 		sent := s.sent.Load()

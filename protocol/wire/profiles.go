@@ -15,8 +15,9 @@ import (
 //     agent does not hold. The node answers Profile or Error (not_found)
 //     and both sides close the stream.
 //   - Prefetch (agent → node, alone on a new stream): the profiles of a
-//     region, in id order from After. The node answers with Profiles
-//     frames of up to Limit profiles; the last one has Done set.
+//     region ("" for customers without one), in id order after After. The
+//     node answers with Profiles frames of up to Limit profiles; the last
+//     one has Done set.
 //   - Contacts (node → agent, on the control stream, binary): contact
 //     events as they commit, so a cap reached on one agent holds on the
 //     others. Sent only to sessions whose Hello says version 3 or later.
@@ -39,13 +40,15 @@ type Profile struct {
 	Index    uint64                  `json:"index"`
 }
 
-// Prefetch asks for every profile of Region (and, with Unregioned, of
-// customers without a region) whose id sorts after After.
+// Prefetch asks for every profile of Region whose id sorts after After.
 type Prefetch struct {
-	Region     string `json:"region"`
-	Unregioned bool   `json:"unregioned,omitempty"`
-	After      string `json:"after,omitempty"`
-	Limit      int    `json:"limit,omitempty"`
+	Region string `json:"region"`
+	After  string `json:"after,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+	// Count asks the node to say first how many customers Region holds (a
+	// Profiles frame with only Total set), so the agent can decide whether
+	// to take them all.
+	Count bool `json:"count,omitempty"`
 }
 
 // Profiles is one page of a prefetch. Next is the id to resume after.
@@ -53,6 +56,8 @@ type Profiles struct {
 	Profiles []Profile `json:"profiles"`
 	Next     string    `json:"next,omitempty"`
 	Done     bool      `json:"done,omitempty"`
+	// Total answers Prefetch.Count.
+	Total int `json:"total,omitempty"`
 }
 
 // Contact history limits: what a node sends with a profile, and what an
