@@ -121,6 +121,7 @@
 //
 // A customer is held out of a campaign when ControlBucket(customer,
 // campaign) — FNV-1a 64 of the customer id, a zero byte and the campaign
-// id, mapped to [0, 100) — is below controlGroupPercent. Every agent
-// agrees; 0 holds nobody out and 100 everybody.
+// id, finalised with MurmurHash3's fmix64 and mapped to [0, 100) — is
+// below controlGroupPercent. Every agent agrees; 0 holds nobody out and
+// 100 everybody.
 package decide

@@ -25,7 +25,7 @@ const (
 	msgValidBad         = "offer %s has a validity that does not parse (%v): not offered"
 	msgRuleFalse        = "%s rule %s is false"
 	msgRuleMissing      = "%s rule %s reads %s.%s, which the %s does not have"
-	msgRuleBroken       = "%s rule %s %v"
+	msgRuleBroken       = "%s rule %s does not compile on the agent: %v"
 	msgRuleFailed       = "%s rule %s failed: "
 	msgRuleNotBool      = "returned %T, not a boolean"
 	msgSegment          = "segment"

@@ -110,7 +110,7 @@ func compileRule(src string, zones zoneCache) (r *rule, err error) {
 	r = &rule{src: src}
 	defer func() {
 		if p := recover(); p != nil {
-			r.prog, r.err = nil, fmt.Errorf("the rule does not compile: %v", p)
+			r.prog, r.err = nil, fmt.Errorf("%v", p)
 			err = r.err
 		}
 	}()
@@ -158,7 +158,7 @@ func compileRule(src string, zones zoneCache) (r *rule, err error) {
 		err = g.err
 	}
 	if err != nil {
-		r.err = fmt.Errorf("the rule does not compile on the agent: %v", err)
+		r.err = err
 		return r, r.err
 	}
 	r.prog = prog

@@ -1,0 +1,144 @@
+package decide
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"touchpoint.dev/touchpoint/protocol"
+)
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+// score = propensity × value × contextWeight × leverWeight, every factor in
+// the answer, ranked by score then offer id.
+func TestDecide_Arbitration(t *testing.T) {
+	retain := offer("retain", protocol.CategoryRetention, 60) // prior 0.1
+	care := offer("care", protocol.CategoryCare, 20)
+	care.Propensity = 0.5
+	upsell := offer("upsell", protocol.CategoryUpsell, 30)
+	upsell.LeverWeight, upsell.Propensity = 2, 0.5
+	tie := offer("a-tie", protocol.CategoryUpsell, 60) // 0.5 × 60 × 1 = upsell's 0.5 × 30 × 2, exactly
+	tie.Propensity = 0.5
+	camp := campaign("k", "retain", "care", "upsell", "a-tie")
+	camp.BusinessWeight = 1.5
+	cat := Catalog{Offers: []protocol.Offer{retain, care, upsell, tie}, Campaigns: []protocol.Campaign{camp}}
+
+	for _, tc := range []struct {
+		name         string
+		intent       string
+		level        string
+		propensities map[string]float64
+		opts         []Option
+		// per offer: context weight (before the campaign's 1.5)
+		want  map[string]float64
+		order string
+		why   map[string]string
+	}{
+		{name: "no intent", want: map[string]float64{"retain": 1, "care": 1, "upsell": 1, "a-tie": 1},
+			// a-tie and upsell 0.5×60×1.5 = 0.5×30×1.5×2 = 45 (a tie: by id), care 0.5×20×1.5 = 15, retain 0.1×60×1.5 = 9
+			order: "a-tie upsell care retain",
+			why:   map[string]string{"upsell": "lever ×2", "retain": "retention offer worth 60.00 yuan, propensity 0.1 (prior)", "care": "×1.5 for campaign k"}},
+		// retain 0.1×60×1.5×3 = 27, care 0.5×20×1.5×1.5 = 22.5
+		{name: "intent cancel weighs retention ×3 and care ×1.5", intent: "cancel", want: map[string]float64{"retain": 3, "care": 1.5, "upsell": 1, "a-tie": 1},
+			order: "a-tie upsell retain care", why: map[string]string{"retain": `×3 for intent "cancel"`}},
+		// retain 0.1×60×1.5×3×2 = 54
+		{name: "intent and churn level multiply", intent: "cancel", level: "critical", want: map[string]float64{"retain": 6, "care": 1.5, "upsell": 1, "a-tie": 1},
+			order: "retain a-tie upsell care"},
+		{name: "intent billing weighs care ×1.5", intent: "billing", want: map[string]float64{"retain": 1, "care": 1.5, "upsell": 1, "a-tie": 1}},
+		{name: "intent upgrade weighs upsell ×2", intent: "upgrade", want: map[string]float64{"retain": 1, "care": 1, "upsell": 2, "a-tie": 2}},
+		{name: "churn level critical weighs retention ×2", level: "critical", want: map[string]float64{"retain": 2, "care": 1, "upsell": 1, "a-tie": 1},
+			why: map[string]string{"retain": `×2 for churn level "critical"`}},
+		{name: "churn level high weighs retention ×1.5", level: "high", want: map[string]float64{"retain": 1.5, "care": 1, "upsell": 1, "a-tie": 1}},
+		{name: "an unknown intent weighs 1", intent: "chat", want: map[string]float64{"retain": 1, "care": 1, "upsell": 1, "a-tie": 1}},
+		{name: "weights can be replaced", intent: "cancel", opts: []Option{WithWeights(Weights{Intent: map[string]map[string]float64{"cancel": {"upsell": 4}}})},
+			want: map[string]float64{"retain": 1, "care": 1, "upsell": 4, "a-tie": 4}},
+		{name: "a learned propensity replaces the prior", propensities: map[string]float64{"retain": 0.9, "care": 7, "upsell": math.NaN()},
+			want: map[string]float64{"retain": 1, "care": 1, "upsell": 1, "a-tie": 1}, why: map[string]string{"retain": "propensity 0.9 (model)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := profileC1()
+			if tc.level != "" {
+				p.Derived = map[string]any{"churnLevel": tc.level}
+			}
+			in := input(p, "kiosk")
+			in.Intent, in.Propensities = tc.intent, tc.propensities
+			d := Compile(cat, tc.opts...).Decide(in)
+			if len(d.Offers) != 4 {
+				t.Fatalf("offers: %s", dump(d))
+			}
+			for i, o := range d.Offers {
+				src := map[string]protocol.Offer{"retain": retain, "care": care, "upsell": upsell, "a-tie": tie}[o.OfferID]
+				prop := src.EffectivePropensity()
+				if v, ok := tc.propensities[o.OfferID]; ok && !math.IsNaN(v) {
+					prop = math.Min(v, 1)
+				}
+				ctx := 1.5 * tc.want[o.OfferID]
+				lever := src.EffectiveLeverWeight()
+				if o.Rank != i+1 || !near(o.Propensity, prop) || o.Value != src.Value || !near(o.ContextWeight, ctx) ||
+					o.LeverWeight != lever || !near(o.Weight, ctx*lever) || !near(o.Score, prop*src.Value*ctx*lever) {
+					t.Errorf("%s: %+v; want propensity %v, context %v, lever %v", o.OfferID, o, prop, ctx, lever)
+				}
+				if i > 0 {
+					prev := d.Offers[i-1]
+					if prev.Score < o.Score || (prev.Score == o.Score && prev.OfferID > o.OfferID) {
+						t.Errorf("rank %d (%s %v) before %s %v", i, prev.OfferID, prev.Score, o.OfferID, o.Score)
+					}
+				}
+				if w, ok := tc.why[o.OfferID]; ok && !strings.Contains(o.Reason, w) {
+					t.Errorf("%s: reason %q does not say %q", o.OfferID, o.Reason, w)
+				}
+			}
+			if a, u := ranked(t, d, "a-tie"), ranked(t, d, "upsell"); a.Score != u.Score || a.Rank != u.Rank-1 {
+				t.Errorf("tied offers: a-tie %v rank %d, upsell %v rank %d", a.Score, a.Rank, u.Score, u.Rank)
+			}
+			if tc.order != "" {
+				var got []string
+				for _, o := range d.Offers {
+					got = append(got, o.OfferID)
+				}
+				if g := strings.Join(got, " "); g != tc.order {
+					t.Errorf("order %q, want %q", g, tc.order)
+				}
+			}
+		})
+	}
+}
+
+// The same input gives the same decision: no clock, no randomness, and
+// the engine keeps no state between decisions.
+func TestDecide_IsDeterministic(t *testing.T) {
+	c := readmeCatalog()
+	c.Offers = append(c.Offers, offer("boost", protocol.CategoryUpsell, 30))
+	c.Campaigns = append(c.Campaigns, campaign("half", "boost"))
+	c.Campaigns[1].ControlGroupPercent = 50
+	e := Compile(c)
+	in := input(profileC1(), "kiosk")
+	in.Contacts = []Contact{contact(now.Add(-1), "ivr", "presented", "retain-10")}
+	first := dump(e.Decide(in))
+	for range 50 {
+		_ = e.Decide(input(profileC2(), "ivr"))
+		if got := dump(e.Decide(in)); got != first {
+			t.Fatalf("decisions differ:\n%s\n%s", first, got)
+		}
+	}
+	if e.Index() != 7 {
+		t.Fatalf("index %d", e.Index())
+	}
+}
+
+// Decide reads its input and changes none of it.
+func TestDecide_DoesNotChangeItsInput(t *testing.T) {
+	e := Compile(readmeCatalog())
+	p := profileC1()
+	in := input(p, "kiosk")
+	in.Context = map[string]any{"store": "sh-01"}
+	in.Contacts = []Contact{contact(now, "ivr", "presented", "x"), contact(now.Add(-1), "kiosk", "presented", "y")}
+	before := dump(e.Decide(in))
+	if len(in.Context) != 1 || len(p.Attributes) != 4 || p.Derived != nil || in.Contacts[0].Channel != "ivr" {
+		t.Fatalf("input changed: %+v %+v", in.Context, p)
+	}
+	if dump(e.Decide(in)) != before {
+		t.Fatal("second decision differs")
+	}
+}
