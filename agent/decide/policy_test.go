@@ -36,12 +36,12 @@ func TestDecide_ContactCaps(t *testing.T) {
 			contacts: []Contact{contact(now.Add(-h), "ivr", "presented", "x")}, want: "ranked"},
 		{name: "an all-channel cap counts every channel", policies: []protocol.ContactPolicy{policy("default", "all", 2, "168h")},
 			contacts: []Contact{contact(now.Add(-h), "ivr", "declined", "x"), contact(now.Add(-2*h), "sms", "accepted", "y")},
-			want: "contact_cap", reason: `policy "default" allows 2 contacts per 168h on all channels; customer had 2`},
+			want:     "contact_cap", reason: `policy "default" allows 2 contacts per 168h on all channels; customer had 2`},
 		{name: "a channel cap counts only its channel", policies: []protocol.ContactPolicy{policy("kiosk-daily", "kiosk", 1, "24h")},
 			contacts: []Contact{contact(now.Add(-h), "ivr", "presented", "x"), contact(now.Add(-h), "sms", "presented", "x")}, want: "ranked"},
 		{name: "a channel cap is reached on its channel", policies: []protocol.ContactPolicy{policy("kiosk-daily", "kiosk", 1, "24h")},
 			contacts: []Contact{contact(now.Add(-h), "kiosk", "ignored", "x")},
-			want: "contact_cap", reason: `policy "kiosk-daily" allows 1 contacts per 24h on kiosk; customer had 1`},
+			want:     "contact_cap", reason: `policy "kiosk-daily" allows 1 contacts per 24h on kiosk; customer had 1`},
 		{name: "a cap of another channel does not apply", channel: "ivr", policies: []protocol.ContactPolicy{policy("kiosk-daily", "kiosk", 1, "24h")},
 			contacts: []Contact{contact(now.Add(-h), "kiosk", "presented", "x")}, want: "ranked"},
 		{name: "contacts before the window do not count", policies: []protocol.ContactPolicy{policy("daily", "all", 1, "24h")},
@@ -60,7 +60,7 @@ func TestDecide_ContactCaps(t *testing.T) {
 			contacts: []Contact{contact(now.Add(-h), "kiosk", "presented", "x"), contact(now.Add(-h), "kiosk", "presented", "x")}, want: "ranked"},
 		{name: "the order of contacts does not matter", policies: []protocol.ContactPolicy{policy("daily", "all", 2, "24h")},
 			contacts: []Contact{contact(now.Add(-h), "kiosk", "presented", "x"), contact(now.Add(-30*h), "kiosk", "presented", "x"), contact(now.Add(-2*h), "kiosk", "presented", "x")},
-			want: "contact_cap", reason: "customer had 2"},
+			want:     "contact_cap", reason: "customer had 2"},
 		{name: "overlapping windows: the tighter policy decides", policies: []protocol.ContactPolicy{policy("weekly", "all", 5, "168h"), policy("kiosk-hourly", "kiosk", 1, "1h")},
 			contacts: []Contact{contact(now.Add(-30*time.Minute), "kiosk", "presented", "x")}, want: "contact_cap", reason: `"kiosk-hourly"`},
 		{name: "maxContacts 0 allows no marketing contact", policies: []protocol.ContactPolicy{policy("no-sms", "kiosk", 0, "24h")},
@@ -218,7 +218,9 @@ func TestDecide_DoNotDisturbAndTransactional(t *testing.T) {
 // `pauseDays` days after the last of them.
 func TestDecide_SuppressionAfterDeclines(t *testing.T) {
 	d24 := 24 * time.Hour
-	declined := func(ago time.Duration) Contact { return contact(now.Add(-ago), "kiosk", protocol.OutcomeDeclined, "boost") }
+	declined := func(ago time.Duration) Contact {
+		return contact(now.Add(-ago), "kiosk", protocol.OutcomeDeclined, "boost")
+	}
 	for _, tc := range []struct {
 		name     string
 		contacts []Contact
