@@ -1,5 +1,6 @@
 // Package cache is the agent's local copy of the control plane's
-// configuration (the catalogue today; profiles and models later), kept in
+// configuration (the catalogue, customer profiles and their contact
+// history; see profiles.go), kept in
 // badger so the agent serves from its own disk — also while cut off from the
 // control plane, and right after a restart.
 //
@@ -73,9 +74,14 @@ type Cache struct {
 	db  *badger.DB
 	log *slog.Logger
 
-	mu  sync.RWMutex // guards pos and gen, and orders writers
+	mu  sync.RWMutex // guards pos, gen and region, and orders writers
 	pos Position
 	gen uint64
+	// region and unregioned say which profiles the change feed brings in
+	// (see profiles.go).
+	region     string
+	unregioned bool
+	putMu      sync.Mutex
 }
 
 // Open opens (or creates) the cache in cfg.Dir.
@@ -209,6 +215,13 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 			if ch.Index > pos.Index {
 				return fmt.Errorf("change at index %d beyond the page's index %d", ch.Index, pos.Index)
 			}
+			if ch.Kind == KindCustomer {
+				if err := c.applyCustomer(tx, ch); err != nil {
+					return err
+				}
+				applied++
+				continue
+			}
 			key := objKey(c.gen, ch.Kind, ch.ID)
 			switch ch.Op {
 			case api.OpPut:
@@ -282,6 +295,11 @@ func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) 
 	c.gen, c.pos = next, pos
 	if err := c.dropGenerationsExcept(next); err != nil {
 		c.log.Warn("drop replaced generation", "error", err)
+	}
+	// Profiles and their history go with the old generation: the agent
+	// was too far behind to know which customers were erased meanwhile.
+	if err := c.dropProfilesExcept(next, true); err != nil {
+		c.log.Warn("drop replaced profiles", "error", err)
 	}
 	return true, nil
 }

@@ -1,0 +1,430 @@
+package cache
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// KindCustomer is the change-feed kind of customer profiles.
+const KindCustomer = "Customer"
+
+// Profiles and contact history live in the same store as the
+// configuration:
+//
+//	p/<gen 8><id>   profile index (8 bytes) + profile JSON
+//	h/<len 2><customer><unix nanos 8><agent>/<seq 8>   a contact
+//	                (protocol's binary event), from any agent
+//
+// Profiles belong to the configuration's generation, so a snapshot (which
+// the agent gets when it fell too far behind to know what was erased)
+// drops them and their history together; the link prefetches again.
+//
+// Which profiles the cache keeps from the change feed: those of its region,
+// those without a region while KeepUnregioned is set, and those it already
+// holds (fetched on demand). A contact is kept for a customer the cache
+// holds, and always for the agent's own contacts.
+var (
+	prefixProfile = []byte("p/")
+	prefixHistory = []byte("h/")
+)
+
+// Fetched is a profile as the control plane sends it, with its history.
+type Fetched struct {
+	Profile  protocol.Profile
+	Contacts []protocol.ContactEvent
+}
+
+func profileKey(gen uint64, id string) []byte {
+	k := make([]byte, 0, len(prefixProfile)+8+len(id))
+	k = append(k, prefixProfile...)
+	k = binary.BigEndian.AppendUint64(k, gen)
+	return append(k, id...)
+}
+
+func profileGenPrefix(gen uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte{}, prefixProfile...), gen)
+}
+
+func historyPrefix(customer string) []byte {
+	k := make([]byte, 0, len(prefixHistory)+2+len(customer))
+	k = append(k, prefixHistory...)
+	k = append(k, byte(len(customer)>>8), byte(len(customer)))
+	return append(k, customer...)
+}
+
+func historyKey(e *protocol.ContactEvent) []byte {
+	k := historyPrefix(e.CustomerID)
+	k = binary.BigEndian.AppendUint64(k, uint64(e.Time.UnixNano()))
+	k = append(k, e.AgentID...)
+	k = append(k, '/')
+	return binary.BigEndian.AppendUint64(k, e.Seq)
+}
+
+// historyValue is the agent id (uvarint length + bytes) and the binary event.
+func historyValue(e *protocol.ContactEvent) []byte {
+	b := make([]byte, 0, 8+len(e.AgentID)+protocol.EventBinarySize(e))
+	b = binary.AppendUvarint(b, uint64(len(e.AgentID)))
+	b = append(b, e.AgentID...)
+	return protocol.AppendEventBinary(b, e)
+}
+
+func decodeHistory(v []byte) (protocol.ContactEvent, error) {
+	var e protocol.ContactEvent
+	r := protocol.NewBinaryReader(v)
+	e.AgentID = r.String()
+	r.Event(&e)
+	if r.Err() == nil && r.Len() != 0 {
+		return e, errors.New("contact history: trailing bytes")
+	}
+	return e, r.Err()
+}
+
+func encodeProfile(p *protocol.Profile) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Write(u64(p.Index))
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func storedIndex(v []byte) uint64 {
+	if len(v) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// SetRegion sets the region whose profiles the cache keeps from the change
+// feed, and whether it keeps those without a region too.
+func (c *Cache) SetRegion(region string, unregioned bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.region, c.unregioned = region, unregioned
+}
+
+// Region returns what SetRegion set.
+func (c *Cache) Region() (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.region, c.unregioned
+}
+
+// wants reports whether a profile change of region for id is kept. c.mu is
+// held.
+func (c *Cache) wants(tx *badger.Txn, region, id string) (bool, error) {
+	if region != "" && region == c.region || region == "" && c.unregioned {
+		return true, nil
+	}
+	_, err := tx.Get(profileKey(c.gen, id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// applyCustomer applies one Customer change inside ApplyChanges (c.mu held).
+func (c *Cache) applyCustomer(tx *badger.Txn, ch api.Change) error {
+	key := profileKey(c.gen, ch.ID)
+	switch ch.Op {
+	case api.OpPut:
+		keep, err := c.wants(tx, ch.Region, ch.ID)
+		if err != nil || !keep {
+			return err
+		}
+		var p protocol.Profile
+		if err := json.Unmarshal(ch.Doc, &p); err != nil {
+			return fmt.Errorf("customer %s at index %d: %w", ch.ID, ch.Index, err)
+		}
+		if p.Index == 0 {
+			p.Index = ch.Index
+		}
+		return setNewer(tx, key, &p)
+	case api.OpDelete:
+		if err := tx.Delete(key); err != nil {
+			return err
+		}
+		return deletePrefix(tx, historyPrefix(ch.ID))
+	}
+	return fmt.Errorf("change at index %d: unknown op %q", ch.Index, ch.Op)
+}
+
+// setNewer stores p unless the stored copy is newer (a prefetch may have
+// read a later state than the change being applied).
+func setNewer(tx *badger.Txn, key []byte, p *protocol.Profile) error {
+	if it, err := tx.Get(key); err == nil {
+		var idx uint64
+		if err := it.Value(func(v []byte) error { idx = storedIndex(v); return nil }); err != nil {
+			return err
+		}
+		if idx > p.Index {
+			return nil
+		}
+	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		return err
+	}
+	b, err := encodeProfile(p)
+	if err != nil {
+		return err
+	}
+	return tx.Set(key, b)
+}
+
+func deletePrefix(tx *badger.Txn, prefix []byte) error {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = prefix
+	it := tx.NewIterator(opts)
+	var keys [][]byte
+	for it.Rewind(); it.Valid(); it.Next() {
+		keys = append(keys, it.Item().KeyCopy(nil))
+	}
+	it.Close()
+	for _, k := range keys {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PutProfiles stores fetched or prefetched profiles and their history,
+// keeping a stored profile that is newer.
+func (c *Cache) PutProfiles(fs []Fetched) error {
+	// Shared with readers, exclusive of ApplyChanges and ApplySnapshot, so
+	// nothing writes a profile between the index check and the write;
+	// putMu orders concurrent puts.
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	c.putMu.Lock()
+	defer c.putMu.Unlock()
+	skip := make([]bool, len(fs))
+	err := c.db.View(func(tx *badger.Txn) error {
+		for i := range fs {
+			it, err := tx.Get(profileKey(c.gen, fs[i].Profile.ID))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := it.Value(func(v []byte) error { skip[i] = storedIndex(v) > fs[i].Profile.Index; return nil }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store profiles: %w", err)
+	}
+	wb := c.db.NewWriteBatch()
+	defer wb.Cancel()
+	for i := range fs {
+		if !skip[i] {
+			b, err := encodeProfile(&fs[i].Profile)
+			if err != nil {
+				return err
+			}
+			if err := wb.Set(profileKey(c.gen, fs[i].Profile.ID), b); err != nil {
+				return fmt.Errorf("store profiles: %w", err)
+			}
+		}
+		for j := range fs[i].Contacts {
+			e := &fs[i].Contacts[j]
+			if err := wb.Set(historyKey(e), historyValue(e)); err != nil {
+				return fmt.Errorf("store profiles: %w", err)
+			}
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("store profiles: %w", err)
+	}
+	return nil
+}
+
+// Profile returns a cached profile.
+func (c *Cache) Profile(id string) (*protocol.Profile, bool, error) {
+	c.mu.RLock()
+	gen := c.gen
+	c.mu.RUnlock()
+	var p *protocol.Profile
+	err := c.db.View(func(tx *badger.Txn) error {
+		it, err := tx.Get(profileKey(gen, id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			if len(v) < 8 {
+				return fmt.Errorf("stored profile %s: %d bytes", id, len(v))
+			}
+			p = &protocol.Profile{}
+			return json.Unmarshal(v[8:], p)
+		})
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("read profile %s: %w", id, err)
+	}
+	return p, p != nil, nil
+}
+
+// HasProfile reports whether the cache holds id.
+func (c *Cache) HasProfile(id string) bool {
+	c.mu.RLock()
+	gen := c.gen
+	c.mu.RUnlock()
+	found := false
+	_ = c.db.View(func(tx *badger.Txn) error {
+		_, err := tx.Get(profileKey(gen, id))
+		found = err == nil
+		return nil
+	})
+	return found
+}
+
+// ProfileCount counts the cached profiles (it reads every key).
+func (c *Cache) ProfileCount() int {
+	c.mu.RLock()
+	gen := c.gen
+	c.mu.RUnlock()
+	n := 0
+	_ = c.db.View(func(tx *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = profileGenPrefix(gen)
+		it := tx.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// AddContacts records contacts in the history: all of them when own is
+// set (the agent's own, recorded as it accepts them, so its caps are exact
+// before the control plane acknowledges them), otherwise only those of
+// customers the cache holds (what other agents recorded, pushed by the
+// control plane). The same event from two sources is stored once.
+func (c *Cache) AddContacts(evs []protocol.ContactEvent, own bool) error {
+	c.mu.RLock()
+	gen := c.gen
+	c.mu.RUnlock()
+	wb := c.db.NewWriteBatch()
+	defer wb.Cancel()
+	var held map[string]bool
+	if !own {
+		held = map[string]bool{}
+		if err := c.db.View(func(tx *badger.Txn) error {
+			for i := range evs {
+				id := evs[i].CustomerID
+				if _, seen := held[id]; seen {
+					continue
+				}
+				_, err := tx.Get(profileKey(gen, id))
+				held[id] = err == nil
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	for i := range evs {
+		e := &evs[i]
+		if !own && !held[e.CustomerID] {
+			continue
+		}
+		if err := wb.Set(historyKey(e), historyValue(e)); err != nil {
+			return fmt.Errorf("record contacts: %w", err)
+		}
+	}
+	return wb.Flush()
+}
+
+// Contacts returns a customer's contacts at or after since, oldest first,
+// at most max (the newest max when there are more).
+func (c *Cache) Contacts(customer string, since time.Time, max int) ([]protocol.ContactEvent, error) {
+	prefix := historyPrefix(customer)
+	var out []protocol.ContactEvent
+	err := c.db.View(func(tx *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		opts.Reverse = true
+		it := tx.NewIterator(opts)
+		defer it.Close()
+		var floor uint64
+		if since.Unix() > 0 {
+			floor = uint64(since.UnixNano())
+		}
+		for it.Seek(append(bytes.Clone(prefix), 0xff)); it.Valid() && len(out) < max; it.Next() {
+			k := it.Item().Key()[len(prefix):]
+			if len(k) < 8 || binary.BigEndian.Uint64(k) < floor {
+				break
+			}
+			if err := it.Item().Value(func(v []byte) error {
+				e, err := decodeHistory(v)
+				if err != nil {
+					return err
+				}
+				out = append(out, e)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, err
+}
+
+// dropProfilesExcept deletes profiles of other generations and, when
+// history is set, the whole contact history.
+func (c *Cache) dropProfilesExcept(keep uint64, history bool) error {
+	keepPrefix := profileGenPrefix(keep)
+	var stale [][]byte
+	err := c.db.View(func(tx *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		it := tx.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(prefixProfile); it.ValidForPrefix(prefixProfile); it.Next() {
+			if !bytes.HasPrefix(it.Item().Key(), keepPrefix) {
+				stale = append(stale, it.Item().KeyCopy(nil))
+			}
+		}
+		if history {
+			for it.Seek(prefixHistory); it.ValidForPrefix(prefixHistory); it.Next() {
+				stale = append(stale, it.Item().KeyCopy(nil))
+			}
+		}
+		return nil
+	})
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	wb := c.db.NewWriteBatch()
+	for _, k := range stale {
+		if err := wb.Delete(k); err != nil {
+			wb.Cancel()
+			return err
+		}
+	}
+	return wb.Flush()
+}

@@ -1,0 +1,136 @@
+package cache_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"touchpoint.dev/touchpoint/agent/cache"
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+func customer(idx uint64, id, region string, tenure float64) api.Change {
+	doc, _ := json.Marshal(protocol.Profile{ID: id, Region: region, Index: idx, Attributes: map[string]any{"tenureMonths": tenure}})
+	return api.Change{Index: idx, Op: api.OpPut, Kind: cache.KindCustomer, ID: id, Region: region, Doc: doc}
+}
+
+func contact(agent string, seq uint64, customer string, at time.Time) protocol.ContactEvent {
+	return protocol.ContactEvent{AgentID: agent, Seq: seq, Time: at, CustomerID: customer, Channel: "kiosk",
+		Type: protocol.ContactOffer, Outcome: protocol.OutcomePresented, OfferID: "retain-10"}
+}
+
+func tenure(t *testing.T, c *cache.Cache, id string) float64 {
+	t.Helper()
+	p, ok, err := c.Profile(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		return -1
+	}
+	return p.Attributes["tenureMonths"].(float64)
+}
+
+func TestCache_KeepsItsRegionAndWhatItHoldsFromTheFeed(t *testing.T) {
+	c := open(t, t.TempDir())
+	c.SetRegion("sh", false)
+	if _, err := c.ApplyChanges(at(1), []api.Change{customer(1, "C1", "sh", 12), customer(1, "C2", "bj", 3), customer(1, "C3", "", 5)}); err != nil {
+		t.Fatal(err)
+	}
+	if tenure(t, c, "C1") != 12 || tenure(t, c, "C2") != -1 || tenure(t, c, "C3") != -1 {
+		t.Fatal("kept the wrong profiles")
+	}
+	// C2 fetched on demand: its later changes are kept although it is of
+	// another region.
+	if err := c.PutProfiles([]cache.Fetched{{Profile: protocol.Profile{ID: "C2", Region: "bj", Index: 1, Attributes: map[string]any{"tenureMonths": 3.0}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ApplyChanges(at(2), []api.Change{customer(2, "C2", "bj", 4)}); err != nil {
+		t.Fatal(err)
+	}
+	if tenure(t, c, "C2") != 4 {
+		t.Fatalf("held profile not updated: %v", tenure(t, c, "C2"))
+	}
+	// A prefetch that read a newer state than a change still in flight
+	// keeps the newer copy.
+	if err := c.PutProfiles([]cache.Fetched{{Profile: protocol.Profile{ID: "C1", Region: "sh", Index: 9, Attributes: map[string]any{"tenureMonths": 20.0}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ApplyChanges(at(3), []api.Change{customer(3, "C1", "sh", 13)}); err != nil {
+		t.Fatal(err)
+	}
+	if tenure(t, c, "C1") != 20 {
+		t.Fatalf("older change overwrote a newer prefetch: %v", tenure(t, c, "C1"))
+	}
+	c.SetRegion("sh", true)
+	if _, err := c.ApplyChanges(at(4), []api.Change{customer(4, "C3", "", 5)}); err != nil {
+		t.Fatal(err)
+	}
+	if tenure(t, c, "C3") != 5 || c.ProfileCount() != 3 {
+		t.Fatalf("unregioned profile not kept: %d profiles", c.ProfileCount())
+	}
+}
+
+func TestCache_HistoryKeepsOwnAndHeldCustomersOnceAndErasureRemovesIt(t *testing.T) {
+	c := open(t, t.TempDir())
+	c.SetRegion("sh", false)
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	if _, err := c.ApplyChanges(at(1), []api.Change{customer(1, "C1", "sh", 12)}); err != nil {
+		t.Fatal(err)
+	}
+	mine := contact("kiosk-1", 1, "C1", now)
+	if err := c.AddContacts([]protocol.ContactEvent{mine, contact("kiosk-1", 2, "C9", now)}, true); err != nil {
+		t.Fatal(err)
+	}
+	// Pushed back by the control plane (a duplicate), and another agent's,
+	// and one for a customer this agent does not hold.
+	if err := c.AddContacts([]protocol.ContactEvent{mine, contact("ivr-1", 1, "C1", now.Add(time.Minute)), contact("ivr-1", 2, "C7", now)}, false); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Contacts("C1", now.Add(-time.Hour), 100)
+	if err != nil || len(got) != 2 || got[0] != mine || got[1].AgentID != "ivr-1" {
+		t.Fatalf("C1 history %+v %v", got, err)
+	}
+	if got, _ := c.Contacts("C7", time.Time{}, 100); len(got) != 0 {
+		t.Fatalf("kept history of a customer not held: %+v", got)
+	}
+	if got, _ := c.Contacts("C9", time.Time{}, 100); len(got) != 1 {
+		t.Fatalf("own contact for an uncached customer lost: %+v", got)
+	}
+	if got, _ := c.Contacts("C1", now.Add(30*time.Second), 100); len(got) != 1 || got[0].AgentID != "ivr-1" {
+		t.Fatalf("window: %+v", got)
+	}
+	if got, _ := c.Contacts("C1", time.Time{}, 1); len(got) != 1 || got[0].AgentID != "ivr-1" {
+		t.Fatalf("max keeps the newest: %+v", got)
+	}
+	if _, err := c.ApplyChanges(at(2), []api.Change{{Index: 2, Op: api.OpDelete, Kind: cache.KindCustomer, ID: "C1", Region: "sh"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := c.Profile("C1"); ok {
+		t.Fatal("erased profile still cached")
+	}
+	if got, _ := c.Contacts("C1", time.Time{}, 100); len(got) != 0 {
+		t.Fatalf("erased customer's history kept: %+v", got)
+	}
+}
+
+func TestCache_SnapshotDropsProfilesAndHistory(t *testing.T) {
+	c := open(t, t.TempDir())
+	c.SetRegion("sh", false)
+	if _, err := c.ApplyChanges(at(1), []api.Change{customer(1, "C1", "sh", 12)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddContacts([]protocol.ContactEvent{contact("kiosk-1", 1, "C1", time.Now())}, true); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.ApplySnapshot(at(50), nil); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if c.ProfileCount() != 0 || c.HasProfile("C1") {
+		t.Fatal("profiles survived a snapshot")
+	}
+	if got, _ := c.Contacts("C1", time.Time{}, 100); len(got) != 0 {
+		t.Fatal("history survived a snapshot")
+	}
+}
