@@ -12,8 +12,9 @@ import (
 
 // Customer profiles. A profile at rest is p/<id> → the index of its last
 // write (8 bytes) and its JSON (protocol.Profile with Index set, exactly
-// what json.Marshal writes); g/<region>/<id> lists a region's customers in
-// id order for the agents' prefetch. Every upsert and erase also writes a
+// what json.Marshal writes); s/<region>/<id> lists a region's customers in
+// id order for the agents' prefetch (g/, the letter first planned for it,
+// is the agent registry's). Every upsert and erase also writes a
 // change record of kind Customer, with the region, so agents update or drop
 // their copy.
 //

@@ -126,6 +126,10 @@ func TestCustomers_ReupsertReplacesInPlaceAndMovesRegion(t *testing.T) {
 	if err != nil || total != 2 || by["sh"] != 1 || by["bj"] != 1 {
 		t.Errorf("counts %d %v %v", total, by, err)
 	}
+	// Customer keys stay out of the other families (the fleet registry).
+	if agents, err := f.Agents(); err != nil || len(agents) != 0 {
+		t.Errorf("agents after customer upserts: %v %v", agents, err)
+	}
 	// Within one batch the later profile of an id wins.
 	applyOK(t, f, 3, upsert(customer("C3", "sh", map[string]any{"v": 1.0}), customer("C3", "gz", map[string]any{"v": 2.0})))
 	if p := mustCustomer(t, f, "C3"); p.Region != "gz" || p.Attributes["v"] != 2.0 {

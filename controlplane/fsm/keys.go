@@ -17,11 +17,13 @@ import "encoding/binary"
 //	q/<index 8><seq 4>     request id applied at index (for pruning r/)
 //	p/<customer id>        index (8 bytes) + protocol.Profile JSON (with
 //	                       its index), see apply_customers.go
-//	g/<region>/<id>        empty: the customers of a region in id order;
-//	                       a customer without a region is g//<id>
+//	s/<region>/<id>        empty: the customers of a region in id order;
+//	                       a customer without a region is s//<id>
 //
 // The contact ledger's families (h/, k/, v/) are described in
-// apply_events.go.
+// apply_events.go, the fleet's (m/ca, m/gossip, j/, g/ for the agent
+// registry) in apply_fleet.go. A new family takes a letter none of these
+// uses.
 var (
 	keyApplied  = []byte("m/applied")
 	keyCluster  = []byte("m/cluster")
@@ -37,7 +39,7 @@ var (
 	prefixRequest = []byte("r/")
 	prefixReqIdx  = []byte("q/")
 	prefixProfile = []byte("p/")
-	prefixRegion  = []byte("g/")
+	prefixRegion  = []byte("s/")
 )
 
 func u64(v uint64) []byte {
