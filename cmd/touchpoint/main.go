@@ -91,6 +91,7 @@ func newApp(e *env) *cli.App {
 			auditCommand(e),
 			contactsCommand(e),
 			fleetCommand(e),
+			customersCommand(e),
 		},
 		HideHelpCommand:      false,
 		EnableBashCompletion: true,

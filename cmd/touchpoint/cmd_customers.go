@@ -1,0 +1,479 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+func customersCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "customers",
+		Usage: "customer profiles: import, the 360° view, erasure",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "import",
+				Usage:     "import profiles from CSV (header row) or JSON Lines; a re-imported id replaces the stored profile",
+				ArgsUsage: "FILE",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "id-column", Usage: "`NAME` of the customer id column (default id, then customerId or customerID)"},
+					&cli.StringFlag{Name: "region-column", Usage: "`NAME` of the home region column (default region, when present)"},
+					outputFlag(),
+				},
+				Action: func(c *cli.Context) error { return e.importCustomers(c) },
+			},
+			{
+				Name:      "show",
+				Usage:     "one customer's 360° view: profile, consents, derived fields, recent contacts (PII masked unless admin)",
+				ArgsUsage: "ID",
+				Flags:     []cli.Flag{outputFlag()},
+				Action: adminAction(e, 1, 1, "ID",
+					func(c *cli.Context, a []string) (*api.CustomerView, error) {
+						return client(c).Customer(c.Context, a[0])
+					},
+					func(v *api.CustomerView, _ []string) error { return e.printCustomer(v) }),
+			},
+			{
+				Name:      "erase",
+				Usage:     "erase a customer from the control plane and every agent; reports which connected agents confirmed",
+				ArgsUsage: "ID",
+				Flags: []cli.Flag{
+					&cli.DurationFlag{Name: "wait", Value: 30 * time.Second, Usage: "how long to wait for connected agents to confirm"},
+					outputFlag(),
+				},
+				Action: func(c *cli.Context) error { return e.eraseCustomer(c) },
+			},
+		},
+	}
+}
+
+// The customer commands' user-facing strings, in English and Simplified
+// Chinese (JSON output is never translated).
+type custKey int
+
+const (
+	cmImported custKey = iota
+	cmReplaceNote
+	cmByReason
+	cmFirstSkipped
+	cmMoreSkipped
+	cmNothingImported
+	cmProgress
+	cmHdrAttribute
+	cmHdrValue
+	cmRegion
+	cmIndex
+	cmDND
+	cmConsents
+	cmMasked
+	cmMaskedYes
+	cmNone
+	cmDerived
+	cmRecent
+	cmNoContacts
+	cmYes
+	cmNo
+	cmErased
+	cmConfirmed
+	cmUnconfirmed
+	cmAllConfirmed
+	cmNoAgents
+	cmOffline
+	cmFleetUnread
+)
+
+var customerMessages = map[string]map[custKey]string{
+	"en": {
+		cmImported:        "imported %d customers, skipped %d rows (index %d)",
+		cmReplaceNote:     "a re-imported id replaces its stored profile as a whole",
+		cmByReason:        "skipped rows by reason:",
+		cmFirstSkipped:    "skipped rows:",
+		cmMoreSkipped:     "… and %d more (-o json lists the first %d)",
+		cmNothingImported: "nothing was imported",
+		cmProgress:        "%d rows  %d committed  %.0f rows/s",
+		cmHdrAttribute:    "ATTRIBUTE",
+		cmHdrValue:        "VALUE",
+		cmRegion:          "region",
+		cmIndex:           "index",
+		cmDND:             "do not disturb",
+		cmConsents:        "consents",
+		cmMasked:          "masked",
+		cmMaskedYes:       "yes: personal data is shown to admins only",
+		cmNone:            "(none)",
+		cmDerived:         "derived fields",
+		cmRecent:          "recent contacts (newest first):",
+		cmNoContacts:      "no recent contacts",
+		cmYes:             "yes",
+		cmNo:              "no",
+		cmErased:          "erased customer %s (index %d); %d contact-ledger events no longer name it",
+		cmConfirmed:       "confirmed by %d connected agents: %s",
+		cmUnconfirmed:     "NOT confirmed within %s by %d connected agents: %s (they still hold the profile until they catch up)",
+		cmAllConfirmed:    "every connected agent has dropped the customer",
+		cmNoAgents:        "no agents are connected",
+		cmOffline:         "%d agents are not connected; they drop the customer when they reconnect",
+		cmFleetUnread:     "erased at index %d, but the fleet could not be read to confirm: %w",
+	},
+	"zh": {
+		cmImported:        "已导入 %d 个客户，跳过 %d 行（索引 %d）",
+		cmReplaceNote:     "重复导入的客户编号会整体替换已存档案",
+		cmByReason:        "跳过原因统计：",
+		cmFirstSkipped:    "跳过的行：",
+		cmMoreSkipped:     "……另有 %d 行（-o json 列出前 %d 行）",
+		cmNothingImported: "没有导入任何客户",
+		cmProgress:        "%d 行  已提交 %d  %.0f 行/秒",
+		cmHdrAttribute:    "属性",
+		cmHdrValue:        "值",
+		cmRegion:          "区域",
+		cmIndex:           "索引",
+		cmDND:             "免打扰",
+		cmConsents:        "营销同意",
+		cmMasked:          "已脱敏",
+		cmMaskedYes:       "是：个人信息仅对管理员显示",
+		cmNone:            "（无）",
+		cmDerived:         "派生字段",
+		cmRecent:          "最近接触（最新在前）：",
+		cmNoContacts:      "没有最近接触",
+		cmYes:             "是",
+		cmNo:              "否",
+		cmErased:          "已删除客户 %s（索引 %d）；%d 条接触台账事件已匿名化",
+		cmConfirmed:       "%d 个在线代理已确认：%s",
+		cmUnconfirmed:     "%[2]d 个在线代理在 %[1]s 内未确认：%[3]s（追上进度前仍持有该档案）",
+		cmAllConfirmed:    "所有在线代理均已删除该客户",
+		cmNoAgents:        "没有在线代理",
+		cmOffline:         "%d 个代理未连接；重新连接后会删除该客户",
+		cmFleetUnread:     "已在索引 %d 删除，但无法读取代理列表以确认：%w",
+	},
+}
+
+func (e *env) cmsg(k custKey, args ...any) string {
+	s, ok := customerMessages[e.lang][k]
+	if !ok {
+		s = customerMessages["en"][k]
+	}
+	if len(args) == 0 {
+		return s
+	}
+	return fmt.Sprintf(s, args...)
+}
+
+// countingReader counts the bytes read through it, for the progress bar.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// isTerminal reports whether w is a character device (a terminal); the
+// progress bar is drawn only there.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func (e *env) importCustomers(c *cli.Context) error {
+	out, err := format(c)
+	if err != nil {
+		return err
+	}
+	a, err := args(c, 1, 1, "FILE [--id-column NAME] [--region-column NAME]")
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(a[0])
+	if err != nil {
+		return fmt.Errorf("open %s: %w", a[0], err)
+	}
+	defer f.Close()
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	cr := &countingReader{r: f}
+	br := bufio.NewReaderSize(cr, 256<<10)
+	cols := newColumns(c.String("id-column"), c.String("region-column"))
+	src, err := openSource(a[0], br, cols, c.IsSet("id-column"), c.IsSet("region-column"))
+	if err != nil {
+		return fmt.Errorf("%s: %w", a[0], err)
+	}
+	var prog importProgress
+	stop := func() {}
+	if isTerminal(e.stderr) {
+		stop = e.drawProgress(&prog, cr, size)
+	}
+	rep, err := runImport(c.Context, src, client(c), importConfig{}, &prog)
+	stop()
+	if perr := e.printImport(rep, out); perr != nil {
+		return perr
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Imported == 0 {
+		return errors.New(e.cmsg(cmNothingImported))
+	}
+	return nil
+}
+
+// drawProgress redraws a progress line on the terminal until the returned
+// function is called.
+func (e *env) drawProgress(prog *importProgress, cr *countingReader, size int64) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	start := time.Now()
+	draw := func() {
+		read, committed := prog.Read.Load(), prog.Committed.Load()
+		rate := float64(committed) / max(time.Since(start).Seconds(), 0.001)
+		bar := ""
+		if size > 0 {
+			frac := min(float64(cr.n.Load())/float64(size), 1)
+			const width = 30
+			n := int(frac * width)
+			bar = fmt.Sprintf("[%s%s] %3.0f%%  ", strings.Repeat("=", n), strings.Repeat(" ", width-n), frac*100)
+		}
+		fmt.Fprintf(e.stderr, "\r%s%s\033[K", bar, e.cmsg(cmProgress, read, committed, rate))
+	}
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				draw()
+				fmt.Fprintln(e.stderr)
+				return
+			case <-t.C:
+				draw()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// maxTextErrors is how many skipped rows the text summary lists.
+const maxTextErrors = 20
+
+func (e *env) printImport(rep *importReport, out string) error {
+	if rep.Errors == nil {
+		rep.Errors = []rowError{}
+	}
+	if out == "json" {
+		return e.printJSON(rep)
+	}
+	fmt.Fprintln(e.stdout, e.cmsg(cmImported, rep.Imported, rep.Skipped, rep.Index))
+	if rep.Imported > 0 {
+		fmt.Fprintln(e.stdout, e.cmsg(cmReplaceNote))
+	}
+	if rep.Skipped == 0 {
+		return nil
+	}
+	fmt.Fprintln(e.stdout, e.cmsg(cmByReason))
+	tw := e.table()
+	kinds := sortedKeys(rep.byKind)
+	slices.SortStableFunc(kinds, func(a, b string) int { return rep.byKind[b] - rep.byKind[a] })
+	for _, k := range kinds {
+		fmt.Fprintf(tw, "  %s\t%d\n", k, rep.byKind[k])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, e.cmsg(cmFirstSkipped))
+	for i, re := range rep.Errors {
+		if i == maxTextErrors {
+			break
+		}
+		fmt.Fprintf(e.stdout, "  line %d: %s\n", re.Line, re.Reason)
+	}
+	if rep.Skipped > maxTextErrors {
+		fmt.Fprintln(e.stdout, "  "+e.cmsg(cmMoreSkipped, rep.Skipped-maxTextErrors, maxReportedErrors))
+	}
+	return nil
+}
+
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+func (e *env) yesNo(b bool) string {
+	if b {
+		return e.cmsg(cmYes)
+	}
+	return e.cmsg(cmNo)
+}
+
+func (e *env) printCustomer(v *api.CustomerView) error {
+	tw := e.table()
+	region := v.Region
+	if region == "" {
+		region = e.cmsg(cmNone)
+	}
+	fmt.Fprintf(tw, "%s:\t%s\n", strings.ToLower(e.msg(msgHdrID)), v.ID)
+	fmt.Fprintf(tw, "%s:\t%s\n", e.cmsg(cmRegion), region)
+	fmt.Fprintf(tw, "%s:\t%d\n", e.cmsg(cmIndex), v.Index)
+	fmt.Fprintf(tw, "%s:\t%s\n", e.cmsg(cmDND), e.yesNo(v.DoNotDisturb))
+	consents := e.cmsg(cmNone)
+	if len(v.Consents) > 0 {
+		var parts []string
+		for _, ch := range sortedKeys(v.Consents) {
+			parts = append(parts, ch+"="+e.yesNo(v.Consents[ch]))
+		}
+		consents = strings.Join(parts, " ")
+	}
+	fmt.Fprintf(tw, "%s:\t%s\n", e.cmsg(cmConsents), consents)
+	masked := e.cmsg(cmNo)
+	if v.Masked {
+		masked = e.cmsg(cmMaskedYes)
+	}
+	fmt.Fprintf(tw, "%s:\t%s\n", e.cmsg(cmMasked), masked)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout)
+	tw = e.table()
+	fmt.Fprintf(tw, "%s\t%s\n", e.cmsg(cmHdrAttribute), e.cmsg(cmHdrValue))
+	for _, k := range sortedKeys(v.Attributes) {
+		fmt.Fprintf(tw, "%s\t%s\n", k, formatValue(v.Attributes[k]))
+	}
+	for _, k := range sortedKeys(v.Derived) {
+		fmt.Fprintf(tw, "%s (%s)\t%s\n", k, e.cmsg(cmDerived), formatValue(v.Derived[k]))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout)
+	if len(v.RecentContacts) == 0 {
+		fmt.Fprintln(e.stdout, e.cmsg(cmNoContacts))
+		return nil
+	}
+	fmt.Fprintln(e.stdout, e.cmsg(cmRecent))
+	tw = e.table()
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrTime), e.msg(msgHdrAgent), e.msg(msgHdrChannel), e.msg(msgHdrType), e.msg(msgHdrOutcome), e.msg(msgHdrOffer))
+	for _, ev := range v.RecentContacts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.Format(time.RFC3339), ev.AgentID, ev.Channel, ev.Type, ev.Outcome, ev.OfferID)
+	}
+	return tw.Flush()
+}
+
+// eraseReport is what customers erase -o json prints.
+type eraseReport struct {
+	ID          string   `json:"id"`
+	Index       uint64   `json:"index"`
+	Confirmed   []string `json:"confirmed"`
+	Unconfirmed []string `json:"unconfirmed"`
+	// offline counts agents that are not connected (text output only).
+	offline    int
+	anonymized int
+}
+
+// fleetLister is the fleet read erase polls.
+type fleetLister interface {
+	FleetAgents(ctx context.Context) ([]api.FleetAgent, error)
+}
+
+// awaitErasure polls the fleet until every agent with status alive holds a
+// configuration index at or past index (agents apply the change feed in
+// order, so they have dropped the customer), or wait runs out.
+func awaitErasure(ctx context.Context, fl fleetLister, index uint64, wait, every time.Duration) (confirmed, unconfirmed []string, offline int, err error) {
+	deadline := time.Now().Add(wait)
+	for {
+		agents, err := fl.FleetAgents(ctx)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		confirmed, unconfirmed, offline = []string{}, []string{}, 0
+		for _, a := range agents {
+			switch {
+			case a.Revoked:
+			case a.Status != api.AgentAlive:
+				offline++
+			case a.ConfigIndex >= index:
+				confirmed = append(confirmed, a.ID)
+			default:
+				unconfirmed = append(unconfirmed, a.ID)
+			}
+		}
+		if len(unconfirmed) == 0 || !time.Now().Before(deadline) {
+			return confirmed, unconfirmed, offline, nil
+		}
+		select {
+		case <-ctx.Done():
+			return confirmed, unconfirmed, offline, nil
+		case <-time.After(min(every, time.Until(deadline))):
+		}
+	}
+}
+
+func (e *env) eraseCustomer(c *cli.Context) error {
+	out, err := format(c)
+	if err != nil {
+		return err
+	}
+	a, err := args(c, 1, 1, "ID [--wait 30s]")
+	if err != nil {
+		return err
+	}
+	cl := client(c)
+	res, err := cl.EraseCustomer(c.Context, a[0])
+	if err != nil {
+		return err
+	}
+	rep := eraseReport{ID: a[0], Index: res.Index, anonymized: res.AnonymizedEvents}
+	rep.Confirmed, rep.Unconfirmed, rep.offline, err = awaitErasure(c.Context, cl, res.Index, max(c.Duration("wait"), 0), 250*time.Millisecond)
+	if err != nil {
+		return fmt.Errorf(e.cmsg(cmFleetUnread), res.Index, err)
+	}
+	if out == "json" {
+		return e.printJSON(rep)
+	}
+	fmt.Fprintln(e.stdout, e.cmsg(cmErased, rep.ID, rep.Index, rep.anonymized))
+	switch {
+	case len(rep.Confirmed) == 0 && len(rep.Unconfirmed) == 0:
+		fmt.Fprintln(e.stdout, e.cmsg(cmNoAgents))
+	case len(rep.Unconfirmed) == 0:
+		fmt.Fprintln(e.stdout, e.cmsg(cmConfirmed, len(rep.Confirmed), strings.Join(rep.Confirmed, ", ")))
+		fmt.Fprintln(e.stdout, e.cmsg(cmAllConfirmed))
+	default:
+		if len(rep.Confirmed) > 0 {
+			fmt.Fprintln(e.stdout, e.cmsg(cmConfirmed, len(rep.Confirmed), strings.Join(rep.Confirmed, ", ")))
+		}
+		fmt.Fprintln(e.stdout, e.cmsg(cmUnconfirmed, c.Duration("wait"), len(rep.Unconfirmed), strings.Join(rep.Unconfirmed, ", ")))
+	}
+	if rep.offline > 0 {
+		fmt.Fprintln(e.stdout, e.cmsg(cmOffline, rep.offline))
+	}
+	return nil
+}

@@ -1,0 +1,986 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// Customer import: a CSV or JSON Lines file becomes typed profiles, read as a
+// stream and sent through the admin API in batches (docs/CUSTOMERS.md).
+//
+// Typing rules (CSV, and string values in JSON Lines are kept as strings):
+//   - blank or whitespace-only: missing (no key);
+//   - attributes protocol.IsPII names: always text;
+//   - yes/no/true/false, any case: booleans;
+//   - decimal numbers with at most 15 significant digits and no leading
+//     zero ("0123" stays text, "0.5" is a number): float64;
+//   - anything else: text, trimmed.
+
+// Reserved columns besides the id and region columns.
+const (
+	colDoNotDisturb = "doNotDisturb"
+	colDND          = "dnd"
+	colConsentUnder = "consent_"
+	colConsentDot   = "consent."
+)
+
+// maxSignificantDigits keeps longer digit strings (account numbers, ICCIDs)
+// as text: a float64 holds 15 decimal digits exactly.
+const maxSignificantDigits = 15
+
+// maxJSONLine bounds one JSON Lines record.
+const maxJSONLine = 1 << 20
+
+// rowError is a row the import skipped: its line and why.
+type rowError struct {
+	Line int `json:"line"`
+	// Kind groups reasons in the summary; Reason is Kind with details.
+	Kind   string `json:"-"`
+	Reason string `json:"reason"`
+}
+
+func (e *rowError) Error() string { return e.Reason }
+
+func badRow(line int, kind, format string, args ...any) *rowError {
+	r := kind
+	if format != "" {
+		r += ": " + fmt.Sprintf(format, args...)
+	}
+	return &rowError{Line: line, Kind: kind, Reason: r}
+}
+
+// Kinds of bad rows.
+const (
+	kindColumns  = "wrong column count"
+	kindSyntax   = "malformed CSV"
+	kindJSON     = "malformed JSON"
+	kindUTF8     = "invalid UTF-8"
+	kindID       = "bad customer id"
+	kindRegion   = "bad region"
+	kindBool     = "not a yes/no value"
+	kindTooLong  = "value too long"
+	kindInvalid  = "invalid profile"
+	kindRefused  = "refused by the cluster"
+	kindTooMany  = "too many attributes"
+	kindLongLine = "line too long"
+)
+
+// columns says what each column of a file means.
+type columns struct {
+	idNames     []string // candidates, first present wins
+	regionNames []string
+}
+
+func newColumns(idColumn, regionColumn string) columns {
+	c := columns{idNames: []string{"id", "customerId", "customerID"}, regionNames: []string{"region"}}
+	if idColumn != "" {
+		c.idNames = []string{idColumn}
+	}
+	if regionColumn != "" {
+		c.regionNames = []string{regionColumn}
+	}
+	return c
+}
+
+// column roles in a CSV header.
+type colRole int
+
+const (
+	roleAttr colRole = iota
+	roleID
+	roleRegion
+	roleDND
+	roleConsent
+)
+
+type csvColumn struct {
+	name    string
+	role    colRole
+	channel string // roleConsent
+	pii     bool
+}
+
+// consentChannel returns the channel of a consent_<channel> or
+// consent.<channel> column.
+func consentChannel(name string) (string, bool) {
+	lower := strings.ToLower(name)
+	for _, p := range []string{colConsentUnder, colConsentDot} {
+		if ch, ok := strings.CutPrefix(lower, p); ok {
+			return ch, true
+		}
+	}
+	return "", false
+}
+
+func validChannel(ch string) bool {
+	return ch == protocol.ChannelAll || slices.Contains(protocol.KnownChannels, ch)
+}
+
+// planHeader reads a CSV header: every column's role, or why the file
+// cannot be imported.
+func planHeader(header []string, cols columns, explicitID, explicitRegion bool) ([]csvColumn, error) {
+	out := make([]csvColumn, len(header))
+	seen := map[string]bool{}
+	for i, h := range header {
+		if i == 0 {
+			h = strings.TrimPrefix(h, "\ufeff")
+		}
+		h = strings.TrimSpace(h)
+		if h == "" {
+			return nil, fmt.Errorf("column %d of the header has no name", i+1)
+		}
+		if !utf8.ValidString(h) || len(h) > protocol.MaxAttributeName {
+			return nil, fmt.Errorf("column %d: a name is 1 to %d bytes of UTF-8", i+1, protocol.MaxAttributeName)
+		}
+		if seen[h] {
+			return nil, fmt.Errorf("column %q appears twice in the header", h)
+		}
+		seen[h] = true
+		out[i] = csvColumn{name: h, pii: protocol.IsPII(h)}
+	}
+	idAt := pick(out, cols.idNames)
+	if idAt < 0 {
+		if explicitID {
+			return nil, fmt.Errorf("the header has no column %q (--id-column)", cols.idNames[0])
+		}
+		return nil, fmt.Errorf("the header has no id column (id, customerId or customerID); name it with --id-column")
+	}
+	out[idAt].role = roleID
+	if r := pick(out, cols.regionNames); r >= 0 && r != idAt {
+		out[r].role = roleRegion
+	} else if explicitRegion {
+		return nil, fmt.Errorf("the header has no column %q (--region-column)", cols.regionNames[0])
+	}
+	attrs := 0
+	for i := range out {
+		c := &out[i]
+		if c.role != roleAttr {
+			continue
+		}
+		if strings.EqualFold(c.name, colDoNotDisturb) || strings.EqualFold(c.name, colDND) {
+			c.role = roleDND
+			continue
+		}
+		if ch, ok := consentChannel(c.name); ok {
+			if !validChannel(ch) {
+				return nil, fmt.Errorf("column %q: consent for unknown channel %q (channels: all, %s)", c.name, ch, strings.Join(protocol.KnownChannels, ", "))
+			}
+			c.role, c.channel = roleConsent, ch
+			continue
+		}
+		attrs++
+	}
+	if attrs > protocol.MaxProfileAttributes {
+		return nil, fmt.Errorf("%d attribute columns; a profile holds at most %d", attrs, protocol.MaxProfileAttributes)
+	}
+	return out, nil
+}
+
+func pick(cols []csvColumn, names []string) int {
+	for _, n := range names {
+		for i, c := range cols {
+			if c.name == n {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// typedValue applies the typing rules to one CSV value; ok is false for a
+// missing value.
+func typedValue(raw string, pii bool) (any, bool) {
+	v := strings.TrimSpace(raw)
+	if v == "" {
+		return nil, false
+	}
+	if pii {
+		return v, true
+	}
+	if b, ok := parseBool(v); ok {
+		return b, true
+	}
+	if f, ok := parseNumber(v); ok {
+		return f, true
+	}
+	return v, true
+}
+
+func parseBool(v string) (bool, bool) {
+	switch len(v) {
+	case 2, 3, 4, 5:
+	default:
+		return false, false
+	}
+	switch strings.ToLower(v) {
+	case "yes", "true":
+		return true, true
+	case "no", "false":
+		return false, true
+	}
+	return false, false
+}
+
+// parseNumber accepts [+-]digits[.digits][e[+-]digits] (or .digits), with no
+// leading zero before other digits and at most 15 significant digits.
+func parseNumber(v string) (float64, bool) {
+	i := 0
+	if i < len(v) && (v[i] == '+' || v[i] == '-') {
+		i++
+	}
+	intStart := i
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	intDigits := i - intStart
+	if intDigits > 1 && v[intStart] == '0' {
+		return 0, false // "0123": an identifier, not a number
+	}
+	fracDigits := 0
+	if i < len(v) && v[i] == '.' {
+		i++
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+			fracDigits++
+		}
+	}
+	if intDigits+fracDigits == 0 {
+		return 0, false
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		expStart := i
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+		if i == expStart {
+			return 0, false
+		}
+	}
+	if i != len(v) {
+		return 0, false
+	}
+	sig := 0
+	leading := true
+	for j := intStart; j < len(v) && v[j] != 'e' && v[j] != 'E'; j++ {
+		if v[j] == '.' {
+			continue
+		}
+		if leading && v[j] == '0' {
+			continue
+		}
+		leading = false
+		sig++
+	}
+	if sig > maxSignificantDigits {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+// checkID refuses a customer id the cluster would.
+func checkID(line int, id string) *rowError {
+	if id == "" {
+		return badRow(line, kindID, "no customer id")
+	}
+	if !protocol.ValidAgentID(id) {
+		return badRow(line, kindID, "%q: 1 to 128 ASCII letters, digits, '-', '_' or '.'", truncate(id))
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	cut := 40
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// profileFromRow builds a profile from one CSV record.
+func profileFromRow(cols []csvColumn, rec []string, line int) (protocol.Profile, *rowError) {
+	var p protocol.Profile
+	if len(rec) != len(cols) {
+		return p, badRow(line, kindColumns, "%d columns, the header has %d", len(rec), len(cols))
+	}
+	for i, raw := range rec {
+		c := &cols[i]
+		if !utf8.ValidString(raw) {
+			return p, badRow(line, kindUTF8, "column %s", c.name)
+		}
+		if len(raw) > protocol.MaxAttributeValue {
+			return p, badRow(line, kindTooLong, "column %s is %d bytes; at most %d", c.name, len(raw), protocol.MaxAttributeValue)
+		}
+		switch c.role {
+		case roleID:
+			p.ID = strings.TrimSpace(raw)
+		case roleRegion:
+			p.Region = strings.TrimSpace(raw)
+		case roleDND, roleConsent:
+			v := strings.TrimSpace(raw)
+			if v == "" {
+				continue
+			}
+			b, ok := parseBool(v)
+			if !ok {
+				return p, badRow(line, kindBool, "column %s: %q (use yes/no or true/false)", c.name, truncate(v))
+			}
+			if c.role == roleDND {
+				p.DoNotDisturb = b
+			} else {
+				if p.Consents == nil {
+					p.Consents = map[string]bool{}
+				}
+				p.Consents[c.channel] = b
+			}
+		default:
+			if v, ok := typedValue(raw, c.pii); ok {
+				if p.Attributes == nil {
+					p.Attributes = make(map[string]any, len(cols))
+				}
+				p.Attributes[c.name] = v
+			}
+		}
+	}
+	return p, checkProfile(&p, line)
+}
+
+// checkProfile applies the cluster's own checks, so a bad row is reported
+// with its line instead of refusing a whole batch.
+func checkProfile(p *protocol.Profile, line int) *rowError {
+	if e := checkID(line, p.ID); e != nil {
+		return e
+	}
+	if p.Region != "" && !protocol.ValidAgentID(p.Region) {
+		return badRow(line, kindRegion, "%q: 1 to 128 ASCII letters, digits, '-', '_' or '.'", truncate(p.Region))
+	}
+	if err := p.Validate(); err != nil {
+		return badRow(line, kindInvalid, "%v", err)
+	}
+	return nil
+}
+
+// rowSource yields profiles. A *rowError is a row to skip; any other
+// error ends the import; io.EOF ends the file.
+type rowSource interface {
+	next() (protocol.Profile, int, error)
+}
+
+type csvSource struct {
+	r    *csv.Reader
+	cols []csvColumn
+}
+
+func newCSVSource(r io.Reader, cols columns, explicitID, explicitRegion bool) (*csvSource, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, errors.New("the file is empty: a CSV file starts with a header row")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the header: %w", err)
+	}
+	plan, err := planHeader(header, cols, explicitID, explicitRegion)
+	if err != nil {
+		return nil, err
+	}
+	return &csvSource{r: cr, cols: plan}, nil
+}
+
+func (s *csvSource) next() (protocol.Profile, int, error) {
+	rec, err := s.r.Read()
+	if err != nil {
+		// A malformed record is skipped; the reader goes on with the next
+		// line (an unterminated quote runs to the end of the file).
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return protocol.Profile{}, pe.StartLine, badRow(pe.StartLine, kindSyntax, "%v", pe.Err)
+		}
+		return protocol.Profile{}, 0, err
+	}
+	line, _ := s.r.FieldPos(0)
+	p, re := profileFromRow(s.cols, rec, line)
+	if re != nil {
+		return p, line, re
+	}
+	return p, line, nil
+}
+
+type jsonlSource struct {
+	r    *bufio.Reader
+	line int
+	cols columns
+}
+
+func newJSONLSource(r io.Reader, cols columns) *jsonlSource {
+	return &jsonlSource{r: bufio.NewReaderSize(r, 256<<10), cols: cols}
+}
+
+// readLine returns the next line without its end, or a rowError for a
+// line longer than maxJSONLine (which is skipped).
+func (s *jsonlSource) readLine() ([]byte, error) {
+	s.line++
+	var long bool
+	var buf []byte
+	for {
+		chunk, err := s.r.ReadSlice('\n')
+		if !long {
+			if len(buf)+len(chunk) > maxJSONLine {
+				long, buf = true, nil
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil && (err != io.EOF || (len(buf) == 0 && !long)) {
+			return nil, err
+		}
+		if long {
+			return nil, badRow(s.line, kindLongLine, "longer than %d bytes", maxJSONLine)
+		}
+		return bytes.TrimRight(buf, "\r\n"), nil
+	}
+}
+
+func (s *jsonlSource) next() (protocol.Profile, int, error) {
+	for {
+		b, err := s.readLine()
+		if err != nil {
+			var re *rowError
+			if errors.As(err, &re) {
+				return protocol.Profile{}, re.Line, re
+			}
+			return protocol.Profile{}, 0, err
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		p, re := profileFromJSON(b, s.cols, s.line)
+		if re != nil {
+			return p, s.line, re
+		}
+		return p, s.line, nil
+	}
+}
+
+// profileFromJSON reads one JSON Lines record: the protocol.Profile shape
+// (id, region, doNotDisturb, consents, attributes, derived), flat
+// attributes, or both together. The id and region fields are those the
+// column options name.
+func profileFromJSON(b []byte, cols columns, line int) (protocol.Profile, *rowError) {
+	var p protocol.Profile
+	if !utf8.Valid(b) {
+		return p, badRow(line, kindUTF8, "")
+	}
+	var rec map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&rec); err != nil {
+		return p, badRow(line, kindJSON, "%v", err)
+	}
+	if dec.More() {
+		return p, badRow(line, kindJSON, "more than one value on the line")
+	}
+	if rec == nil {
+		return p, badRow(line, kindJSON, "the line is not a JSON object")
+	}
+	var idKey, regionKey string
+	for _, n := range cols.idNames {
+		if _, ok := rec[n]; ok {
+			idKey = n
+			break
+		}
+	}
+	for _, n := range cols.regionNames {
+		if _, ok := rec[n]; ok && n != idKey {
+			regionKey = n
+			break
+		}
+	}
+	var err *rowError
+	for _, k := range sortedKeys(rec) {
+		v := rec[k]
+		switch {
+		case k == idKey:
+			p.ID, err = jsonText(v, k, line, kindID)
+		case k == regionKey:
+			p.Region, err = jsonText(v, k, line, kindRegion)
+		case k == "index":
+			// the cluster sets it
+		case strings.EqualFold(k, colDoNotDisturb) || strings.EqualFold(k, colDND):
+			var b *bool
+			if b, err = jsonBool(v, k, line); b != nil {
+				p.DoNotDisturb = *b
+			}
+		case k == "consents":
+			var m map[string]json.RawMessage
+			if json.Unmarshal(v, &m) != nil {
+				return p, badRow(line, kindJSON, "consents: an object of channel: true/false")
+			}
+			for ch, cv := range m {
+				if err = setConsent(&p, ch, cv, "consents."+ch, line); err != nil {
+					return p, err
+				}
+			}
+		case k == "attributes" || k == "derived":
+			var m map[string]json.RawMessage
+			if json.Unmarshal(v, &m) != nil {
+				return p, badRow(line, kindJSON, "%s: an object of name: value", k)
+			}
+			for name, av := range m {
+				if k == "attributes" {
+					p.Attributes, err = setJSONAttr(p.Attributes, name, av, line)
+				} else {
+					p.Derived, err = setJSONAttr(p.Derived, name, av, line)
+				}
+				if err != nil {
+					return p, err
+				}
+			}
+		default:
+			if ch, ok := consentChannel(k); ok {
+				err = setConsent(&p, ch, v, k, line)
+			} else {
+				p.Attributes, err = setJSONAttr(p.Attributes, k, v, line)
+			}
+		}
+		if err != nil {
+			return p, err
+		}
+	}
+	return p, checkProfile(&p, line)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func jsonText(v json.RawMessage, field string, line int, kind string) (string, *rowError) {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return strings.TrimSpace(s), nil
+	}
+	var n json.Number
+	if json.Unmarshal(v, &n) == nil {
+		return n.String(), nil
+	}
+	if string(v) == "null" {
+		return "", nil
+	}
+	return "", badRow(line, kind, "%s must be a string", field)
+}
+
+func jsonBool(v json.RawMessage, field string, line int) (*bool, *rowError) {
+	var b bool
+	if json.Unmarshal(v, &b) == nil {
+		return &b, nil
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		if strings.TrimSpace(s) == "" {
+			return nil, nil
+		}
+		if b, ok := parseBool(strings.TrimSpace(s)); ok {
+			return &b, nil
+		}
+	}
+	if string(v) == "null" {
+		return nil, nil
+	}
+	return nil, badRow(line, kindBool, "%s: %s (use true/false)", field, truncate(string(v)))
+}
+
+func setConsent(p *protocol.Profile, ch string, v json.RawMessage, field string, line int) *rowError {
+	ch = strings.ToLower(ch)
+	if !validChannel(ch) {
+		return badRow(line, kindInvalid, "%s: unknown channel %q", field, truncate(ch))
+	}
+	b, err := jsonBool(v, field, line)
+	if err != nil || b == nil {
+		return err
+	}
+	if p.Consents == nil {
+		p.Consents = map[string]bool{}
+	}
+	p.Consents[ch] = *b
+	return nil
+}
+
+// setJSONAttr stores a JSON value with its own type: numbers as float64,
+// booleans, strings (blank ones are missing); a PII attribute keeps the
+// number's text. null is missing; objects and arrays are refused.
+func setJSONAttr(m map[string]any, name string, v json.RawMessage, line int) (map[string]any, *rowError) {
+	if name == "" || len(name) > protocol.MaxAttributeName {
+		return m, badRow(line, kindInvalid, "attribute name %q: 1 to %d bytes", truncate(name), protocol.MaxAttributeName)
+	}
+	var val any
+	switch t := bytes.TrimSpace(v); {
+	case len(t) == 0 || string(t) == "null":
+		return m, nil
+	case t[0] == '"':
+		var s string
+		if json.Unmarshal(t, &s) != nil {
+			return m, badRow(line, kindJSON, "attribute %s", name)
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return m, nil
+		}
+		if len(s) > protocol.MaxAttributeValue {
+			return m, badRow(line, kindTooLong, "attribute %s is %d bytes; at most %d", name, len(s), protocol.MaxAttributeValue)
+		}
+		val = s
+	case string(t) == "true" || string(t) == "false":
+		val = string(t) == "true"
+	case t[0] == '-' || (t[0] >= '0' && t[0] <= '9'):
+		if protocol.IsPII(name) {
+			val = string(t)
+			break
+		}
+		f, err := strconv.ParseFloat(string(t), 64)
+		if err != nil || math.IsInf(f, 0) {
+			return m, badRow(line, kindInvalid, "attribute %s: %s is not a number a float64 holds", name, truncate(string(t)))
+		}
+		val = f
+	default:
+		return m, badRow(line, kindInvalid, "attribute %s: objects and arrays are not attribute values", name)
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	m[name] = val
+	return m, nil
+}
+
+// importConfig tunes the pipeline.
+type importConfig struct {
+	BatchRows  int // profiles per request (2,000)
+	BatchBytes int // approximate JSON bytes per request (1 MiB)
+	InFlight   int // requests in flight (4)
+}
+
+func (c *importConfig) setDefaults() {
+	if c.BatchRows <= 0 {
+		c.BatchRows = 2000
+	}
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = 1 << 20
+	}
+	if c.InFlight <= 0 {
+		c.InFlight = 4
+	}
+}
+
+// importReport is the outcome of an import (-o json prints it).
+type importReport struct {
+	Imported int        `json:"imported"`
+	Skipped  int        `json:"skipped"`
+	Errors   []rowError `json:"errors"`
+	Index    uint64     `json:"index"`
+	// byKind counts skipped rows per kind of reason, for the summary.
+	byKind map[string]int
+}
+
+// maxReportedErrors caps the errors an import lists.
+const maxReportedErrors = 100
+
+func (r *importReport) skip(e *rowError) {
+	r.Skipped++
+	if r.byKind == nil {
+		r.byKind = map[string]int{}
+	}
+	r.byKind[e.Kind]++
+	if len(r.Errors) < maxReportedErrors {
+		r.Errors = append(r.Errors, *e)
+	}
+}
+
+// upserter is the API call the import makes.
+type upserter interface {
+	UpsertCustomersJSON(ctx context.Context, body []byte) (*api.CustomersResult, error)
+}
+
+type pendingRow struct {
+	p    protocol.Profile
+	line int
+}
+
+type batch struct{ rows []pendingRow }
+
+// importer streams rows into batches. Rows are sharded by id over the
+// in-flight workers and each worker sends its batches one after another,
+// so two rows of one id are always committed in file order (the later one
+// wins) while several requests are in flight.
+type importer struct {
+	cfg    importConfig
+	api    upserter
+	prog   *importProgress
+	mu     sync.Mutex
+	report importReport
+	fatal  error
+}
+
+// importProgress counts rows as the import goes, for a progress display.
+type importProgress struct {
+	Read      atomic.Int64 // rows read (bad ones included)
+	Committed atomic.Int64 // rows the cluster committed
+}
+
+// runImport reads src to the end and imports it. The report is filled in
+// even when an error ends the import.
+func runImport(ctx context.Context, src rowSource, cl upserter, cfg importConfig, prog *importProgress) (*importReport, error) {
+	cfg.setDefaults()
+	if prog == nil {
+		prog = &importProgress{}
+	}
+	im := &importer{cfg: cfg, api: cl, prog: prog}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chans := make([]chan batch, cfg.InFlight)
+	var wg sync.WaitGroup
+	for i := range chans {
+		chans[i] = make(chan batch, 1)
+		wg.Add(1)
+		go func(ch chan batch) {
+			defer wg.Done()
+			for b := range ch {
+				if err := im.send(ctx, b.rows); err != nil {
+					im.fail(err)
+					cancel()
+				}
+			}
+		}(chans[i])
+	}
+	pending := make([][]pendingRow, cfg.InFlight)
+	sizes := make([]int, cfg.InFlight)
+	var readErr error
+	for {
+		p, line, err := src.next()
+		if err == io.EOF {
+			break
+		}
+		var re *rowError
+		if errors.As(err, &re) {
+			im.mu.Lock()
+			im.report.skip(re)
+			im.mu.Unlock()
+			prog.Read.Add(1)
+			continue
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		w := int(shard(p.ID) % uint32(cfg.InFlight))
+		pending[w] = append(pending[w], pendingRow{p: p, line: line})
+		sizes[w] += approxJSONSize(&p)
+		if len(pending[w]) >= cfg.BatchRows || sizes[w] >= cfg.BatchBytes {
+			select {
+			case chans[w] <- batch{rows: pending[w]}:
+			case <-ctx.Done():
+			}
+			pending[w], sizes[w] = nil, 0
+		}
+		prog.Read.Add(1)
+	}
+	for w := range pending {
+		if len(pending[w]) > 0 && ctx.Err() == nil {
+			select {
+			case chans[w] <- batch{rows: pending[w]}:
+			case <-ctx.Done():
+			}
+		}
+		close(chans[w])
+	}
+	wg.Wait()
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	rep := im.report
+	if readErr != nil {
+		return &rep, fmt.Errorf("read the file: %w", readErr)
+	}
+	if im.fatal != nil {
+		return &rep, im.fatal
+	}
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return &rep, err
+	}
+	return &rep, nil
+}
+
+func (im *importer) fail(err error) {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.fatal == nil {
+		im.fatal = err
+	}
+}
+
+func approxJSONSize(p *protocol.Profile) int {
+	n := 48 + len(p.ID) + len(p.Region) + 16*len(p.Consents)
+	for k, v := range p.Attributes {
+		n += len(k) + 8
+		if s, ok := v.(string); ok {
+			n += len(s)
+		} else {
+			n += 12
+		}
+	}
+	return n
+}
+
+// send commits rows. A profile the cluster refuses (located by its
+// position) is skipped and the rest sent again; a request that is too large
+// is split; an error that is not about the rows ends the import.
+func (im *importer) send(ctx context.Context, rows []pendingRow) error {
+	for len(rows) > 0 {
+		if ctx.Err() != nil {
+			return nil
+		}
+		body, err := encodeBatch(rows)
+		if err != nil {
+			return err
+		}
+		res, err := im.api.UpsertCustomersJSON(ctx, body)
+		if err == nil {
+			im.mu.Lock()
+			im.report.Imported += len(rows)
+			im.report.Index = max(im.report.Index, res.Index)
+			im.mu.Unlock()
+			im.prog.Committed.Add(int64(len(rows)))
+			return nil
+		}
+		var ae *api.Error
+		if !errors.As(err, &ae) || ae.Status >= 500 || ae.Status == 0 || ae.Code == api.CodeUnauthorized || ae.Code == api.CodeForbidden {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		switch {
+		case ae.Document != nil && *ae.Document >= 0 && *ae.Document < len(rows):
+			i := *ae.Document
+			im.mu.Lock()
+			im.report.skip(badRow(rows[i].line, kindRefused, "%s", refusal(ae)))
+			im.mu.Unlock()
+			rows = append(rows[:i:i], rows[i+1:]...)
+		case ae.Code == api.CodeBodyTooLarge && len(rows) > 1:
+			half := len(rows) / 2
+			if err := im.send(ctx, rows[:half]); err != nil {
+				return err
+			}
+			rows = rows[half:]
+		default:
+			im.mu.Lock()
+			for _, r := range rows {
+				im.report.skip(badRow(r.line, kindRefused, "%s", refusal(ae)))
+			}
+			im.mu.Unlock()
+			return nil
+		}
+	}
+	return nil
+}
+
+// refusal is an API error without its position in the request (the
+// report gives the row's line instead).
+func refusal(ae *api.Error) string {
+	msg := string(ae.Code) + ": "
+	if ae.Field != "" {
+		msg += ae.Field + ": "
+	}
+	return msg + ae.Message
+}
+
+// shard is FNV-1a of a customer id.
+func shard(id string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	return h
+}
+
+func encodeBatch(rows []pendingRow) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(rows) * 200)
+	buf.WriteByte('[')
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	for i := range rows {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := enc.Encode(&rows[i].p); err != nil {
+			return nil, fmt.Errorf("line %d: %w", rows[i].line, err)
+		}
+	}
+	buf.WriteByte(']')
+	return buf.Bytes(), nil
+}
+
+// openSource picks CSV or JSON Lines: by extension (.jsonl, .ndjson), else
+// by the first non-blank byte ('{' is JSON Lines).
+func openSource(name string, r *bufio.Reader, cols columns, explicitID, explicitRegion bool) (rowSource, error) {
+	lower := strings.ToLower(name)
+	jsonl := strings.HasSuffix(lower, ".jsonl") || strings.HasSuffix(lower, ".ndjson")
+	if !jsonl && !strings.HasSuffix(lower, ".csv") {
+		for i := 1; ; i++ {
+			b, err := r.Peek(i)
+			if len(b) < i {
+				break
+			}
+			c := b[i-1]
+			if c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0xef || c == 0xbb || c == 0xbf {
+				if err != nil || i >= 4096 {
+					break
+				}
+				continue
+			}
+			jsonl = c == '{'
+			break
+		}
+	}
+	if jsonl {
+		return newJSONLSource(r, cols), nil
+	}
+	return newCSVSource(r, cols, explicitID, explicitRegion)
+}
