@@ -49,6 +49,12 @@ type Config struct {
 	GossipAddr string
 	// GossipJoin lists gossip members to join besides the servers'.
 	GossipJoin []string
+	// Region is the region whose customer profiles the agent prefetches
+	// and keeps current; others are fetched on demand. Customers without a
+	// region are prefetched when there are at most UnregionedMax of them
+	// (default 50,000).
+	Region        string
+	UnregionedMax int
 	// APIKey, when set, is required on every API call except /healthz,
 	// /readyz and /metrics, as "Authorization: Bearer KEY" or "X-API-Key".
 	APIKey string
@@ -109,6 +115,8 @@ func (c *Config) check() error {
 		return fmt.Errorf("site %q: give a name of 1 to 128 bytes", c.Site)
 	case !slices.Contains(Channels, c.Channel):
 		return fmt.Errorf("channel %q: use one of %s", c.Channel, strings.Join(Channels, ", "))
+	case c.Region != "" && !protocol.ValidAgentID(c.Region):
+		return fmt.Errorf("region %q: use 1 to 128 letters, digits, '-', '_' or '.'", c.Region)
 	case c.OutboxMaxBytes < 0:
 		return fmt.Errorf("outbox max bytes %d is negative", c.OutboxMaxBytes)
 	}
@@ -166,6 +174,11 @@ type Agent struct {
 	srv     *http.Server
 	started time.Time
 
+	engines    *engines
+	holdouts   chan protocol.ContactEvent
+	refreshMu  sync.Mutex
+	refreshing map[string]bool
+
 	mu      sync.Mutex
 	running bool
 	closed  bool
@@ -222,11 +235,16 @@ func New(cfg Config) (*Agent, error) {
 		Dir: filepath.Join(cfg.DataDir, "identity"), GossipAddr: enrollGossip,
 		Logger: cfg.Logger, Now: cfg.Now,
 		OnKeyring: a.members.setKeys, OnServers: a.members.setServers,
+		Region: cfg.Region, UnregionedMax: cfg.UnregionedMax,
 		Timing: cfg.LinkTiming,
 	}, a.cache, a.outbox)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	a.cache.SetRegion(cfg.Region, false)
+	a.engines = &engines{cache: a.cache}
+	a.holdouts = make(chan protocol.ContactEvent, 1024)
+	a.refreshing = map[string]bool{}
 	a.metrics = newMetrics(a)
 	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -288,6 +306,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("agent: %w", err)
 		}
 	}()
+	go a.runHoldouts(ctx)
 	gossipDone := make(chan struct{})
 	go func() {
 		defer close(gossipDone)

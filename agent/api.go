@@ -58,6 +58,7 @@ func (a *Agent) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{ErrorLog: nil}))
 	mux.HandleFunc("POST /v1/contacts", a.postContact)
+	mux.HandleFunc("POST /v1/decisions", a.postDecision)
 	mux.HandleFunc("GET /v1/catalog/{kind}", a.listCatalog)
 	mux.HandleFunc("GET /v1/catalog/{kind}/{id}", a.getCatalog)
 	mux.HandleFunc("GET /v1/status", a.status)
@@ -149,7 +150,7 @@ func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev.Site = a.cfg.Site
-	stored, err := a.outbox.Append(r.Context(), ev)
+	stored, err := a.appendContact(r.Context(), ev)
 	switch {
 	case err == nil:
 	case errors.Is(err, outbox.ErrFull):

@@ -22,4 +22,7 @@ const (
 	msgNotFound     = "%s %q is not in the agent's configuration"
 	msgNotReady     = "the agent holds no configuration yet"
 	msgNotLogged    = "the contact could not be logged"
+
+	msgUnknownCustomer   = "customer %q is not known to the control plane"
+	msgCustomerNotCached = "customer %q is not in this agent's cache and the control plane cannot be asked now"
 )

@@ -15,6 +15,10 @@ type metrics struct {
 	reg      *prometheus.Registry
 	appended prometheus.Counter
 	refused  *prometheus.CounterVec
+
+	decisions       prometheus.Counter
+	profileFetches  *prometheus.CounterVec
+	holdoutsDropped prometheus.Counter
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -28,6 +32,16 @@ func newMetrics(a *Agent) *metrics {
 		Namespace: ns, Name: "contacts_rejected_total",
 		Help: "Contact requests refused, by error code.",
 	}, []string{"reason"})
+	m.decisions = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Name: "decisions_total", Help: "Decisions answered.",
+	})
+	m.profileFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "profile_fetches_total",
+		Help: "Profiles the cache did not hold, asked of the control plane, by result (fetched, unknown, offline, error).",
+	}, []string{"result"})
+	m.holdoutsDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Name: "holdouts_dropped_total", Help: "Holdout contacts that could not be logged (outbox full or failing).",
+	})
 	state := prometheus.NewDesc(ns+"_session_state", "1 for the link's current state (enrolling, connecting, connected, offline).", []string{"state"}, nil)
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: name, Help: help}, f)
@@ -44,7 +58,7 @@ func newMetrics(a *Agent) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.appended, m.refused,
+		m.appended, m.refused, m.decisions, m.profileFetches, m.holdoutsDropped,
 		stateCollector{desc: state, a: a},
 		gauge("config_index", "Configuration index the cache holds.", func() float64 { return float64(a.cache.Position().Index) }),
 		gauge("config_ready", "1 once the cache holds a configuration.", func() float64 { return b2f(a.ready()) }),

@@ -114,28 +114,30 @@ type FakeControlPlane struct {
 	ln   *quic.Listener
 	addr string
 
-	mu           sync.Mutex
-	tokens       map[string]*joinToken
-	revoked      map[string]bool
-	enrollments  []wire.Enroll
-	feed         []api.Change
-	index        uint64
-	epoch        uint64
-	highest      map[string]uint64
-	events       map[string][]protocol.ContactEvent
-	batches      map[string][]Batch
-	hellos       []wire.Hello
-	sent         []Sent
-	statuses     map[string][]wire.Status
-	holdAcks     bool
-	failBatches  int
-	keys         [][]byte
-	servers      []wire.ServerInfo
-	conns        map[*quic.Conn]struct{}
-	sessions     map[*session]struct{}
-	sessionSeq   int
-	evStreams    map[string]int // open events streams per agent
-	maxEvStreams int
+	mu              sync.Mutex
+	tokens          map[string]*joinToken
+	revoked         map[string]bool
+	enrollments     []wire.Enroll
+	feed            []api.Change
+	index           uint64
+	epoch           uint64
+	highest         map[string]uint64
+	events          map[string][]protocol.ContactEvent
+	batches         map[string][]Batch
+	hellos          []wire.Hello
+	sent            []Sent
+	statuses        map[string][]wire.Status
+	holdAcks        bool
+	failBatches     int
+	keys            [][]byte
+	servers         []wire.ServerInfo
+	conns           map[*quic.Conn]struct{}
+	sessions        map[*session]struct{}
+	sessionSeq      int
+	evStreams       map[string]int // open events streams per agent
+	customers       map[string]protocol.Profile
+	profileRequests int
+	maxEvStreams    int
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -781,12 +783,81 @@ func (f *FakeControlPlane) acceptEventStreams(ctx context.Context, conn *quic.Co
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f.serveEvents(s, agent, session)
+			fr, err := wire.ReadFrame(s, wire.MaxFrame)
+			if err != nil {
+				s.CancelRead(0)
+				_ = s.Close()
+				return
+			}
+			switch fr.Type {
+			case wire.MsgProfileGet, wire.MsgPrefetch:
+				f.serveProfiles(s, fr)
+			default:
+				f.serveEvents(s, fr, agent, session)
+			}
 		}()
 	}
 }
 
-func (f *FakeControlPlane) serveEvents(s *quic.Stream, agent string, session int) {
+// PutCustomer makes the fake serve a customer profile (ProfileGet, and
+// Prefetch of its region).
+func (f *FakeControlPlane) PutCustomer(p protocol.Profile) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.customers == nil {
+		f.customers = map[string]protocol.Profile{}
+	}
+	f.customers[p.ID] = p
+}
+
+// serveProfiles answers a ProfileGet or Prefetch stream.
+func (f *FakeControlPlane) serveProfiles(s *quic.Stream, fr wire.Frame) {
+	defer func() {
+		_ = s.Close()
+		_, _ = io.Copy(io.Discard, s)
+	}()
+	f.mu.Lock()
+	f.profileRequests++
+	customers := make([]protocol.Profile, 0, len(f.customers))
+	for _, p := range f.customers {
+		customers = append(customers, p)
+	}
+	f.mu.Unlock()
+	sort.Slice(customers, func(i, j int) bool { return customers[i].ID < customers[j].ID })
+	if fr.Type == wire.MsgProfileGet {
+		var req wire.ProfileGet
+		_ = fr.Decode(&req)
+		for _, p := range customers {
+			if p.ID == req.ID {
+				_ = wire.WriteFrame(s, wire.MsgProfile, &wire.Profile{Profile: p, Contacts: []protocol.ContactEvent{}})
+				return
+			}
+		}
+		_ = wire.WriteFrame(s, wire.MsgError, &wire.Error{Code: api.CodeNotFound, Message: "no such customer"})
+		return
+	}
+	var req wire.Prefetch
+	_ = fr.Decode(&req)
+	page := wire.Profiles{Profiles: []wire.Profile{}, Done: true}
+	for _, p := range customers {
+		if p.Region == req.Region {
+			page.Profiles = append(page.Profiles, wire.Profile{Profile: p})
+		}
+	}
+	if req.Count {
+		_ = wire.WriteFrame(s, wire.MsgProfiles, &wire.Profiles{Profiles: []wire.Profile{}, Total: len(page.Profiles)})
+	}
+	_ = wire.WriteFrame(s, wire.MsgProfiles, &page)
+}
+
+// ProfileRequests counts the ProfileGet and Prefetch streams served.
+func (f *FakeControlPlane) ProfileRequests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.profileRequests
+}
+
+func (f *FakeControlPlane) serveEvents(s *quic.Stream, fr wire.Frame, agent string, session int) {
 	// The fake does not cancel reading: it waits for the agent to end its
 	// side (FIN or reset), so an agent that leaks streams runs out of the
 	// connection's stream credit (100) as it would against a gateway that
@@ -805,10 +876,12 @@ func (f *FakeControlPlane) serveEvents(s *quic.Stream, agent string, session int
 		f.mu.Unlock()
 	}()
 	first := true
-	for {
-		fr, err := wire.ReadFrame(s, wire.MaxFrame)
-		if err != nil {
-			return
+	for read := false; ; read = true {
+		if read {
+			var err error
+			if fr, err = wire.ReadFrame(s, wire.MaxFrame); err != nil {
+				return
+			}
 		}
 		var batch wire.Events
 		switch fr.Type {

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -82,6 +83,9 @@ type Cache struct {
 	region     string
 	unregioned bool
 	putMu      sync.Mutex
+	// catalogVersion moves whenever the catalogue (anything but profiles)
+	// changes, in this process: the decision engine recompiles then.
+	catalogVersion atomic.Uint64
 }
 
 // Open opens (or creates) the cache in cfg.Dir.
@@ -139,6 +143,10 @@ func Open(cfg Config) (*Cache, error) {
 
 // Close closes the store.
 func (c *Cache) Close() error { return c.db.Close() }
+
+// CatalogVersion moves whenever the catalogue changes (not when only
+// profiles do); it starts at 0 in every process.
+func (c *Cache) CatalogVersion() uint64 { return c.catalogVersion.Load() }
 
 // Position returns what the copy reflects.
 func (c *Cache) Position() Position {
@@ -206,7 +214,7 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 	if pos.Index <= c.pos.Index {
 		return 0, nil // never go back
 	}
-	applied := 0
+	applied, catalog := 0, false
 	err := c.db.Update(func(tx *badger.Txn) error {
 		for _, ch := range changes {
 			if ch.Index <= c.pos.Index {
@@ -222,6 +230,7 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 				applied++
 				continue
 			}
+			catalog = true
 			key := objKey(c.gen, ch.Kind, ch.ID)
 			switch ch.Op {
 			case api.OpPut:
@@ -248,6 +257,9 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 		return 0, fmt.Errorf("apply changes through %d: %w", pos.Index, err)
 	}
 	c.pos = pos
+	if catalog {
+		c.catalogVersion.Add(1)
+	}
 	return applied, nil
 }
 
@@ -293,6 +305,7 @@ func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) 
 		return false, fmt.Errorf("install snapshot: %w", err)
 	}
 	c.gen, c.pos = next, pos
+	c.catalogVersion.Add(1)
 	if err := c.dropGenerationsExcept(next); err != nil {
 		c.log.Warn("drop replaced generation", "error", err)
 	}

@@ -141,6 +141,11 @@ type Config struct {
 	// list on disk, at enrollment and on every Welcome. It must not block
 	// for long.
 	OnServers func(servers []wire.ServerInfo)
+	// Region is the region whose customer profiles the agent prefetches
+	// and keeps; UnregionedMax is the most customers without a region it
+	// prefetches (more: on demand). Default 50,000.
+	Region        string
+	UnregionedMax int
 	Timing
 }
 
@@ -203,6 +208,16 @@ type Link struct {
 	ackedSeq    atomic.Uint64
 	// acked is signalled (non-blocking) after every outbox ack.
 	acked chan struct{}
+
+	// Customers (profiles.go): the cache's profile side, the session's
+	// connection, customers fetched in this session, and what was
+	// prefetched (cluster/epoch and snapshot generation).
+	profiles      Profiles
+	conn          *quic.Conn
+	refreshed     map[string]bool
+	prefetched    string
+	prefetchedGen uint64
+	generation    uint64 // counts snapshots installed
 }
 
 // New checks the configuration and loads the identity from cfg.Dir. An
@@ -230,12 +245,18 @@ func New(cfg Config, c Cache, ob Outbox) (*Link, error) {
 			return nil, fmt.Errorf("new link: control-plane address %q: %w", s, err)
 		}
 	}
+	if cfg.UnregionedMax <= 0 {
+		cfg.UnregionedMax = defaultUnregionedMax
+	}
 	l := &Link{
 		cfg:   cfg,
 		log:   cfg.Logger.With("component", "link"),
 		cache: c,
 		ob:    ob,
 		acked: make(chan struct{}, 1),
+	}
+	if p, ok := c.(Profiles); ok {
+		l.profiles = p
 	}
 	id, err := loadIdentity(cfg.Dir, cfg.AgentID)
 	if err != nil {

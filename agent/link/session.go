@@ -154,6 +154,7 @@ func (l *Link) session(ctx context.Context, tr *quic.Transport, addr string) (we
 		Epoch:           pos.Epoch,
 		Index:           pos.Index,
 		AckedSeq:        st.Acked,
+		Region:          l.cfg.Region,
 	}
 	if err := w.write(wire.MsgHello, &hello); err != nil {
 		return false, err
@@ -187,10 +188,16 @@ func (l *Link) session(ctx context.Context, tr *quic.Transport, addr string) (we
 		l.log.Warn("acknowledge events the cluster holds", "through", wel.HighestSeq, "error", err)
 	}
 
-	wg.Add(2)
+	l.setConn(conn)
+	defer l.setConn(nil)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		l.eventStreams(ctx, conn)
+	}()
+	go func() {
+		defer wg.Done()
+		l.prefetch(ctx, conn)
 	}()
 	go func() {
 		defer wg.Done()
@@ -238,6 +245,20 @@ func (l *Link) readControl(ctx context.Context, ctrl *quic.Stream) error {
 			}
 			l.changeApplied()
 			l.log.Info("snapshot received", "position", pos.String(), "objects", len(m.Objects), "installed", installed)
+			if installed {
+				// The snapshot dropped the profiles: prefetch again.
+				l.mu.Lock()
+				l.generation++
+				conn := l.conn
+				l.mu.Unlock()
+				if conn != nil {
+					go l.prefetch(ctx, conn)
+				}
+			}
+		case wire.MsgContacts:
+			if err := l.contactsPushed(f); err != nil {
+				return fmt.Errorf("contacts: %w", err)
+			}
 		case wire.MsgKeyring:
 			var m wire.Keyring
 			if err := f.Decode(&m); err != nil {

@@ -22,6 +22,8 @@ func agentCommand(e *env) *cli.Command {
 		&cli.StringSliceFlag{Name: "gossip-join", Usage: "gossip members to join, `HOST:PORT`, comma-separated or repeated (the servers' are joined anyway)"},
 		&cli.StringFlag{Name: "api-key", EnvVars: []string{"TOUCHPOINT_AGENT_API_KEY"}, Usage: "require this `KEY` on API calls (Authorization: Bearer KEY or X-API-Key); probes and /metrics stay open"},
 		&cli.Int64Flag{Name: "outbox-max-bytes", Usage: "bound on unsent contact events in `BYTES` (default 256 MiB)"},
+		&cli.StringFlag{Name: "region", Usage: "`REGION` whose customer profiles the agent prefetches and keeps current (others are fetched on demand)"},
+		&cli.IntFlag{Name: "unregioned-max", Usage: "prefetch customers without a region only when there are at most `N` (default 50,000)"},
 		&cli.StringFlag{Name: "encryption-key-file", Usage: "`FILE` holding the key that encrypts the cache and outbox at rest (16, 24 or 32 bytes, raw or hex)"},
 	}
 	return &cli.Command{
@@ -48,7 +50,8 @@ func agentCommand(e *env) *cli.Command {
 				// A negative bound is refused by agent.New.
 				OutboxMaxBytes:    c.Int64("outbox-max-bytes"),
 				EncryptionKeyFile: c.String("encryption-key-file"),
-				Version:           version, Logger: log,
+				Region:            c.String("region"), UnregionedMax: c.Int("unregioned-max"),
+				Version: version, Logger: log,
 			})
 			if err != nil {
 				return err

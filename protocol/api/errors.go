@@ -36,6 +36,10 @@ const (
 	// CodeOutboxFull: an agent refused a contact because its outbox of
 	// unsent events is full (served with 503: retry later).
 	CodeOutboxFull Code = "outbox_full"
+	// CodeUnknownCustomer: an agent was asked to decide for a customer
+	// neither its cache nor the control plane knows (404). Its message
+	// says when the control plane could not be asked.
+	CodeUnknownCustomer Code = "unknown_customer"
 )
 
 // HTTPStatus is the status code an error with this code is served with.
@@ -45,7 +49,7 @@ func (c Code) HTTPStatus() int {
 		CodeMissingField, CodeInvalidField, CodeInvalidRule, CodeUnknownKind,
 		CodeDuplicateDocument, CodeReferenceNotFound, CodeInvalidSnapshot:
 		return http.StatusBadRequest
-	case CodeNotFound:
+	case CodeNotFound, CodeUnknownCustomer:
 		return http.StatusNotFound
 	case CodeInUse, CodeConflict:
 		return http.StatusConflict

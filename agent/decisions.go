@@ -1,0 +1,247 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"touchpoint.dev/touchpoint/agent/cache"
+	"touchpoint.dev/touchpoint/agent/decide"
+	"touchpoint.dev/touchpoint/agent/link"
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+	"touchpoint.dev/touchpoint/protocol/wire"
+)
+
+// fetchTimeout bounds how long a decision waits for the control plane to
+// send a profile the cache does not hold.
+const fetchTimeout = 500 * time.Millisecond
+
+// engines compiles the decision engine once per catalogue version.
+type engines struct {
+	cache *cache.Cache
+	mu    sync.Mutex
+	ver   uint64
+	eng   *decide.Engine
+}
+
+func (e *engines) get() (*decide.Engine, error) {
+	ver := e.cache.CatalogVersion()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.eng != nil && e.ver == ver {
+		return e.eng, nil
+	}
+	idx := e.cache.Position().Index
+	cat := decide.Catalog{Index: idx}
+	if err := listKind(e.cache, protocol.KindOffer, &cat.Offers); err != nil {
+		return nil, err
+	}
+	if err := listKind(e.cache, protocol.KindPlan, &cat.Plans); err != nil {
+		return nil, err
+	}
+	if err := listKind(e.cache, protocol.KindCampaign, &cat.Campaigns); err != nil {
+		return nil, err
+	}
+	if err := listKind(e.cache, protocol.KindContactPolicy, &cat.Policies); err != nil {
+		return nil, err
+	}
+	e.eng, e.ver = decide.Compile(cat), ver
+	return e.eng, nil
+}
+
+func listKind[T any](c *cache.Cache, kind protocol.Kind, out *[]T) error {
+	objs, err := c.List(string(kind))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", kind.Plural(), err)
+	}
+	for _, o := range objs {
+		var v T
+		if err := json.Unmarshal(o.Doc, &v); err != nil {
+			return fmt.Errorf("decode %s %s: %w", kind, o.ID, err)
+		}
+		*out = append(*out, v)
+	}
+	return nil
+}
+
+// profile returns the customer's profile: from the cache, or fetched from
+// the control plane on a miss (then cached). A customer held from before
+// this session is refreshed in the background the first time it is asked
+// for, to pick up contacts recorded elsewhere while the agent was away.
+func (a *Agent) profile(ctx context.Context, id string) (*protocol.Profile, *api.Error) {
+	p, ok, err := a.cache.Profile(id)
+	if err != nil {
+		return nil, api.Errorf(api.CodeInternal, "%v", err)
+	}
+	if ok {
+		if !a.link.Refreshed(id) {
+			a.refreshInBackground(id)
+		}
+		return p, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	p, err = a.link.FetchProfile(ctx, id)
+	switch {
+	case err == nil:
+		a.metrics.profileFetches.WithLabelValues("fetched").Inc()
+		return p, nil
+	case errors.Is(err, link.ErrUnknownCustomer):
+		a.metrics.profileFetches.WithLabelValues("unknown").Inc()
+		return nil, api.Errorf(api.CodeUnknownCustomer, msgUnknownCustomer, id)
+	case errors.Is(err, link.ErrOffline), errors.Is(err, context.DeadlineExceeded):
+		a.metrics.profileFetches.WithLabelValues("offline").Inc()
+		return nil, api.Errorf(api.CodeUnknownCustomer, msgCustomerNotCached, id)
+	}
+	a.metrics.profileFetches.WithLabelValues("error").Inc()
+	return nil, api.Errorf(api.CodeUnavailable, "fetch customer %s: %v", id, err)
+}
+
+func (a *Agent) refreshInBackground(id string) {
+	a.refreshMu.Lock()
+	if a.refreshing[id] || len(a.refreshing) >= maxRefreshing {
+		a.refreshMu.Unlock()
+		return
+	}
+	a.refreshing[id] = true
+	a.refreshMu.Unlock()
+	go func() {
+		defer func() {
+			a.refreshMu.Lock()
+			delete(a.refreshing, id)
+			a.refreshMu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := a.link.FetchProfile(ctx, id); err != nil && !errors.Is(err, link.ErrOffline) {
+			a.log.Debug("refresh profile", "error", err)
+		}
+	}()
+}
+
+// maxRefreshing bounds background profile refreshes in flight.
+const maxRefreshing = 64
+
+// history is the customer's contacts as the engine counts them: what the
+// cache holds within the longest window a policy may have.
+func (a *Agent) history(id string, now time.Time) ([]decide.Contact, error) {
+	evs, err := a.cache.Contacts(id, now.Add(-wire.MaxContactWindow*time.Second), wire.MaxRecentContacts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]decide.Contact, len(evs))
+	for i, e := range evs {
+		out[i] = decide.Contact{Time: e.Time, Channel: e.Channel, Type: e.Type, Outcome: e.Outcome, OfferID: e.OfferID, CampaignID: e.CampaignID}
+	}
+	return out, nil
+}
+
+// Decide answers a decision request as POST /v1/decisions does. Holdouts
+// are recorded as contacts in the background.
+func (a *Agent) Decide(ctx context.Context, req api.DecisionRequest) (api.Decision, *api.Error) {
+	p, aerr := a.profile(ctx, req.CustomerID)
+	if aerr != nil {
+		return api.Decision{}, aerr
+	}
+	eng, err := a.engines.get()
+	if err != nil {
+		return api.Decision{}, api.Errorf(api.CodeInternal, "%v", err)
+	}
+	now := a.cfg.Now()
+	contacts, err := a.history(req.CustomerID, now)
+	if err != nil {
+		return api.Decision{}, api.Errorf(api.CodeInternal, "%v", err)
+	}
+	d := eng.Decide(decide.Input{
+		DecisionID: newDecisionID(), CustomerID: req.CustomerID, Channel: req.Channel, Intent: req.Intent,
+		Context: req.Context, Now: now, Profile: p, Contacts: contacts,
+	})
+	a.metrics.decisions.Inc()
+	if len(d.Holdout) > 0 {
+		a.recordHoldouts(d)
+	}
+	return d, nil
+}
+
+func (a *Agent) postDecision(w http.ResponseWriter, r *http.Request) {
+	req, err := api.DecodeDecisionRequest(http.MaxBytesReader(w, r.Body, api.DefaultDecisionBodyLimit+1), api.DefaultDecisionBodyLimit)
+	if err != nil {
+		a.refuse(w, r, asAPIError(err))
+		return
+	}
+	d, aerr := a.Decide(r.Context(), req)
+	if aerr != nil {
+		a.refuse(w, r, aerr)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, d)
+}
+
+func asAPIError(err error) *api.Error {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return api.Errorf(api.CodeBadRequest, "%v", err)
+}
+
+// recordHoldouts logs one holdout contact per held-out campaign, without
+// making the decision wait for the disk; a full outbox drops them (and
+// counts it).
+func (a *Agent) recordHoldouts(d api.Decision) {
+	for _, h := range d.Holdout {
+		ev := protocol.ContactEvent{
+			CustomerID: d.CustomerID, Channel: d.Channel, Site: a.cfg.Site, Type: protocol.ContactOffer,
+			Outcome: protocol.OutcomeHoldout, DecisionID: d.DecisionID, CampaignID: h.CampaignID,
+		}
+		if len(h.OfferIDs) > 0 {
+			ev.OfferID = h.OfferIDs[0]
+		}
+		select {
+		case a.holdouts <- ev:
+		default:
+			a.metrics.holdoutsDropped.Inc()
+		}
+	}
+}
+
+// runHoldouts appends queued holdout contacts until ctx ends.
+func (a *Agent) runHoldouts(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-a.holdouts:
+			if _, err := a.appendContact(ctx, ev); err != nil && ctx.Err() == nil {
+				a.metrics.holdoutsDropped.Inc()
+				a.log.Warn("log holdout contact", "error", err)
+			}
+		}
+	}
+}
+
+// appendContact logs a contact in the outbox (fsynced) and in the
+// customer's history, so this agent's caps count it at once.
+func (a *Agent) appendContact(ctx context.Context, ev protocol.ContactEvent) (protocol.ContactEvent, error) {
+	stored, err := a.outbox.Append(ctx, ev)
+	if err != nil {
+		return stored, err
+	}
+	if err := a.cache.AddContacts([]protocol.ContactEvent{stored}, true); err != nil {
+		a.log.Warn("record contact in history", "error", err)
+	}
+	return stored, nil
+}
+
+func newDecisionID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "d-" + hex.EncodeToString(b[:])
+}
