@@ -52,7 +52,7 @@ type Config struct {
 	// Region is the region whose customer profiles the agent prefetches
 	// and keeps current; others are fetched on demand. Customers without a
 	// region are prefetched when there are at most UnregionedMax of them
-	// (default 50,000).
+	// (default 50,000; negative: never).
 	Region        string
 	UnregionedMax int
 	// APIKey, when set, is required on every API call except /healthz,

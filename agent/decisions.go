@@ -81,7 +81,7 @@ func (a *Agent) profile(ctx context.Context, id string) (*protocol.Profile, *api
 		return nil, api.Errorf(api.CodeInternal, "%v", err)
 	}
 	if ok {
-		if !a.link.Refreshed(id) {
+		if !a.link.Refreshed(id, p.Region) {
 			a.refreshInBackground(id)
 		}
 		return p, nil

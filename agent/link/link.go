@@ -143,7 +143,7 @@ type Config struct {
 	OnServers func(servers []wire.ServerInfo)
 	// Region is the region whose customer profiles the agent prefetches
 	// and keeps; UnregionedMax is the most customers without a region it
-	// prefetches (more: on demand). Default 50,000.
+	// prefetches (more: on demand). Default 50,000; negative: none.
 	Region        string
 	UnregionedMax int
 	Timing
@@ -212,12 +212,14 @@ type Link struct {
 	// Customers (profiles.go): the cache's profile side, the session's
 	// connection, customers fetched in this session, and what was
 	// prefetched (cluster/epoch and snapshot generation).
-	profiles      Profiles
-	conn          *quic.Conn
-	refreshed     map[string]bool
-	prefetched    string
-	prefetchedGen uint64
-	generation    uint64 // counts snapshots installed
+	profiles  Profiles
+	conn      *quic.Conn
+	refreshed map[string]bool
+	// prefetchedRegions are the regions prefetched in this session.
+	prefetchedRegions map[string]bool
+	prefetched        string
+	prefetchedGen     uint64
+	generation        uint64 // counts snapshots installed
 }
 
 // New checks the configuration and loads the identity from cfg.Dir. An
@@ -245,7 +247,7 @@ func New(cfg Config, c Cache, ob Outbox) (*Link, error) {
 			return nil, fmt.Errorf("new link: control-plane address %q: %w", s, err)
 		}
 	}
-	if cfg.UnregionedMax <= 0 {
+	if cfg.UnregionedMax == 0 {
 		cfg.UnregionedMax = defaultUnregionedMax
 	}
 	l := &Link{

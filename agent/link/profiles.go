@@ -40,6 +40,7 @@ func (l *Link) setConn(c *quic.Conn) {
 	defer l.mu.Unlock()
 	l.conn = c
 	l.refreshed = map[string]bool{}
+	l.prefetchedRegions = map[string]bool{}
 }
 
 // FetchProfile asks the control plane for a customer's profile and recent
@@ -101,14 +102,15 @@ func (l *Link) FetchProfile(ctx context.Context, id string) (*protocol.Profile, 
 	return &m.Profile, nil
 }
 
-// Refreshed reports whether id was fetched during this session: a
-// customer held from before may lack contacts other agents recorded while
-// this one was away, and the agent refreshes it (in the background) the
-// first time it decides for it in a session.
-func (l *Link) Refreshed(id string) bool {
+// Refreshed reports whether customer id of region was fetched or
+// prefetched during this session: a customer held from before may lack
+// contacts other agents recorded while this one was away, and the agent
+// refreshes it (in the background) the first time it decides for it in a
+// session. Offline, there is nothing to refresh from: true.
+func (l *Link) Refreshed(id, region string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.conn == nil || l.refreshed[id]
+	return l.conn == nil || l.refreshed[id] || l.prefetchedRegions[region]
 }
 
 // prefetch loads the profiles of the agent's region, then those without a
@@ -147,17 +149,19 @@ func (l *Link) prefetch(ctx context.Context, conn *quic.Conn) {
 	}
 	// Customers without a region: all of them when the base is small,
 	// otherwise on demand.
-	l.profiles.SetRegion(l.cfg.Region, true)
-	got, whole, err := l.prefetchRegion(ctx, conn, "", l.cfg.UnregionedMax)
-	if err != nil {
-		l.log.Warn("prefetch customers without a region", "error", err)
-		return
+	if l.cfg.UnregionedMax > 0 {
+		l.profiles.SetRegion(l.cfg.Region, true)
+		got, whole, err := l.prefetchRegion(ctx, conn, "", l.cfg.UnregionedMax)
+		if err != nil {
+			l.log.Warn("prefetch customers without a region", "error", err)
+			return
+		}
+		if !whole {
+			l.profiles.SetRegion(l.cfg.Region, false)
+			l.log.Info("customers without a region are too many to prefetch: fetched on demand", "max", l.cfg.UnregionedMax)
+		}
+		n += got
 	}
-	if !whole {
-		l.profiles.SetRegion(l.cfg.Region, false)
-		l.log.Info("customers without a region are too many to prefetch: fetched on demand", "max", l.cfg.UnregionedMax)
-	}
-	n += got
 	l.mu.Lock()
 	l.prefetched, l.prefetchedGen = gen.ClusterID+"/"+fmt.Sprint(gen.Epoch), l.generation
 	l.mu.Unlock()
@@ -199,9 +203,6 @@ func (l *Link) prefetchRegion(ctx context.Context, conn *quic.Conn, region strin
 			if page.Total > max {
 				return 0, false, nil
 			}
-			if page.Total == 0 {
-				return 0, true, nil
-			}
 			continue
 		}
 		fs := make([]cache.Fetched, len(page.Profiles))
@@ -213,6 +214,11 @@ func (l *Link) prefetchRegion(ctx context.Context, conn *quic.Conn, region strin
 		}
 		n += len(fs)
 		if page.Done {
+			l.mu.Lock()
+			if l.prefetchedRegions != nil {
+				l.prefetchedRegions[region] = true
+			}
+			l.mu.Unlock()
 			return n, true, nil
 		}
 	}

@@ -1,0 +1,124 @@
+package agent_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"touchpoint.dev/touchpoint/agent/agenttest"
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// readmeCatalogue puts the README's offer, campaign and policy into the
+// fake control plane.
+func readmeCatalogue(fake *agenttest.FakeControlPlane, controlGroup float64) {
+	fake.Put("Offer", "retain-10", map[string]any{"category": "retention", "value": 60, "cost": 5,
+		"channels": []string{"kiosk", "ivr"}, "eligibility": "profile.tenureMonths >= 6"})
+	fake.Put("Campaign", "winback-q4", map[string]any{"name": "Q4 retention", "offers": []string{"retain-10"},
+		"channels": []string{"kiosk", "ivr"}, "controlGroupPercent": controlGroup})
+	fake.Put("ContactPolicy", "default", map[string]any{"channel": "all", "maxContacts": 2, "window": "168h"})
+}
+
+func decide(t *testing.T, url, body string) (api.Decision, response) {
+	t.Helper()
+	res := do(t, "POST", url+"/v1/decisions", []byte(body))
+	var d api.Decision
+	if res.status == 200 {
+		if err := json.Unmarshal(res.body, &d); err != nil {
+			t.Fatalf("decision body: %v: %s", err, res.body)
+		}
+	}
+	return d, res
+}
+
+func TestAgent_DecisionsFollowTheREADMEScenarioAndFetchOnAMiss(t *testing.T) {
+	fake := agenttest.Start(t, agenttest.Config{})
+	readmeCatalogue(fake, 0)
+	fake.PutCustomer(protocol.Profile{ID: "C1", Region: "sh", Attributes: map[string]any{"name": "Li Wei", "tenureMonths": 12.0, "voiceMinutes": 420.0, "dataMB": 5120.0, "sms": 30.0}, Index: 1})
+	fake.PutCustomer(protocol.Profile{ID: "C2", Attributes: map[string]any{"name": "Wang Fang", "tenureMonths": 3.0, "voiceMinutes": 90.0, "dataMB": 800.0, "sms": 10.0}, Index: 1})
+	cfg := config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(time.Hour, 1))
+	cfg.Region = "sh"
+	cfg.UnregionedMax = -1 // never prefetch customers without a region: C2 is fetched on demand
+	a := start(t, cfg)
+	agenttest.WaitFor(t, 10*time.Second, "the catalogue", func() bool { return do(t, "GET", a.URL()+"/v1/catalog/policies/default", nil).status == 200 })
+
+	d, res := decide(t, a.URL(), `{"customerId":"C1","channel":"kiosk"}`)
+	if res.status != 200 || len(d.Offers) != 1 || d.Offers[0].OfferID != "retain-10" || d.Offers[0].CampaignID != "winback-q4" || d.Offers[0].Rank != 1 || d.DecisionID == "" || d.ConfigIndex == 0 {
+		t.Fatalf("C1: %d %s", res.status, res.body)
+	}
+	before := fake.ProfileRequests()
+	d, res = decide(t, a.URL(), `{"customerId":"C2","channel":"kiosk"}`)
+	if fake.ProfileRequests() != before+1 {
+		t.Fatalf("C2 was not fetched on the miss (%d requests, %d before)", fake.ProfileRequests(), before)
+	}
+	if res.status != 200 || len(d.Offers) != 0 || len(d.Suppressed) != 1 || d.Suppressed[0].OfferID != "retain-10" || d.Suppressed[0].Code != "not_eligible" {
+		t.Fatalf("C2 (fetched on a miss): %d %s", res.status, res.body)
+	}
+	// Two offers presented to C1 cap it at once on this agent (before
+	// the control plane acknowledges them).
+	for _, ch := range []string{"kiosk", "ivr"} {
+		body := fmt.Sprintf(`{"customerId":"C1","channel":%q,"type":"offer","outcome":"presented","offerId":"retain-10","campaignId":"winback-q4","decisionId":%q}`, ch, d.DecisionID)
+		if res := do(t, "POST", a.URL()+"/v1/contacts", []byte(body)); res.status != 202 {
+			t.Fatalf("contact: %d %s", res.status, res.body)
+		}
+	}
+	d, res = decide(t, a.URL(), `{"customerId":"C1","channel":"kiosk"}`)
+	if res.status != 200 || len(d.Offers) != 0 || len(d.Suppressed) != 1 || d.Suppressed[0].Code != "contact_cap" {
+		t.Fatalf("C1 after two contacts: %d %s", res.status, res.body)
+	}
+
+	if _, res := decide(t, a.URL(), `{"customerId":"C404","channel":"kiosk"}`); res.status != 404 {
+		t.Fatalf("unknown customer: %d %s", res.status, res.body)
+	} else if code, _ := res.errorCode(t); code != api.CodeUnknownCustomer {
+		t.Fatalf("unknown customer code %s", code)
+	}
+	for body, want := range map[string]api.Code{
+		`{"customerId":"C1"}`:                        api.CodeMissingField,
+		`{"customerId":"C1","channel":"fax"}`:        api.CodeInvalidField,
+		`{"customerId":"C1","channel":"kiosk","x":1}`: api.CodeUnknownField,
+		`not json`: api.CodeInvalidJSON,
+		`{"customerId":"C1","channel":"kiosk","context":{"a":{"b":{"c":{"d":{"e":1}}}}}}`: api.CodeInvalidField,
+	} {
+		_, res := decide(t, a.URL(), body)
+		if res.status != 400 {
+			t.Errorf("%s: %d %s", body, res.status, res.body)
+			continue
+		}
+		if code, _ := res.errorCode(t); code != want {
+			t.Errorf("%s: code %s, want %s", body, code, want)
+		}
+	}
+
+	// Offline, the agent still decides for the customers it holds and
+	// says why it cannot for the others.
+	_ = fake.Close()
+	agenttest.WaitFor(t, 15*time.Second, "the link to drop", func() bool { return !a.LinkStatus().Connected })
+	if d, res := decide(t, a.URL(), `{"customerId":"C2","channel":"ivr"}`); res.status != 200 || len(d.Suppressed) == 0 {
+		t.Fatalf("offline decision for a held customer: %d %s", res.status, res.body)
+	}
+	if _, res := decide(t, a.URL(), `{"customerId":"C3","channel":"ivr"}`); res.status != 404 {
+		t.Fatalf("offline, uncached customer: %d %s", res.status, res.body)
+	}
+}
+
+func TestAgent_HoldoutIsLoggedAsAContact(t *testing.T) {
+	fake := agenttest.Start(t, agenttest.Config{})
+	readmeCatalogue(fake, 100)
+	fake.PutCustomer(protocol.Profile{ID: "C1", Attributes: map[string]any{"tenureMonths": 12.0}, Index: 1})
+	a := start(t, config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(time.Hour, 1)))
+	agenttest.WaitFor(t, 10*time.Second, "the catalogue", func() bool { return do(t, "GET", a.URL()+"/v1/catalog/campaigns/winback-q4", nil).status == 200 })
+	d, res := decide(t, a.URL(), `{"customerId":"C1","channel":"kiosk"}`)
+	if res.status != 200 || len(d.Offers) != 0 || len(d.Holdout) != 1 || d.Holdout[0].CampaignID != "winback-q4" {
+		t.Fatalf("holdout decision: %d %s", res.status, res.body)
+	}
+	agenttest.WaitFor(t, 10*time.Second, "the holdout contact at the control plane", func() bool {
+		for _, e := range fake.Events(a.Status().ID) {
+			if e.Outcome == protocol.OutcomeHoldout && e.DecisionID == d.DecisionID && e.CampaignID == "winback-q4" && e.CustomerID == "C1" {
+				return true
+			}
+		}
+		return false
+	})
+}
