@@ -216,6 +216,13 @@ func (s *scratch) begin(e *Engine, in *Input, p *protocol.Profile) {
 	s.context["channel"] = in.Channel
 	s.context["intent"] = in.Intent
 	s.env["now"] = in.Now
+	for _, n := range e.flat {
+		m := s.profile
+		if n.context {
+			m = s.context
+		}
+		s.env[n.name] = m[n.key]
+	}
 
 	level, _ := p.Derived["churnLevel"].(string)
 	s.intentRow = e.intent[in.Intent]
@@ -470,6 +477,13 @@ func (e *Engine) finish(s *scratch, d *api.Decision) {
 }
 
 func (e *Engine) rankReason(s *scratch, o *offerC, c *candidate) string {
+	if o.reasons != nil && !c.model {
+		for j, ci := range o.campaigns {
+			if ci == c.campaign {
+				return o.reasons[j][s.intentRow.idx*len(e.churns)+s.churnRow.idx]
+			}
+		}
+	}
 	head := o.rankPrefix
 	if o.o.Category == protocol.CategoryTariff {
 		head = e.tariffReason(s, o, c.value)

@@ -45,8 +45,11 @@ type Engine struct {
 	planByID  map[string]int
 	active    []int // indexes of active plans
 	rules     []*rule
+	flat      []need // every constant read of every rule, once
 	intent    map[string]factorRow
 	churn     map[string]factorRow
+	intents   []factorRow // by idx
+	churns    []factorRow
 	scratch   sync.Pool
 }
 
@@ -95,6 +98,11 @@ func (e *Engine) makeSlot(rules map[string]*rule, zones zoneCache, kind, src str
 		r.id = len(e.rules)
 		e.rules = append(e.rules, r)
 		rules[src] = r
+		for _, n := range r.flat {
+			if !slices.Contains(e.flat, n) {
+				e.flat = append(e.flat, n)
+			}
+		}
 	}
 	s.r = r
 	q := quoteRule(src)
@@ -133,6 +141,10 @@ type offerC struct {
 	rankPrefix       string // "retention offer worth 60.00 yuan"
 	rankLever        string // ", lever ×1.2" or ""
 	rankPrior        string // ", propensity 0.1 (prior)"
+	// reasons[j][intent.idx*len(churns)+churn.idx] is the ranked reason
+	// under campaign campaigns[j] with the prior propensity (nil: build it
+	// per decision).
+	reasons [][]string
 }
 
 type campaignC struct {
@@ -186,9 +198,9 @@ func Compile(cat Catalog, opts ...Option) *Engine {
 	e := &Engine{
 		index:    cat.Index,
 		planByID: map[string]int{},
-		intent:   compileFactors(o.weights.Intent, "intent"),
-		churn:    compileFactors(o.weights.ChurnLevel, "churn level"),
 	}
+	e.intent, e.intents = compileFactors(o.weights.Intent, "intent")
+	e.churn, e.churns = compileFactors(o.weights.ChurnLevel, "churn level")
 	rules := map[string]*rule{}
 	zones := zoneCache{}
 
@@ -248,8 +260,43 @@ func Compile(cat Catalog, opts ...Option) *Engine {
 		seenPol[p.ID] = true
 		e.policies = append(e.policies, compilePolicy(p, zones))
 	}
+	e.buildRankReasons()
 	e.scratch.New = func() any { return e.newScratch() }
 	return e
+}
+
+// maxRankReasons bounds the reasons built in advance (an offer × each of
+// its campaigns × every intent row × every churn row); a larger table is
+// served by building reasons per decision.
+const maxRankReasons = 200_000
+
+// buildRankReasons builds the reason of every ranked offer that does not
+// depend on the customer's own figures (tariff savings and learned
+// propensities do), so that ranking allocates no strings.
+func (e *Engine) buildRankReasons() {
+	n := 0
+	for i := range e.offers {
+		n += len(e.offers[i].campaigns)
+	}
+	if n*len(e.intents)*len(e.churns) > maxRankReasons {
+		return
+	}
+	for i := range e.offers {
+		o := &e.offers[i]
+		if o.o.Category == protocol.CategoryTariff {
+			continue
+		}
+		o.reasons = make([][]string, len(o.campaigns))
+		for j, ci := range o.campaigns {
+			rs := make([]string, 0, len(e.intents)*len(e.churns))
+			for _, ir := range e.intents {
+				for _, cr := range e.churns {
+					rs = append(rs, o.rankPrefix+o.rankPrior+ir.why(o.cat)+cr.why(o.cat)+e.campaigns[ci].rankWeight+o.rankLever)
+				}
+			}
+			o.reasons[j] = rs
+		}
+	}
 }
 
 func parseBound(s string) (time.Time, error) {

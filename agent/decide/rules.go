@@ -13,6 +13,7 @@ import (
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 	"github.com/expr-lang/expr/vm/runtime"
 )
@@ -59,6 +60,19 @@ var errSteps = fmt.Errorf("the rule ran more than %d loop iterations", MaxRuleSt
 type need struct {
 	context bool
 	key     string
+	name    string // flatName
+}
+
+// flatName is the environment name under which a decision puts
+// profile.<key> (or context.<key>) for rules: the sandbox rewrites constant
+// reads into these names, which the VM loads straight from the environment
+// map instead of fetching from the nested map by reflection. The dot keeps
+// them out of reach of rule syntax.
+func flatName(context bool, key string) string {
+	if context {
+		return "context." + key
+	}
+	return "profile." + key
 }
 
 // rule is one compiled rule text, shared by every offer and campaign that
@@ -67,8 +81,9 @@ type rule struct {
 	id    int
 	src   string
 	prog  *vm.Program
-	err   error // compile error: the rule filters with rule_error
-	needs []need
+	err   error  // compile error: the rule filters with rule_error
+	needs []need // unguarded reads: missing means false
+	flat  []need // every constant read, rewritten to flatName
 }
 
 // zoneCache loads each time zone once, at Compile (rules' timezone() and
@@ -91,13 +106,17 @@ func (z zoneCache) load(name string) (*time.Location, error) {
 
 // compileEnv is what a rule sees while it is compiled: profile and context
 // are dynamic maps (any attribute compiles; a missing one is nil).
-func compileEnv() map[string]any {
-	return map[string]any{
-		"profile": map[string]any{},
-		"context": map[string]any{},
-		"now":     time.Time{},
-		budgetVar: (*budget)(nil),
+func compileEnv(flat []need) types.Map {
+	env := types.Map{
+		"profile": types.TypeOf(map[string]any{}),
+		"context": types.TypeOf(map[string]any{}),
+		"now":     types.TypeOf(time.Time{}),
+		budgetVar: types.TypeOf((*budget)(nil)),
 	}
+	for _, n := range flat {
+		env[n.name] = types.Any
+	}
+	return env
 }
 
 // compileRule compiles src with the control plane's options plus the
@@ -118,9 +137,10 @@ func compileRule(src string, zones zoneCache) (r *rule, err error) {
 		r.err = fmt.Errorf("the rule is %d bytes; the limit is %d", len(src), MaxRuleLength)
 		return r, r.err
 	}
+	r.needs, r.flat = readsOf(src)
 	g := &guard{zones: zones}
 	prog, err := expr.Compile(src,
-		expr.Env(compileEnv()),
+		expr.Env(compileEnv(r.flat)),
 		expr.AsBool(),
 		expr.MaxNodes(MaxRuleNodes),
 		expr.DisableBuiltin("now"),
@@ -162,7 +182,6 @@ func compileRule(src string, zones zoneCache) (r *rule, err error) {
 		return r, r.err
 	}
 	r.prog = prog
-	r.needs = readsOf(src)
 	return r, nil
 }
 
@@ -196,6 +215,10 @@ func ident(name string) *ast.IdentifierNode { return &ast.IdentifierNode{Value: 
 
 func (g *guard) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.MemberNode:
+		if r, ok := readOf(n); ok && !n.Optional && !n.Method {
+			ast.Patch(node, &ast.IdentifierNode{Value: r.name})
+		}
 	case *ast.PredicateNode:
 		if c, ok := n.Node.(*ast.CallNode); ok {
 			if id, ok := c.Callee.(*ast.IdentifierNode); ok && id.Value == stepFn {
@@ -400,25 +423,29 @@ func dateBuiltin(args ...any) (any, error) {
 }
 
 // readsOf lists the profile attributes and context keys src reads with a
-// constant name (profile.x, profile["x"]) and does not guard: a read is
-// guarded when the rule compares the same name with nil, uses it on the
-// left of ??, or reads it through optional chaining (?.).
-func readsOf(src string) []need {
+// constant name (profile.x, profile["x"]): all of them, and those it does
+// not guard. A read is guarded when the rule compares the same name with
+// nil, uses it on the left of ??, or reads it through optional chaining
+// (?.).
+func readsOf(src string) (unguarded, all []need) {
 	tree, err := parser.Parse(src)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	c := &readCollector{guarded: map[need]bool{}}
 	ast.Walk(&tree.Node, c)
-	var out []need
 	seen := map[need]bool{}
 	for _, n := range c.reads {
-		if !c.guarded[n] && !seen[n] {
-			seen[n] = true
-			out = append(out, n)
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		all = append(all, n)
+		if !c.guarded[n] {
+			unguarded = append(unguarded, n)
 		}
 	}
-	return out
+	return unguarded, all
 }
 
 type readCollector struct {
@@ -441,7 +468,8 @@ func readOf(n ast.Node) (need, bool) {
 	if !ok {
 		return need{}, false
 	}
-	return need{context: id.Value == "context", key: s.Value}, true
+	ctx := id.Value == "context"
+	return need{context: ctx, key: s.Value, name: flatName(ctx, s.Value)}, true
 }
 
 func (c *readCollector) guardAll(n ast.Node) {

@@ -161,7 +161,7 @@ func TestCompileRule_OrdinaryRulesBehaveAsOnTheControlPlane(t *testing.T) {
 			if err != nil {
 				t.Fatalf("compile: %v", err)
 			}
-			e := &Engine{rules: []*rule{r}}
+			e := &Engine{rules: []*rule{r}, flat: r.flat}
 			s := e.newScratch()
 			p := &protocol.Profile{ID: "C1", Attributes: map[string]any{"arpu": 60.0, "plan": "basic-38", "churnRisk": 0.8}}
 			in := Input{Now: now, Profile: p, Intent: "cancel"}
@@ -192,7 +192,8 @@ func TestReadsOf_GuardedAttributesAreNotRequired(t *testing.T) {
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			var got []string
-			for _, n := range readsOf(tc.rule) {
+			needs, _ := readsOf(tc.rule)
+			for _, n := range needs {
 				if n.context {
 					got = append(got, "context."+n.key)
 				} else {

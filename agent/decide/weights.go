@@ -57,16 +57,24 @@ func categoryIndex(c string) int {
 // factorRow is one intent's (or churn level's) multipliers per category
 // index, with the words a reason uses for each one that is not 1.
 type factorRow struct {
+	idx    int // 1 + the key's position among the table's keys; 0 for no row
 	w      []float64
 	reason []string
 }
 
 // compileFactors turns one table of Weights into rows; label is how a
 // reason names the key ("intent", "churn level").
-func compileFactors(t map[string]map[string]float64, label string) map[string]factorRow {
+func compileFactors(t map[string]map[string]float64, label string) (map[string]factorRow, []factorRow) {
 	out := make(map[string]factorRow, len(t))
-	for key, cats := range t {
-		row := factorRow{w: make([]float64, numCategories), reason: make([]string, numCategories)}
+	keys := make([]string, 0, len(t))
+	for key := range t {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	rows := []factorRow{{}} // rows[0] is "no row"
+	for _, key := range keys {
+		cats := t[key]
+		row := factorRow{idx: len(rows), w: make([]float64, numCategories), reason: make([]string, numCategories)}
 		for i := range row.w {
 			row.w[i] = 1
 		}
@@ -81,8 +89,9 @@ func compileFactors(t map[string]map[string]float64, label string) map[string]fa
 			}
 		}
 		out[key] = row
+		rows = append(rows, row)
 	}
-	return out
+	return out, rows
 }
 
 func formatFactor(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
