@@ -26,7 +26,9 @@ func benchCatalog() Catalog {
 		func() string { return fmt.Sprintf("profile.arpu > %d", 20+r.IntN(80)) },
 		func() string { return fmt.Sprintf("profile.churnRisk >= 0.%d", 1+r.IntN(9)) },
 		func() string { return `profile.plan in ["basic-38", "plus-58"]` },
-		func() string { return fmt.Sprintf("profile.dataMB > %d && profile.voiceMinutes < %d", 500*r.IntN(10), 200+100*r.IntN(8)) },
+		func() string {
+			return fmt.Sprintf("profile.dataMB > %d && profile.voiceMinutes < %d", 500*r.IntN(10), 200+100*r.IntN(8))
+		},
 		func() string { return fmt.Sprintf(`profile.region != "r%d"`, r.IntN(8)) },
 	}
 	applicability := []func() string{
