@@ -59,6 +59,8 @@ func (a *Agent) routes() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{ErrorLog: nil}))
 	mux.HandleFunc("POST /v1/contacts", a.postContact)
 	mux.HandleFunc("POST /v1/decisions", a.postDecision)
+	mux.HandleFunc("POST "+tmfRecommendationPath, a.tmfRecommend)
+	mux.HandleFunc("GET "+tmfCustomerPath+"{id}", a.tmfCustomer)
 	mux.HandleFunc("GET /v1/catalog/{kind}", a.listCatalog)
 	mux.HandleFunc("GET /v1/catalog/{kind}/{id}", a.getCatalog)
 	mux.HandleFunc("GET /v1/status", a.status)

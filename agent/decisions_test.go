@@ -3,9 +3,11 @@ package agent_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"touchpoint.dev/touchpoint/agent"
 	"touchpoint.dev/touchpoint/agent/agenttest"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -121,4 +123,29 @@ func TestAgent_HoldoutIsLoggedAsAContact(t *testing.T) {
 		}
 		return false
 	})
+}
+
+func TestAgent_TMFRecommendationAndCustomerUseTheEngineAndMaskPII(t *testing.T) {
+	fake := agenttest.Start(t, agenttest.Config{})
+	readmeCatalogue(fake, 0)
+	fake.PutCustomer(protocol.Profile{ID: "C1", Attributes: map[string]any{"name": "Li Wei", "phone": "13800000001", "tenureMonths": 12.0},
+		Derived: map[string]any{"churnLevel": "high"}, Index: 1})
+	a := start(t, config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(time.Hour, 1)))
+	agenttest.WaitFor(t, 10*time.Second, "the catalogue", func() bool { return do(t, "GET", a.URL()+"/v1/catalog/policies/default", nil).status == 200 })
+	res := do(t, "POST", a.URL()+"/tmf-api/recommendationManagement/v4/queryProductRecommendation",
+		[]byte(`{"instantSyncRecommendation":true,"channel":{"id":"ivr"},"relatedParty":[{"id":"C1","role":"customer"}],"category":[{"id":"cancel"}]}`))
+	var q agent.TMFQueryProductRecommendation
+	if err := json.Unmarshal(res.body, &q); err != nil || res.status != 200 || q.State != "done" || len(q.RecommendationItem) != 1 ||
+		q.RecommendationItem[0].Priority != 1 || q.RecommendationItem[0].ProductOffering.ID != "retain-10" || q.Channel.ID != "ivr" {
+		t.Fatalf("recommendation: %d %s", res.status, res.body)
+	}
+	res = do(t, "GET", a.URL()+"/tmf-api/customerManagement/v4/customer/C1", nil)
+	var c agent.TMFCustomer
+	if err := json.Unmarshal(res.body, &c); err != nil || res.status != 200 || c.Name != "L****i" || len(c.ContactMedium) != 1 ||
+		c.ContactMedium[0].Characteristic["phoneNumber"] != "13*******01" {
+		t.Fatalf("customer: %d %s", res.status, res.body)
+	}
+	if strings.Contains(string(res.body), "Li Wei") || strings.Contains(string(res.body), "13800000001") {
+		t.Fatalf("PII in the answer: %s", res.body)
+	}
 }
