@@ -77,8 +77,8 @@ func TestAgent_DecisionsFollowTheREADMEScenarioAndFetchOnAMiss(t *testing.T) {
 		t.Fatalf("unknown customer code %s", code)
 	}
 	for body, want := range map[string]api.Code{
-		`{"customerId":"C1"}`:                        api.CodeMissingField,
-		`{"customerId":"C1","channel":"fax"}`:        api.CodeInvalidField,
+		`{"customerId":"C1"}`:                         api.CodeMissingField,
+		`{"customerId":"C1","channel":"fax"}`:         api.CodeInvalidField,
 		`{"customerId":"C1","channel":"kiosk","x":1}`: api.CodeUnknownField,
 		`not json`: api.CodeInvalidJSON,
 		`{"customerId":"C1","channel":"kiosk","context":{"a":{"b":{"c":{"d":{"e":1}}}}}}`: api.CodeInvalidField,
