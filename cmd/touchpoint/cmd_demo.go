@@ -78,6 +78,13 @@ offers: [retain-10]
 channels: [kiosk, ivr]
 controlGroupPercent: 0
 ---
+kind: Campaign
+id: grow-q4
+name: Q4 growth and tariff advice
+offers: [data-boost-5g, move-plus-58]
+channels: [kiosk, ivr, terminal]
+controlGroupPercent: 10
+---
 kind: ContactPolicy
 id: default
 channel: all
@@ -152,13 +159,20 @@ func demoCommand(e *env) *cli.Command {
 				<-done
 				return fmt.Errorf("apply sample catalogue: %w", err)
 			}
+			customersFile := filepath.Join(dir, "customers.csv")
+			n, err := importDemoCustomers(ctx, cl, customersFile)
+			if err != nil {
+				cancel()
+				<-done
+				return fmt.Errorf("import sample customers: %w", err)
+			}
 			agents, err := startDemoAgents(ctx, c, cl, srv, dir, log)
 			if err != nil {
 				cancel()
 				<-done
 				return err
 			}
-			e.printDemo(srv.URL(), token, dir, catalogFile, agents[0].URL(), agents[1].URL())
+			e.printDemo(srv.URL(), token, dir, catalogFile, agents[0].URL(), agents[1].URL(), n)
 			<-ctx.Done()
 			// Agents first (they leave the gossip pool), then the node.
 			for _, a := range agents {
@@ -171,6 +185,58 @@ func demoCommand(e *env) *cli.Command {
 			return err
 		},
 	}
+}
+
+// demoCustomers is the README's customer file; importDemoCustomers adds a
+// generated sample base to it.
+const demoCustomers = `customerID,name,phone,tenureMonths,voiceMinutes,dataMB,sms
+C1,Li Wei,13800000001,12,420,5120,30
+C2,Wang Fang,13800000002,3,90,800,10
+`
+
+// demoBase is how many customers the demo imports (the README's two and
+// generated ones, deterministic).
+const demoBase = 1000
+
+// importDemoCustomers writes the sample customer base to file and imports
+// it the way "touchpoint customers import FILE --id-column customerID"
+// does. It returns how many customers it imported.
+func importDemoCustomers(ctx context.Context, cl *api.Client, file string) (int, error) {
+	var b strings.Builder
+	// The README's rows, with a plan column the generated customers fill
+	// (tariff advice re-rates their usage against it).
+	for i, line := range strings.Split(strings.TrimSpace(demoCustomers), "\n") {
+		if i == 0 {
+			line += ",plan"
+		} else {
+			line += ","
+		}
+		b.WriteString(line + "\n")
+	}
+	plans := [...]string{"basic-38", "plus-58"}
+	for i := 3; i <= demoBase; i++ {
+		fmt.Fprintf(&b, "C%d,Customer %d,139%08d,%d,%d,%d,%d,%s\n", i, i, i, (i*7)%60, (i*37)%900, (i*613)%12000, (i*11)%150, plans[i%2])
+	}
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		return 0, err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	src, err := newCSVSource(f, newColumns("customerID", ""), true, false)
+	if err != nil {
+		return 0, err
+	}
+	rep, err := runImport(ctx, src, cl, importConfig{}, nil)
+	if err != nil {
+		return 0, err
+	}
+	if rep.Skipped > 0 {
+		return rep.Imported, fmt.Errorf("%d sample rows skipped: %v", rep.Skipped, rep.Errors)
+	}
+	return rep.Imported, nil
 }
 
 // freeOr returns addr when it can be bound, else a free port on loopback.
@@ -245,11 +311,12 @@ func selfCommand() string {
 	return os.Args[0]
 }
 
-func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string) {
+func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string, customers int) {
 	tp := selfCommand()
 	w := e.stdout
 	fmt.Fprintln(w, e.msg(msgDemoReady, url))
 	fmt.Fprintln(w, e.msg(msgDemoData, dir))
+	fmt.Fprintln(w, e.msg(msgDemoCustomers, customers, filepath.Join(dir, "customers.csv")))
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, e.msg(msgDemoTry))
 	fmt.Fprintln(w)
@@ -272,6 +339,14 @@ func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string) {
 	)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, e.msg(msgDemoAgents, kioskURL, ivrURL))
+	fmt.Fprintln(w, e.msg(msgDemoDecisions))
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  curl -s -X POST %s/v1/decisions -H 'Content-Type: application/json' -d '{\"customerId\":\"C1\",\"channel\":\"kiosk\"}'\n", kioskURL)
+	fmt.Fprintf(w, "  curl -s -X POST %s/v1/decisions -H 'Content-Type: application/json' -d '{\"customerId\":\"C2\",\"channel\":\"kiosk\"}'\n", kioskURL)
+	fmt.Fprintf(w, "  curl -s -X POST %s/v1/decisions -H 'Content-Type: application/json' -d '{\"customerId\":\"C1\",\"channel\":\"ivr\",\"intent\":\"cancel\"}'\n", ivrURL)
+	fmt.Fprintf(w, "  curl -s -X POST %s/tmf-api/recommendationManagement/v4/queryProductRecommendation -H 'Content-Type: application/json' -d '{\"instantSyncRecommendation\":true,\"channel\":{\"id\":\"kiosk\"},\"relatedParty\":[{\"id\":\"C17\",\"role\":\"customer\"}]}'\n", kioskURL)
+	fmt.Fprintf(w, "  curl -s %s/tmf-api/customerManagement/v4/customer/C1\n", kioskURL)
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, e.msg(msgDemoContacts))
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  curl -s -X POST %s/v1/contacts -H 'Content-Type: application/json' -d '{\"customerId\":\"C1\",\"type\":\"offer\",\"outcome\":\"presented\",\"offerId\":\"retain-10\",\"campaignId\":\"winback-q4\"}'\n", kioskURL)
@@ -283,6 +358,8 @@ func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string) {
 		"fleet show kiosk-1 -o json",
 		"contacts stats",
 		"contacts query --customer C1",
+		"customers show C1",
+		"customers import "+filepath.Join(dir, "customers.csv")+" --id-column customerID",
 	)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, e.msg(msgDemoStop))
