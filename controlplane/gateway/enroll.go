@@ -89,8 +89,8 @@ func (g *Gateway) enroll(ctx context.Context, req wire.Enroll) (*wire.Enrolled, 
 
 // checkEnroll validates an enrollment request's fields.
 func checkEnroll(req wire.Enroll) error {
-	if req.ProtocolVersion != wire.ProtocolVersion {
-		return api.Errorf(api.CodeBadRequest, "protocol version %d; this node speaks %d", req.ProtocolVersion, wire.ProtocolVersion)
+	if req.ProtocolVersion < minAgentVersion || req.ProtocolVersion > wire.ProtocolVersion {
+		return api.Errorf(api.CodeBadRequest, "protocol version %d; this node speaks %d to %d", req.ProtocolVersion, minAgentVersion, wire.ProtocolVersion)
 	}
 	if !protocol.ValidAgentID(req.AgentID) {
 		return &api.Error{Code: api.CodeInvalidField, Field: "agentId", Message: fmt.Sprintf("agent id %q: 1 to 128 letters, digits, '-', '_' or '.'", req.AgentID)}

@@ -42,7 +42,7 @@ func (f *forwarder) leaderConn(ctx context.Context) (*quic.Conn, error) {
 	g := f.g
 	id, _ := g.store.Leader()
 	if id == "" || id == g.cfg.NodeID {
-		return nil, errNoLeader
+		return nil, errLeaderUnknown
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -149,7 +149,22 @@ func (f *forwarder) mark(ctx context.Context, agentID string) (fsm.IngestResult,
 }
 
 func (f *forwarder) enroll(ctx context.Context, req wire.Enroll) (*wire.Enrolled, error) {
-	fr, err := f.roundTrip(ctx, wire.MsgEnroll, req)
+	// While an election runs there is no leader to ask: wait for one
+	// (briefly) rather than refuse. Only failures before the request left
+	// are retried: an enrollment spends a token.
+	var fr wire.Frame
+	var err error
+	for wait := time.Now().Add(enrollLeaderWait); ; {
+		fr, err = f.roundTrip(ctx, wire.MsgEnroll, req)
+		if err == nil || !(errors.Is(err, errLeaderUnknown) || api.CodeOf(err) == api.CodeNoLeader) || time.Now().After(wait) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, storeError(err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -162,6 +177,13 @@ func (f *forwarder) enroll(ctx context.Context, req wire.Enroll) (*wire.Enrolled
 	}
 	return &out, nil
 }
+
+// enrollLeaderWait bounds how long a forwarded enrollment waits for a
+// leader to be elected.
+const enrollLeaderWait = 3 * time.Second
+
+// errLeaderUnknown: no leader is known yet (nothing was sent).
+var errLeaderUnknown = fmt.Errorf("%w: none is known", errNoLeader)
 
 // serveNode answers another node's forwarded requests. Only the leader
 // serves them; a node that is not (any more) answers no_leader, and a
