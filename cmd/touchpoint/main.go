@@ -92,6 +92,7 @@ func newApp(e *env) *cli.App {
 			contactsCommand(e),
 			fleetCommand(e),
 			customersCommand(e),
+			loadCommand(e),
 		},
 		HideHelpCommand:      false,
 		EnableBashCompletion: true,

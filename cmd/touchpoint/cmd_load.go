@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// loadCommand drives an agent's decision API and, in the same run, a
+// ceiling: a trivial net/http handler on loopback that returns a decision
+// the agent really gave, driven by the same generator, so the figures say
+// how close the agent comes to what HTTP alone costs on this machine.
+func loadCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "load",
+		Usage: "measure an agent's decision API (and the machine's HTTP ceiling) under load",
+		Description: "Sends POST /v1/decisions for customers PREFIX1..PREFIXN (random, uniform) on CHANNEL over\n" +
+			"--connections keep-alive connections for --duration after a short warm-up, then does the same\n" +
+			"against a trivial handler that answers a captured real decision (unless --no-ceiling).\n" +
+			"Prints requests/s and latency percentiles for both.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "agent", Value: "http://127.0.0.1:7481", Usage: "agent API `URL`"},
+			&cli.StringFlag{Name: "channel", Value: "kiosk", Usage: "decision `CHANNEL`"},
+			&cli.StringFlag{Name: "customer-prefix", Value: "C", Usage: "customer ids are `PREFIX`1..PREFIXN"},
+			&cli.IntFlag{Name: "customers", Value: 1000, Usage: "`N` customers to pick from"},
+			&cli.IntFlag{Name: "connections", Value: 64, Usage: "concurrent keep-alive `CONNECTIONS`"},
+			&cli.DurationFlag{Name: "duration", Value: 20 * time.Second, Usage: "measured `DURATION` per target"},
+			&cli.DurationFlag{Name: "warmup", Value: 3 * time.Second, Usage: "unmeasured warm-up per target"},
+			&cli.BoolFlag{Name: "no-ceiling", Usage: "skip the ceiling run"},
+			&cli.StringFlag{Name: "api-key", EnvVars: []string{"TOUCHPOINT_AGENT_API_KEY"}, Usage: "agent API `KEY`"},
+			outputFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			out, err := format(c)
+			if err != nil {
+				return err
+			}
+			cfg := loadConfig{
+				url: strings.TrimRight(c.String("agent"), "/") + "/v1/decisions", channel: c.String("channel"),
+				prefix: c.String("customer-prefix"), customers: c.Int("customers"), conns: c.Int("connections"),
+				duration: c.Duration("duration"), warmup: c.Duration("warmup"), apiKey: c.String("api-key"),
+			}
+			if cfg.customers < 1 || cfg.conns < 1 || cfg.duration <= 0 {
+				return errors.New("--customers and --connections must be at least 1, --duration positive")
+			}
+			captured, err := cfg.capture(c.Context)
+			if err != nil {
+				return err
+			}
+			res := loadReport{Connections: cfg.conns, Duration: cfg.duration.String()}
+			agentRes, err := runLoad(c.Context, cfg)
+			if err != nil {
+				return err
+			}
+			res.Agent = agentRes
+			if !c.Bool("no-ceiling") {
+				ceil, err := runCeiling(c.Context, cfg, captured)
+				if err != nil {
+					return err
+				}
+				res.Ceiling = &ceil
+				res.ThroughputShare = agentRes.RequestsPerSec / ceil.RequestsPerSec
+				res.P99Ratio = agentRes.P99ms / ceil.P99ms
+			}
+			if out == "json" {
+				return e.printJSON(res)
+			}
+			w := e.stdout
+			fmt.Fprintf(w, "%-8s %10s %9s %9s %9s %9s %8s\n", "TARGET", "REQ/S", "P50 MS", "P90 MS", "P99 MS", "MAX MS", "ERRORS")
+			row := func(name string, r loadResult) {
+				fmt.Fprintf(w, "%-8s %10.0f %9.3f %9.3f %9.3f %9.3f %8d\n", name, r.RequestsPerSec, r.P50ms, r.P90ms, r.P99ms, r.MaxMs, r.Errors)
+			}
+			row("agent", res.Agent)
+			if res.Ceiling != nil {
+				row("ceiling", *res.Ceiling)
+				fmt.Fprintf(w, "agent/ceiling: throughput %.0f%%, p99 %.2f×  (%d connections, %s each)\n",
+					100*res.ThroughputShare, res.P99Ratio, cfg.conns, cfg.duration)
+			}
+			return nil
+		},
+	}
+}
+
+type loadConfig struct {
+	url, channel, prefix, apiKey string
+	customers, conns             int
+	duration, warmup             time.Duration
+}
+
+type loadResult struct {
+	Requests       int     `json:"requests"`
+	Errors         int     `json:"errors"`
+	RequestsPerSec float64 `json:"requestsPerSec"`
+	P50ms          float64 `json:"p50ms"`
+	P90ms          float64 `json:"p90ms"`
+	P99ms          float64 `json:"p99ms"`
+	MaxMs          float64 `json:"maxMs"`
+}
+
+type loadReport struct {
+	Connections     int         `json:"connections"`
+	Duration        string      `json:"duration"`
+	Agent           loadResult  `json:"agent"`
+	Ceiling         *loadResult `json:"ceiling,omitempty"`
+	ThroughputShare float64     `json:"throughputShare,omitempty"`
+	P99Ratio        float64     `json:"p99Ratio,omitempty"`
+}
+
+func (cfg loadConfig) body(r *rand.Rand) []byte {
+	return fmt.Appendf(nil, `{"customerId":"%s%d","channel":%q}`, cfg.prefix, 1+r.IntN(cfg.customers), cfg.channel)
+}
+
+// capture asks the agent for one real decision (the ceiling answers it).
+func (cfg loadConfig) capture(ctx context.Context) ([]byte, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.url, strings.NewReader(fmt.Sprintf(`{"customerId":"%s1","channel":%q}`, cfg.prefix, cfg.channel)))
+	req.Header.Set("Content-Type", "application/json")
+	if cfg.apiKey != "" {
+		req.Header.Set("X-API-Key", cfg.apiKey)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("ask the agent for a decision: %w", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the agent answered %d to %s1: %s", res.StatusCode, cfg.prefix, b)
+	}
+	var check map[string]any
+	if err := json.Unmarshal(b, &check); err != nil {
+		return nil, fmt.Errorf("the agent's decision is not JSON: %w", err)
+	}
+	return b, nil
+}
+
+// runLoad drives cfg.url from cfg.conns goroutines, one keep-alive
+// connection each, for the warm-up and then the measured duration.
+func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		all      []time.Duration
+		errs     int
+		measured = make(chan struct{})
+		stop     = make(chan struct{})
+	)
+	for i := 0; i < cfg.conns; i++ {
+		wg.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			tr := &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, DisableCompression: true,
+				DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
+			defer tr.CloseIdleConnections()
+			cl := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			r := rand.New(rand.NewPCG(seed, 0x70c4))
+			lat := make([]time.Duration, 0, 1<<16)
+			bad := 0
+			on := false
+			for {
+				select {
+				case <-stop:
+					mu.Lock()
+					all = append(all, lat...)
+					errs += bad
+					mu.Unlock()
+					return
+				case <-measured:
+					on = true
+				default:
+				}
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.url, bytes.NewReader(cfg.body(r)))
+				req.Header.Set("Content-Type", "application/json")
+				if cfg.apiKey != "" {
+					req.Header.Set("X-API-Key", cfg.apiKey)
+				}
+				t0 := time.Now()
+				res, err := cl.Do(req)
+				if err == nil {
+					_, err = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if err == nil && res.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %d", res.StatusCode)
+					}
+				}
+				d := time.Since(t0)
+				if !on {
+					continue
+				}
+				if err != nil {
+					bad++
+					continue
+				}
+				lat = append(lat, d)
+			}
+		}(uint64(i) + 1)
+	}
+	sleepCtx(ctx, cfg.warmup)
+	close(measured)
+	start := time.Now()
+	sleepCtx(ctx, cfg.duration)
+	close(stop)
+	elapsed := time.Since(start)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return loadResult{}, ctx.Err()
+	}
+	if len(all) == 0 {
+		return loadResult{}, fmt.Errorf("no request to %s succeeded (%d errors)", cfg.url, errs)
+	}
+	slices.Sort(all)
+	q := func(p float64) float64 { return float64(all[int(float64(len(all)-1)*p)].Microseconds()) / 1000 }
+	return loadResult{
+		Requests: len(all), Errors: errs, RequestsPerSec: float64(len(all)) / elapsed.Seconds(),
+		P50ms: q(0.5), P90ms: q(0.9), P99ms: q(0.99), MaxMs: q(1),
+	}, nil
+}
+
+// runCeiling serves the captured decision from a trivial handler on
+// loopback and drives it like the agent.
+func runCeiling(ctx context.Context, cfg loadConfig, captured []byte) (loadResult, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return loadResult{}, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(captured)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	cfg.url = "http://" + ln.Addr().String() + "/v1/decisions"
+	return runLoad(ctx, cfg)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
