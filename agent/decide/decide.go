@@ -85,7 +85,22 @@ type candidate struct {
 	ctxW     float64
 }
 
+// rankKey is what ranking sorts: small, so that sorting moves little.
+type rankKey struct {
+	score float64
+	offer int32 // offers are sorted by id: ties break by id
+	cand  int32 // index into ranked
+}
+
 type holdEntry struct{ campaign, offer int }
+
+// textRef is a reason written into the decision's text buffer: of
+// Suppressed[idx] or of Offers[idx].
+type textRef struct {
+	suppressed bool
+	idx        int
+	start, end int
+}
 
 type marketing struct {
 	done   bool
@@ -108,10 +123,13 @@ type scratch struct {
 	declines []time.Time
 	passing  []int
 	ranked   []candidate
+	keys     []rankKey
 	supp     []api.SuppressedOffer
 	hold     []holdEntry
 	bills    []float64
 	order    []int
+	arena    []byte // the reasons built for this decision, as one string at the end
+	refs     []textRef
 
 	in        *Input
 	p         *protocol.Profile
@@ -152,6 +170,7 @@ func (e *Engine) release(s *scratch) {
 	clear(s.supp)
 	s.supp = s.supp[:0]
 	s.ranked, s.hold, s.passing, s.declines = s.ranked[:0], s.hold[:0], s.passing[:0], s.declines[:0]
+	s.arena, s.refs = s.arena[:0], s.refs[:0]
 	s.in, s.p, s.mkt = nil, nil, marketing{}
 	e.scratch.Put(s)
 }
@@ -213,8 +232,8 @@ func (s *scratch) begin(e *Engine, in *Input, p *protocol.Profile) {
 	for k, v := range in.Context {
 		s.context[k] = v
 	}
-	s.context["channel"] = in.Channel
-	s.context["intent"] = in.Intent
+	s.context["channel"] = e.box(in.Channel)
+	s.context["intent"] = e.box(in.Intent)
 	s.env["now"] = in.Now
 	for _, n := range e.flat {
 		m := s.profile
@@ -257,6 +276,13 @@ func compareContacts(a, b Contact) int {
 
 func (s *scratch) suppress(o *offerC, campaign string, code api.SuppressionCode, reason string) {
 	s.supp = append(s.supp, api.SuppressedOffer{OfferID: o.o.ID, CampaignID: campaign, Code: code, Reason: reason})
+}
+
+// suppressText suppresses o with the reason written into the text buffer
+// since start.
+func (s *scratch) suppressText(o *offerC, code api.SuppressionCode, start int) {
+	s.supp = append(s.supp, api.SuppressedOffer{OfferID: o.o.ID, Code: code})
+	s.refs = append(s.refs, textRef{suppressed: true, idx: len(s.supp) - 1, start: start, end: len(s.arena)})
 }
 
 // consider runs one offer through the filters, in the documented order;
@@ -316,9 +342,10 @@ func (e *Engine) consider(s *scratch, oi int) {
 	}
 	value := finiteNonNeg(o.o.Value, 0)
 	if o.o.Category == protocol.CategoryTariff {
-		saving, code, reason := e.saving(s, o)
+		start := len(s.arena)
+		saving, code := e.saving(s, o)
 		if code != "" {
-			s.suppress(o, "", code, reason)
+			s.suppressText(o, code, start)
 			return
 		}
 		value = saving
@@ -445,14 +472,22 @@ func (e *Engine) check(s *scratch, sl *slot) (bool, api.SuppressionCode, string)
 
 // finish ranks the candidates and copies the answer out of the scratch.
 func (e *Engine) finish(s *scratch, d *api.Decision) {
-	slices.SortFunc(s.ranked, func(a, b candidate) int {
-		if c := cmp.Compare(b.score, a.score); c != 0 {
-			return c
+	s.keys = s.keys[:0]
+	for i := range s.ranked {
+		s.keys = append(s.keys, rankKey{score: s.ranked[i].score, offer: int32(s.ranked[i].offer), cand: int32(i)})
+	}
+	slices.SortFunc(s.keys, func(a, b rankKey) int {
+		switch {
+		case a.score > b.score:
+			return -1
+		case a.score < b.score:
+			return 1
 		}
-		return cmp.Compare(a.offer, b.offer) // offers are sorted by id
+		return int(a.offer - b.offer)
 	})
 	d.Offers = make([]api.DecisionOffer, len(s.ranked))
-	for i, c := range s.ranked {
+	for i, k := range s.keys {
+		c := s.ranked[k.cand]
 		o := &e.offers[c.offer]
 		d.Offers[i] = api.DecisionOffer{
 			OfferID:       o.o.ID,
@@ -468,41 +503,61 @@ func (e *Engine) finish(s *scratch, d *api.Decision) {
 			LeverWeight:   o.lever,
 			Transactional: o.o.Transactional,
 			PlanID:        o.o.PlanID,
-			Reason:        e.rankReason(s, o, &c),
+		}
+		if r, ok := e.staticRankReason(s, o, &c); ok {
+			d.Offers[i].Reason = r
+		} else {
+			start := len(s.arena)
+			e.appendRankReason(s, o, &c)
+			s.refs = append(s.refs, textRef{idx: i, start: start, end: len(s.arena)})
 		}
 	}
 	d.Suppressed = make([]api.SuppressedOffer, len(s.supp))
 	copy(d.Suppressed, s.supp)
-	d.Holdout = e.holdouts(s)
-}
-
-func (e *Engine) rankReason(s *scratch, o *offerC, c *candidate) string {
-	if o.reasons != nil && !c.model {
-		for j, ci := range o.campaigns {
-			if ci == c.campaign {
-				return o.reasons[j][s.intentRow.idx*len(e.churns)+s.churnRow.idx]
+	if len(s.refs) > 0 {
+		text := string(s.arena) // every reason built for this decision, in one allocation
+		for _, r := range s.refs {
+			if r.suppressed {
+				d.Suppressed[r.idx].Reason = text[r.start:r.end]
+			} else {
+				d.Offers[r.idx].Reason = text[r.start:r.end]
 			}
 		}
 	}
-	head := o.rankPrefix
-	if o.o.Category == protocol.CategoryTariff {
-		head = e.tariffReason(s, o, c.value)
+	d.Holdout = e.holdouts(s)
+}
+
+// staticRankReason is the ranked reason built at Compile, when there is
+// one for this offer, campaign, intent and churn level.
+func (e *Engine) staticRankReason(s *scratch, o *offerC, c *candidate) (string, bool) {
+	if o.reasons == nil || c.model {
+		return "", false
 	}
-	prop := o.rankPrior
+	for j, ci := range o.campaigns {
+		if ci == c.campaign {
+			return o.reasons[j][s.intentRow.idx*len(e.churns)+s.churnRow.idx], true
+		}
+	}
+	return "", false
+}
+
+// appendRankReason writes a ranked reason that depends on the customer
+// (a tariff saving, a learned propensity) into the text buffer.
+func (e *Engine) appendRankReason(s *scratch, o *offerC, c *candidate) {
+	if o.o.Category == protocol.CategoryTariff && o.plan >= 0 {
+		s.arena = appendf(s.arena, msgRankTariff, yuan(c.value), yuan(s.cur), yuan(s.bills[o.plan]), text(o.o.PlanID))
+	} else {
+		s.arena = append(s.arena, o.rankPrefix...)
+	}
 	if c.model {
-		prop = ", propensity " + formatFactor(c.prop) + msgRankModel
+		s.arena = appendf(s.arena, msgRankPropensity, factor(c.prop))
+		s.arena = append(s.arena, msgRankModel...)
+	} else {
+		s.arena = append(s.arena, o.rankPrior...)
 	}
-	parts := [...]string{head, prop, s.intentRow.why(o.cat), s.churnRow.why(o.cat), e.campaigns[c.campaign].rankWeight, o.rankLever}
-	n := 0
-	for _, p := range parts {
-		n += len(p)
+	for _, p := range [...]string{s.intentRow.why(o.cat), s.churnRow.why(o.cat), e.campaigns[c.campaign].rankWeight, o.rankLever} {
+		s.arena = append(s.arena, p...)
 	}
-	var b strings.Builder
-	b.Grow(n)
-	for _, p := range parts {
-		b.WriteString(p)
-	}
-	return b.String()
 }
 
 func (e *Engine) holdouts(s *scratch) []api.Holdout {

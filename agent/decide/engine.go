@@ -46,6 +46,7 @@ type Engine struct {
 	active    []int // indexes of active plans
 	rules     []*rule
 	flat      []need // every constant read of every rule, once
+	boxed     map[string]any
 	intent    map[string]factorRow
 	churn     map[string]factorRow
 	intents   []factorRow // by idx
@@ -138,6 +139,7 @@ type offerC struct {
 	reasonNoCampaign string
 	reasonChannel    string
 	reasonValidity   string
+	reasonPlan       string // a tariff offer whose plan cannot be used
 	rankPrefix       string // "retention offer worth 60.00 yuan"
 	rankLever        string // ", lever ×1.2" or ""
 	rankPrior        string // ", propensity 0.1 (prior)"
@@ -261,8 +263,24 @@ func Compile(cat Catalog, opts ...Option) *Engine {
 		e.policies = append(e.policies, compilePolicy(p, zones))
 	}
 	e.buildRankReasons()
+	e.boxed = map[string]any{"": ""}
+	for _, k := range protocol.KnownChannels {
+		e.boxed[k] = k
+	}
+	for k := range o.weights.Intent {
+		e.boxed[k] = k
+	}
 	e.scratch.New = func() any { return e.newScratch() }
 	return e
+}
+
+// box returns s as an interface value, from the channels and intents
+// boxed at Compile when it is one of them (boxing a string allocates).
+func (e *Engine) box(s string) any {
+	if v, ok := e.boxed[s]; ok {
+		return v
+	}
+	return s
 }
 
 // maxRankReasons bounds the reasons built in advance (an offer × each of
@@ -336,7 +354,16 @@ func (e *Engine) compileOffer(of protocol.Offer, rules map[string]*rule, zones z
 		c.reasonValidity = fmt.Sprintf(msgValidUntil, of.ID, of.ValidUntil)
 	}
 	if of.Category == protocol.CategoryTariff {
-		if pi, ok := e.planByID[of.PlanID]; ok {
+		pi, ok := e.planByID[of.PlanID]
+		switch {
+		case of.PlanID == "":
+			c.reasonPlan = fmt.Sprintf(msgNoPlan, of.ID)
+		case !ok:
+			c.reasonPlan = fmt.Sprintf(msgPlanMissing, of.ID, of.PlanID)
+		case !e.plans[pi].active:
+			c.reasonPlan = fmt.Sprintf(msgPlanRetired, of.ID, of.PlanID)
+		}
+		if ok {
 			c.plan = pi
 		}
 	}

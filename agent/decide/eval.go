@@ -24,6 +24,15 @@ func (e *Engine) eval(s *scratch, r *rule) *ruleResult {
 			return res
 		}
 	}
+	if r.fast != nil {
+		if v, ok := r.fast(s); ok {
+			res.state = stFalse
+			if v {
+				res.state = stTrue
+			}
+			return res
+		}
+	}
 	s.budget.steps = 0
 	out, err := s.run(r.prog)
 	switch b, ok := out.(bool); {

@@ -39,6 +39,11 @@ var hostileRules = []string{
 	`$env.profile.tenureMonths > 1`,
 	`__step(__budget, true)`,
 	`now()`,
+	`profile.plan < "c" || profile.tenureMonths == 12 && !(profile.tenureMonths != 12.0)`,
+	`profile.plan not in ["basic-38"] or -1 < profile.tenureMonths`,
+	`profile.tenureMonths in ["12"]`,
+	`profile.plan == true`,
+	`context.n >= 1e308`,
 	"",
 	"\xff\xfe",
 }
@@ -71,7 +76,31 @@ func FuzzCompileRule(f *testing.F) {
 		if res.state == stUnknown || (res.state == stError) != (res.err != nil) {
 			t.Fatalf("result %+v", res)
 		}
+		agreeWithVM(t, s, r)
 	})
+}
+
+// agreeWithVM fails when the fast path answers a rule differently from
+// expr's program.
+func agreeWithVM(t *testing.T, s *scratch, r *rule) {
+	t.Helper()
+	if r.fast == nil {
+		return
+	}
+	for _, n := range r.needs {
+		if s.read(n) == nil {
+			return // the rule is false before either runs
+		}
+	}
+	fast, ok := r.fast(s)
+	if !ok {
+		return
+	}
+	s.budget.steps = 0
+	out, err := s.run(r.prog)
+	if b, isBool := out.(bool); err != nil || !isBool || b != fast {
+		t.Fatalf("rule %q: fast path says %v, the program %v (%v)", r.src, fast, out, err)
+	}
 }
 
 // FuzzDecide: a catalogue with hostile rules, and any profile values,

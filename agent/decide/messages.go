@@ -93,3 +93,34 @@ func firstLine(s string) string {
 }
 
 func money(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
+
+// textArg is an argument of appendf: a string, or an amount in yuan.
+type textArg struct {
+	s     string
+	yuan  float64
+	money bool
+}
+
+func text(s string) textArg    { return textArg{s: s} }
+func yuan(x float64) textArg   { return textArg{yuan: x, money: true} }
+func factor(x float64) textArg { return textArg{s: formatFactor(x)} }
+
+// appendf appends format with each %s replaced by the next argument,
+// without fmt: the reasons built per decision go through it into the
+// decision's one text buffer.
+func appendf(b []byte, format string, args ...textArg) []byte {
+	for len(format) > 0 {
+		i := strings.Index(format, "%s")
+		if i < 0 || len(args) == 0 {
+			return append(b, format...)
+		}
+		b = append(b, format[:i]...)
+		if a := args[0]; a.money {
+			b = strconv.AppendFloat(b, a.yuan, 'f', 2, 64)
+		} else {
+			b = append(b, a.s...)
+		}
+		args, format = args[1:], format[i+2:]
+	}
+	return b
+}

@@ -84,6 +84,7 @@ type rule struct {
 	err   error  // compile error: the rule filters with rule_error
 	needs []need // unguarded reads: missing means false
 	flat  []need // every constant read, rewritten to flatName
+	fast  fastNode
 }
 
 // zoneCache loads each time zone once, at Compile (rules' timezone() and
@@ -172,6 +173,7 @@ func compileRule(src string, zones zoneCache) (r *rule, err error) {
 		),
 		expr.Function("timezone", g.timezoneFunc, new(func(string) *time.Location)),
 		function("date", g.dateFunc, builtinValidate("date")),
+		timeFunctions(),
 		expr.Patch(g),
 	)
 	if err == nil && g.err != nil {
@@ -182,6 +184,7 @@ func compileRule(src string, zones zoneCache) (r *rule, err error) {
 		return r, r.err
 	}
 	r.prog = prog
+	r.fast = compileFast(src)
 	return r, nil
 }
 
@@ -201,6 +204,40 @@ func builtinValidate(name string) func([]reflect.Type) (reflect.Type, error) {
 		return builtin.Builtins[i].Validate
 	}
 	return func([]reflect.Type) (reflect.Type, error) { return anyType, nil }
+}
+
+// timeMethods are the methods of now that rules call most, run as plain
+// functions (expr would call them by reflection, allocating per call).
+var timeMethods = map[string]struct {
+	fn  func(time.Time) any
+	typ any
+}{
+	"Hour":    {func(t time.Time) any { return t.Hour() }, new(func(time.Time) int)},
+	"Minute":  {func(t time.Time) any { return t.Minute() }, new(func(time.Time) int)},
+	"Second":  {func(t time.Time) any { return t.Second() }, new(func(time.Time) int)},
+	"Day":     {func(t time.Time) any { return t.Day() }, new(func(time.Time) int)},
+	"YearDay": {func(t time.Time) any { return t.YearDay() }, new(func(time.Time) int)},
+	"Year":    {func(t time.Time) any { return t.Year() }, new(func(time.Time) int)},
+	"Month":   {func(t time.Time) any { return t.Month() }, new(func(time.Time) time.Month)},
+	"Weekday": {func(t time.Time) any { return t.Weekday() }, new(func(time.Time) time.Weekday)},
+	"Unix":    {func(t time.Time) any { return t.Unix() }, new(func(time.Time) int64)},
+}
+
+const timeFn = "__now_"
+
+func timeFunctions() expr.Option {
+	return func(c *conf.Config) {
+		for name, m := range timeMethods {
+			fn := m.fn
+			expr.Function(timeFn+name, func(args ...any) (any, error) {
+				t, ok := args[0].(time.Time)
+				if !ok {
+					return nil, fmt.Errorf("now is %T, not a time", args[0])
+				}
+				return fn(t), nil
+			}, m.typ)(c)
+		}
+	}
 }
 
 // guard is the sandbox's patcher: it wraps every closure body in a step
@@ -232,6 +269,16 @@ func (g *guard) Visit(node *ast.Node) {
 			ast.Patch(node, &ast.CallNode{Callee: ident(addFn), Arguments: []ast.Node{ident(budgetVar), n.Left, n.Right}})
 		}
 	case *ast.CallNode:
+		if m, ok := n.Callee.(*ast.MemberNode); ok && m.Method && len(n.Arguments) == 0 {
+			if id, ok := m.Node.(*ast.IdentifierNode); ok && id.Value == "now" {
+				if p, ok := m.Property.(*ast.StringNode); ok {
+					if _, ok := timeMethods[p.Value]; ok {
+						ast.Patch(node, &ast.CallNode{Callee: ident(timeFn + p.Value), Arguments: []ast.Node{id}})
+					}
+				}
+			}
+			return
+		}
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok {
 			return

@@ -2,7 +2,6 @@ package decide
 
 import (
 	"cmp"
-	"fmt"
 	"math"
 	"slices"
 
@@ -112,33 +111,29 @@ func (e *Engine) tariff(s *scratch) *api.TariffAdvice {
 	return adv
 }
 
-// saving is a tariff offer's monthly saving, or the code and reason that
-// suppress it: its plan is missing or retired, the current bill is
-// unknown (no saving can be shown, so the offer is not made), the
-// customer is already on the plan, or the plan does not bill less.
-func (e *Engine) saving(s *scratch, o *offerC) (float64, api.SuppressionCode, string) {
-	switch {
-	case o.o.PlanID == "":
-		return 0, api.SuppressedPlanUnavailable, fmt.Sprintf(msgNoPlan, o.o.ID)
-	case o.plan < 0:
-		return 0, api.SuppressedPlanUnavailable, fmt.Sprintf(msgPlanMissing, o.o.ID, o.o.PlanID)
-	case !e.plans[o.plan].active:
-		return 0, api.SuppressedPlanUnavailable, fmt.Sprintf(msgPlanRetired, o.o.ID, o.o.PlanID)
+// saving is a tariff offer's monthly saving, or the code that suppresses
+// it, with its reason appended to the decision's text: its plan is
+// missing or retired (the reason was built at Compile), the current bill is
+// unknown (no saving can be shown, so the offer is not made), the customer
+// is already on the plan, or the plan does not bill less.
+func (e *Engine) saving(s *scratch, o *offerC) (float64, api.SuppressionCode) {
+	if o.reasonPlan != "" {
+		s.arena = append(s.arena, o.reasonPlan...)
+		return 0, api.SuppressedPlanUnavailable
 	}
 	bill := s.bills[o.plan]
 	switch {
 	case !s.curKnown:
-		return 0, api.SuppressedNoSaving, fmt.Sprintf(msgBillUnknown, o.o.PlanID, money(bill))
+		s.arena = appendf(s.arena, msgBillUnknown, text(o.o.PlanID), yuan(bill))
+		return 0, api.SuppressedNoSaving
 	case s.curPlan == o.plan:
-		return 0, api.SuppressedNoSaving, fmt.Sprintf(msgAlreadyOnPlan, o.o.PlanID, money(bill))
+		s.arena = appendf(s.arena, msgAlreadyOnPlan, text(o.o.PlanID), yuan(bill))
+		return 0, api.SuppressedNoSaving
 	}
 	saving := round2(s.cur - bill)
 	if saving <= 0 {
-		return 0, api.SuppressedNoSaving, fmt.Sprintf(msgSameBill, money(s.cur), money(bill), o.o.PlanID)
+		s.arena = appendf(s.arena, msgSameBill, yuan(s.cur), yuan(bill), text(o.o.PlanID))
+		return 0, api.SuppressedNoSaving
 	}
-	return saving, "", ""
-}
-
-func (e *Engine) tariffReason(s *scratch, o *offerC, saving float64) string {
-	return fmt.Sprintf(msgRankTariff, money(saving), money(s.cur), money(s.bills[o.plan]), o.o.PlanID)
+	return saving, ""
 }
