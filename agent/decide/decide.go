@@ -71,8 +71,8 @@ type campState struct {
 	pass   bool
 	stage  int8 // how far a failing campaign got: 1 status, 2 schedule, 3 channel, 4 segment
 	held   int8 // 0 not asked, 1 held out, 2 not held out
-	code   api.SuppressionCode
-	reason string
+	code   code
+	reason reason
 }
 
 type candidate struct {
@@ -94,18 +94,26 @@ type rankKey struct {
 
 type holdEntry struct{ campaign, offer int }
 
-// textRef is a reason written into the decision's text buffer: of
-// Suppressed[idx] or of Offers[idx].
+// textRef is a ranked reason written into the decision's text buffer.
 type textRef struct {
-	suppressed bool
 	idx        int
 	start, end int
 }
 
 type marketing struct {
 	done   bool
-	code   api.SuppressionCode
-	reason string
+	code   code // 0: marketing contact is allowed
+	reason reason
+}
+
+// suppEntry is a suppressed offer while the decision is made: indexes and
+// a reason reference, no pointers (Suppressed is built from them at the
+// end).
+type suppEntry struct {
+	offer    int32
+	campaign int32 // -1: the reason is not a campaign's
+	code     code
+	reason   reason
 }
 
 // scratch is one decision's working memory, pooled so that a decision
@@ -124,7 +132,7 @@ type scratch struct {
 	passing  []int
 	ranked   []candidate
 	keys     []rankKey
-	supp     []api.SuppressedOffer
+	supp     []suppEntry
 	hold     []holdEntry
 	bills    []float64
 	order    []int
@@ -167,7 +175,6 @@ func (e *Engine) release(s *scratch) {
 	clear(s.camps)
 	clear(s.contacts)
 	s.contacts = s.contacts[:0]
-	clear(s.supp)
 	s.supp = s.supp[:0]
 	s.ranked, s.hold, s.passing, s.declines = s.ranked[:0], s.hold[:0], s.passing[:0], s.declines[:0]
 	s.arena, s.refs = s.arena[:0], s.refs[:0]
@@ -274,15 +281,13 @@ func compareContacts(a, b Contact) int {
 	)
 }
 
-func (s *scratch) suppress(o *offerC, campaign string, code api.SuppressionCode, reason string) {
-	s.supp = append(s.supp, api.SuppressedOffer{OfferID: o.o.ID, CampaignID: campaign, Code: code, Reason: reason})
+func (s *scratch) suppress(oi, campaign int, c code, r reason) {
+	s.supp = append(s.supp, suppEntry{offer: int32(oi), campaign: int32(campaign), code: c, reason: r})
 }
 
-// suppressText suppresses o with the reason written into the text buffer
-// since start.
-func (s *scratch) suppressText(o *offerC, code api.SuppressionCode, start int) {
-	s.supp = append(s.supp, api.SuppressedOffer{OfferID: o.o.ID, Code: code})
-	s.refs = append(s.refs, textRef{suppressed: true, idx: len(s.supp) - 1, start: start, end: len(s.arena)})
+// since is the reason written into the text buffer from start on.
+func (s *scratch) since(start int) reason {
+	return reason{id: -1, start: int32(start), end: int32(len(s.arena))}
 }
 
 // consider runs one offer through the filters, in the documented order;
@@ -290,11 +295,11 @@ func (s *scratch) suppressText(o *offerC, code api.SuppressionCode, start int) {
 func (e *Engine) consider(s *scratch, oi int) {
 	o := &e.offers[oi]
 	if s.p.DoNotDisturb {
-		s.suppress(o, "", api.SuppressedDoNotDisturb, msgDoNotDisturb)
+		s.suppress(oi, -1, codeDoNotDisturb, reasonDoNotDisturb)
 		return
 	}
 	if len(o.campaigns) == 0 {
-		s.suppress(o, "", api.SuppressedNoCampaign, o.reasonNoCampaign)
+		s.suppress(oi, -1, codeNoCampaign, o.reasonNoCampaign)
 		return
 	}
 	s.passing = s.passing[:0]
@@ -309,43 +314,42 @@ func (e *Engine) consider(s *scratch, oi int) {
 	}
 	if len(s.passing) == 0 {
 		st := &s.camps[fail]
-		s.suppress(o, e.campaigns[fail].c.ID, st.code, st.reason)
+		s.suppress(oi, fail, st.code, st.reason)
 		return
 	}
 	if !o.channels.has(s.ch) {
-		s.suppress(o, "", api.SuppressedWrongChannel, o.reasonChannel)
+		s.suppress(oi, -1, codeWrongChannel, o.reasonChannel)
 		return
 	}
 	if o.validBad || (!o.from.IsZero() && s.now.Before(o.from)) || (!o.until.IsZero() && s.now.After(o.until)) {
-		s.suppress(o, "", api.SuppressedOutsideValidity, o.reasonValidity)
+		s.suppress(oi, -1, codeOutsideValidity, o.reasonValidity)
 		return
 	}
 	for i := range o.rules {
-		if ok, code, reason := e.check(s, &o.rules[i]); !ok {
-			s.suppress(o, "", code, reason)
+		if ok, c, r := e.check(s, &o.rules[i]); !ok {
+			s.suppress(oi, -1, c, r)
 			return
 		}
 	}
 	if !o.o.Transactional {
-		if m := e.marketing(s); m.code != "" {
-			s.suppress(o, "", m.code, m.reason)
+		if m := e.marketing(s); m.code != 0 {
+			s.suppress(oi, -1, m.code, m.reason)
 			return
 		}
 	}
-	if reason, ok := e.declined(s, o); ok {
-		s.suppress(o, "", api.SuppressedDeclinedRecently, reason)
+	if r, ok := e.declined(s, o); ok {
+		s.suppress(oi, -1, codeDeclinedRecently, r)
 		return
 	}
-	if reason, ok := e.volumeCapped(s, o); ok {
-		s.suppress(o, "", api.SuppressedVolumeCap, reason)
+	if r, ok := e.volumeCapped(s, o); ok {
+		s.suppress(oi, -1, codeVolumeCap, r)
 		return
 	}
 	value := finiteNonNeg(o.o.Value, 0)
 	if o.o.Category == protocol.CategoryTariff {
-		start := len(s.arena)
-		saving, code := e.saving(s, o)
-		if code != "" {
-			s.suppressText(o, code, start)
+		saving, c, r := e.saving(s, o)
+		if c != 0 {
+			s.suppress(oi, -1, c, r)
 			return
 		}
 		value = saving
@@ -424,14 +428,14 @@ func (e *Engine) campaign(s *scratch, ci int) *campState {
 	c := &e.campaigns[ci]
 	switch {
 	case c.inactive:
-		st.stage, st.code, st.reason = 1, api.SuppressedCampaignInactive, c.reasonInactive
+		st.stage, st.code, st.reason = 1, codeCampaignInactive, c.reasonInactive
 	case c.schedBad || (!c.start.IsZero() && s.now.Before(c.start)) || (!c.end.IsZero() && s.now.After(c.end)):
-		st.stage, st.code, st.reason = 2, api.SuppressedOutsideSchedule, c.reasonSchedule
+		st.stage, st.code, st.reason = 2, codeOutsideSchedule, c.reasonSchedule
 	case !c.channels.has(s.ch):
-		st.stage, st.code, st.reason = 3, api.SuppressedWrongChannel, c.reasonChannel
+		st.stage, st.code, st.reason = 3, codeWrongChannel, c.reasonChannel
 	default:
-		if ok, code, reason := e.check(s, &c.segment); !ok {
-			st.stage, st.code, st.reason = 4, code, reason
+		if ok, code, r := e.check(s, &c.segment); !ok {
+			st.stage, st.code, st.reason = 4, code, r
 		} else {
 			st.pass = true
 		}
@@ -451,21 +455,24 @@ func (e *Engine) heldOut(s *scratch, ci int) bool {
 }
 
 // check evaluates a slot's rule: true, or false with the code and reason.
-func (e *Engine) check(s *scratch, sl *slot) (bool, api.SuppressionCode, string) {
+func (e *Engine) check(s *scratch, sl *slot) (bool, code, reason) {
 	if sl.r == nil {
-		return true, "", ""
+		return true, 0, noReason
 	}
 	if sl.r.err != nil {
-		return false, api.SuppressedRuleError, sl.brokenWhy
+		return false, codeRuleError, sl.brokenWhy
 	}
 	res := e.eval(s, sl.r)
 	switch res.state {
 	case stTrue:
-		return true, "", ""
+		return true, 0, noReason
 	case stMissing:
 		return false, sl.code, sl.missing[res.missing]
 	case stError:
-		return false, api.SuppressedRuleError, sl.errPrefix + firstLine(res.err.Error())
+		start := len(s.arena)
+		s.arena = append(s.arena, sl.errPrefix...)
+		s.arena = append(s.arena, firstLine(res.err.Error())...)
+		return false, codeRuleError, s.since(start)
 	}
 	return false, sl.code, sl.falseReason
 }
@@ -512,16 +519,25 @@ func (e *Engine) finish(s *scratch, d *api.Decision) {
 			s.refs = append(s.refs, textRef{idx: i, start: start, end: len(s.arena)})
 		}
 	}
+	var text string
+	if len(s.arena) > 0 {
+		text = string(s.arena) // every reason built for this decision, in one allocation
+	}
+	for _, r := range s.refs {
+		d.Offers[r.idx].Reason = text[r.start:r.end]
+	}
 	d.Suppressed = make([]api.SuppressedOffer, len(s.supp))
-	copy(d.Suppressed, s.supp)
-	if len(s.refs) > 0 {
-		text := string(s.arena) // every reason built for this decision, in one allocation
-		for _, r := range s.refs {
-			if r.suppressed {
-				d.Suppressed[r.idx].Reason = text[r.start:r.end]
-			} else {
-				d.Offers[r.idx].Reason = text[r.start:r.end]
-			}
+	for i, x := range s.supp {
+		out := &d.Suppressed[i]
+		out.OfferID = e.offers[x.offer].o.ID
+		if x.campaign >= 0 {
+			out.CampaignID = e.campaigns[x.campaign].c.ID
+		}
+		out.Code = x.code.api()
+		if x.reason.id >= 0 {
+			out.Reason = e.texts[x.reason.id]
+		} else {
+			out.Reason = text[x.reason.start:x.reason.end]
 		}
 	}
 	d.Holdout = e.holdouts(s)

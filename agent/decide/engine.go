@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"touchpoint.dev/touchpoint/protocol"
-	"touchpoint.dev/touchpoint/protocol/api"
 )
 
 // Catalog is the configuration the engine decides over: every object the
@@ -47,6 +46,7 @@ type Engine struct {
 	rules     []*rule
 	flat      []need // every constant read of every rule, once
 	boxed     map[string]any
+	texts     []string // the reasons built at Compile; a reason's id indexes it
 	intent    map[string]factorRow
 	churn     map[string]factorRow
 	intents   []factorRow // by idx
@@ -81,15 +81,15 @@ func (s chanSet) has(ch int) bool { return s == 0 || (ch >= 0 && s&(1<<ch) != 0)
 // segment), with its reasons built in advance.
 type slot struct {
 	r           *rule // nil: always true
-	code        api.SuppressionCode
-	falseReason string
-	missing     []string // per r.needs
+	code        code
+	falseReason reason
+	missing     []reason // per r.needs
 	errPrefix   string   // + the evaluation error
-	brokenWhy   string   // the compile error's reason
+	brokenWhy   reason   // the compile error's reason
 }
 
-func (e *Engine) makeSlot(rules map[string]*rule, zones zoneCache, kind, src string, code api.SuppressionCode) slot {
-	s := slot{code: code}
+func (e *Engine) makeSlot(rules map[string]*rule, zones zoneCache, kind, src string, c code) slot {
+	s := slot{code: c}
 	if strings.TrimSpace(src) == "" {
 		return s
 	}
@@ -108,16 +108,16 @@ func (e *Engine) makeSlot(rules map[string]*rule, zones zoneCache, kind, src str
 	s.r = r
 	q := quoteRule(src)
 	if r.err != nil {
-		s.brokenWhy = fmt.Sprintf(msgRuleBroken, kind, q, firstLine(r.err.Error()))
+		s.brokenWhy = e.intern(fmt.Sprintf(msgRuleBroken, kind, q, firstLine(r.err.Error())))
 		return s
 	}
-	s.falseReason = fmt.Sprintf(msgRuleFalse, kind, q)
+	s.falseReason = e.intern(fmt.Sprintf(msgRuleFalse, kind, q))
 	s.errPrefix = fmt.Sprintf(msgRuleFailed, kind, q)
 	for _, n := range r.needs {
 		if n.context {
-			s.missing = append(s.missing, fmt.Sprintf(msgRuleMissing, kind, q, msgContext, n.key, msgRequestContext))
+			s.missing = append(s.missing, e.intern(fmt.Sprintf(msgRuleMissing, kind, q, msgContext, n.key, msgRequestContext)))
 		} else {
-			s.missing = append(s.missing, fmt.Sprintf(msgRuleMissing, kind, q, msgProfile, n.key, msgCustomerProfile))
+			s.missing = append(s.missing, e.intern(fmt.Sprintf(msgRuleMissing, kind, q, msgProfile, n.key, msgCustomerProfile)))
 		}
 	}
 	return s
@@ -136,10 +136,10 @@ type offerC struct {
 	lever     float64
 	plan      int // index into plans of a tariff offer's plan; -1 none
 
-	reasonNoCampaign string
-	reasonChannel    string
-	reasonValidity   string
-	reasonPlan       string // a tariff offer whose plan cannot be used
+	reasonNoCampaign reason
+	reasonChannel    reason
+	reasonValidity   reason
+	reasonPlan       reason // a tariff offer whose plan cannot be used (0: it can)
 	rankPrefix       string // "retention offer worth 60.00 yuan"
 	rankLever        string // ", lever ×1.2" or ""
 	rankPrior        string // ", propensity 0.1 (prior)"
@@ -161,9 +161,9 @@ type campaignC struct {
 	control  float64
 	offers   []int
 
-	reasonInactive string
-	reasonSchedule string
-	reasonChannel  string
+	reasonInactive reason
+	reasonSchedule reason
+	reasonChannel  reason
 	rankWeight     string // ", ×1.5 for campaign x" or ""
 }
 
@@ -173,7 +173,7 @@ type policyC struct {
 	channel string
 	window  time.Duration
 	max     int
-	bad     string // policy_error reason when the policy cannot be applied
+	bad     reason // policy_error reason when the policy cannot be applied (0: it can)
 	quiet   bool
 	qStart  int // minutes after midnight
 	qEnd    int
@@ -200,6 +200,7 @@ func Compile(cat Catalog, opts ...Option) *Engine {
 	e := &Engine{
 		index:    cat.Index,
 		planByID: map[string]int{},
+		texts:    []string{"", msgDoNotDisturb},
 	}
 	e.intent, e.intents = compileFactors(o.weights.Intent, "intent")
 	e.churn, e.churns = compileFactors(o.weights.ChurnLevel, "churn level")
@@ -260,7 +261,7 @@ func Compile(cat Catalog, opts ...Option) *Engine {
 			continue
 		}
 		seenPol[p.ID] = true
-		e.policies = append(e.policies, compilePolicy(p, zones))
+		e.policies = append(e.policies, e.compilePolicy(p, zones))
 	}
 	e.buildRankReasons()
 	e.boxed = map[string]any{"": ""}
@@ -272,6 +273,21 @@ func Compile(cat Catalog, opts ...Option) *Engine {
 	}
 	e.scratch.New = func() any { return e.newScratch() }
 	return e
+}
+
+// reason is a suppression reason without a pointer, so that a decision
+// collects them without write barriers: id > 0 is Engine.texts[id] (built
+// at Compile), id < 0 the decision's text buffer [start, end).
+type reason struct{ id, start, end int32 }
+
+var noReason = reason{}
+
+// reasonDoNotDisturb is texts[1].
+var reasonDoNotDisturb = reason{id: 1}
+
+func (e *Engine) intern(s string) reason {
+	e.texts = append(e.texts, s)
+	return reason{id: int32(len(e.texts) - 1)}
 }
 
 // box returns s as an interface value, from the channels and intents
@@ -333,11 +349,11 @@ func (e *Engine) compileOffer(of protocol.Offer, rules map[string]*rule, zones z
 		lever:    finiteNonNeg(of.EffectiveLeverWeight(), 1),
 		plan:     -1,
 	}
-	c.rules[0] = e.makeSlot(rules, zones, "eligibility", of.Eligibility, api.SuppressedNotEligible)
-	c.rules[1] = e.makeSlot(rules, zones, "applicability", of.Applicability, api.SuppressedNotApplicable)
-	c.rules[2] = e.makeSlot(rules, zones, "suitability", of.Suitability, api.SuppressedNotSuitable)
-	c.reasonNoCampaign = fmt.Sprintf(msgNoCampaign, of.ID)
-	c.reasonChannel = fmt.Sprintf(msgOfferChannel, of.ID, strings.Join(of.Channels, ", "))
+	c.rules[0] = e.makeSlot(rules, zones, "eligibility", of.Eligibility, codeNotEligible)
+	c.rules[1] = e.makeSlot(rules, zones, "applicability", of.Applicability, codeNotApplicable)
+	c.rules[2] = e.makeSlot(rules, zones, "suitability", of.Suitability, codeNotSuitable)
+	c.reasonNoCampaign = e.intern(fmt.Sprintf(msgNoCampaign, of.ID))
+	c.reasonChannel = e.intern(fmt.Sprintf(msgOfferChannel, of.ID, strings.Join(of.Channels, ", ")))
 
 	from, err1 := parseBound(of.ValidFrom)
 	until, err2 := parseBound(of.ValidUntil)
@@ -345,23 +361,23 @@ func (e *Engine) compileOffer(of protocol.Offer, rules map[string]*rule, zones z
 	switch {
 	case err1 != nil || err2 != nil:
 		c.validBad = true
-		c.reasonValidity = fmt.Sprintf(msgValidBad, of.ID, cmp.Or(err1, err2))
+		c.reasonValidity = e.intern(fmt.Sprintf(msgValidBad, of.ID, cmp.Or(err1, err2)))
 	case !from.IsZero() && !until.IsZero():
-		c.reasonValidity = fmt.Sprintf(msgValidWindow, of.ID, of.ValidFrom, of.ValidUntil)
+		c.reasonValidity = e.intern(fmt.Sprintf(msgValidWindow, of.ID, of.ValidFrom, of.ValidUntil))
 	case !from.IsZero():
-		c.reasonValidity = fmt.Sprintf(msgValidFrom, of.ID, of.ValidFrom)
+		c.reasonValidity = e.intern(fmt.Sprintf(msgValidFrom, of.ID, of.ValidFrom))
 	default:
-		c.reasonValidity = fmt.Sprintf(msgValidUntil, of.ID, of.ValidUntil)
+		c.reasonValidity = e.intern(fmt.Sprintf(msgValidUntil, of.ID, of.ValidUntil))
 	}
 	if of.Category == protocol.CategoryTariff {
 		pi, ok := e.planByID[of.PlanID]
 		switch {
 		case of.PlanID == "":
-			c.reasonPlan = fmt.Sprintf(msgNoPlan, of.ID)
+			c.reasonPlan = e.intern(fmt.Sprintf(msgNoPlan, of.ID))
 		case !ok:
-			c.reasonPlan = fmt.Sprintf(msgPlanMissing, of.ID, of.PlanID)
+			c.reasonPlan = e.intern(fmt.Sprintf(msgPlanMissing, of.ID, of.PlanID))
 		case !e.plans[pi].active:
-			c.reasonPlan = fmt.Sprintf(msgPlanRetired, of.ID, of.PlanID)
+			c.reasonPlan = e.intern(fmt.Sprintf(msgPlanRetired, of.ID, of.PlanID))
 		}
 		if ok {
 			c.plan = pi
@@ -389,22 +405,22 @@ func (e *Engine) compileCampaign(c protocol.Campaign, rules map[string]*rule, zo
 	if math.IsNaN(cc.control) {
 		cc.control = 100 // fail closed: hold everyone out rather than guess
 	}
-	cc.segment = e.makeSlot(rules, zones, msgSegment, c.Segment, api.SuppressedNotInSegment)
-	cc.reasonInactive = fmt.Sprintf(msgCampaignInactive, c.ID, c.Status)
-	cc.reasonChannel = fmt.Sprintf(msgCampaignChannel, c.ID, strings.Join(c.Channels, ", "))
+	cc.segment = e.makeSlot(rules, zones, msgSegment, c.Segment, codeNotInSegment)
+	cc.reasonInactive = e.intern(fmt.Sprintf(msgCampaignInactive, c.ID, c.Status))
+	cc.reasonChannel = e.intern(fmt.Sprintf(msgCampaignChannel, c.ID, strings.Join(c.Channels, ", ")))
 	start, err1 := parseBound(c.StartAt)
 	end, err2 := parseBound(c.EndAt)
 	cc.start, cc.end = start, end
 	switch {
 	case err1 != nil || err2 != nil:
 		cc.schedBad = true
-		cc.reasonSchedule = fmt.Sprintf(msgCampaignBadTime, c.ID, cmp.Or(err1, err2))
+		cc.reasonSchedule = e.intern(fmt.Sprintf(msgCampaignBadTime, c.ID, cmp.Or(err1, err2)))
 	case !start.IsZero() && !end.IsZero():
-		cc.reasonSchedule = fmt.Sprintf(msgCampaignWindow, c.ID, c.StartAt, c.EndAt)
+		cc.reasonSchedule = e.intern(fmt.Sprintf(msgCampaignWindow, c.ID, c.StartAt, c.EndAt))
 	case !start.IsZero():
-		cc.reasonSchedule = fmt.Sprintf(msgCampaignStarts, c.ID, c.StartAt)
+		cc.reasonSchedule = e.intern(fmt.Sprintf(msgCampaignStarts, c.ID, c.StartAt))
 	default:
-		cc.reasonSchedule = fmt.Sprintf(msgCampaignEnds, c.ID, c.EndAt)
+		cc.reasonSchedule = e.intern(fmt.Sprintf(msgCampaignEnds, c.ID, c.EndAt))
 	}
 	if cc.weight != 1 {
 		cc.rankWeight = fmt.Sprintf(msgRankCampaign, formatFactor(cc.weight), c.ID)
@@ -421,24 +437,24 @@ func parseClock(s string) (int, bool) {
 	return t.Hour()*60 + t.Minute(), true
 }
 
-func compilePolicy(p protocol.ContactPolicy, zones zoneCache) policyC {
+func (e *Engine) compilePolicy(p protocol.ContactPolicy, zones zoneCache) policyC {
 	c := policyC{p: p, all: p.Channel == protocol.ChannelAll, channel: p.Channel, max: p.MaxContacts, consent: p.RequireConsent}
 	w, err := p.WindowDuration()
 	switch {
 	case err != nil:
-		c.bad = fmt.Sprintf(msgPolicyWindow, p.ID, err)
+		c.bad = e.intern(fmt.Sprintf(msgPolicyWindow, p.ID, err))
 	case w <= 0:
-		c.bad = fmt.Sprintf(msgPolicyWindow, p.ID, fmt.Errorf("window %q is not positive", p.Window))
+		c.bad = e.intern(fmt.Sprintf(msgPolicyWindow, p.ID, fmt.Errorf("window %q is not positive", p.Window)))
 	}
 	c.window = w
-	if q := p.QuietHours; q != nil && c.bad == "" {
+	if q := p.QuietHours; q != nil && c.bad == noReason {
 		s, ok1 := parseClock(q.Start)
 		en, ok2 := parseClock(q.End)
 		tz := cmp.Or(q.Timezone, protocol.DefaultTimezone)
 		if !ok1 || !ok2 {
-			c.bad = fmt.Sprintf(msgPolicyHours, p.ID, q.Start, q.End)
+			c.bad = e.intern(fmt.Sprintf(msgPolicyHours, p.ID, q.Start, q.End))
 		} else if loc, err := zones.load(tz); err != nil {
-			c.bad = fmt.Sprintf(msgPolicyZone, p.ID, tz, err)
+			c.bad = e.intern(fmt.Sprintf(msgPolicyZone, p.ID, tz, err))
 		} else {
 			c.quiet, c.qStart, c.qEnd, c.loc = s != en, s, en, loc
 		}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"touchpoint.dev/touchpoint/protocol"
-	"touchpoint.dev/touchpoint/protocol/api"
 )
 
 // marketing applies the contact policies for this decision's channel
@@ -22,14 +21,16 @@ func (e *Engine) marketing(s *scratch) *marketing {
 	m.done = true
 	ch := s.in.Channel
 	for i := range e.policies {
-		if p := &e.policies[i]; p.applies(ch) && p.bad != "" {
-			m.code, m.reason = api.SuppressedPolicyError, p.bad
+		if p := &e.policies[i]; p.applies(ch) && p.bad != noReason {
+			m.code, m.reason = codePolicyError, p.bad
 			return m
 		}
 	}
 	for i := range e.policies {
 		if p := &e.policies[i]; p.applies(ch) && p.consent && !consents(s.p, ch) {
-			m.code, m.reason = api.SuppressedNoConsent, fmt.Sprintf(msgNoConsent, p.p.ID, ch)
+			start := len(s.arena)
+			s.arena = fmt.Appendf(s.arena, msgNoConsent, p.p.ID, ch)
+			m.code, m.reason = codeNoConsent, s.since(start)
 			return m
 		}
 	}
@@ -43,12 +44,13 @@ func (e *Engine) marketing(s *scratch) *marketing {
 			if p.all {
 				where = msgAllChannels
 			}
-			m.code = api.SuppressedContactCap
+			start := len(s.arena)
 			if p.max <= 0 {
-				m.reason = fmt.Sprintf(msgContactCapZero, p.p.ID, where)
+				s.arena = fmt.Appendf(s.arena, msgContactCapZero, p.p.ID, where)
 			} else {
-				m.reason = fmt.Sprintf(msgContactCap, p.p.ID, p.max, p.p.Window, where, n)
+				s.arena = fmt.Appendf(s.arena, msgContactCap, p.p.ID, p.max, contacts(p.max), p.p.Window, where, n)
 			}
+			m.code, m.reason = codeContactCap, s.since(start)
 			return m
 		}
 	}
@@ -60,8 +62,9 @@ func (e *Engine) marketing(s *scratch) *marketing {
 		local := s.now.In(p.loc)
 		if p.inQuiet(local.Hour()*60 + local.Minute()) {
 			q := p.p.QuietHours
-			m.code = api.SuppressedQuietHours
-			m.reason = fmt.Sprintf(msgQuietHours, p.p.ID, q.Start, q.End, p.loc.String(), local.Format("15:04"))
+			start := len(s.arena)
+			s.arena = fmt.Appendf(s.arena, msgQuietHours, p.p.ID, q.Start, q.End, p.loc.String(), local.Format("15:04"))
+			m.code, m.reason = codeQuietHours, s.since(start)
 			return m
 		}
 	}
@@ -108,10 +111,10 @@ const day = 24 * time.Hour
 // declined reports whether the offer's suppression pause is running: the
 // customer declined it `declines` times within `days` days, and the last
 // of those declines is less than `pauseDays` days ago.
-func (e *Engine) declined(s *scratch, o *offerC) (string, bool) {
+func (e *Engine) declined(s *scratch, o *offerC) (reason, bool) {
 	sp := o.o.Suppression
 	if sp == nil || sp.Declines <= 0 || sp.PauseDays <= 0 {
-		return "", false
+		return noReason, false
 	}
 	s.declines = s.declines[:0]
 	for i := range s.contacts {
@@ -129,21 +132,33 @@ func (e *Engine) declined(s *scratch, o *offerC) (string, bool) {
 		// decline starts the pause.
 		until := t[i].Add(time.Duration(sp.PauseDays) * day)
 		if !s.now.Before(until) {
-			return "", false
+			return noReason, false
 		}
-		return fmt.Sprintf(msgDeclined, o.o.ID, n, sp.Days, t[i].UTC().Format(time.RFC3339), sp.PauseDays, until.UTC().Format(time.RFC3339)), true
+		start := len(s.arena)
+		s.arena = fmt.Appendf(s.arena, msgDeclined, o.o.ID, n, sp.Days, t[i].UTC().Format(time.RFC3339), sp.PauseDays, until.UTC().Format(time.RFC3339))
+		return s.since(start), true
 	}
-	return "", false
+	return noReason, false
 }
 
 // volumeCapped reports whether the offer was presented volumeCap times.
-func (e *Engine) volumeCapped(s *scratch, o *offerC) (string, bool) {
+func (e *Engine) volumeCapped(s *scratch, o *offerC) (reason, bool) {
 	if o.o.VolumeCap <= 0 || s.in.OfferVolume == nil {
-		return "", false
+		return noReason, false
 	}
 	n, ok := s.in.OfferVolume[o.o.ID]
 	if !ok || n < o.o.VolumeCap {
-		return "", false
+		return noReason, false
 	}
-	return fmt.Sprintf(msgVolumeCap, o.o.ID, n, o.o.VolumeCap), true
+	start := len(s.arena)
+	s.arena = fmt.Appendf(s.arena, msgVolumeCap, o.o.ID, n, o.o.VolumeCap)
+	return s.since(start), true
+}
+
+// contacts is "contact" or "contacts" after n.
+func contacts(n int) string {
+	if n == 1 {
+		return msgContact
+	}
+	return msgContacts
 }

@@ -41,7 +41,7 @@ func TestDecide_ContactCaps(t *testing.T) {
 			contacts: []Contact{contact(now.Add(-h), "ivr", "presented", "x"), contact(now.Add(-h), "sms", "presented", "x")}, want: "ranked"},
 		{name: "a channel cap is reached on its channel", policies: []protocol.ContactPolicy{policy("kiosk-daily", "kiosk", 1, "24h")},
 			contacts: []Contact{contact(now.Add(-h), "kiosk", "ignored", "x")},
-			want:     "contact_cap", reason: `policy "kiosk-daily" allows 1 contacts per 24h on kiosk; customer had 1`},
+			want:     "contact_cap", reason: `policy "kiosk-daily" allows 1 contact per 24h on kiosk; customer had 1`},
 		{name: "a cap of another channel does not apply", channel: "ivr", policies: []protocol.ContactPolicy{policy("kiosk-daily", "kiosk", 1, "24h")},
 			contacts: []Contact{contact(now.Add(-h), "kiosk", "presented", "x")}, want: "ranked"},
 		{name: "contacts before the window do not count", policies: []protocol.ContactPolicy{policy("daily", "all", 1, "24h")},

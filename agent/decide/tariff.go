@@ -116,24 +116,24 @@ func (e *Engine) tariff(s *scratch) *api.TariffAdvice {
 // missing or retired (the reason was built at Compile), the current bill is
 // unknown (no saving can be shown, so the offer is not made), the customer
 // is already on the plan, or the plan does not bill less.
-func (e *Engine) saving(s *scratch, o *offerC) (float64, api.SuppressionCode) {
-	if o.reasonPlan != "" {
-		s.arena = append(s.arena, o.reasonPlan...)
-		return 0, api.SuppressedPlanUnavailable
+func (e *Engine) saving(s *scratch, o *offerC) (float64, code, reason) {
+	if o.reasonPlan != noReason {
+		return 0, codePlanUnavailable, o.reasonPlan
 	}
 	bill := s.bills[o.plan]
+	start := len(s.arena)
 	switch {
 	case !s.curKnown:
 		s.arena = appendf(s.arena, msgBillUnknown, text(o.o.PlanID), yuan(bill))
-		return 0, api.SuppressedNoSaving
+		return 0, codeNoSaving, s.since(start)
 	case s.curPlan == o.plan:
 		s.arena = appendf(s.arena, msgAlreadyOnPlan, text(o.o.PlanID), yuan(bill))
-		return 0, api.SuppressedNoSaving
+		return 0, codeNoSaving, s.since(start)
 	}
 	saving := round2(s.cur - bill)
 	if saving <= 0 {
 		s.arena = appendf(s.arena, msgSameBill, yuan(s.cur), yuan(bill), text(o.o.PlanID))
-		return 0, api.SuppressedNoSaving
+		return 0, codeNoSaving, s.since(start)
 	}
-	return saving, ""
+	return saving, 0, noReason
 }
