@@ -83,6 +83,7 @@ type Cache struct {
 	region     string
 	unregioned bool
 	putMu      sync.Mutex
+	histMu     sync.Mutex // orders history rewrites
 	// catalogVersion moves whenever the catalogue (anything but profiles)
 	// changes, in this process: the decision engine recompiles then.
 	catalogVersion atomic.Uint64

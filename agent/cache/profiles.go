@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -21,8 +20,7 @@ const KindCustomer = "Customer"
 // configuration:
 //
 //	p/<gen 8><id>   profile index (8 bytes) + profile JSON
-//	h/<len 2><customer><unix nanos 8><agent>/<seq 8>   a contact
-//	                (protocol's binary event), from any agent
+//	h/<customer>    the customer's contacts, from any agent (history.go)
 //
 // Profiles belong to the configuration's generation, so a snapshot (which
 // the agent gets when it fell too far behind to know what was erased)
@@ -52,40 +50,6 @@ func profileKey(gen uint64, id string) []byte {
 
 func profileGenPrefix(gen uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte{}, prefixProfile...), gen)
-}
-
-func historyPrefix(customer string) []byte {
-	k := make([]byte, 0, len(prefixHistory)+2+len(customer))
-	k = append(k, prefixHistory...)
-	k = append(k, byte(len(customer)>>8), byte(len(customer)))
-	return append(k, customer...)
-}
-
-func historyKey(e *protocol.ContactEvent) []byte {
-	k := historyPrefix(e.CustomerID)
-	k = binary.BigEndian.AppendUint64(k, uint64(e.Time.UnixNano()))
-	k = append(k, e.AgentID...)
-	k = append(k, '/')
-	return binary.BigEndian.AppendUint64(k, e.Seq)
-}
-
-// historyValue is the agent id (uvarint length + bytes) and the binary event.
-func historyValue(e *protocol.ContactEvent) []byte {
-	b := make([]byte, 0, 8+len(e.AgentID)+protocol.EventBinarySize(e))
-	b = binary.AppendUvarint(b, uint64(len(e.AgentID)))
-	b = append(b, e.AgentID...)
-	return protocol.AppendEventBinary(b, e)
-}
-
-func decodeHistory(v []byte) (protocol.ContactEvent, error) {
-	var e protocol.ContactEvent
-	r := protocol.NewBinaryReader(v)
-	e.AgentID = r.String()
-	r.Event(&e)
-	if r.Err() == nil && r.Len() != 0 {
-		return e, errors.New("contact history: trailing bytes")
-	}
-	return e, r.Err()
 }
 
 func encodeProfile(p *protocol.Profile) ([]byte, error) {
@@ -155,7 +119,7 @@ func (c *Cache) applyCustomer(tx *badger.Txn, ch api.Change) error {
 		if err := tx.Delete(key); err != nil {
 			return err
 		}
-		return deletePrefix(tx, historyPrefix(ch.ID))
+		return tx.Delete(historyKey(ch.ID))
 	}
 	return fmt.Errorf("change at index %d: unknown op %q", ch.Index, ch.Op)
 }
@@ -181,23 +145,6 @@ func setNewer(tx *badger.Txn, key []byte, p *protocol.Profile) error {
 	return tx.Set(key, b)
 }
 
-func deletePrefix(tx *badger.Txn, prefix []byte) error {
-	opts := badger.DefaultIteratorOptions
-	opts.PrefetchValues = false
-	opts.Prefix = prefix
-	it := tx.NewIterator(opts)
-	var keys [][]byte
-	for it.Rewind(); it.Valid(); it.Next() {
-		keys = append(keys, it.Item().KeyCopy(nil))
-	}
-	it.Close()
-	for _, k := range keys {
-		if err := tx.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // PutProfiles stores fetched or prefetched profiles and their history,
 // keeping a stored profile that is newer.
@@ -240,14 +187,17 @@ func (c *Cache) PutProfiles(fs []Fetched) error {
 				return fmt.Errorf("store profiles: %w", err)
 			}
 		}
-		for j := range fs[i].Contacts {
-			e := &fs[i].Contacts[j]
-			if err := wb.Set(historyKey(e), historyValue(e)); err != nil {
-				return fmt.Errorf("store profiles: %w", err)
-			}
-		}
 	}
 	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("store profiles: %w", err)
+	}
+	var contacts []protocol.ContactEvent
+	for i := range fs {
+		contacts = append(contacts, fs[i].Contacts...)
+	}
+	c.histMu.Lock()
+	defer c.histMu.Unlock()
+	if err := c.addHistory(contacts, nil); err != nil {
 		return fmt.Errorf("store profiles: %w", err)
 	}
 	return nil
@@ -313,85 +263,6 @@ func (c *Cache) ProfileCount() int {
 		return nil
 	})
 	return n
-}
-
-// AddContacts records contacts in the history: all of them when own is
-// set (the agent's own, recorded as it accepts them, so its caps are exact
-// before the control plane acknowledges them), otherwise only those of
-// customers the cache holds (what other agents recorded, pushed by the
-// control plane). The same event from two sources is stored once.
-func (c *Cache) AddContacts(evs []protocol.ContactEvent, own bool) error {
-	c.mu.RLock()
-	gen := c.gen
-	c.mu.RUnlock()
-	wb := c.db.NewWriteBatch()
-	defer wb.Cancel()
-	var held map[string]bool
-	if !own {
-		held = map[string]bool{}
-		if err := c.db.View(func(tx *badger.Txn) error {
-			for i := range evs {
-				id := evs[i].CustomerID
-				if _, seen := held[id]; seen {
-					continue
-				}
-				_, err := tx.Get(profileKey(gen, id))
-				held[id] = err == nil
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	for i := range evs {
-		e := &evs[i]
-		if !own && !held[e.CustomerID] {
-			continue
-		}
-		if err := wb.Set(historyKey(e), historyValue(e)); err != nil {
-			return fmt.Errorf("record contacts: %w", err)
-		}
-	}
-	return wb.Flush()
-}
-
-// Contacts returns a customer's contacts at or after since, oldest first,
-// at most max (the newest max when there are more).
-func (c *Cache) Contacts(customer string, since time.Time, max int) ([]protocol.ContactEvent, error) {
-	prefix := historyPrefix(customer)
-	var out []protocol.ContactEvent
-	err := c.db.View(func(tx *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = prefix
-		opts.Reverse = true
-		it := tx.NewIterator(opts)
-		defer it.Close()
-		var floor uint64
-		if since.Unix() > 0 {
-			floor = uint64(since.UnixNano())
-		}
-		for it.Seek(append(bytes.Clone(prefix), 0xff)); it.Valid() && len(out) < max; it.Next() {
-			k := it.Item().Key()[len(prefix):]
-			if len(k) < 8 || binary.BigEndian.Uint64(k) < floor {
-				break
-			}
-			if err := it.Item().Value(func(v []byte) error {
-				e, err := decodeHistory(v)
-				if err != nil {
-					return err
-				}
-				out = append(out, e)
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, err
 }
 
 // dropProfilesExcept deletes profiles of other generations and, when

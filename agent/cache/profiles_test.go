@@ -134,3 +134,27 @@ func TestCache_SnapshotDropsProfilesAndHistory(t *testing.T) {
 		t.Fatal("history survived a snapshot")
 	}
 }
+
+func TestCache_HistoryIsBoundedInCountAndTime(t *testing.T) {
+	c := open(t, t.TempDir())
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var evs []protocol.ContactEvent
+	for i := range cache.MaxHistory + 10 {
+		evs = append(evs, contact("kiosk-1", uint64(i+1), "C1", now.Add(time.Duration(i)*time.Second)))
+	}
+	evs = append(evs, contact("kiosk-1", 9999, "C1", now.Add(-cache.HistoryWindow-time.Hour)))
+	if err := c.AddContacts(evs, true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Contacts("C1", time.Time{}, 1000)
+	if err != nil || len(got) != cache.MaxHistory || got[0].Seq != 11 || got[len(got)-1].Seq != uint64(cache.MaxHistory+10) {
+		t.Fatalf("kept %d contacts, first %d: %v", len(got), got[0].Seq, err)
+	}
+	// Older than the window before the newest: dropped even when there is room.
+	if err := c.AddContacts([]protocol.ContactEvent{contact("ivr-1", 1, "C2", now), contact("ivr-1", 2, "C2", now.Add(-cache.HistoryWindow-time.Minute))}, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.Contacts("C2", time.Time{}, 1000); len(got) != 1 || got[0].Seq != 1 {
+		t.Fatalf("window: %+v", got)
+	}
+}

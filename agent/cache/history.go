@@ -1,0 +1,199 @@
+package cache
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"touchpoint.dev/touchpoint/protocol"
+)
+
+// Contact history: one key per customer,
+//
+//	h/<customer>   uvarint count, then per contact: agent id (uvarint
+//	               length + bytes) and protocol's binary event
+//
+// oldest first, each (agent, sequence) once, at most MaxHistory contacts
+// and none older than HistoryWindow before the newest. A decision reads it
+// with one Get (a prefix iteration costs ten times more in badger); writes
+// read, merge and rewrite it under histMu.
+const (
+	MaxHistory    = 256
+	HistoryWindow = 366 * 24 * time.Hour
+)
+
+func historyKey(customer string) []byte {
+	return append(append([]byte{}, prefixHistory...), customer...)
+}
+
+func encodeHistory(evs []protocol.ContactEvent) []byte {
+	n := 10
+	for i := range evs {
+		n += 10 + len(evs[i].AgentID) + protocol.EventBinarySize(&evs[i])
+	}
+	b := make([]byte, 0, n)
+	b = binary.AppendUvarint(b, uint64(len(evs)))
+	for i := range evs {
+		b = binary.AppendUvarint(b, uint64(len(evs[i].AgentID)))
+		b = append(b, evs[i].AgentID...)
+		b = protocol.AppendEventBinary(b, &evs[i])
+	}
+	return b
+}
+
+func decodeHistory(v []byte) ([]protocol.ContactEvent, error) {
+	r := protocol.NewBinaryReader(v)
+	n := r.Uvarint()
+	if r.Err() == nil && n > uint64(r.Len()) {
+		return nil, errors.New("contact history: count exceeds the value")
+	}
+	out := make([]protocol.ContactEvent, 0, n)
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		var e protocol.ContactEvent
+		e.AgentID = r.String()
+		r.Event(&e)
+		out = append(out, e)
+	}
+	if r.Err() != nil {
+		return nil, fmt.Errorf("contact history: %w", r.Err())
+	}
+	return out, nil
+}
+
+// mergeHistory adds evs to have (both any order), dropping repeats of an
+// (agent, sequence), and keeps the newest MaxHistory within HistoryWindow
+// of the newest, oldest first.
+func mergeHistory(have, evs []protocol.ContactEvent) []protocol.ContactEvent {
+	type id struct {
+		agent string
+		seq   uint64
+	}
+	seen := make(map[id]bool, len(have)+len(evs))
+	out := make([]protocol.ContactEvent, 0, len(have)+len(evs))
+	for _, e := range slices.Concat(have, evs) {
+		k := id{e.AgentID, e.Seq}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, e)
+	}
+	slices.SortStableFunc(out, func(a, b protocol.ContactEvent) int { return a.Time.Compare(b.Time) })
+	if len(out) > MaxHistory {
+		out = out[len(out)-MaxHistory:]
+	}
+	if len(out) > 0 {
+		floor := out[len(out)-1].Time.Add(-HistoryWindow)
+		i := 0
+		for i < len(out) && out[i].Time.Before(floor) {
+			i++
+		}
+		out = out[i:]
+	}
+	return out
+}
+
+func readHistory(tx *badger.Txn, customer string) ([]protocol.ContactEvent, error) {
+	it, err := tx.Get(historyKey(customer))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []protocol.ContactEvent
+	err = it.Value(func(v []byte) error {
+		var err error
+		out, err = decodeHistory(v)
+		return err
+	})
+	return out, err
+}
+
+// addHistory merges contacts into their customers' histories (histMu
+// held). held, when not nil, says which customers to keep contacts for.
+func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn, customer string) bool) error {
+	by := map[string][]protocol.ContactEvent{}
+	for _, e := range evs {
+		by[e.CustomerID] = append(by[e.CustomerID], e)
+	}
+	merged := make(map[string][]byte, len(by))
+	err := c.db.View(func(tx *badger.Txn) error {
+		for customer, add := range by {
+			if held != nil && !held(tx, customer) {
+				continue
+			}
+			have, err := readHistory(tx, customer)
+			if err != nil {
+				return err
+			}
+			merged[customer] = encodeHistory(mergeHistory(have, add))
+		}
+		return nil
+	})
+	if err != nil || len(merged) == 0 {
+		return err
+	}
+	wb := c.db.NewWriteBatch()
+	defer wb.Cancel()
+	for customer, v := range merged {
+		if err := wb.Set(historyKey(customer), v); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
+}
+
+// AddContacts records contacts in the history: all of them when own is
+// set (the agent's own, recorded as it accepts them, so its caps are exact
+// before the control plane acknowledges them), otherwise only those of
+// customers the cache holds (what other agents recorded, pushed by the
+// control plane). The same event from two sources is stored once.
+func (c *Cache) AddContacts(evs []protocol.ContactEvent, own bool) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	c.mu.RLock()
+	gen := c.gen
+	c.mu.RUnlock()
+	c.histMu.Lock()
+	defer c.histMu.Unlock()
+	var held func(*badger.Txn, string) bool
+	if !own {
+		held = func(tx *badger.Txn, customer string) bool {
+			_, err := tx.Get(profileKey(gen, customer))
+			return err == nil
+		}
+	}
+	if err := c.addHistory(evs, held); err != nil {
+		return fmt.Errorf("record contacts: %w", err)
+	}
+	return nil
+}
+
+// Contacts returns a customer's contacts at or after since, oldest first,
+// at most max (the newest max when there are more).
+func (c *Cache) Contacts(customer string, since time.Time, max int) ([]protocol.ContactEvent, error) {
+	var out []protocol.ContactEvent
+	err := c.db.View(func(tx *badger.Txn) error {
+		var err error
+		out, err = readHistory(tx, customer)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read contacts of %s: %w", customer, err)
+	}
+	i := 0
+	for i < len(out) && out[i].Time.Before(since) {
+		i++
+	}
+	out = out[i:]
+	if len(out) > max {
+		out = out[len(out)-max:]
+	}
+	return out, nil
+}
