@@ -145,7 +145,6 @@ func setNewer(tx *badger.Txn, key []byte, p *protocol.Profile) error {
 	return tx.Set(key, b)
 }
 
-
 // PutProfiles stores fetched or prefetched profiles and their history,
 // keeping a stored profile that is newer.
 func (c *Cache) PutProfiles(fs []Fetched) error {
