@@ -3,7 +3,9 @@ package decide
 import (
 	"math"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"touchpoint.dev/touchpoint/protocol"
 )
@@ -141,4 +143,39 @@ func TestDecide_DoesNotChangeItsInput(t *testing.T) {
 	if dump(e.Decide(in)) != before {
 		t.Fatal("second decision differs")
 	}
+}
+
+// Decisions made at the same time on one engine are the decisions made
+// one after the other.
+func TestDecide_ConcurrentDecisionsAgree(t *testing.T) {
+	cat := benchCatalog()
+	e := Compile(cat)
+	v := newBenchValues()
+	inputFor := func(i int) Input {
+		p := &protocol.Profile{}
+		v.profile(p, i, benchCustomer{tenure: uint8(i % 121), voice: uint8(i % 150), data: uint8(i * 7 % 200), sms: uint8(i % 100),
+			arpu: uint8(i * 3 % 120), risk: uint8(i * 13 % 100), plan: uint8(i % 4), region: uint8(i % 8), consent: i%3 == 0})
+		return Input{CustomerID: p.ID, Channel: protocol.KnownChannels[i%4], Intent: []string{"", "cancel", "billing"}[i%3], Now: now.Add(time.Duration(i) * time.Minute),
+			Profile: p, Contacts: benchContacts(nil, i, now, cat.Offers)}
+	}
+	const n = 40
+	want := make([]string, n)
+	for i := range n {
+		want[i] = dump(e.Decide(inputFor(i)))
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n {
+				j := (i + g*10) % n
+				if got := dump(e.Decide(inputFor(j))); got != want[j] {
+					t.Errorf("customer %d decided differently when concurrent", j)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -171,6 +171,11 @@ func (e *Engine) release(s *scratch) {
 	clear(s.profile)
 	clear(s.context)
 	s.env["now"] = nil
+	for _, n := range e.flat {
+		s.env[n.name] = nil
+	}
+	clear(s.vm.Stack[:cap(s.vm.Stack)])
+	clear(s.vm.Variables)
 	clear(s.rules)
 	clear(s.camps)
 	clear(s.contacts)
