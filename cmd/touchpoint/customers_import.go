@@ -940,21 +940,19 @@ func shard(id string) uint32 {
 }
 
 func encodeBatch(rows []pendingRow) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(len(rows) * 200)
-	buf.WriteByte('[')
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
+	n := 2
+	for i := range rows {
+		n += protocol.ProfileJSONSize(&rows[i].p) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
 	for i := range rows {
 		if i > 0 {
-			buf.WriteByte(',')
+			b = append(b, ',')
 		}
-		if err := enc.Encode(&rows[i].p); err != nil {
-			return nil, fmt.Errorf("line %d: %w", rows[i].line, err)
-		}
+		b = protocol.AppendProfileJSON(b, &rows[i].p)
 	}
-	buf.WriteByte(']')
-	return buf.Bytes(), nil
+	return append(b, ']'), nil
 }
 
 // openSource picks CSV or JSON Lines: by extension (.jsonl, .ndjson), else

@@ -52,8 +52,15 @@ type eraseResult api.CustomerEraseResult
 func (r *eraseResult) index() uint64 { return r.Index }
 
 // decodeProfiles reads a JSON array of profiles strictly, locating every
-// error at its profile's position.
+// error at its profile's position. The common form takes protocol's fast
+// decoder; anything else (and every error) goes through encoding/json.
 func decodeProfiles(body []byte) ([]protocol.Profile, error) {
+	if ps, ok := protocol.DecodeProfilesJSON(body); ok {
+		if len(ps) > api.MaxCustomersPerRequest {
+			return nil, api.Errorf(api.CodeBodyTooLarge, "more than %d profiles in one request; send them in batches", api.MaxCustomersPerRequest)
+		}
+		return ps, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {

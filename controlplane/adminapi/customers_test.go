@@ -186,6 +186,11 @@ func TestCustomersAPI_BadInputGetsStableCodes(t *testing.T) {
 	big := "[" + strings.Repeat(`{"id":"C1","attributes":{"note":"`+strings.Repeat("x", 4000)+`"}},`, 1100) + `{"id":"C2"}]`
 	_, err := cl.UpsertCustomersJSON(ctx, []byte(big))
 	wantCode(t, "body over 4 MiB", err, api.CodeBodyTooLarge)
+	many := "[" + strings.Repeat(`{"id":"C1"},`, api.MaxCustomersPerRequest) + `{"id":"C2"}]`
+	_, err = cl.UpsertCustomersJSON(ctx, []byte(many))
+	wantCode(t, "too many profiles", err, api.CodeBodyTooLarge)
+	_, err = cl.UpsertCustomersJSON(ctx, []byte(strings.Replace(many, `"id"`, `"ID"`, 1)))
+	wantCode(t, "too many profiles, slow path", err, api.CodeBodyTooLarge)
 	_, err = cl.Customer(ctx, "nobody")
 	wantCode(t, "unknown customer", err, api.CodeNotFound)
 	_, err = cl.EraseCustomer(ctx, "nobody")

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -98,9 +99,9 @@ func applyCustomersUpsert(e *entry) (any, *api.Error) {
 	if len(p.Profiles) > MaxCustomersPerUpsert {
 		return nil, api.Errorf(api.CodeBadRequest, "%d profiles in one upsert; the limit is %d", len(p.Profiles), MaxCustomersPerUpsert)
 	}
-	// Check and encode everything before writing anything.
-	docs := make([][]byte, len(p.Profiles))
-	writes := 0
+	// Check and encode everything before writing anything. The values of
+	// the whole entry share one buffer (badger holds them until commit).
+	size := 0
 	for i := range p.Profiles {
 		pr := &p.Profiles[i]
 		if err := pr.Validate(); err != nil {
@@ -110,13 +111,24 @@ func applyCustomersUpsert(e *entry) (any, *api.Error) {
 			return nil, api.Errorf(api.CodeInvalidField, "%v", err).InDocument(i, "")
 		}
 		pr.Index = e.index
-		docs[i] = appendProfileJSON(make([]byte, 0, 64+profileBinarySize(pr)*5/4), pr)
+		size += 8 + protocol.ProfileJSONSize(pr)
+	}
+	arena := make([]byte, 0, size)
+	docs := make([][]byte, len(p.Profiles))
+	writes := 0
+	for i := range p.Profiles {
+		pr := &p.Profiles[i]
+		start := len(arena)
+		arena = binary.BigEndian.AppendUint64(arena, e.index)
+		arena = protocol.AppendProfileJSON(arena, pr)
+		docs[i] = arena[start:len(arena):len(arena)]
 		writes += 2*len(docs[i]) + 3*len(pr.ID) + len(pr.Region) + 128
 	}
 	if writes > maxCustomerWrites {
 		return nil, api.Errorf(api.CodeBodyTooLarge, "customer upsert would write %d bytes; the limit is %d: send fewer profiles", writes, maxCustomerWrites)
 	}
 	created := 0
+	changes := make([]byte, 0, writes/2)
 	for i := range p.Profiles {
 		pr := &p.Profiles[i]
 		key := profileKey(pr.ID)
@@ -127,9 +139,10 @@ func applyCustomersUpsert(e *entry) (any, *api.Error) {
 		} else {
 			created++
 		}
-		e.w.set(key, encodeObject(e.index, docs[i]))
+		// docs[i] is the stored value: the index, then the JSON.
+		e.w.set(key, docs[i])
 		e.w.set(regionKey(pr.Region, pr.ID), nil)
-		e.addCustomerChange(api.OpPut, pr.ID, pr.Region, docs[i])
+		changes = e.addCustomerChange(changes, api.OpPut, pr.ID, pr.Region, docs[i][8:])
 	}
 	// One audit record per batch, without ids or any other personal data.
 	e.addAudit("customers.import", fmt.Sprintf("%d profiles", len(p.Profiles)),
@@ -161,7 +174,7 @@ func applyCustomerErase(e *entry) (any, *api.Error) {
 		e.w.del(profileKey(p.ID))
 		e.w.del(regionKey(region, p.ID))
 		dropCustomerChange(e.w, idx, p.ID)
-		e.addCustomerChange(api.OpDelete, p.ID, region, nil)
+		e.addCustomerChange(nil, api.OpDelete, p.ID, region, nil)
 	}
 	if len(events) > maxEraseEvents {
 		events, res.More = events[:maxEraseEvents], true
@@ -220,9 +233,11 @@ func dropCustomerChange(w *writer, idx uint64, id string) {
 }
 
 // addCustomerChange records an api.Change of kind Customer with its region,
-// assembled by hand like addChange.
-func (e *entry) addCustomerChange(op, id, region string, doc []byte) {
-	b := make([]byte, 0, 80+len(id)+len(region)+len(doc))
+// assembled by hand like addChange. The record is appended to buf (which
+// badger holds until commit: buf is never rewritten), and buf returned.
+func (e *entry) addCustomerChange(buf []byte, op, id, region string, doc []byte) []byte {
+	start := len(buf)
+	b := buf
 	b = append(b, `{"index":`...)
 	b = strconv.AppendUint(b, e.index, 10)
 	b = append(b, `,"op":`...)
@@ -238,10 +253,11 @@ func (e *entry) addCustomerChange(op, id, region string, doc []byte) {
 		b = append(b, doc...)
 	}
 	b = append(b, '}')
-	e.w.set(seqKey(prefixChange, e.index, e.chg), b)
+	e.w.set(seqKey(prefixChange, e.index, e.chg), b[start:len(b):len(b)])
 	if e.chg == 0 {
 		e.w.set(keyLastChange, u64(e.index))
 	}
 	e.chg++
 	e.w.lastChange = e.index
+	return b
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 
 	"touchpoint.dev/touchpoint/protocol"
 )
@@ -289,84 +288,4 @@ func (r *payloadReader) attributes() map[string]any {
 		}
 	}
 	return m
-}
-
-// appendProfileJSON appends p as JSON, byte for byte what json.Marshal
-// writes (sorted keys, its number format, its string escaping), without
-// reflection: every node encodes every imported profile. Values must be
-// float64, bool or string (Validate checks that).
-func appendProfileJSON(b []byte, p *protocol.Profile) []byte {
-	b = append(b, `{"id":`...)
-	b = appendJSONString(b, p.ID)
-	if p.Region != "" {
-		b = append(b, `,"region":`...)
-		b = appendJSONString(b, p.Region)
-	}
-	if len(p.Consents) > 0 {
-		b = append(b, `,"consents":{`...)
-		for i, k := range sortedKeys(p.Consents) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			b = strconv.AppendBool(b, p.Consents[k])
-		}
-		b = append(b, '}')
-	}
-	if p.DoNotDisturb {
-		b = append(b, `,"doNotDisturb":true`...)
-	}
-	if len(p.Attributes) > 0 {
-		b = append(b, `,"attributes":`...)
-		b = appendAttributesJSON(b, p.Attributes)
-	}
-	if len(p.Derived) > 0 {
-		b = append(b, `,"derived":`...)
-		b = appendAttributesJSON(b, p.Derived)
-	}
-	if p.Index != 0 {
-		b = append(b, `,"index":`...)
-		b = strconv.AppendUint(b, p.Index, 10)
-	}
-	return append(b, '}')
-}
-
-func appendAttributesJSON(b []byte, m map[string]any) []byte {
-	b = append(b, '{')
-	for i, k := range sortedKeys(m) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, k)
-		b = append(b, ':')
-		switch v := m[k].(type) {
-		case float64:
-			b = appendJSONFloat(b, v)
-		case bool:
-			b = strconv.AppendBool(b, v)
-		case string:
-			b = appendJSONString(b, v)
-		default:
-			panic(fmt.Sprintf("fsm: attribute %s of type %T reached the encoder", k, v))
-		}
-	}
-	return append(b, '}')
-}
-
-// appendJSONFloat formats a finite float64 as encoding/json does.
-func appendJSONFloat(b []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// e-07 becomes e-7, as encoding/json writes it.
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
 }

@@ -3,7 +3,6 @@ package fsm
 import (
 	"encoding/json"
 	"math"
-	"math/rand/v2"
 	"reflect"
 	"testing"
 
@@ -69,59 +68,6 @@ func TestCustomersUpsert_RefusesValuesJSONCannotCarry(t *testing.T) {
 	}
 }
 
-// The hand-written encoder must write exactly what json.Marshal writes:
-// every node stores these bytes and agents compare nothing else.
-func TestAppendProfileJSON_MatchesEncodingJSON(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	profiles := sampleProfiles()
-	for i := range 2000 {
-		profiles = append(profiles, randomProfile(r, i))
-	}
-	for i := range profiles {
-		p := &profiles[i]
-		p.Index = uint64(i)
-		want, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := appendProfileJSON(nil, p); string(got) != string(want) {
-			t.Fatalf("profile %d:\n got %s\nwant %s", i, got, want)
-		}
-	}
-}
-
-func randomProfile(r *rand.Rand, i int) protocol.Profile {
-	p := protocol.Profile{ID: "C" + string(rune('a'+i%26)), DoNotDisturb: r.IntN(2) == 0}
-	if r.IntN(2) == 0 {
-		p.Region = "r" + string(rune('0'+i%10))
-	}
-	if r.IntN(3) == 0 {
-		p.Consents = map[string]bool{"sms": r.IntN(2) == 0, "kiosk": true}
-	}
-	p.Attributes = map[string]any{}
-	for j := range r.IntN(8) {
-		name := string([]rune{'a' + rune(j), rune(r.IntN(0x3000))})
-		switch r.IntN(4) {
-		case 0:
-			p.Attributes[name] = math.Float64frombits(r.Uint64())
-			if f := p.Attributes[name].(float64); math.IsNaN(f) || math.IsInf(f, 0) {
-				p.Attributes[name] = float64(r.IntN(1e6)) / 1000
-			}
-		case 1:
-			p.Attributes[name] = r.NormFloat64() * math.Pow(10, float64(r.IntN(60)-30))
-		case 2:
-			p.Attributes[name] = r.IntN(2) == 0
-		default:
-			s := make([]rune, r.IntN(12))
-			for k := range s {
-				s[k] = rune(r.IntN(0x2100))
-			}
-			p.Attributes[name] = string(s)
-		}
-	}
-	return p
-}
-
 func mustCustomersBinary(p CustomersUpsert) []byte {
 	b, err := p.MarshalBinary()
 	if err != nil {
@@ -132,7 +78,8 @@ func mustCustomersBinary(p CustomersUpsert) []byte {
 
 // FuzzCustomersUpsertPayload: the binary customer payload decoder never
 // panics, and what it accepts survives an encode/decode round trip and
-// encodes to JSON as encoding/json would.
+// encodes to JSON (protocol.AppendProfileJSON, as the FSM stores it) as
+// encoding/json would.
 func FuzzCustomersUpsertPayload(f *testing.F) {
 	f.Add(mustCustomersBinary(CustomersUpsert{Profiles: sampleProfiles()}))
 	f.Add(mustCustomersBinary(CustomersUpsert{}))
@@ -160,7 +107,7 @@ func FuzzCustomersUpsertPayload(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := appendProfileJSON(nil, &p.Profiles[i]); string(got) != string(want) {
+			if got := protocol.AppendProfileJSON(nil, &p.Profiles[i]); string(got) != string(want) {
 				t.Fatalf("JSON of profile %d:\n got %s\nwant %s", i, got, want)
 			}
 		}
