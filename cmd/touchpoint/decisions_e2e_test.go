@@ -144,13 +144,29 @@ func TestDecisions_ImportApplyDecideRecordAndKeepDecidingOffline(t *testing.T) {
 		t.Fatalf("customers show C1: %s", show)
 	}
 
+	// Erasing C2 removes it from every agent: both confirm, and neither
+	// decides for it any more.
+	var erased struct {
+		Confirmed   []string `json:"confirmed"`
+		Unconfirmed []string `json:"unconfirmed"`
+	}
+	out := mustTP(t, addr, c.Token, "customers", "erase", "C2", "--wait", "20s", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &erased); err != nil || len(erased.Confirmed) != 2 || len(erased.Unconfirmed) != 0 {
+		t.Fatalf("customers erase C2: %v: %s", err, out)
+	}
+	for _, a := range []*testAgent{kiosk, ivr} {
+		if _, code, body := a.decide(t, `{"customerId":"C2","channel":"`+a.cfg.Channel+`"}`); code != 404 {
+			t.Fatalf("%s still decides for the erased C2: %d %s", a.cfg.ID, code, body)
+		}
+	}
+
 	// The control plane stops; both agents keep deciding from their caches.
 	for _, n := range c.Nodes {
 		n.Stop()
 	}
 	waitFor(t, "the kiosk agent to notice", 20*time.Second, func() bool { return !kiosk.a.LinkStatus().Connected })
-	if d, code, body := kiosk.decide(t, `{"customerId":"C2","channel":"kiosk"}`); code != 200 || hasSuppressed(d, "retain-10", "not_eligible") == "" {
-		t.Fatalf("offline decision for C2: %d %s", code, body)
+	if d, code, body := kiosk.decide(t, `{"customerId":"C1","channel":"kiosk"}`); code != 200 || hasSuppressed(d, "retain-10", "contact_cap") == "" {
+		t.Fatalf("offline decision for C1 on the kiosk: %d %s", code, body)
 	}
 	if d, code, body := ivr.decide(t, `{"customerId":"C1","channel":"ivr"}`); code != 200 || hasSuppressed(d, "retain-10", "contact_cap") == "" {
 		t.Fatalf("offline decision for C1 on the IVR: %d %s", code, body)
