@@ -1,6 +1,7 @@
 package decide
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"sync"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
@@ -178,4 +180,32 @@ func TestDecide_ConcurrentDecisionsAgree(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// A Decision reused by DecideInto holds exactly what a fresh one would.
+func TestDecideInto_ReusedDecisionEqualsAFreshOne(t *testing.T) {
+	c := benchCatalog()
+	c.Campaigns[2].ControlGroupPercent = 100 // some holdouts
+	e := Compile(c)
+	v := newBenchValues()
+	var reused api.Decision
+	for i := range 60 {
+		p := &protocol.Profile{}
+		v.profile(p, i, benchCustomer{tenure: uint8(i * 5 % 121), voice: uint8(i % 150), data: uint8(i * 7 % 200), sms: uint8(i % 100),
+			arpu: uint8(i * 3 % 120), risk: uint8(i * 13 % 100), plan: uint8(i % 4), region: uint8(i % 8)})
+		if i%7 == 0 {
+			p.Attributes = map[string]any{} // no current bill, no churn risk
+			p.Derived = nil
+		}
+		in := Input{CustomerID: p.ID, Channel: protocol.KnownChannels[i%6], Intent: []string{"", "cancel", "billing"}[i%3],
+			Now: now.Add(time.Duration(i) * 37 * time.Minute), Profile: p, Contacts: benchContacts(nil, i, now, c.Offers)}
+		e.DecideInto(&reused, in)
+		if got, want := dump(reused), dump(e.Decide(in)); got != want {
+			t.Fatalf("decision %d differs when reused:\n%s\nwant\n%s", i, got, want)
+		}
+	}
+	empty := Compile(Catalog{}).Decide(input(profileC1(), "kiosk"))
+	if b, _ := json.Marshal(empty); !strings.Contains(string(b), `"offers":[],"suppressed":[],"holdout":[]`) {
+		t.Fatalf("empty decision: %s", b)
+	}
 }

@@ -194,6 +194,17 @@ func (e *Engine) release(s *scratch) {
 // policy that cannot be applied filters the offers it touches, with a
 // reason. It records nothing: a decision is not a contact.
 func (e *Engine) Decide(in Input) api.Decision {
+	var d api.Decision
+	e.DecideInto(&d, in)
+	return d
+}
+
+// DecideInto is Decide writing its answer into d, reusing the memory of
+// the lists (and pointers) d already holds: a caller that keeps a pool of
+// Decisions, and is done with one (its JSON written) before reusing it,
+// decides without allocating its answers. Every field of d is
+// overwritten.
+func (e *Engine) DecideInto(d *api.Decision, in Input) {
 	s := e.scratch.Get().(*scratch)
 	defer e.release(s)
 	p := in.Profile
@@ -202,27 +213,47 @@ func (e *Engine) Decide(in Input) api.Decision {
 	}
 	s.begin(e, &in, p)
 
-	d := api.Decision{
+	risk, tariff := d.ChurnRisk, d.Tariff
+	*d = api.Decision{
 		DecisionID:  in.DecisionID,
 		CustomerID:  s.customer,
 		Channel:     in.Channel,
 		Intent:      in.Intent,
 		ConfigIndex: e.index,
 		Time:        in.Now,
+		Offers:      d.Offers[:0],
+		Suppressed:  d.Suppressed[:0],
+		Holdout:     d.Holdout[:0],
 	}
 	if v, ok := number(p.Derived["churnRisk"]); ok {
-		d.ChurnRisk = &v
+		if risk == nil {
+			risk = new(float64)
+		}
+		*risk = v
+		d.ChurnRisk = risk
 	}
 	d.ChurnLevel, _ = p.Derived["churnLevel"].(string)
 	d.Segment, _ = p.Derived["segment"].(string)
 	if len(e.plans) > 0 {
-		d.Tariff = e.tariff(s)
+		if tariff == nil {
+			tariff = &api.TariffAdvice{}
+		}
+		e.tariff(s, tariff)
+		d.Tariff = tariff
 	}
 	for oi := range e.offers {
 		e.consider(s, oi)
 	}
-	e.finish(s, &d)
-	return d
+	e.finish(s, d)
+}
+
+// resize returns a slice of n elements, reusing s's array when it is large
+// enough; the elements are to be overwritten.
+func resize[T any](s []T, n int) []T {
+	if s != nil && cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n) // never nil: an empty list is [] in JSON
 }
 
 func (s *scratch) begin(e *Engine, in *Input, p *protocol.Profile) {
@@ -497,7 +528,7 @@ func (e *Engine) finish(s *scratch, d *api.Decision) {
 		}
 		return int(a.offer - b.offer)
 	})
-	d.Offers = make([]api.DecisionOffer, len(s.ranked))
+	d.Offers = resize(d.Offers, len(s.ranked))
 	for i, k := range s.keys {
 		c := s.ranked[k.cand]
 		o := &e.offers[c.offer]
@@ -531,10 +562,10 @@ func (e *Engine) finish(s *scratch, d *api.Decision) {
 	for _, r := range s.refs {
 		d.Offers[r.idx].Reason = text[r.start:r.end]
 	}
-	d.Suppressed = make([]api.SuppressedOffer, len(s.supp))
+	d.Suppressed = resize(d.Suppressed, len(s.supp))
 	for i, x := range s.supp {
 		out := &d.Suppressed[i]
-		out.OfferID = e.offers[x.offer].o.ID
+		out.OfferID, out.CampaignID = e.offers[x.offer].o.ID, ""
 		if x.campaign >= 0 {
 			out.CampaignID = e.campaigns[x.campaign].c.ID
 		}
@@ -545,7 +576,7 @@ func (e *Engine) finish(s *scratch, d *api.Decision) {
 			out.Reason = text[x.reason.start:x.reason.end]
 		}
 	}
-	d.Holdout = e.holdouts(s)
+	e.holdouts(s, d)
 }
 
 // staticRankReason is the ranked reason built at Compile, when there is
@@ -581,25 +612,31 @@ func (e *Engine) appendRankReason(s *scratch, o *offerC, c *candidate) {
 	}
 }
 
-func (e *Engine) holdouts(s *scratch) []api.Holdout {
+// holdouts lists the held-out offers by campaign, into d.Holdout (empty,
+// its memory reused).
+func (e *Engine) holdouts(s *scratch, d *api.Decision) {
+	if d.Holdout == nil {
+		d.Holdout = []api.Holdout{}
+	}
 	if len(s.hold) == 0 {
-		return []api.Holdout{}
+		return
 	}
 	slices.SortFunc(s.hold, func(a, b holdEntry) int {
 		return cmp.Or(cmp.Compare(a.campaign, b.campaign), cmp.Compare(a.offer, b.offer))
 	})
-	var out []api.Holdout
 	for i := 0; i < len(s.hold); {
 		j := i
 		for j < len(s.hold) && s.hold[j].campaign == s.hold[i].campaign {
 			j++
 		}
-		h := api.Holdout{CampaignID: e.campaigns[s.hold[i].campaign].c.ID, OfferIDs: make([]string, 0, j-i)}
-		for _, he := range s.hold[i:j] {
-			h.OfferIDs = append(h.OfferIDs, e.offers[he.offer].o.ID)
+		var ids []string
+		if n := len(d.Holdout); n < cap(d.Holdout) {
+			ids = d.Holdout[:n+1][n].OfferIDs[:0]
 		}
-		out = append(out, h)
+		for _, he := range s.hold[i:j] {
+			ids = append(ids, e.offers[he.offer].o.ID)
+		}
+		d.Holdout = append(d.Holdout, api.Holdout{CampaignID: e.campaigns[s.hold[i].campaign].c.ID, OfferIDs: ids})
 		i = j
 	}
-	return out
 }

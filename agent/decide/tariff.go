@@ -60,7 +60,7 @@ func usage(m map[string]any, k string) float64 {
 // for the customer who is still on one) and finds the current bill: the
 // customer's plan (attribute plan or planId) re-rated, else the first of
 // monthlyCharge, arpu, monthlySpend the profile has, else unknown.
-func (e *Engine) tariff(s *scratch) *api.TariffAdvice {
+func (e *Engine) tariff(s *scratch, adv *api.TariffAdvice) {
 	u := api.TariffUsage{
 		VoiceMinutes: usage(s.profile, "voiceMinutes"),
 		DataMB:       usage(s.profile, "dataMB"),
@@ -69,7 +69,8 @@ func (e *Engine) tariff(s *scratch) *api.TariffAdvice {
 	for i := range e.plans {
 		s.bills[i] = Bill(&e.plans[i].p, u)
 	}
-	adv := &api.TariffAdvice{Usage: u}
+	bill, plans := adv.CurrentBill, adv.Plans
+	*adv = api.TariffAdvice{Usage: u}
 	s.curKnown, s.curPlan, s.cur = false, -1, 0
 	for _, k := range []string{"plan", "planId"} {
 		if id, ok := s.profile[k].(string); ok {
@@ -93,22 +94,31 @@ func (e *Engine) tariff(s *scratch) *api.TariffAdvice {
 	slices.SortFunc(s.order, func(a, b int) int {
 		return cmp.Or(cmp.Compare(s.bills[a], s.bills[b]), cmp.Compare(a, b))
 	})
-	adv.Plans = make([]api.PlanBill, len(s.order))
-	var savings []float64
+	adv.Plans = resize(plans, len(s.order))
 	if s.curKnown {
-		cur := s.cur
-		adv.CurrentBill = &cur
-		savings = make([]float64, len(s.order))
+		if bill == nil {
+			bill = new(float64)
+		}
+		*bill = s.cur
+		adv.CurrentBill = bill
 	}
+	var savings []float64 // one array for every plan's saving, when none can be reused
 	for i, pi := range s.order {
 		pl := &e.plans[pi].p
+		saving := adv.Plans[i].Saving
 		adv.Plans[i] = api.PlanBill{PlanID: pl.ID, Name: pl.Name, Bill: s.bills[pi], Current: pi == s.curPlan}
-		if savings != nil {
-			savings[i] = round2(s.cur - s.bills[pi])
-			adv.Plans[i].Saving = &savings[i]
+		if !s.curKnown {
+			continue
 		}
+		if saving == nil {
+			if savings == nil {
+				savings = make([]float64, len(s.order))
+			}
+			saving = &savings[i]
+		}
+		*saving = round2(s.cur - s.bills[pi])
+		adv.Plans[i].Saving = saving
 	}
-	return adv
 }
 
 // saving is a tariff offer's monthly saving, or the code that suppresses
