@@ -55,6 +55,8 @@ type Config struct {
 	// (default 50,000; negative: never).
 	Region        string
 	UnregionedMax int
+	// CacheMemory sizes the cache's badger (see cache.DefaultMemory).
+	CacheMemory struct{ MemTableMB, NumMemtables, BlockCacheMB, IndexCacheMB int }
 	// APIKey, when set, is required on every API call except /healthz,
 	// /readyz and /metrics, as "Authorization: Bearer KEY" or "X-API-Key".
 	APIKey string
@@ -211,7 +213,9 @@ func New(cfg Config) (*Agent, error) {
 		}
 	}()
 	var err error
-	a.cache, err = cache.Open(cache.Config{Dir: filepath.Join(cfg.DataDir, "cache"), EncryptionKey: key, Logger: cfg.Logger})
+	m := cfg.CacheMemory
+	a.cache, err = cache.Open(cache.Config{Dir: filepath.Join(cfg.DataDir, "cache"), EncryptionKey: key, Logger: cfg.Logger,
+		MemTableMB: m.MemTableMB, NumMemtables: m.NumMemtables, BlockCacheMB: m.BlockCacheMB, IndexCacheMB: m.IndexCacheMB})
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}

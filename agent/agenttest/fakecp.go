@@ -838,16 +838,36 @@ func (f *FakeControlPlane) serveProfiles(s *quic.Stream, fr wire.Frame) {
 	}
 	var req wire.Prefetch
 	_ = fr.Decode(&req)
-	page := wire.Profiles{Profiles: []wire.Profile{}, Done: true}
+	var region []protocol.Profile
 	for _, p := range customers {
 		if p.Region == req.Region {
-			page.Profiles = append(page.Profiles, wire.Profile{Profile: p})
+			region = append(region, p)
 		}
 	}
 	if req.Count {
-		_ = wire.WriteFrame(s, wire.MsgProfiles, &wire.Profiles{Profiles: []wire.Profile{}, Total: len(page.Profiles)})
+		if err := wire.WriteFrame(s, wire.MsgProfiles, &wire.Profiles{Profiles: []wire.Profile{}, Total: len(region)}); err != nil {
+			return
+		}
 	}
-	_ = wire.WriteFrame(s, wire.MsgProfiles, &page)
+	limit := req.Limit
+	if limit <= 0 {
+		limit = 500
+	}
+	i := sort.Search(len(region), func(i int) bool { return region[i].ID > req.After })
+	for {
+		page := wire.Profiles{Profiles: []wire.Profile{}}
+		for ; i < len(region) && len(page.Profiles) < limit; i++ {
+			page.Profiles = append(page.Profiles, wire.Profile{Profile: region[i], Contacts: []protocol.ContactEvent{}})
+		}
+		if i < len(region) {
+			page.Next = region[i-1].ID
+		} else {
+			page.Done = true
+		}
+		if err := wire.WriteFrame(s, wire.MsgProfiles, &page); err != nil || page.Done {
+			return
+		}
+	}
 }
 
 // ProfileRequests counts the ProfileGet and Prefetch streams served.

@@ -41,7 +41,17 @@ type Config struct {
 	// rest: it holds customer data.
 	EncryptionKey []byte
 	Logger        *slog.Logger
+	// Memory, sized for a kiosk-class box (zero fields take the defaults
+	// in DefaultMemory): badger's memtables (MemTableMB each, NumMemtables
+	// of them), its block cache and its index cache (table indexes and
+	// bloom filters live there instead of all in memory, so a cache of
+	// millions of profiles stays within a bound).
+	MemTableMB, NumMemtables, BlockCacheMB, IndexCacheMB int
 }
+
+// DefaultMemory are the cache's memory defaults: 2 × 16 MiB memtables, a
+// 16 MiB block cache and an 8 MiB index cache.
+var DefaultMemory = struct{ MemTableMB, NumMemtables, BlockCacheMB, IndexCacheMB int }{16, 2, 16, 8}
 
 // ErrOtherCluster reports changes from another cluster or epoch than the
 // copy held: the caller must fetch a snapshot instead.
@@ -94,15 +104,25 @@ func Open(cfg Config) (*Cache, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&cfg.MemTableMB, DefaultMemory.MemTableMB)
+	def(&cfg.NumMemtables, DefaultMemory.NumMemtables)
+	def(&cfg.BlockCacheMB, DefaultMemory.BlockCacheMB)
+	def(&cfg.IndexCacheMB, DefaultMemory.IndexCacheMB)
 	opts := badger.DefaultOptions(cfg.Dir).
 		WithLogger(nil).
-		WithMemTableSize(16 << 20).
-		WithNumMemtables(2).
-		WithBlockCacheSize(16 << 20).
+		WithMemTableSize(int64(cfg.MemTableMB) << 20).
+		WithNumMemtables(cfg.NumMemtables).
+		WithBlockCacheSize(int64(cfg.BlockCacheMB) << 20).
+		WithIndexCacheSize(int64(cfg.IndexCacheMB) << 20).
 		WithValueLogFileSize(64 << 20).
 		WithDetectConflicts(false)
 	if len(cfg.EncryptionKey) > 0 {
-		opts = opts.WithEncryptionKey(cfg.EncryptionKey).WithIndexCacheSize(8 << 20)
+		opts = opts.WithEncryptionKey(cfg.EncryptionKey)
 	}
 	db, err := badger.Open(opts)
 	if err != nil {

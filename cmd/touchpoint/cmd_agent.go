@@ -24,6 +24,10 @@ func agentCommand(e *env) *cli.Command {
 		&cli.Int64Flag{Name: "outbox-max-bytes", Usage: "bound on unsent contact events in `BYTES` (default 256 MiB)"},
 		&cli.StringFlag{Name: "region", Usage: "`REGION` whose customer profiles the agent prefetches and keeps current (others are fetched on demand)"},
 		&cli.IntFlag{Name: "unregioned-max", Usage: "prefetch customers without a region only when there are at most `N` (default 50,000)"},
+		&cli.IntFlag{Name: "cache-memtable-mb", Usage: "size of each of the cache's badger memtables, `MB` (default 16)"},
+		&cli.IntFlag{Name: "cache-memtables", Usage: "number of the cache's memtables, `N` (default 2)"},
+		&cli.IntFlag{Name: "cache-block-cache-mb", Usage: "the cache's block cache, `MB` (default 16)"},
+		&cli.IntFlag{Name: "cache-index-cache-mb", Usage: "the cache's index and bloom-filter cache, `MB` (default 8)"},
 		&cli.StringFlag{Name: "encryption-key-file", Usage: "`FILE` holding the key that encrypts the cache and outbox at rest (16, 24 or 32 bytes, raw or hex)"},
 	}
 	return &cli.Command{
@@ -38,7 +42,7 @@ func agentCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			a, err := agent.New(agent.Config{
+			cfg := agent.Config{
 				ID: c.String("id"), DataDir: c.String("data-dir"),
 				Site: c.String("site"), Channel: c.String("channel"),
 				HTTPAddr:     c.String("http-addr"),
@@ -52,7 +56,10 @@ func agentCommand(e *env) *cli.Command {
 				EncryptionKeyFile: c.String("encryption-key-file"),
 				Region:            c.String("region"), UnregionedMax: c.Int("unregioned-max"),
 				Version: version, Logger: log,
-			})
+			}
+			cfg.CacheMemory.MemTableMB, cfg.CacheMemory.NumMemtables = c.Int("cache-memtable-mb"), c.Int("cache-memtables")
+			cfg.CacheMemory.BlockCacheMB, cfg.CacheMemory.IndexCacheMB = c.Int("cache-block-cache-mb"), c.Int("cache-index-cache-mb")
+			a, err := agent.New(cfg)
 			if err != nil {
 				return err
 			}
