@@ -121,3 +121,14 @@ func (p *Profile) Masked() *Profile {
 	}
 	return &q
 }
+
+// DecodeProfileJSON decodes one profile like DecodeProfilesJSON decodes an
+// array (the agent reads one per decision); ok false means: decode it with
+// encoding/json.
+func DecodeProfileJSON(b []byte) (p Profile, ok bool) {
+	d := jsonScanner{b: b}
+	if !d.profile(&p) || !d.end() {
+		return Profile{}, false
+	}
+	return p, true
+}

@@ -1,6 +1,10 @@
 package protocol
 
-import "testing"
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
 
 func TestMaskPII_KeepsEndsOnly(t *testing.T) {
 	for in, want := range map[string]string{
@@ -46,5 +50,25 @@ func TestProfileValidate_RefusesBadIDsTypesAndChannels(t *testing.T) {
 		if err := p.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestDecodeProfileJSON_AgreesWithEncodingJSON(t *testing.T) {
+	p := Profile{ID: "C1", Region: "sh", Consents: map[string]bool{"all": true}, DoNotDisturb: true, Index: 7,
+		Attributes: map[string]any{"name": "Li Wei", "tenureMonths": 12.0, "vip": false}, Derived: map[string]any{"churnRisk": 0.25}}
+	b := AppendProfileJSON(nil, &p)
+	got, ok := DecodeProfileJSON(b)
+	if !ok {
+		t.Fatalf("not decoded: %s", b)
+	}
+	var want Profile
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if _, ok := DecodeProfileJSON(append(b, 'x')); ok {
+		t.Fatal("trailing data accepted")
 	}
 }

@@ -53,6 +53,9 @@ func profileGenPrefix(gen uint64) []byte {
 }
 
 func encodeProfile(p *protocol.Profile) ([]byte, error) {
+	if p.Validate() == nil { // the fast encoder takes valid profiles only
+		return protocol.AppendProfileJSON(binary.BigEndian.AppendUint64(make([]byte, 0, 8+protocol.ProfileJSONSize(p)), p.Index), p), nil
+	}
 	var buf bytes.Buffer
 	buf.Write(u64(p.Index))
 	enc := json.NewEncoder(&buf)
@@ -219,6 +222,10 @@ func (c *Cache) Profile(id string) (*protocol.Profile, bool, error) {
 		return it.Value(func(v []byte) error {
 			if len(v) < 8 {
 				return fmt.Errorf("stored profile %s: %d bytes", id, len(v))
+			}
+			if q, ok := protocol.DecodeProfileJSON(v[8:]); ok {
+				p = &q
+				return nil
 			}
 			p = &protocol.Profile{}
 			return json.Unmarshal(v[8:], p)

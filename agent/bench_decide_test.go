@@ -1,0 +1,144 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"touchpoint.dev/touchpoint/agent/agenttest"
+	"touchpoint.dev/touchpoint/agent/cache"
+	"touchpoint.dev/touchpoint/agent/decide/decidetest"
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+func benchProfiles() int {
+	if n, err := strconv.Atoi(os.Getenv("TOUCHPOINT_BENCH_PROFILES")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}
+
+// rssAnonMB reads this process's anonymous resident memory (Linux).
+func rssAnonMB() float64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "RssAnon:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func putObject(b *testing.B, fake *agenttest.FakeControlPlane, kind protocol.Kind, id string, v any) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var doc map[string]any
+	_ = json.Unmarshal(raw, &doc)
+	delete(doc, "kind")
+	delete(doc, "id")
+	fake.Put(string(kind), id, doc)
+}
+
+// BenchmarkAgentDecide is the agent's whole decision path in process:
+// the profile from the badger cache, its contact history, the engine over
+// decidetest's catalogue (200 offers with rules, 20 campaigns, 5
+// policies), for customers picked at random among TOUCHPOINT_BENCH_PROFILES
+// cached profiles (default 100,000; docs/PERFORMANCE.md uses 1,000,000),
+// each with a few contacts. It reports p50/p99 per decision, decisions/s,
+// and the process's anonymous RSS with the cache filled (the benchmark's
+// fake control plane included).
+func BenchmarkAgentDecide(b *testing.B) {
+	n := benchProfiles()
+	fake := agenttest.Start(b, agenttest.Config{})
+	cat := decidetest.Catalog()
+	for _, o := range cat.Offers {
+		putObject(b, fake, o.Kind, o.ID, o)
+	}
+	for _, p := range cat.Plans {
+		putObject(b, fake, p.Kind, p.ID, p)
+	}
+	for _, c := range cat.Campaigns {
+		putObject(b, fake, c.Kind, c.ID, c)
+	}
+	for _, p := range cat.Policies {
+		putObject(b, fake, p.Kind, p.ID, p)
+	}
+	a, err := New(Config{ID: "bench-1", DataDir: b.TempDir(), Site: "s", Channel: "kiosk", HTTPAddr: "127.0.0.1:0",
+		ControlPlane: []string{fake.Addr()}, JoinToken: fake.JoinToken(time.Hour, 1), Version: "bench", UnregionedMax: -1,
+		Region: "r0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	agenttest.WaitFor(b, 30*time.Second, "the catalogue", func() bool { return a.Status().Config.Index >= fake.Index() })
+	now := time.Now()
+	start := time.Now()
+	const page = 2000
+	for i := 0; i < n; i += page {
+		fs := make([]cache.Fetched, 0, page)
+		for j := i; j < min(i+page, n); j++ {
+			f := cache.Fetched{Profile: decidetest.Profile(j)}
+			for k := range j % 6 {
+				f.Contacts = append(f.Contacts, protocol.ContactEvent{AgentID: "ivr-1", Seq: uint64(j*8 + k + 1), Time: now.Add(-time.Duration(k*13) * time.Hour),
+					CustomerID: f.Profile.ID, Channel: "ivr", Type: protocol.ContactOffer, Outcome: protocol.OutcomePresented, OfferID: "offer-001"})
+			}
+			fs = append(fs, f)
+		}
+		if err := a.cache.PutProfiles(fs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("cached %d profiles in %v", n, time.Since(start).Round(time.Millisecond))
+	// Decisions for customers held from before this session would each
+	// start a background refresh; these were just stored.
+	a.refreshMu.Lock()
+	a.refreshing = map[string]bool{}
+	for i := range maxRefreshing {
+		a.refreshing["-"+strconv.Itoa(i)] = true // no refresh slots left
+	}
+	a.refreshMu.Unlock()
+	runtime.GC()
+	debug.FreeOSMemory()
+	rss := rssAnonMB()
+	reqs := make([]api.DecisionRequest, 8192)
+	for i := range reqs {
+		reqs[i] = api.DecisionRequest{CustomerID: decidetest.CustomerID((i * 104729) % n), Channel: protocol.KnownChannels[i%3]}
+		if i%4 == 0 {
+			reqs[i].Intent = "cancel"
+		}
+	}
+	if _, aerr := a.Decide(ctx, reqs[0]); aerr != nil {
+		b.Fatal(aerr)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, aerr := a.Decide(ctx, reqs[i%len(reqs)]); aerr != nil {
+			b.Fatal(aerr)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(float64(len(lat)-1)*p)].Nanoseconds()) / 1000 }
+	b.ReportMetric(q(0.5), "p50-µs")
+	b.ReportMetric(q(0.99), "p99-µs")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+	b.ReportMetric(rss, "rss-anon-MB")
+}
