@@ -122,6 +122,7 @@ type scratch struct {
 	profile map[string]any
 	context map[string]any
 	env     map[string]any
+	vals    []any // the flat values: vals[i] is e.flat[i]'s value, nil when absent
 	vm      vm.VM
 	budget  budget
 
@@ -157,6 +158,7 @@ func (e *Engine) newScratch() *scratch {
 		profile: map[string]any{},
 		context: map[string]any{},
 		rules:   make([]ruleResult, len(e.rules)),
+		vals:    make([]any, len(e.flat)),
 		camps:   make([]campState, len(e.campaigns)),
 		bills:   make([]float64, len(e.plans)),
 	}
@@ -174,6 +176,7 @@ func (e *Engine) release(s *scratch) {
 	for _, n := range e.flat {
 		s.env[n.name] = nil
 	}
+	clear(s.vals)
 	clear(s.vm.Stack[:cap(s.vm.Stack)])
 	clear(s.vm.Variables)
 	clear(s.rules)
@@ -181,7 +184,7 @@ func (e *Engine) release(s *scratch) {
 	clear(s.contacts)
 	s.contacts = s.contacts[:0]
 	s.supp = s.supp[:0]
-	s.ranked, s.hold, s.passing, s.declines = s.ranked[:0], s.hold[:0], s.passing[:0], s.declines[:0]
+	s.ranked, s.keys, s.hold, s.passing, s.declines = s.ranked[:0], s.keys[:0], s.hold[:0], s.passing[:0], s.declines[:0]
 	s.arena, s.refs = s.arena[:0], s.refs[:0]
 	s.in, s.p, s.mkt = nil, nil, marketing{}
 	e.scratch.Put(s)
@@ -278,12 +281,14 @@ func (s *scratch) begin(e *Engine, in *Input, p *protocol.Profile) {
 	s.context["channel"] = e.box(in.Channel)
 	s.context["intent"] = e.box(in.Intent)
 	s.env["now"] = in.Now
-	for _, n := range e.flat {
+	for i, n := range e.flat {
 		m := s.profile
 		if n.context {
 			m = s.context
 		}
-		s.env[n.name] = m[n.key]
+		v := m[n.key]
+		s.vals[i] = v
+		s.env[n.name] = v
 	}
 
 	level, _ := p.Derived["churnLevel"].(string)
@@ -414,10 +419,12 @@ func (e *Engine) consider(s *scratch, oi int) {
 		prop, model = clampPropensity(v, o.prior), true
 	}
 	ctxW := e.campaigns[best].weight * s.intentRow.weight(o.cat) * s.churnRow.weight(o.cat)
+	score := finite(prop * value * ctxW * o.lever)
+	s.rank(rankKey{score: score, offer: int32(oi), cand: int32(len(s.ranked))})
 	s.ranked = append(s.ranked, candidate{
 		offer:    oi,
 		campaign: best,
-		score:    finite(prop * value * ctxW * o.lever),
+		score:    score,
 		prop:     prop,
 		model:    model,
 		value:    value,
@@ -513,21 +520,26 @@ func (e *Engine) check(s *scratch, sl *slot) (bool, code, reason) {
 	return false, sl.code, sl.falseReason
 }
 
-// finish ranks the candidates and copies the answer out of the scratch.
-func (e *Engine) finish(s *scratch, d *api.Decision) {
-	s.keys = s.keys[:0]
-	for i := range s.ranked {
-		s.keys = append(s.keys, rankKey{score: s.ranked[i].score, offer: int32(s.ranked[i].offer), cand: int32(i)})
-	}
-	slices.SortFunc(s.keys, func(a, b rankKey) int {
-		switch {
-		case a.score > b.score:
-			return -1
-		case a.score < b.score:
-			return 1
+// rank inserts k into the ranking, kept sorted by score, highest first.
+// Offers arrive in id order, so an equal score goes after those already
+// there: ties rank by offer id.
+func (s *scratch) rank(k rankKey) {
+	lo, hi := 0, len(s.keys)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.keys[m].score >= k.score {
+			lo = m + 1
+		} else {
+			hi = m
 		}
-		return int(a.offer - b.offer)
-	})
+	}
+	s.keys = append(s.keys, rankKey{})
+	copy(s.keys[lo+1:], s.keys[lo:])
+	s.keys[lo] = k
+}
+
+// finish copies the answer out of the scratch.
+func (e *Engine) finish(s *scratch, d *api.Decision) {
 	d.Offers = resize(d.Offers, len(s.ranked))
 	for i, k := range s.keys {
 		c := s.ranked[k.cand]

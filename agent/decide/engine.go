@@ -95,15 +95,8 @@ func (e *Engine) makeSlot(rules map[string]*rule, zones zoneCache, kind, src str
 	}
 	r, ok := rules[src]
 	if !ok {
-		r, _ = compileRule(src, zones)
-		r.id = len(e.rules)
-		e.rules = append(e.rules, r)
+		r = e.addRule(src, zones)
 		rules[src] = r
-		for _, n := range r.flat {
-			if !slices.Contains(e.flat, n) {
-				e.flat = append(e.flat, n)
-			}
-		}
 	}
 	s.r = r
 	q := quoteRule(src)
@@ -274,6 +267,29 @@ func Compile(cat Catalog, opts ...Option) *Engine {
 	e.scratch.New = func() any { return e.newScratch() }
 	return e
 }
+
+// addRule compiles src into the engine: its reads join the decision's
+// flat values, its fast path is bound to their indexes.
+func (e *Engine) addRule(src string, zones zoneCache) *rule {
+	r, _ := compileRule(src, zones)
+	r.id = len(e.rules)
+	e.rules = append(e.rules, r)
+	for _, n := range r.flat {
+		if !slices.Contains(e.flat, n) {
+			e.flat = append(e.flat, n)
+		}
+	}
+	for _, n := range r.needs {
+		r.needIdx = append(r.needIdx, e.flatIndex(n))
+	}
+	if r.err == nil {
+		r.fast = compileFast(src, e.flatIndex)
+	}
+	return r
+}
+
+// flatIndex is n's index among the decision's flat values (-1: none).
+func (e *Engine) flatIndex(n need) int { return slices.Index(e.flat, n) }
 
 // reason is a suppression reason without a pointer, so that a decision
 // collects them without write barriers: id > 0 is Engine.texts[id] (built

@@ -14,12 +14,8 @@ func (e *Engine) eval(s *scratch, r *rule) *ruleResult {
 	if res.state != stUnknown {
 		return res
 	}
-	for i, n := range r.needs {
-		m := s.profile
-		if n.context {
-			m = s.context
-		}
-		if v, ok := m[n.key]; !ok || v == nil {
+	for i, fi := range r.needIdx {
+		if s.vals[fi] == nil {
 			res.state, res.missing = stMissing, i
 			return res
 		}

@@ -22,15 +22,32 @@ type fastNode func(s *scratch) (value, ok bool)
 
 // compileFast builds the fast path of src, or nil when src is not of the
 // simple shape.
-func compileFast(src string) fastNode {
+func compileFast(src string, index func(need) int) fastNode {
 	tree, err := parser.Parse(src)
 	if err != nil {
 		return nil
 	}
-	return fastOf(tree.Node)
+	f := fastCompiler{index: index}
+	return f.of(tree.Node)
 }
 
-func fastOf(n ast.Node) fastNode {
+// fastCompiler builds fast nodes; index maps a read to its slot among the
+// decision's flat values.
+type fastCompiler struct{ index func(need) int }
+
+// slot is the flat-value index of the read n is, or -1.
+func (f fastCompiler) slot(n ast.Node) int {
+	r, ok := readOf(n)
+	if !ok {
+		return -1
+	}
+	if m := n.(*ast.MemberNode); m.Optional || m.Method {
+		return -1
+	}
+	return f.index(r)
+}
+
+func (f fastCompiler) of(n ast.Node) fastNode {
 	switch n := n.(type) {
 	case *ast.BoolNode:
 		v := n.Value
@@ -39,7 +56,7 @@ func fastOf(n ast.Node) fastNode {
 		if n.Operator != "!" && n.Operator != "not" {
 			return nil
 		}
-		x := fastOf(n.Node)
+		x := f.of(n.Node)
 		if x == nil {
 			return nil
 		}
@@ -48,18 +65,18 @@ func fastOf(n ast.Node) fastNode {
 			return !v, ok
 		}
 	case *ast.MemberNode:
-		r, ok := readOf(n)
-		if !ok || n.Optional || n.Method {
+		i := f.slot(n)
+		if i < 0 {
 			return nil
 		}
 		return func(s *scratch) (bool, bool) {
-			b, ok := s.read(r).(bool)
+			b, ok := s.vals[i].(bool)
 			return b, ok
 		}
 	case *ast.BinaryNode:
 		switch n.Operator {
 		case "&&", "and", "||", "or":
-			l, r := fastOf(n.Left), fastOf(n.Right)
+			l, r := f.of(n.Left), f.of(n.Right)
 			if l == nil || r == nil {
 				return nil
 			}
@@ -75,19 +92,12 @@ func fastOf(n ast.Node) fastNode {
 				return r(s)
 			}
 		case "in":
-			return fastIn(n)
+			return f.in(n)
 		case "==", "!=", "<", "<=", ">", ">=":
-			return fastCompare(n)
+			return f.compare(n)
 		}
 	}
 	return nil
-}
-
-func (s *scratch) read(r need) any {
-	if r.context {
-		return s.context[r.key]
-	}
-	return s.profile[r.key]
 }
 
 // constant is a literal of the parsed rule: a number (ints too, and a
@@ -132,29 +142,23 @@ func fastNumber(v any) (float64, bool) {
 // mirror turns `c < x` into `x > c`.
 var mirror = map[string]string{"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
-func fastCompare(n *ast.BinaryNode) fastNode {
+func (f fastCompiler) compare(n *ast.BinaryNode) fastNode {
 	op := n.Operator
-	r, ok := readOf(n.Left)
+	i := f.slot(n.Left)
 	c, isConst := constant(n.Right)
-	if !ok || !isConst {
-		r, ok = readOf(n.Right)
+	if i < 0 || !isConst {
+		i = f.slot(n.Right)
 		c, isConst = constant(n.Left)
 		op = mirror[op]
 	}
-	if !ok || !isConst {
-		return nil
-	}
-	if m, isMember := n.Left.(*ast.MemberNode); isMember && (m.Optional || m.Method) {
-		return nil
-	}
-	if m, isMember := n.Right.(*ast.MemberNode); isMember && (m.Optional || m.Method) {
+	if i < 0 || !isConst {
 		return nil
 	}
 	switch c := c.(type) {
 	case float64:
 		cmp := numCompare(op)
 		return func(s *scratch) (bool, bool) {
-			x, ok := fastNumber(s.read(r))
+			x, ok := fastNumber(s.vals[i])
 			if !ok {
 				return false, false
 			}
@@ -163,7 +167,7 @@ func fastCompare(n *ast.BinaryNode) fastNode {
 	case string:
 		cmp := strCompare(op)
 		return func(s *scratch) (bool, bool) {
-			x, ok := s.read(r).(string)
+			x, ok := s.vals[i].(string)
 			if !ok {
 				return false, false
 			}
@@ -175,7 +179,7 @@ func fastCompare(n *ast.BinaryNode) fastNode {
 		}
 		eq := op == "=="
 		return func(s *scratch) (bool, bool) {
-			x, ok := s.read(r).(bool)
+			x, ok := s.vals[i].(bool)
 			if !ok {
 				return false, false
 			}
@@ -219,10 +223,10 @@ func strCompare(op string) func(a, b string) bool {
 
 // fastIn handles `attribute in ["a", "b", …]`, strings only (expr turns a
 // constant list into a set keyed by the elements' type).
-func fastIn(n *ast.BinaryNode) fastNode {
-	r, ok := readOf(n.Left)
+func (f fastCompiler) in(n *ast.BinaryNode) fastNode {
+	i := f.slot(n.Left)
 	arr, isArr := n.Right.(*ast.ArrayNode)
-	if !ok || !isArr || n.Left.(*ast.MemberNode).Optional {
+	if i < 0 || !isArr {
 		return nil
 	}
 	set := make(map[string]bool, len(arr.Nodes))
@@ -234,7 +238,7 @@ func fastIn(n *ast.BinaryNode) fastNode {
 		set[sn.Value] = true
 	}
 	return func(s *scratch) (bool, bool) {
-		x, ok := s.read(r).(string)
+		x, ok := s.vals[i].(string)
 		if !ok {
 			return false, false
 		}

@@ -63,7 +63,7 @@ func FuzzCompileRule(f *testing.F) {
 			}
 			return
 		}
-		e := &Engine{rules: []*rule{r}, flat: r.flat}
+		e, r := engineFor(src)
 		s := e.newScratch()
 		p := &protocol.Profile{ID: "C1", Attributes: map[string]any{"plan": plan, "tenureMonths": tenure, "tags": "a,b"}}
 		in := Input{Now: now, Profile: p, Intent: "cancel", Context: map[string]any{"list": []any{1.0, "x"}}}
@@ -80,6 +80,13 @@ func FuzzCompileRule(f *testing.F) {
 	})
 }
 
+// engineFor is an engine holding just the rule src.
+func engineFor(src string) (*Engine, *rule) {
+	e := &Engine{}
+	r := e.addRule(src, zoneCache{})
+	return e, r
+}
+
 // agreeWithVM fails when the fast path answers a rule differently from
 // expr's program.
 func agreeWithVM(t *testing.T, s *scratch, r *rule) {
@@ -87,8 +94,8 @@ func agreeWithVM(t *testing.T, s *scratch, r *rule) {
 	if r.fast == nil {
 		return
 	}
-	for _, n := range r.needs {
-		if s.read(n) == nil {
+	for _, i := range r.needIdx {
+		if s.vals[i] == nil {
 			return // the rule is false before either runs
 		}
 	}

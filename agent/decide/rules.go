@@ -78,13 +78,14 @@ func flatName(context bool, key string) string {
 // rule is one compiled rule text, shared by every offer and campaign that
 // uses the same text.
 type rule struct {
-	id    int
-	src   string
-	prog  *vm.Program
-	err   error  // compile error: the rule filters with rule_error
-	needs []need // unguarded reads: missing means false
-	flat  []need // every constant read, rewritten to flatName
-	fast  fastNode
+	id      int
+	src     string
+	prog    *vm.Program
+	err     error  // compile error: the rule filters with rule_error
+	needs   []need // unguarded reads: missing means false
+	needIdx []int  // their indexes among the decision's flat values
+	flat    []need // every constant read, rewritten to flatName
+	fast    fastNode
 }
 
 // zoneCache loads each time zone once, at Compile (rules' timezone() and
@@ -184,7 +185,6 @@ func compileRule(src string, zones zoneCache) (r *rule, err error) {
 		return r, r.err
 	}
 	r.prog = prog
-	r.fast = compileFast(src)
 	return r, nil
 }
 

@@ -157,11 +157,10 @@ func TestCompileRule_OrdinaryRulesBehaveAsOnTheControlPlane(t *testing.T) {
 		{`profile.plan matches "^basic"`, true},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
-			r, err := compileRule(tc.rule, zoneCache{})
-			if err != nil {
-				t.Fatalf("compile: %v", err)
+			e, r := engineFor(tc.rule)
+			if r.err != nil {
+				t.Fatalf("compile: %v", r.err)
 			}
-			e := &Engine{rules: []*rule{r}, flat: r.flat}
 			s := e.newScratch()
 			p := &protocol.Profile{ID: "C1", Attributes: map[string]any{"arpu": 60.0, "plan": "basic-38", "churnRisk": 0.8}}
 			in := Input{Now: now, Profile: p, Intent: "cancel"}
