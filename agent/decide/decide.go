@@ -420,7 +420,7 @@ func (e *Engine) consider(s *scratch, oi int) {
 	}
 	ctxW := e.campaigns[best].weight * s.intentRow.weight(o.cat) * s.churnRow.weight(o.cat)
 	score := finite(prop * value * ctxW * o.lever)
-	s.rank(rankKey{score: score, offer: int32(oi), cand: int32(len(s.ranked))})
+	s.keys = append(s.keys, rankKey{score: score, offer: int32(oi), cand: int32(len(s.ranked))})
 	s.ranked = append(s.ranked, candidate{
 		offer:    oi,
 		campaign: best,
@@ -520,26 +520,42 @@ func (e *Engine) check(s *scratch, sl *slot) (bool, code, reason) {
 	return false, sl.code, sl.falseReason
 }
 
-// rank inserts k into the ranking, kept sorted by score, highest first.
-// Offers arrive in id order, so an equal score goes after those already
-// there: ties rank by offer id.
-func (s *scratch) rank(k rankKey) {
-	lo, hi := 0, len(s.keys)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if s.keys[m].score >= k.score {
-			lo = m + 1
-		} else {
-			hi = m
-		}
+// before reports whether a ranks before b: higher score, then lower
+// offer index (offers are sorted by id: ties rank by id).
+func (a rankKey) before(b rankKey) bool {
+	return a.score > b.score || (a.score == b.score && a.offer < b.offer)
+}
+
+// sortKeys ranks the candidates: an insertion sort with the comparison
+// inlined, which beats a general sort at the fifty-odd candidates a
+// decision has; a general sort beyond that.
+func sortKeys(keys []rankKey) {
+	if len(keys) > 96 {
+		slices.SortFunc(keys, func(a, b rankKey) int {
+			if a.before(b) {
+				return -1
+			}
+			if b.before(a) {
+				return 1
+			}
+			return 0
+		})
+		return
 	}
-	s.keys = append(s.keys, rankKey{})
-	copy(s.keys[lo+1:], s.keys[lo:])
-	s.keys[lo] = k
+	for i := 1; i < len(keys); i++ {
+		k := keys[i]
+		j := i
+		for j > 0 && k.before(keys[j-1]) {
+			keys[j] = keys[j-1]
+			j--
+		}
+		keys[j] = k
+	}
 }
 
 // finish copies the answer out of the scratch.
 func (e *Engine) finish(s *scratch, d *api.Decision) {
+	sortKeys(s.keys)
 	d.Offers = resize(d.Offers, len(s.ranked))
 	for i, k := range s.keys {
 		c := s.ranked[k.cand]
