@@ -298,8 +298,9 @@ func (s *scratch) begin(e *Engine, in *Input, p *protocol.Profile) {
 	// The history that can matter, once, sorted by time, duplicates
 	// dropped (the caller may pass an event both as committed and as
 	// not yet acknowledged).
+	oldest := s.now.Add(-e.lookback) // saturates for a huge lookback
 	for _, c := range in.Contacts {
-		if !c.Time.After(s.now) {
+		if !c.Time.After(s.now) && !c.Time.Before(oldest) {
 			s.contacts = append(s.contacts, c)
 		}
 	}

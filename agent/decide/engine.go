@@ -47,11 +47,15 @@ type Engine struct {
 	flat      []need // every constant read of every rule, once
 	boxed     map[string]any
 	texts     []string // the reasons built at Compile; a reason's id indexes it
-	intent    map[string]factorRow
-	churn     map[string]factorRow
-	intents   []factorRow // by idx
-	churns    []factorRow
-	scratch   sync.Pool
+	// lookback is how far back a contact can matter: the longest policy
+	// window, or the longest declines window plus pause. Older contacts
+	// are dropped before anything counts them.
+	lookback time.Duration
+	intent   map[string]factorRow
+	churn    map[string]factorRow
+	intents  []factorRow // by idx
+	churns   []factorRow
+	scratch  sync.Pool
 }
 
 // Index is the catalogue index the engine was compiled from.
@@ -255,6 +259,16 @@ func Compile(cat Catalog, opts ...Option) *Engine {
 		}
 		seenPol[p.ID] = true
 		e.policies = append(e.policies, e.compilePolicy(p, zones))
+	}
+	for _, p := range e.policies {
+		e.lookback = max(e.lookback, p.window)
+	}
+	for _, o := range e.offers {
+		if sp := o.o.Suppression; sp != nil && sp.Days > 0 && sp.PauseDays > 0 && sp.Days+sp.PauseDays < 100*366 {
+			e.lookback = max(e.lookback, time.Duration(sp.Days+sp.PauseDays)*day)
+		} else if sp != nil {
+			e.lookback = math.MaxInt64 // an odd suppression: keep every contact
+		}
 	}
 	e.buildRankReasons()
 	e.boxed = map[string]any{"": ""}
