@@ -17,7 +17,10 @@ import (
 )
 
 // benchCatalog is a realistic catalogue: 200 offers with a mix of rules
-// (8 of them tariff offers over 4 plans), 20 campaigns, 5 policies.
+// (8 of them tariff offers over 4 plans), in 20 active campaigns (some on a
+// few channels, some with a segment or a 10% control group, a few offers
+// in two), 5 policies (caps per channel and for all, quiet hours,
+// consent).
 func benchCatalog() Catalog {
 	r := rand.New(rand.NewPCG(1, 2))
 	plans := []protocol.Plan{
@@ -86,11 +89,11 @@ func benchCatalog() Catalog {
 		if r.IntN(2) == 0 {
 			k.Channels = sample(r, protocol.KnownChannels, 3)
 		}
-		switch i {
+		switch i { // every campaign is active; some say so, some have a schedule
 		case 3:
-			k.Status = protocol.StatusPaused
+			k.StartAt, k.EndAt = "2026-10-01T00:00:00+08:00", "2027-01-01T00:00:00+08:00"
 		case 4:
-			k.EndAt = "2026-11-01T00:00:00+08:00"
+			k.Status = protocol.StatusActive
 		}
 		if i%4 == 1 {
 			k.Segment = fmt.Sprintf("profile.tenureMonths >= %d", 3*i)

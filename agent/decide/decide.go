@@ -373,7 +373,7 @@ func (e *Engine) consider(s *scratch, oi int) {
 			return
 		}
 	}
-	if !o.o.Transactional {
+	if !o.transactional {
 		if m := e.marketing(s); m.code != 0 {
 			s.suppress(oi, -1, m.code, m.reason)
 			return
@@ -387,8 +387,8 @@ func (e *Engine) consider(s *scratch, oi int) {
 		s.suppress(oi, -1, codeVolumeCap, r)
 		return
 	}
-	value := finiteNonNeg(o.o.Value, 0)
-	if o.o.Category == protocol.CategoryTariff {
+	value := o.value
+	if o.tariff {
 		saving, c, r := e.saving(s, o)
 		if c != 0 {
 			s.suppress(oi, -1, c, r)
@@ -416,8 +416,10 @@ func (e *Engine) consider(s *scratch, oi int) {
 	}
 
 	prop, model := o.prior, false
-	if v, ok := s.in.Propensities[o.o.ID]; ok && !math.IsNaN(v) {
-		prop, model = clampPropensity(v, o.prior), true
+	if s.in.Propensities != nil {
+		if v, ok := s.in.Propensities[o.o.ID]; ok && !math.IsNaN(v) {
+			prop, model = clampPropensity(v, o.prior), true
+		}
 	}
 	ctxW := e.campaigns[best].weight * s.intentRow.weight(o.cat) * s.churnRow.weight(o.cat)
 	score := finite(prop * value * ctxW * o.lever)
@@ -625,7 +627,7 @@ func (e *Engine) staticRankReason(s *scratch, o *offerC, c *candidate) (string, 
 // appendRankReason writes a ranked reason that depends on the customer
 // (a tariff saving, a learned propensity) into the text buffer.
 func (e *Engine) appendRankReason(s *scratch, o *offerC, c *candidate) {
-	if o.o.Category == protocol.CategoryTariff && o.plan >= 0 {
+	if o.tariff && o.plan >= 0 {
 		s.arena = appendf(s.arena, msgRankTariff, yuan(c.value), yuan(s.cur), yuan(s.bills[o.plan]), text(o.o.PlanID))
 	} else {
 		s.arena = append(s.arena, o.rankPrefix...)

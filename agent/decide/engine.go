@@ -120,18 +120,24 @@ func (e *Engine) makeSlot(rules map[string]*rule, zones zoneCache, kind, src str
 	return s
 }
 
+// offerC is an offer compiled: the fields every decision reads come
+// first, together; the document and the reasons after them.
 type offerC struct {
-	o         protocol.Offer
-	cat       int
-	channels  chanSet
-	from      time.Time // zero: unbounded
-	until     time.Time
-	validBad  bool
-	rules     [3]slot // eligibility, applicability, suitability
-	campaigns []int
-	prior     float64
-	lever     float64
-	plan      int // index into plans of a tariff offer's plan; -1 none
+	campaigns     []int
+	channels      chanSet
+	cat           int
+	validBad      bool
+	transactional bool
+	tariff        bool
+	from          time.Time // zero: unbounded
+	until         time.Time
+	rules         [3]slot // eligibility, applicability, suitability
+	suppression   *protocol.Suppression
+	volumeCap     int64
+	value         float64
+	prior         float64
+	lever         float64
+	plan          int // index into plans of a tariff offer's plan; -1 none
 
 	reasonNoCampaign reason
 	reasonChannel    reason
@@ -144,6 +150,8 @@ type offerC struct {
 	// under campaign campaigns[j] with the prior propensity (nil: build it
 	// per decision).
 	reasons [][]string
+
+	o protocol.Offer
 }
 
 type campaignC struct {
@@ -264,7 +272,7 @@ func Compile(cat Catalog, opts ...Option) *Engine {
 		e.lookback = max(e.lookback, p.window)
 	}
 	for _, o := range e.offers {
-		if sp := o.o.Suppression; sp != nil && sp.Days > 0 && sp.PauseDays > 0 && sp.Days+sp.PauseDays < 100*366 {
+		if sp := o.suppression; sp != nil && sp.Days > 0 && sp.PauseDays > 0 && sp.Days+sp.PauseDays < 100*366 {
 			e.lookback = max(e.lookback, time.Duration(sp.Days+sp.PauseDays)*day)
 		} else if sp != nil {
 			e.lookback = math.MaxInt64 // an odd suppression: keep every contact
@@ -347,7 +355,7 @@ func (e *Engine) buildRankReasons() {
 	}
 	for i := range e.offers {
 		o := &e.offers[i]
-		if o.o.Category == protocol.CategoryTariff {
+		if o.tariff {
 			continue
 		}
 		o.reasons = make([][]string, len(o.campaigns))
@@ -372,12 +380,17 @@ func parseBound(s string) (time.Time, error) {
 
 func (e *Engine) compileOffer(of protocol.Offer, rules map[string]*rule, zones zoneCache) offerC {
 	c := offerC{
-		o:        of,
-		cat:      categoryIndex(of.Category),
-		channels: makeChanSet(of.Channels),
-		prior:    clampPropensity(of.EffectivePropensity(), protocol.DefaultPropensity),
-		lever:    finiteNonNeg(of.EffectiveLeverWeight(), 1),
-		plan:     -1,
+		o:             of,
+		cat:           categoryIndex(of.Category),
+		channels:      makeChanSet(of.Channels),
+		transactional: of.Transactional,
+		tariff:        of.Category == protocol.CategoryTariff,
+		suppression:   of.Suppression,
+		volumeCap:     of.VolumeCap,
+		value:         finiteNonNeg(of.Value, 0),
+		prior:         clampPropensity(of.EffectivePropensity(), protocol.DefaultPropensity),
+		lever:         finiteNonNeg(of.EffectiveLeverWeight(), 1),
+		plan:          -1,
 	}
 	c.rules[0] = e.makeSlot(rules, zones, "eligibility", of.Eligibility, codeNotEligible)
 	c.rules[1] = e.makeSlot(rules, zones, "applicability", of.Applicability, codeNotApplicable)

@@ -112,7 +112,7 @@ const day = 24 * time.Hour
 // customer declined it `declines` times within `days` days, and the last
 // of those declines is less than `pauseDays` days ago.
 func (e *Engine) declined(s *scratch, o *offerC) (reason, bool) {
-	sp := o.o.Suppression
+	sp := o.suppression
 	if sp == nil || sp.Declines <= 0 || sp.PauseDays <= 0 {
 		return noReason, false
 	}
@@ -143,11 +143,11 @@ func (e *Engine) declined(s *scratch, o *offerC) (reason, bool) {
 
 // volumeCapped reports whether the offer was presented volumeCap times.
 func (e *Engine) volumeCapped(s *scratch, o *offerC) (reason, bool) {
-	if o.o.VolumeCap <= 0 || s.in.OfferVolume == nil {
+	if o.volumeCap <= 0 || s.in.OfferVolume == nil {
 		return noReason, false
 	}
 	n, ok := s.in.OfferVolume[o.o.ID]
-	if !ok || n < o.o.VolumeCap {
+	if !ok || n < o.volumeCap {
 		return noReason, false
 	}
 	start := len(s.arena)
