@@ -8,7 +8,10 @@
 //
 // Compile turns one catalogue version into an Engine (rules compiled once
 // per distinct text, times parsed, time zones loaded, reasons built);
-// Engine.Decide is then safe for concurrent use and allocates little.
+// Engine.Decide is then safe for concurrent use and allocates little but
+// its answer. Engine.DecideInto writes the answer into a Decision the
+// caller reuses (a pool of them in the daemon), and then allocates almost
+// nothing.
 //
 // # Candidates
 //
