@@ -55,8 +55,9 @@ type budget struct {
 
 var errSteps = fmt.Errorf("the rule ran more than %d loop iterations", MaxRuleSteps)
 
-// need is an attribute (or context key) a rule reads unguarded: when the
-// customer lacks it, the rule is false without being run.
+// need is a profile attribute (or context key) a rule reads by a constant
+// name. When the rule reads it unguarded and the customer lacks it, the
+// rule is false without being run.
 type need struct {
 	context bool
 	key     string
