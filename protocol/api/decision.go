@@ -16,7 +16,7 @@ import (
 )
 
 // DecisionRequest asks an agent what to offer a customer now, on a channel
-// (POST /v1/decisions on the agent). Context is free-form request context
+// (the body of the agent's decision endpoint). Context is free-form request context
 // that rules see as context.<key>; the agent adds context.channel and
 // context.intent from the fields of the same name.
 type DecisionRequest struct {
