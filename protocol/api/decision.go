@@ -16,9 +16,9 @@ import (
 )
 
 // DecisionRequest asks an agent what to offer a customer now, on a channel
-// (the body of the agent's decision endpoint). Context is free-form request context
-// that rules see as context.<key>; the agent adds context.channel and
-// context.intent from the fields of the same name.
+// (the body of the agent's decision endpoint). Context is free-form request
+// context that rules see as context.<key>; the agent adds context.channel
+// and context.intent from the fields of the same name.
 type DecisionRequest struct {
 	CustomerID string         `json:"customerId"`
 	Channel    string         `json:"channel"`
