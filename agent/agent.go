@@ -177,6 +177,7 @@ type Agent struct {
 	started time.Time
 
 	engines    *engines
+	answers    sync.Pool // *api.Decision, reused by postDecision
 	holdouts   chan protocol.ContactEvent
 	refreshMu  sync.Mutex
 	refreshing map[string]bool

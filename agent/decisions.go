@@ -146,28 +146,37 @@ func (a *Agent) history(id string, now time.Time) ([]decide.Contact, error) {
 // Decide answers a decision request as POST /v1/decisions does. Holdouts
 // are recorded as contacts in the background.
 func (a *Agent) Decide(ctx context.Context, req api.DecisionRequest) (api.Decision, *api.Error) {
+	var d api.Decision
+	if aerr := a.decideInto(ctx, req, &d); aerr != nil {
+		return api.Decision{}, aerr
+	}
+	return d, nil
+}
+
+// decideInto decides into d, reusing its memory (see decide.DecideInto).
+func (a *Agent) decideInto(ctx context.Context, req api.DecisionRequest, d *api.Decision) *api.Error {
 	p, aerr := a.profile(ctx, req.CustomerID)
 	if aerr != nil {
-		return api.Decision{}, aerr
+		return aerr
 	}
 	eng, err := a.engines.get()
 	if err != nil {
-		return api.Decision{}, api.Errorf(api.CodeInternal, "%v", err)
+		return api.Errorf(api.CodeInternal, "%v", err)
 	}
 	now := a.cfg.Now()
 	contacts, err := a.history(req.CustomerID, now)
 	if err != nil {
-		return api.Decision{}, api.Errorf(api.CodeInternal, "%v", err)
+		return api.Errorf(api.CodeInternal, "%v", err)
 	}
-	d := eng.Decide(decide.Input{
+	eng.DecideInto(d, decide.Input{
 		DecisionID: newDecisionID(), CustomerID: req.CustomerID, Channel: req.Channel, Intent: req.Intent,
 		Context: req.Context, Now: now, Profile: p, Contacts: contacts,
 	})
 	a.metrics.decisions.Inc()
 	if len(d.Holdout) > 0 {
-		a.recordHoldouts(d)
+		a.recordHoldouts(*d)
 	}
-	return d, nil
+	return nil
 }
 
 func (a *Agent) postDecision(w http.ResponseWriter, r *http.Request) {
@@ -176,8 +185,14 @@ func (a *Agent) postDecision(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, asAPIError(err))
 		return
 	}
-	d, aerr := a.Decide(r.Context(), req)
-	if aerr != nil {
+	// Answers are pooled: DecideInto reuses their lists, so a decision
+	// served over HTTP allocates little once the pool is warm.
+	d, _ := a.answers.Get().(*api.Decision)
+	if d == nil {
+		d = new(api.Decision)
+	}
+	defer a.answers.Put(d)
+	if aerr := a.decideInto(r.Context(), req, d); aerr != nil {
 		a.refuse(w, r, aerr)
 		return
 	}
