@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"touchpoint.dev/touchpoint/protocol/api"
 )
@@ -120,7 +121,13 @@ func Open(cfg Config) (*Cache, error) {
 		WithBlockCacheSize(int64(cfg.BlockCacheMB) << 20).
 		WithIndexCacheSize(int64(cfg.IndexCacheMB) << 20).
 		WithValueLogFileSize(64 << 20).
-		WithDetectConflicts(false)
+		WithDetectConflicts(false).
+		// Decisions read profiles at random: a block decompression on
+		// every read cost more than the engine; profiles are small.
+		WithCompression(options.None).
+		// Two compactors (badger's minimum) bound the table builders'
+		// buffers after a prefetch of millions of profiles.
+		WithNumCompactors(2)
 	if len(cfg.EncryptionKey) > 0 {
 		opts = opts.WithEncryptionKey(cfg.EncryptionKey)
 	}
