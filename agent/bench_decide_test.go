@@ -115,11 +115,20 @@ func BenchmarkAgentDecide(b *testing.B) {
 	}
 	a.refreshMu.Unlock()
 	// Let badger flush and compact what the fill wrote (an agent's cache
-	// is written at prefetch and read for the rest of the day).
-	time.Sleep(3 * time.Second)
-	runtime.GC()
-	debug.FreeOSMemory()
+	// is written at prefetch and read for the rest of the day): the
+	// compactors' buffers go back within seconds of the last compaction.
 	rss := rssAnonMB()
+	for range 30 {
+		time.Sleep(2 * time.Second)
+		runtime.GC()
+		debug.FreeOSMemory()
+		now := rssAnonMB()
+		if rss-now < 2 {
+			rss = now
+			break
+		}
+		rss = now
+	}
 	reqs := make([]api.DecisionRequest, 8192)
 	for i := range reqs {
 		reqs[i] = api.DecisionRequest{CustomerID: decidetest.CustomerID((i * 104729) % n), Channel: protocol.KnownChannels[i%3]}
