@@ -459,3 +459,47 @@ func FuzzParseCustomerRow(f *testing.F) {
 		}
 	})
 }
+
+// Erasure end to end: connected agents confirm by reaching the erase's
+// index; an agent that is not connected is not waited for.
+func TestCLI_CustomersEraseReportsAgentsThatConfirmed(t *testing.T) {
+	c := cptest.New(t, 3)
+	cl := c.Client(c.Leader())
+	addr := c.Nodes[c.Follower()].URL()
+	importFile(t, addr, c.Token, writeFile(t, "customers.csv", customersCSV), "--id-column", "customerID")
+	tok := mintJoinToken(t, cl, 2)
+	kiosk := startTestAgent(t, newAgentConfig(t, c, "kiosk-1", "kiosk", tok))
+	startTestAgent(t, newAgentConfig(t, c, "ivr-1", "ivr", tok))
+	waitFor(t, "both agents alive", 20*time.Second, func() bool {
+		as, err := cl.FleetAgents(context.Background())
+		alive := 0
+		for _, a := range as {
+			if a.Status == api.AgentAlive {
+				alive++
+			}
+		}
+		return err == nil && alive == 2
+	})
+	type eraseOut struct {
+		Index       uint64
+		Confirmed   []string
+		Unconfirmed []string
+	}
+	var er eraseOut
+	out := mustTP(t, addr, c.Token, "customers", "erase", "C1", "--wait", "20s", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &er); err != nil || len(er.Confirmed) != 2 || len(er.Unconfirmed) != 0 {
+		t.Fatalf("erase with two agents: %v\n%s", err, out)
+	}
+	// The fleet's configIndex of a connected agent is what its session
+	// sent it; the agent's own state follows at once.
+	waitFor(t, "kiosk-1 applies the erase", 5*time.Second, func() bool { return kiosk.status().Config.Index >= er.Index })
+	kiosk.stop()
+	waitFor(t, "kiosk-1 no longer alive", 20*time.Second, func() bool {
+		a, err := cl.FleetAgent(context.Background(), "kiosk-1")
+		return err == nil && a.Status != api.AgentAlive
+	})
+	out = mustTP(t, addr, c.Token, "customers", "erase", "C2", "--wait", "10s")
+	if !strings.Contains(out, "confirmed by 1 connected agents: ivr-1") || !strings.Contains(out, "1 agents are not connected") {
+		t.Errorf("erase with one agent down:\n%s", out)
+	}
+}
