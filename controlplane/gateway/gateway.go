@@ -218,7 +218,7 @@ func New(cfg Config, st Store, state State) (*Gateway, error) {
 		udp.Close()
 		return nil, fmt.Errorf("gateway: node key: %w", err)
 	}
-	g.hub = newHub(state, cfg.FeedPage, g.log)
+	g.hub = newHub(state, cfg.FeedPage, g.log, func() int { return int(g.metrics.Sessions.Load()) })
 	g.fwd = newForwarder(g)
 	return g, nil
 }

@@ -19,6 +19,9 @@ type hub struct {
 	state State
 	page  int
 	log   *slog.Logger
+	// sessions counts the node's agent sessions: with none, nothing is
+	// read or encoded (a session that starts reads the feed itself).
+	sessions func() int
 
 	mu     sync.Mutex
 	to     uint64 // the feed position the newest frame reaches
@@ -36,8 +39,8 @@ type frame struct {
 	frame    []byte
 }
 
-func newHub(state State, page int, log *slog.Logger) *hub {
-	return &hub{state: state, page: page, log: log, notify: make(chan struct{})}
+func newHub(state State, page int, log *slog.Logger, sessions func() int) *hub {
+	return &hub{state: state, page: page, log: log, sessions: sessions, notify: make(chan struct{})}
 }
 
 func (h *hub) latest() *frame {
@@ -68,6 +71,20 @@ func (h *hub) run(ctx context.Context) {
 	for {
 		ch := h.state.Changed()
 		var later <-chan time.Time
+		if h.sessions() == 0 {
+			// Nobody to push to (a node during a bulk import, say): skip
+			// what was applied. Sessions starting later catch up from the
+			// feed, and see only contacts from their start.
+			h.mu.Lock()
+			h.to, h.contactsTo = max(h.to, h.state.LastChange()), h.state.ContactsHead()
+			h.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-ch:
+			}
+			continue
+		}
 		for h.state.ContactsHead() > h.contactsTo {
 			// Contacts go out at most every contactsEvery: at tens of
 			// thousands of events a second, one frame per commit to every
