@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME ?= 15s
 
-.PHONY: help build test test-short lint deps fuzz bench bench-cluster bench-ingest bench-propagation clean
+.PHONY: help build test test-short lint deps fuzz bench bench-cluster bench-ingest bench-propagation bench-decide bench-import clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -49,7 +49,14 @@ bench-ingest: ## contact events end to end for 60 s, flat out and at 25,000/s of
 	TOUCHPOINT_BENCH_RATE=25000 TOUCHPOINT_BENCH_DURATION=60s $(GO) test -run '^$$' -bench 'BenchmarkIngest$$' -benchtime 1x -timeout 30m ./cmd/touchpoint/
 
 bench-propagation: ## a change reaching 1,000 agent sessions (docs/PERFORMANCE.md)
-	$(GO) test -run '^$$' -bench Propagation -benchtime 200x -timeout 30m ./controlplane/gateway/
+	$(GO) test -run '^$$' -bench Propagation -benchtime 300x -timeout 30m ./controlplane/gateway/
+
+bench-decide: ## decisions: the engine alone, and the agent's whole path over 1,000,000 cached profiles (docs/PERFORMANCE.md)
+	$(GO) test -run '^$$' -bench Decide -benchtime 5s -cpu 1 ./agent/decide/
+	TOUCHPOINT_BENCH_PROFILES=1000000 $(GO) test -run '^$$' -bench AgentDecide -benchtime 100000x -cpu 1 -timeout 30m ./agent/
+
+bench-import: ## 1,000,000 customers imported into a three-node cluster (docs/PERFORMANCE.md)
+	$(GO) test -run '^$$' -bench 'BenchmarkCustomersImport$$' -benchtime 1x -timeout 30m ./cmd/touchpoint/
 
 clean: ## remove build output
 	rm -rf bin
