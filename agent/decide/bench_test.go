@@ -147,7 +147,7 @@ var benchCustomerRecords = sync.OnceValue(func() []benchCustomer {
 type benchValues struct {
 	tenure, voice, data, sms, arpu, risk []any
 	plans, levels                        []any
-	regions, ids                         []string
+	regions                              []string
 }
 
 func newBenchValues() *benchValues {
