@@ -1,0 +1,75 @@
+package churn
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// sharedData finds ../shared/data beside the repository root (the
+// directory holding go.mod), or skips the test when it is absent.
+func sharedData(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	data := filepath.Join(dir, "..", "shared", "data")
+	if _, err := os.Stat(data); err != nil {
+		t.Skipf("%s absent: %v", data, err)
+	}
+	return data
+}
+
+func loadFile(t testing.TB, path string) *Dataset {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ds, err := Load(f, LoadOptions{Label: "Churn"})
+	if err != nil {
+		t.Fatalf("load %s: %v", path, err)
+	}
+	return ds
+}
+
+func publishedSplit(t testing.TB) (train, test *Dataset) {
+	t.Helper()
+	dir := sharedData(t)
+	return loadFile(t, filepath.Join(dir, "churn-bigml-80.csv")), loadFile(t, filepath.Join(dir, "churn-bigml-20.csv"))
+}
+
+func TestTrain_PublishedSplitAUC(t *testing.T) {
+	train, test := publishedSplit(t)
+	for _, tc := range []struct {
+		kind string
+		min  float64
+	}{{KindGBDT, 0.92}, {KindLogistic, 0.80}} {
+		t.Run(tc.kind, func(t *testing.T) {
+			m, err := Train(train, Config{Kind: tc.kind})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mt, err := m.Evaluate(test)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: auc %.4f accuracy %.4f trees %d", tc.kind, mt.AUC, mt.Accuracy, len(m.Trees))
+			if mt.AUC < tc.min {
+				t.Errorf("%s holdout AUC %.4f, want ≥ %.2f", tc.kind, mt.AUC, tc.min)
+			}
+		})
+	}
+}
