@@ -93,6 +93,7 @@ func newApp(e *env) *cli.App {
 			fleetCommand(e),
 			customersCommand(e),
 			loadCommand(e),
+			modelsCommand(e),
 		},
 		HideHelpCommand:      false,
 		EnableBashCompletion: true,
