@@ -94,6 +94,7 @@ func newApp(e *env) *cli.App {
 			customersCommand(e),
 			loadCommand(e),
 			modelsCommand(e),
+			clvCommand(e),
 		},
 		HideHelpCommand:      false,
 		EnableBashCompletion: true,
