@@ -68,3 +68,16 @@ func TestWarningLevels(t *testing.T) {
 		}
 	}
 }
+
+func TestDecode_DefaultsAndChecksWarningThresholds(t *testing.T) {
+	m, err := Decode([]byte(`{"kind":"logistic","features":[{"name":"x","kind":"numeric","std":1}],"coefficients":[0]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Warning != DefaultWarningThresholds || m.Level(map[string]any{}) != LevelHigh {
+		t.Errorf("thresholds %+v, level of p=0.5 %s: want the defaults and high", m.Warning, m.Level(nil))
+	}
+	if _, err := Decode([]byte(`{"kind":"logistic","features":[],"coefficients":[],"warningThresholds":{"medium":0.8,"high":0.5,"critical":0.9}}`)); err == nil {
+		t.Error("thresholds out of order accepted")
+	}
+}

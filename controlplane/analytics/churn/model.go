@@ -146,6 +146,12 @@ func (m *Model) build() error {
 		return fmt.Errorf("model features: %w", err)
 	}
 	m.enc = enc
+	if m.Warning == (WarningThresholds{}) {
+		m.Warning = DefaultWarningThresholds
+	}
+	if w := m.Warning; !(0 <= w.Medium && w.Medium <= w.High && w.High <= w.Critical && w.Critical <= 1) {
+		return fmt.Errorf("warning thresholds %+v: want 0 ≤ medium ≤ high ≤ critical ≤ 1", w)
+	}
 	switch m.Kind {
 	case KindLogistic:
 		if len(m.Coefficients) != enc.width {
