@@ -194,7 +194,7 @@ func (c Customer) check() error {
 	case math.IsNaN(c.X) || math.IsInf(c.X, 0) || c.X < 0 || c.X != math.Trunc(c.X):
 		return fmt.Errorf("frequency %v: want a whole number ≥ 0", c.X)
 	case !(c.T > 0) || math.IsInf(c.T, 0):
-		return fmt.Errorf("T %v: want a positive number", c.T)
+		return fmt.Errorf("age T %v: want a positive number", c.T)
 	case !(c.Tx >= 0) || c.Tx > c.T:
 		return fmt.Errorf("recency %v: want 0 ≤ recency ≤ T (%v)", c.Tx, c.T)
 	case !(c.Zbar >= 0) || math.IsInf(c.Zbar, 0):

@@ -2,7 +2,10 @@ package clv
 
 import (
 	"bytes"
+	"encoding/csv"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +149,12 @@ func FuzzParseSummaryCSV(f *testing.F) {
 				t.Fatalf("parser accepted %+v: %v", c, err)
 			}
 		}
+		// Round trip: what was read, written back, reads the same.
+		if again, err := ParseSummaryCSV(strings.NewReader(summaryCSV(ds))); err != nil {
+			t.Fatalf("re-reading %q: %v", summaryCSV(ds), err)
+		} else if !slices.Equal(again.Customers, ds.Customers) || again.HasSpend != ds.HasSpend {
+			t.Fatalf("round trip: %+v, want %+v", again, ds)
+		}
 		if len(ds.Customers) <= 3 {
 			m := BGNBD{0.243, 4.414, 0.793, 2.426}
 			_ = m.LogLikelihood(ds.Customers)
@@ -154,6 +163,27 @@ func FuzzParseSummaryCSV(f *testing.F) {
 			}
 		}
 	})
+}
+
+// summaryCSV writes ds in the ID,x,t_x,T[,zbar] layout.
+func summaryCSV(ds *Dataset) string {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	head := []string{"ID", "x", "t_x", "T"}
+	if ds.HasSpend {
+		head = append(head, "zbar")
+	}
+	w.Write(head)
+	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	for _, c := range ds.Customers {
+		rec := []string{c.ID, g(c.X), g(c.Tx), g(c.T)}
+		if ds.HasSpend {
+			rec = append(rec, g(c.Zbar))
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	return b.String()
 }
 
 func FuzzParseTransactions(f *testing.F) {
