@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"touchpoint.dev/touchpoint/controlplane"
 	"touchpoint.dev/touchpoint/controlplane/cptest"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
 	"touchpoint.dev/touchpoint/protocol"
@@ -153,7 +154,14 @@ func TestCLI_SnapshotSaveRestoreIntoFreshCluster(t *testing.T) {
 	mustTP(t, a.Nodes[1].URL(), a.Token, "cluster", "snapshot", "save", snap)
 	want := mustTP(t, a.Nodes[0].URL(), a.Token, "get", "campaigns", "-o", "json")
 
-	b := cptest.New(t, 3)
+	// A user restore blocks raft's leader loop while the state machine
+	// loads the snapshot; under -race on a loaded machine that can outlast
+	// the test cluster's 200 ms election timeout, and the leader then steps
+	// down before committing the restore ("leadership lost"). Production
+	// timeouts are a second; give this cluster the same.
+	b := cptest.New(t, 3, func(cfg *controlplane.Config) {
+		cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout, cfg.Raft.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
+	})
 	// A corrupt snapshot is refused and changes nothing.
 	raw, _ := os.ReadFile(snap)
 	corrupt := filepath.Join(dir, "corrupt.snap")
