@@ -77,6 +77,10 @@ func (h *hub) run(ctx context.Context) {
 			// feed, and see only contacts from their start.
 			h.mu.Lock()
 			h.to, h.contactsTo = max(h.to, h.state.LastChange()), h.state.ContactsHead()
+			// A session that registered since the count reads the feed
+			// itself once woken.
+			close(h.notify)
+			h.notify = make(chan struct{})
 			h.mu.Unlock()
 			select {
 			case <-ctx.Done():
