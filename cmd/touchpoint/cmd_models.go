@@ -85,16 +85,17 @@ func (e *env) modelsTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	rng := churn.NewRand(c.Uint64("seed"))
 	var hold *churn.Dataset
 	if test != "" {
 		if hold, err = loadDataset(test, opt); err != nil {
 			return err
 		}
-	} else if train, hold, err = train.Split(frac, c.Uint64("seed")); err != nil {
+	} else if train, hold, err = train.Split(frac, rng); err != nil {
 		return fmt.Errorf("--holdout: %w", err)
 	}
 	start := time.Now()
-	m, err := churn.Train(train, churn.Config{Kind: kind, Seed: c.Uint64("seed")})
+	m, err := churn.Train(train, churn.Config{Kind: kind, Rand: rng})
 	if err != nil {
 		return fmt.Errorf("train on %s: %w", c.String("data"), err)
 	}

@@ -14,6 +14,12 @@ import (
 // DefaultSeed seeds the stratified splits when the caller has no seed.
 const DefaultSeed = 42
 
+// NewRand is the seeded source the splits draw from: PCG, so a seed gives
+// the same split on every platform and Go release.
+func NewRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
 // LoadOptions names the label column and an optional identifier column,
 // which is kept aside and never used as a feature.
 type LoadOptions struct {
@@ -180,10 +186,9 @@ func (d *Dataset) Subset(idx []int) *Dataset {
 }
 
 // StratifiedSplit shuffles the positive and the negative rows separately
-// with a source seeded by seed and holds out round(frac × count) of each,
-// so both parts keep the label ratio. It returns sorted row indexes.
-func StratifiedSplit(labels []bool, frac float64, seed uint64) (train, holdout []int) {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+// with rng and holds out round(frac × count) of each, so both parts keep
+// the label ratio. It returns sorted row indexes.
+func StratifiedSplit(labels []bool, frac float64, rng *rand.Rand) (train, holdout []int) {
 	for _, want := range []bool{true, false} {
 		var idx []int
 		for i, l := range labels {
@@ -202,11 +207,11 @@ func StratifiedSplit(labels []bool, frac float64, seed uint64) (train, holdout [
 }
 
 // Split holds out frac of d, stratified by label (see StratifiedSplit).
-func (d *Dataset) Split(frac float64, seed uint64) (train, holdout *Dataset, err error) {
+func (d *Dataset) Split(frac float64, rng *rand.Rand) (train, holdout *Dataset, err error) {
 	if !(frac > 0 && frac < 1) {
 		return nil, nil, fmt.Errorf("holdout fraction %v: want between 0 and 1", frac)
 	}
-	tr, ho := StratifiedSplit(d.Labels, frac, seed)
+	tr, ho := StratifiedSplit(d.Labels, frac, rng)
 	if len(tr) == 0 || len(ho) == 0 {
 		return nil, nil, fmt.Errorf("holdout %v of %d rows leaves a part empty", frac, d.Len())
 	}

@@ -52,7 +52,7 @@ func TestLoad_Errors(t *testing.T) {
 
 func TestSplit_StratifiedKeepsLabelRatio(t *testing.T) {
 	train, _ := publishedSplit(t)
-	tr, ho, err := train.Split(0.2, DefaultSeed)
+	tr, ho, err := train.Split(0.2, NewRand(DefaultSeed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestSplit_StratifiedKeepsLabelRatio(t *testing.T) {
 	if got, want := ho.Len(), int(0.2*float64(train.Len())+0.5); got < want-1 || got > want+1 {
 		t.Errorf("holdout %d rows, want about %d", got, want)
 	}
-	tr2, _, _ := train.Split(0.2, DefaultSeed)
+	tr2, _, _ := train.Split(0.2, NewRand(DefaultSeed))
 	for j := range tr.Columns {
 		for i := range tr.Columns[j].Cells {
 			if tr.Columns[j].Cells[i] != tr2.Columns[j].Cells[i] {
@@ -74,7 +74,7 @@ func TestSplit_StratifiedKeepsLabelRatio(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := train.Split(1.5, DefaultSeed); err == nil {
+	if _, _, err := train.Split(1.5, NewRand(DefaultSeed)); err == nil {
 		t.Error("holdout 1.5 accepted")
 	}
 }

@@ -3,6 +3,7 @@ package churn
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 
 	"slices"
 )
@@ -20,6 +21,9 @@ type GBDTConfig struct {
 	// KeepAll turns early stopping off: every one of Trees is kept (the
 	// validation slice is still held out of the fit).
 	KeepAll bool
+	// Refit grows the trees again on every training row once early
+	// stopping has chosen how many (see fitGBDT).
+	Refit bool
 }
 
 func (c *GBDTConfig) defaults() {
@@ -130,35 +134,58 @@ type split struct {
 	gain    float64
 }
 
-// fitGBDT fits boosted trees on x, y with early stopping on a stratified
-// validation slice of the rows (seeded by seed). It returns the base
-// margin (training log-odds) and the trees up to the best validation round.
-func fitGBDT(x [][]float64, y []bool, cfg GBDTConfig, seed uint64) (float64, []Tree, error) {
+// fitGBDT fits boosted trees on x, y. Early stopping boosts on all but a
+// stratified validation slice of the rows (drawn with rng) and finds the
+// round with the lowest validation log-loss; with Refit the trees are then
+// grown again on every row, as many as that round times 1/(1−slice) (the
+// same number of rows-times-trees of learning), otherwise the first fit's
+// trees up to that round are kept. It returns the base margin and trees.
+func fitGBDT(x [][]float64, y []bool, cfg GBDTConfig, rng *rand.Rand) (float64, []Tree, error) {
 	cfg.defaults()
 	n := len(x)
 	if n == 0 {
 		return 0, nil, errors.New("no training rows")
 	}
-	d := len(x[0])
-	trIdx, vaIdx := StratifiedSplit(y, cfg.ValidationFrac, seed)
-	if len(trIdx) == 0 || len(vaIdx) == 0 {
+	fit, val := StratifiedSplit(y, cfg.ValidationFrac, rng)
+	if len(fit) == 0 || len(val) == 0 {
 		return 0, nil, errors.New("too few rows for an early-stopping slice")
 	}
+	base, trees, best, err := boost(x, y, fit, val, cfg)
+	if err != nil || cfg.KeepAll {
+		return base, trees, err
+	}
+	if !cfg.Refit {
+		return base, trees[:best], nil
+	}
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	cfg.Trees = max(1, int(math.Round(float64(best)/(1-cfg.ValidationFrac))))
+	base, trees, _, err = boost(x, y, all, nil, cfg)
+	return base, trees, err
+}
+
+// boost grows cfg.Trees trees on the fit rows, or fewer when the loss on
+// val (if any) has not improved for cfg.Patience rounds. best is the
+// number of trees with the lowest validation loss.
+func boost(x [][]float64, y []bool, fit, val []int, cfg GBDTConfig) (base float64, trees []Tree, best int, err error) {
+	n, d := len(x), len(x[0])
 	pos := 0
-	for _, i := range trIdx {
+	for _, i := range fit {
 		if y[i] {
 			pos++
 		}
 	}
-	if pos == 0 || pos == len(trIdx) {
-		return 0, nil, errors.New("training labels are all one class")
+	if pos == 0 || pos == len(fit) {
+		return 0, nil, 0, errors.New("training labels are all one class")
 	}
-	base := math.Log(float64(pos) / float64(len(trIdx)-pos))
+	base = math.Log(float64(pos) / float64(len(fit)-pos))
 
 	t := &gbdtTrainer{cfg: cfg, cuts: make([][]float64, d), binOff: make([]int, d+1), bins: make([]uint8, n*d), d: d}
-	col := make([]float64, len(trIdx))
+	col := make([]float64, len(fit))
 	for f := range d {
-		for k, i := range trIdx {
+		for k, i := range fit {
 			col[k] = x[i][f]
 		}
 		t.cuts[f] = cutPoints(col, cfg.MaxBins)
@@ -175,16 +202,18 @@ func fitGBDT(x [][]float64, y []bool, cfg GBDTConfig, seed uint64) (float64, []T
 	}
 	valLoss := func() float64 {
 		s := 0.0
-		for _, i := range vaIdx {
+		for _, i := range val {
 			s += logLoss(margin[i], y[i])
 		}
-		return s / float64(len(vaIdx))
+		return s / float64(len(val))
 	}
-	best, bestAt := valLoss(), 0
-	var trees []Tree
-	rows := slices.Clone(trIdx)
+	bestLoss := math.Inf(1)
+	if len(val) > 0 {
+		bestLoss = valLoss()
+	}
+	rows := slices.Clone(fit)
 	for round := range cfg.Trees {
-		for _, i := range trIdx {
+		for _, i := range fit {
 			p := sigmoid(margin[i])
 			t.grad[i] = p
 			if y[i] {
@@ -192,23 +221,24 @@ func fitGBDT(x [][]float64, y []bool, cfg GBDTConfig, seed uint64) (float64, []T
 			}
 			t.hess[i] = math.Max(p*(1-p), 1e-16)
 		}
-		copy(rows, trIdx)
+		copy(rows, fit)
 		tr := &Tree{}
 		t.grow(tr, rows, t.histogram(rows), 0)
 		for i := range n {
 			margin[i] += tr.predictRow(x[i])
 		}
 		trees = append(trees, *tr)
-		if l := valLoss(); l < best-1e-12 {
-			best, bestAt = l, round+1
-		} else if !cfg.KeepAll && round+1-bestAt >= cfg.Patience {
+		if len(val) == 0 {
+			best = len(trees)
+			continue
+		}
+		if l := valLoss(); l < bestLoss-1e-12 {
+			bestLoss, best = l, round+1
+		} else if !cfg.KeepAll && round+1-best >= cfg.Patience {
 			break
 		}
 	}
-	if cfg.KeepAll {
-		return base, trees, nil
-	}
-	return base, trees[:bestAt], nil
+	return base, trees, best, nil
 }
 
 // histogram sums gradient, hessian and count per feature bin over rows.

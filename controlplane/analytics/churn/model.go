@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sync"
 )
 
@@ -83,7 +84,8 @@ type Config struct {
 	Kind     string // KindLogistic or KindGBDT
 	Logistic LogisticConfig
 	GBDT     GBDTConfig
-	Seed     uint64 // seeds the GBDT early-stopping slice (0: DefaultSeed)
+	// Rand draws the GBDT early-stopping slice; nil is NewRand(DefaultSeed).
+	Rand *rand.Rand
 }
 
 // Train fits a model of cfg.Kind on train.
@@ -91,8 +93,8 @@ func Train(train *Dataset, cfg Config) (*Model, error) {
 	if train.Len() == 0 {
 		return nil, errors.New("no training rows")
 	}
-	if cfg.Seed == 0 {
-		cfg.Seed = DefaultSeed
+	if cfg.Rand == nil {
+		cfg.Rand = NewRand(DefaultSeed)
 	}
 	fs := FitFeatures(train)
 	enc, err := newEncoder(fs)
@@ -112,7 +114,7 @@ func Train(train *Dataset, cfg Config) (*Model, error) {
 		}
 		m.Coefficients, m.BaseScore = w, b
 	case KindGBDT:
-		base, trees, err := fitGBDT(x, train.Labels, cfg.GBDT, cfg.Seed)
+		base, trees, err := fitGBDT(x, train.Labels, cfg.GBDT, cfg.Rand)
 		if err != nil {
 			return nil, fmt.Errorf("gradient-boosted trees: %w", err)
 		}
