@@ -114,8 +114,8 @@ func readHistory(tx *badger.Txn, customer string) ([]protocol.ContactEvent, erro
 	return out, err
 }
 
-// addHistory merges contacts into their customers' histories (histMu
-// held). held, when not nil, says which customers to keep contacts for.
+// addHistory merges contacts into their customers' histories (c.mu held
+// shared, histMu held). held, when not nil, says which customers to keep contacts for.
 func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn, customer string) bool) error {
 	by := map[string][]protocol.ContactEvent{}
 	for _, e := range evs {
@@ -157,9 +157,11 @@ func (c *Cache) AddContacts(evs []protocol.ContactEvent, own bool) error {
 	if len(evs) == 0 {
 		return nil
 	}
+	// Shared through the write: an erasure (ApplyChanges, exclusive) must
+	// not fall between reading a history and writing it back.
 	c.mu.RLock()
+	defer c.mu.RUnlock()
 	gen := c.gen
-	c.mu.RUnlock()
 	c.histMu.Lock()
 	defer c.histMu.Unlock()
 	var held func(*badger.Txn, string) bool

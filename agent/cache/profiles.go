@@ -21,6 +21,7 @@ const KindCustomer = "Customer"
 //
 //	p/<gen 8><id>   profile index (8 bytes) + profile JSON
 //	h/<customer>    the customer's contacts, from any agent (history.go)
+//	e/<id>          the index at which the customer was erased
 //
 // Profiles belong to the configuration's generation, so a snapshot (which
 // the agent gets when it fell too far behind to know what was erased)
@@ -33,6 +34,10 @@ const KindCustomer = "Customer"
 var (
 	prefixProfile = []byte("p/")
 	prefixHistory = []byte("h/")
+	// e/<id> holds the index (8 bytes) at which the customer was erased: a
+	// fetch answered before the erasure and arriving after it must not
+	// bring the profile back. Kept across snapshots.
+	prefixErased = []byte("e/")
 )
 
 // Fetched is a profile as the control plane sends it, with its history.
@@ -50,6 +55,22 @@ func profileKey(gen uint64, id string) []byte {
 
 func profileGenPrefix(gen uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte{}, prefixProfile...), gen)
+}
+
+func erasedKey(id string) []byte { return append(append([]byte{}, prefixErased...), id...) }
+
+// erasedAt is the index at which id was erased, 0 if never.
+func erasedAt(tx *badger.Txn, id string) (uint64, error) {
+	it, err := tx.Get(erasedKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var idx uint64
+	err = it.Value(func(v []byte) error { idx = storedIndex(v); return nil })
+	return idx, err
 }
 
 func encodeProfile(p *protocol.Profile) ([]byte, error) {
@@ -122,6 +143,9 @@ func (c *Cache) applyCustomer(tx *badger.Txn, ch api.Change) error {
 		if err := tx.Delete(key); err != nil {
 			return err
 		}
+		if err := tx.Set(erasedKey(ch.ID), u64(ch.Index)); err != nil {
+			return err
+		}
 		return tx.Delete(historyKey(ch.ID))
 	}
 	return fmt.Errorf("change at index %d: unknown op %q", ch.Index, ch.Op)
@@ -161,6 +185,12 @@ func (c *Cache) PutProfiles(fs []Fetched) error {
 	skip := make([]bool, len(fs))
 	err := c.db.View(func(tx *badger.Txn) error {
 		for i := range fs {
+			if e, err := erasedAt(tx, fs[i].Profile.ID); err != nil {
+				return err
+			} else if e >= fs[i].Profile.Index && e > 0 {
+				skip[i], fs[i].Contacts = true, nil // erased after this copy was read
+				continue
+			}
 			it, err := tx.Get(profileKey(c.gen, fs[i].Profile.ID))
 			if errors.Is(err, badger.ErrKeyNotFound) {
 				continue

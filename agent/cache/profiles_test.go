@@ -158,3 +158,31 @@ func TestCache_HistoryIsBoundedInCountAndTime(t *testing.T) {
 		t.Fatalf("window: %+v", got)
 	}
 }
+
+func TestCache_AFetchReadBeforeAnErasureDoesNotBringTheProfileBack(t *testing.T) {
+	c := open(t, t.TempDir())
+	c.SetRegion("sh", false)
+	if _, err := c.ApplyChanges(at(5), []api.Change{customer(5, "C1", "sh", 12)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ApplyChanges(at(9), []api.Change{{Index: 9, Op: api.OpDelete, Kind: cache.KindCustomer, ID: "C1", Region: "sh"}}); err != nil {
+		t.Fatal(err)
+	}
+	late := cache.Fetched{Profile: protocol.Profile{ID: "C1", Region: "sh", Index: 5}, Contacts: []protocol.ContactEvent{contact("ivr-1", 1, "C1", time.Now())}}
+	if err := c.PutProfiles([]cache.Fetched{late}); err != nil {
+		t.Fatal(err)
+	}
+	if c.HasProfile("C1") {
+		t.Fatal("a fetch answered before the erasure brought the profile back")
+	}
+	if got, _ := c.Contacts("C1", time.Time{}, 10); len(got) != 0 {
+		t.Fatalf("and its contacts: %+v", got)
+	}
+	// Re-imported after the erasure: a newer profile is kept.
+	if err := c.PutProfiles([]cache.Fetched{{Profile: protocol.Profile{ID: "C1", Region: "sh", Index: 12}}}); err != nil {
+		t.Fatal(err)
+	}
+	if !c.HasProfile("C1") {
+		t.Fatal("a profile written after the erasure was refused")
+	}
+}
