@@ -312,6 +312,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	go a.runHoldouts(ctx)
+	go a.compileOnChange(ctx)
 	gossipDone := make(chan struct{})
 	go func() {
 		defer close(gossipDone)

@@ -56,6 +56,22 @@ func (e *engines) get() (*decide.Engine, error) {
 	return e.eng, nil
 }
 
+// compileOnChange recompiles the engine as soon as the catalogue changes,
+// so that no decision pays for compiling 200 offers' rules.
+func (a *Agent) compileOnChange(ctx context.Context) {
+	for {
+		changed := a.cache.CatalogChanged()
+		if _, err := a.engines.get(); err != nil {
+			a.log.Warn("compile the decision engine", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
 func listKind[T any](c *cache.Cache, kind protocol.Kind, out *[]T) error {
 	objs, err := c.List(string(kind))
 	if err != nil {

@@ -98,6 +98,8 @@ type Cache struct {
 	// catalogVersion moves whenever the catalogue (anything but profiles)
 	// changes, in this process: the decision engine recompiles then.
 	catalogVersion atomic.Uint64
+	catalogMu      sync.Mutex
+	catalogChanged chan struct{} // closed at the next catalogue change
 }
 
 // Open opens (or creates) the cache in cfg.Dir.
@@ -175,6 +177,26 @@ func (c *Cache) Close() error { return c.db.Close() }
 // CatalogVersion moves whenever the catalogue changes (not when only
 // profiles do); it starts at 0 in every process.
 func (c *Cache) CatalogVersion() uint64 { return c.catalogVersion.Load() }
+
+// CatalogChanged returns a channel closed at the next catalogue change.
+func (c *Cache) CatalogChanged() <-chan struct{} {
+	c.catalogMu.Lock()
+	defer c.catalogMu.Unlock()
+	if c.catalogChanged == nil {
+		c.catalogChanged = make(chan struct{})
+	}
+	return c.catalogChanged
+}
+
+func (c *Cache) catalogMoved() {
+	c.catalogVersion.Add(1)
+	c.catalogMu.Lock()
+	if c.catalogChanged != nil {
+		close(c.catalogChanged)
+		c.catalogChanged = nil
+	}
+	c.catalogMu.Unlock()
+}
 
 // Position returns what the copy reflects.
 func (c *Cache) Position() Position {
@@ -286,7 +308,7 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 	}
 	c.pos = pos
 	if catalog {
-		c.catalogVersion.Add(1)
+		c.catalogMoved()
 	}
 	return applied, nil
 }
@@ -333,7 +355,7 @@ func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) 
 		return false, fmt.Errorf("install snapshot: %w", err)
 	}
 	c.gen, c.pos = next, pos
-	c.catalogVersion.Add(1)
+	c.catalogMoved()
 	if err := c.dropGenerationsExcept(next); err != nil {
 		c.log.Warn("drop replaced generation", "error", err)
 	}

@@ -186,3 +186,29 @@ func TestCache_AFetchReadBeforeAnErasureDoesNotBringTheProfileBack(t *testing.T)
 		t.Fatal("a profile written after the erasure was refused")
 	}
 }
+
+func TestCache_CatalogChangedFiresForTheCatalogueNotForProfiles(t *testing.T) {
+	c := open(t, t.TempDir())
+	c.SetRegion("sh", false)
+	ch := c.CatalogChanged()
+	if _, err := c.ApplyChanges(at(1), []api.Change{customer(1, "C1", "sh", 12)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+		t.Fatal("a profile change fired CatalogChanged")
+	default:
+	}
+	v := c.CatalogVersion()
+	if _, err := c.ApplyChanges(at(2), []api.Change{put(2, "retain-10", 60)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	default:
+		t.Fatal("an offer change did not fire CatalogChanged")
+	}
+	if c.CatalogVersion() != v+1 {
+		t.Fatalf("version %d after %d", c.CatalogVersion(), v)
+	}
+}
