@@ -7,31 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// clvDataDir is ../shared/data beside the repository root; the tests are
-// skipped when it is absent.
-func clvDataDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("no go.mod above the package directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("data directory %s absent: %v", data, err)
-	}
-	return data
-}
+	"touchpoint.dev/touchpoint/controlplane/analytics/analyticstest"
+)
 
 func sameTo3(got, want float64) bool {
 	g, _ := strconv.ParseFloat(strconv.FormatFloat(got, 'g', 3, 64), 64)
@@ -51,7 +29,7 @@ type clvJSON struct {
 }
 
 func TestCLI_CLVFitReproducesCDNOWFigures(t *testing.T) {
-	data := clvDataDir(t)
+	data := analyticstest.SharedData(t)
 	for _, tc := range []struct {
 		file  string
 		spend bool
@@ -95,7 +73,7 @@ func TestCLI_CLVFitReproducesCDNOWFigures(t *testing.T) {
 }
 
 func TestCLI_CLVFitTable(t *testing.T) {
-	out := mustTP(t, "", "", "clv", "fit", "--data", filepath.Join(clvDataDir(t), "cdnow_customers_summary_with_transactions.csv"))
+	out := mustTP(t, "", "", "clv", "fit", "--data", filepath.Join(analyticstest.SharedData(t), "cdnow_customers_summary_with_transactions.csv"))
 	for _, want := range []string{"customers", "2357", "r 0.2426", "log-likelihood -9582.4", "p 6.249", "946 customers"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)

@@ -7,35 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"touchpoint.dev/touchpoint/controlplane/analytics/analyticstest"
 	"touchpoint.dev/touchpoint/controlplane/analytics/churn"
 )
 
-// churnData is ../shared/data beside the repository root (found by walking
-// up to go.mod); the test is skipped when it is absent.
-func churnData(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("%s absent", data)
-	}
-	return data
-}
-
 func TestModelsTrain_PublishedSplitAUC(t *testing.T) {
-	data := churnData(t)
+	data := analyticstest.SharedData(t)
 	train, test := filepath.Join(data, "churn-bigml-80.csv"), filepath.Join(data, "churn-bigml-20.csv")
 	for _, tc := range []struct {
 		kind string
@@ -80,7 +57,7 @@ func TestModelsTrain_PublishedSplitAUC(t *testing.T) {
 }
 
 func TestModelsTrain_TableAndHoldout(t *testing.T) {
-	data := churnData(t)
+	data := analyticstest.SharedData(t)
 	out := mustTP(t, "http://127.0.0.1:1", "", "models", "train", "--data", filepath.Join(data, "churn-bigml-80.csv"),
 		"--holdout", "0.2", "--label", "Churn", "--kind", "logistic")
 	for _, want := range []string{"ROC AUC", "accuracy@0.5", "PRECISION", "RECALL", "OBSERVED RATE", "0.9–1.0", "holdout: 534 rows"} {

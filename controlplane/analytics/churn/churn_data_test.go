@@ -4,32 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-// sharedData finds ../shared/data beside the repository root (the
-// directory holding go.mod), or skips the test when it is absent.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("%s absent: %v", data, err)
-	}
-	return data
-}
+	"touchpoint.dev/touchpoint/controlplane/analytics/analyticstest"
+)
 
 func loadFile(t testing.TB, path string) *Dataset {
 	t.Helper()
@@ -47,7 +24,7 @@ func loadFile(t testing.TB, path string) *Dataset {
 
 func publishedSplit(t testing.TB) (train, test *Dataset) {
 	t.Helper()
-	dir := sharedData(t)
+	dir := analyticstest.SharedData(t)
 	return loadFile(t, filepath.Join(dir, "churn-bigml-80.csv")), loadFile(t, filepath.Join(dir, "churn-bigml-20.csv"))
 }
 

@@ -7,36 +7,13 @@ import (
 	"strconv"
 	"testing"
 	"time"
-)
 
-// dataDir is ../shared/data beside the repository root (the directory
-// holding go.mod); the test is skipped when it is absent.
-func dataDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package directory")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("data directory %s absent: %v", data, err)
-	}
-	return data
-}
+	"touchpoint.dev/touchpoint/controlplane/analytics/analyticstest"
+)
 
 func openData(t *testing.T, name string) *os.File {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dataDir(t), name))
+	f, err := os.Open(filepath.Join(analyticstest.SharedData(t), name))
 	if err != nil {
 		t.Fatal(err)
 	}
