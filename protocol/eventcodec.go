@@ -144,3 +144,50 @@ func (r *BinaryReader) Skip() []byte {
 	}
 	return start[:len(start)-len(r.b)]
 }
+
+// AppendEventList appends evs — events of any agents — as a list: uvarint
+// count, then per event its agent id (uvarint length + bytes) and its
+// binary form. The wire's Contacts frame and the agent's contact history
+// both carry this.
+func AppendEventList(b []byte, evs []ContactEvent) []byte {
+	b = binary.AppendUvarint(b, uint64(len(evs)))
+	for i := range evs {
+		b = binary.AppendUvarint(b, uint64(len(evs[i].AgentID)))
+		b = append(b, evs[i].AgentID...)
+		b = AppendEventBinary(b, &evs[i])
+	}
+	return b
+}
+
+// EventListSize is an upper bound of AppendEventList's output for evs.
+func EventListSize(evs []ContactEvent) int {
+	n := binary.MaxVarintLen64
+	for i := range evs {
+		n += binary.MaxVarintLen64 + len(evs[i].AgentID) + EventBinarySize(&evs[i])
+	}
+	return n
+}
+
+// DecodeEventList decodes what AppendEventList wrote, refusing trailing
+// bytes.
+func DecodeEventList(b []byte) ([]ContactEvent, error) {
+	r := NewBinaryReader(b)
+	n := r.Uvarint()
+	if r.Err() == nil && n > uint64(r.Len()) {
+		return nil, errors.New("event list: count exceeds the data")
+	}
+	out := make([]ContactEvent, 0, n)
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		var e ContactEvent
+		e.AgentID = r.String()
+		r.Event(&e)
+		out = append(out, e)
+	}
+	if r.Err() != nil {
+		return nil, r.Err()
+	}
+	if r.Len() != 0 {
+		return nil, errors.New("event list: trailing bytes")
+	}
+	return out, nil
+}

@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,8 +13,7 @@ import (
 
 // Contact history: one key per customer,
 //
-//	h/<customer>   uvarint count, then per contact: agent id (uvarint
-//	               length + bytes) and protocol's binary event
+//	h/<customer>   protocol's event list (protocol.AppendEventList)
 //
 // oldest first, each (agent, sequence) once, at most MaxHistory contacts
 // and none older than HistoryWindow before the newest. A decision reads it
@@ -31,37 +29,15 @@ func historyKey(customer string) []byte {
 }
 
 func encodeHistory(evs []protocol.ContactEvent) []byte {
-	n := 10
-	for i := range evs {
-		n += 10 + len(evs[i].AgentID) + protocol.EventBinarySize(&evs[i])
-	}
-	b := make([]byte, 0, n)
-	b = binary.AppendUvarint(b, uint64(len(evs)))
-	for i := range evs {
-		b = binary.AppendUvarint(b, uint64(len(evs[i].AgentID)))
-		b = append(b, evs[i].AgentID...)
-		b = protocol.AppendEventBinary(b, &evs[i])
-	}
-	return b
+	return protocol.AppendEventList(make([]byte, 0, protocol.EventListSize(evs)), evs)
 }
 
 func decodeHistory(v []byte) ([]protocol.ContactEvent, error) {
-	r := protocol.NewBinaryReader(v)
-	n := r.Uvarint()
-	if r.Err() == nil && n > uint64(r.Len()) {
-		return nil, errors.New("contact history: count exceeds the value")
+	evs, err := protocol.DecodeEventList(v)
+	if err != nil {
+		return nil, fmt.Errorf("contact history: %w", err)
 	}
-	out := make([]protocol.ContactEvent, 0, n)
-	for i := uint64(0); i < n && r.Err() == nil; i++ {
-		var e protocol.ContactEvent
-		e.AgentID = r.String()
-		r.Event(&e)
-		out = append(out, e)
-	}
-	if r.Err() != nil {
-		return nil, fmt.Errorf("contact history: %w", r.Err())
-	}
-	return out, nil
+	return evs, nil
 }
 
 // mergeHistory adds evs to have (both any order), dropping repeats of an

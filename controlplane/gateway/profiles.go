@@ -3,7 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"time"
@@ -199,13 +199,9 @@ func (s *session) pushContacts(ctl *quic.Stream) error {
 }
 
 func encodeContacts(evs []protocol.ContactEvent) ([]byte, error) {
-	var body []byte
-	for i := range evs {
-		body = wire.AppendContact(body, &evs[i])
-	}
-	b, err := wire.EncodeContacts(len(evs), body)
+	b, err := wire.EncodeContacts(evs)
 	if err != nil {
-		return nil, errors.Join(errors.New("encode contacts"), err)
+		return nil, fmt.Errorf("encode contacts: %w", err)
 	}
 	return b, nil
 }

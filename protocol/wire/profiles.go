@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -71,25 +70,15 @@ const (
 // any agents. Layout, version 1:
 //
 //	byte      1
-//	uvarint   number of events
-//	per event: bytes agent id (uvarint length + bytes), then protocol's
-//	           binary event (protocol.AppendEventBinary)
+//	then protocol's event list (protocol.AppendEventList): uvarint count,
+//	per event the agent id (uvarint length + bytes) and the binary event
 const contactsBinaryVersion = 1
 
-// AppendContact appends one event to a Contacts body being built; finish
-// it with WriteContacts.
-func AppendContact(b []byte, e *protocol.ContactEvent) []byte {
-	b = binary.AppendUvarint(b, uint64(len(e.AgentID)))
-	b = append(b, e.AgentID...)
-	return protocol.AppendEventBinary(b, e)
-}
-
-// EncodeContacts frames n events appended with AppendContact.
-func EncodeContacts(n int, body []byte) ([]byte, error) {
-	p := make([]byte, 0, 11+len(body))
-	p = append(p, contactsBinaryVersion)
-	p = binary.AppendUvarint(p, uint64(n))
-	p = append(p, body...)
+// EncodeContacts frames evs as a Contacts frame.
+func EncodeContacts(evs []protocol.ContactEvent) ([]byte, error) {
+	p := make([]byte, 1, 1+protocol.EventListSize(evs))
+	p[0] = contactsBinaryVersion
+	p = protocol.AppendEventList(p, evs)
 	var w frameBuffer
 	if err := WriteRaw(&w, MsgContacts, p); err != nil {
 		return nil, err
@@ -99,28 +88,14 @@ func EncodeContacts(n int, body []byte) ([]byte, error) {
 
 // DecodeContacts decodes a Contacts payload.
 func DecodeContacts(payload []byte) ([]protocol.ContactEvent, error) {
-	r := protocol.NewBinaryReader(payload)
-	if v := r.Byte(); r.Err() == nil && v != contactsBinaryVersion {
-		return nil, fmt.Errorf("contacts version %d, want %d", v, contactsBinaryVersion)
+	if len(payload) == 0 || payload[0] != contactsBinaryVersion {
+		return nil, errors.New("contacts: missing or unknown version")
 	}
-	n := r.Uvarint()
-	if r.Err() == nil && n > uint64(r.Len()) {
-		return nil, errors.New("contacts: count exceeds the payload")
+	evs, err := protocol.DecodeEventList(payload[1:])
+	if err != nil {
+		return nil, fmt.Errorf("contacts: %w", err)
 	}
-	out := make([]protocol.ContactEvent, 0, n)
-	for i := uint64(0); i < n && r.Err() == nil; i++ {
-		var e protocol.ContactEvent
-		e.AgentID = r.String()
-		r.Event(&e)
-		out = append(out, e)
-	}
-	if r.Err() != nil {
-		return nil, r.Err()
-	}
-	if r.Len() != 0 {
-		return nil, errors.New("contacts: trailing bytes")
-	}
-	return out, nil
+	return evs, nil
 }
 
 type frameBuffer struct{ b []byte }

@@ -145,11 +145,7 @@ func FuzzReadFrame(f *testing.F) {
 			}
 		}
 		if evs, err := wire.DecodeContacts(fr.Payload); err == nil {
-			var body []byte
-			for i := range evs {
-				body = wire.AppendContact(body, &evs[i])
-			}
-			again, err := wire.EncodeContacts(len(evs), body)
+			again, err := wire.EncodeContacts(evs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,11 +206,7 @@ func TestWire_ContactsRoundTripKeepsEachAgent(t *testing.T) {
 		{AgentID: "ivr-1", Seq: 3, Time: time.Date(2026, 12, 1, 10, 0, 1, 0, time.UTC), CustomerID: "C1", Channel: "ivr",
 			Type: protocol.ContactOffer, Outcome: protocol.OutcomeDeclined, OfferID: "retain-10"},
 	}
-	var body []byte
-	for i := range evs {
-		body = wire.AppendContact(body, &evs[i])
-	}
-	fr, err := wire.EncodeContacts(len(evs), body)
+	fr, err := wire.EncodeContacts(evs)
 	if err != nil {
 		t.Fatal(err)
 	}
