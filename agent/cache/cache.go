@@ -165,7 +165,7 @@ func Open(cfg Config) (*Cache, error) {
 	}
 	// A crash between writing a new generation and switching to it leaves
 	// orphans; drop every generation but the current one.
-	if err := c.dropGenerationsExcept(c.gen); err != nil {
+	if err := c.dropStale(c.gen, false); err != nil {
 		c.log.Warn("drop stale generations", "error", err)
 	}
 	return c, nil
@@ -351,37 +351,39 @@ func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) 
 		return tx.Set(keyGen, u64(next))
 	})
 	if err != nil {
-		_ = c.dropGenerationsExcept(c.gen)
+		_ = c.dropStale(c.gen, false)
 		return false, fmt.Errorf("install snapshot: %w", err)
 	}
 	c.gen, c.pos = next, pos
 	c.catalogMoved()
-	if err := c.dropGenerationsExcept(next); err != nil {
-		c.log.Warn("drop replaced generation", "error", err)
-	}
 	// Profiles and their history go with the old generation: the agent
 	// was too far behind to know which customers were erased meanwhile.
-	if err := c.dropProfilesExcept(next, true); err != nil {
-		c.log.Warn("drop replaced profiles", "error", err)
+	if err := c.dropStale(next, true); err != nil {
+		c.log.Warn("drop replaced generation", "error", err)
 	}
 	return true, nil
 }
 
-func (c *Cache) dropGenerationsExcept(keep uint64) error {
-	keepPrefix := genPrefix(keep)
+// dropStale deletes the objects and profiles of every generation but keep
+// and, with history, every customer's contact history.
+func (c *Cache) dropStale(keep uint64, history bool) error {
 	var stale [][]byte
 	err := c.db.View(func(tx *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.PrefetchValues = false
-		opts.Prefix = prefixObj
 		it := tx.NewIterator(opts)
 		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().Key()
-			if len(k) >= len(keepPrefix) && string(k[:len(keepPrefix)]) == string(keepPrefix) {
-				continue
+		collect := func(prefix, keepPrefix []byte) {
+			for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+				if keepPrefix == nil || !bytes.HasPrefix(it.Item().Key(), keepPrefix) {
+					stale = append(stale, it.Item().KeyCopy(nil))
+				}
 			}
-			stale = append(stale, it.Item().KeyCopy(nil))
+		}
+		collect(prefixObj, genPrefix(keep))
+		collect(prefixProfile, profileGenPrefix(keep))
+		if history {
+			collect(prefixHistory, nil)
 		}
 		return nil
 	})

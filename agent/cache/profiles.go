@@ -300,38 +300,3 @@ func (c *Cache) ProfileCount() int {
 	})
 	return n
 }
-
-// dropProfilesExcept deletes profiles of other generations and, when
-// history is set, the whole contact history.
-func (c *Cache) dropProfilesExcept(keep uint64, history bool) error {
-	keepPrefix := profileGenPrefix(keep)
-	var stale [][]byte
-	err := c.db.View(func(tx *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		it := tx.NewIterator(opts)
-		defer it.Close()
-		for it.Seek(prefixProfile); it.ValidForPrefix(prefixProfile); it.Next() {
-			if !bytes.HasPrefix(it.Item().Key(), keepPrefix) {
-				stale = append(stale, it.Item().KeyCopy(nil))
-			}
-		}
-		if history {
-			for it.Seek(prefixHistory); it.ValidForPrefix(prefixHistory); it.Next() {
-				stale = append(stale, it.Item().KeyCopy(nil))
-			}
-		}
-		return nil
-	})
-	if err != nil || len(stale) == 0 {
-		return err
-	}
-	wb := c.db.NewWriteBatch()
-	for _, k := range stale {
-		if err := wb.Delete(k); err != nil {
-			wb.Cancel()
-			return err
-		}
-	}
-	return wb.Flush()
-}
