@@ -181,6 +181,34 @@ func (f *FSM) AgentMark(agent string) (uint64, error) {
 	return m.HighestSeq, err
 }
 
+// customerEntry decodes one entry of the customer index (key after the
+// customer's prefix: time 8, agent, '/', seq 8); ok is false for a key too
+// short to be one.
+func customerEntry(tx *badger.Txn, item *badger.Item, prefixLen int) (ev protocol.ContactEvent, ok bool, err error) {
+	k := item.Key()[prefixLen:]
+	if len(k) < 8+1+8 {
+		return ev, false, nil
+	}
+	rest := k[8:]
+	agent := string(rest[:len(rest)-9])
+	seq := u64From(rest[len(rest)-8:])
+	if item.ValueSize() == 0 {
+		// Written by an earlier version: the event is under v/.
+		if item, err = tx.Get(eventKey(agent, seq)); err != nil {
+			return ev, false, fmt.Errorf("contact %s/%d: %w", agent, seq, err)
+		}
+	}
+	err = item.Value(func(v []byte) error {
+		var derr error
+		ev, derr = decodeStoredEvent(agent, v)
+		return derr
+	})
+	if err != nil {
+		return ev, false, fmt.Errorf("contact %s/%d: %w", agent, seq, err)
+	}
+	return ev, true, nil
+}
+
 // ContactsByCustomer returns a customer's contacts at or after since, oldest
 // first, at most limit (0: no limit).
 func (f *FSM) ContactsByCustomer(customer string, since time.Time, limit int) ([]protocol.ContactEvent, error) {
@@ -196,28 +224,12 @@ func (f *FSM) ContactsByCustomer(customer string, since time.Time, limit int) ([
 			start = append(append([]byte{}, prefix...), u64(uint64(since.UnixNano()))...)
 		}
 		for it.Seek(start); it.Valid(); it.Next() {
-			k := it.Item().Key()[len(prefix):]
-			if len(k) < 8+1+8 {
+			ev, ok, err := customerEntry(tx, it.Item(), len(prefix))
+			if err != nil {
+				return err
+			}
+			if !ok {
 				continue
-			}
-			rest := k[8:]
-			agent := string(rest[:len(rest)-9])
-			seq := u64From(rest[len(rest)-8:])
-			item := it.Item()
-			if item.ValueSize() == 0 {
-				// Written by an earlier version: the event is under v/.
-				var err error
-				if item, err = tx.Get(eventKey(agent, seq)); err != nil {
-					return fmt.Errorf("contact %s/%d: %w", agent, seq, err)
-				}
-			}
-			var ev protocol.ContactEvent
-			if err := item.Value(func(v []byte) error {
-				var derr error
-				ev, derr = decodeStoredEvent(agent, v)
-				return derr
-			}); err != nil {
-				return fmt.Errorf("contact %s/%d: %w", agent, seq, err)
 			}
 			out = append(out, ev)
 			if limit > 0 && len(out) >= limit {

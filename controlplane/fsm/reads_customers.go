@@ -136,28 +136,13 @@ func (f *FSM) RecentContacts(customer string, limit int) ([]protocol.ContactEven
 		it := tx.NewIterator(opts)
 		defer it.Close()
 		for it.Seek(append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 9)...)); it.Valid() && len(out) < limit; it.Next() {
-			rest := it.Item().Key()[len(prefix):]
-			if len(rest) < 8+1+8 {
-				continue
+			ev, ok, err := customerEntry(tx, it.Item(), len(prefix))
+			if err != nil {
+				return err
 			}
-			agent := string(rest[8 : len(rest)-9])
-			seq := u64From(rest[len(rest)-8:])
-			item := it.Item()
-			if item.ValueSize() == 0 {
-				var err error
-				if item, err = tx.Get(eventKey(agent, seq)); err != nil {
-					return fmt.Errorf("contact %s/%d: %w", agent, seq, err)
-				}
+			if ok {
+				out = append(out, ev)
 			}
-			var ev protocol.ContactEvent
-			if err := item.Value(func(v []byte) error {
-				var derr error
-				ev, derr = decodeStoredEvent(agent, v)
-				return derr
-			}); err != nil {
-				return fmt.Errorf("contact %s/%d: %w", agent, seq, err)
-			}
-			out = append(out, ev)
 		}
 		return nil
 	})
