@@ -99,7 +99,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		f.fleetGen.Add(1)
 	}
 	if len(w.contacts) > 0 {
-		f.contacts.publish(w.contacts)
+		f.contacts.publish(w.contacts...)
 	}
 	if w.applied > f.applied.Load() {
 		f.applied.Store(w.applied)
@@ -120,9 +120,9 @@ type writer struct {
 	// gossip keys). Both are told to watchers after commit.
 	lastChange uint64
 	fleet      bool
-	// contacts are the events this batch stored, told to the contact feed
-	// after commit.
-	contacts []protocol.ContactEvent
+	// contacts are the events this batch stored (one slice per entry),
+	// told to the contact feed after commit.
+	contacts [][]protocol.ContactEvent
 }
 
 func (w *writer) begin() {

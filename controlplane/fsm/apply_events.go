@@ -139,7 +139,6 @@ func applyEventsIngest(e *entry) (any, *api.Error) {
 		ev := &p.Events[dups+i]
 		// One write per event: the customer index holds the event.
 		e.w.set(customerKey(*ev), encodeStoredEvent(ev))
-		e.w.contacts = append(e.w.contacts, *ev)
 		mark.HighestSeq = ev.Seq
 		mark.Received++
 		if ev.Time.After(mark.LastEvent) {
@@ -149,6 +148,7 @@ func applyEventsIngest(e *entry) (any, *api.Error) {
 	if stored := len(p.Events) - dups; stored > 0 {
 		b, _ := json.Marshal(mark)
 		e.w.set(markKey(p.AgentID), b)
+		e.w.contacts = append(e.w.contacts, p.Events[dups:])
 	}
 	return IngestResult{HighestSeq: mark.HighestSeq, Stored: len(p.Events) - dups, Duplicates: dups}, nil
 }

@@ -22,15 +22,17 @@ type contactFeed struct {
 // second, while the gateway reads it within milliseconds of each apply.
 const contactFeedSize = 1 << 15
 
-func (c *contactFeed) publish(evs []protocol.ContactEvent) {
+func (c *contactFeed) publish(entries ...[]protocol.ContactEvent) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.events == nil {
 		c.events = make([]protocol.ContactEvent, contactFeedSize)
 	}
-	for i := range evs {
-		c.events[c.next%contactFeedSize] = evs[i]
-		c.next++
+	for _, evs := range entries {
+		for i := range evs {
+			c.events[c.next%contactFeedSize] = evs[i]
+			c.next++
+		}
 	}
 }
 
