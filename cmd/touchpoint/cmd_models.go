@@ -101,11 +101,11 @@ func (e *env) modelsTrain(c *cli.Context) error {
 	}
 	took := time.Since(start)
 	if test != "" {
-		if err := m.CheckColumns(hold); err != nil {
+		if err := churn.CheckColumns(m, hold); err != nil {
 			return fmt.Errorf("--test %s: %w", test, err)
 		}
 	}
-	mt, err := m.Evaluate(hold)
+	mt, err := churn.EvaluateModel(m, hold)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func TestTrain_PublishedSplitAUC(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mt, err := m.Evaluate(test)
+			mt, err := EvaluateModel(m, test)
 			if err != nil {
 				t.Fatal(err)
 			}

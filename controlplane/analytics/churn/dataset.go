@@ -7,8 +7,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
+
+	"touchpoint.dev/touchpoint/protocol/churnmodel"
 )
 
 // DefaultSeed seeds the stratified splits when the caller has no seed.
@@ -66,15 +67,6 @@ func ParseLabel(s string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("label %q: want True/False, Yes/No or 1/0", s)
-}
-
-// parseNumber parses a trimmed non-blank cell as a finite float.
-func parseNumber(s string) (float64, bool) {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v != v || v > 1e300 || v < -1e300 {
-		return 0, false
-	}
-	return v, true
 }
 
 // Load reads a CSV file with a header row. Every column but the label and
@@ -155,7 +147,7 @@ func Load(r io.Reader, opt LoadOptions) (*Dataset, error) {
 			if s == "" {
 				continue
 			}
-			if _, ok := parseNumber(s); !ok {
+			if _, ok := churnmodel.ParseNumber(s); !ok {
 				c.Categorical = true
 				break
 			}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"touchpoint.dev/touchpoint/protocol/churnmodel"
 )
 
 func TestLoad_LabelsAnyCaseAndIDExcluded(t *testing.T) {
@@ -94,11 +96,11 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("column %q has %d cells for %d rows", c.Name, len(c.Cells), ds.Len())
 			}
 		}
-		enc, err := newEncoder(FitFeatures(ds))
+		enc, err := churnmodel.NewEncoder(FitFeatures(ds))
 		if err != nil {
 			t.Fatalf("spec from loaded data does not encode: %v", err)
 		}
-		for _, r := range enc.encodeDataset(ds) {
+		for _, r := range encodeDataset(enc, ds) {
 			for _, v := range r {
 				if math.IsNaN(v) || math.IsInf(v, 0) {
 					t.Fatalf("encoded %v", r)

@@ -4,8 +4,9 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-
 	"slices"
+
+	"touchpoint.dev/touchpoint/protocol/churnmodel"
 )
 
 // GBDTConfig tunes the gradient-boosted trees. Zero fields take defaults.
@@ -51,17 +52,6 @@ func (c *GBDTConfig) defaults() {
 	if c.Patience <= 0 {
 		c.Patience = 30
 	}
-}
-
-// Tree is one regression tree as node arrays. Node 0 is the root. A node
-// with Feature < 0 is a leaf whose Value is added to the margin; otherwise
-// a row goes Left when its encoded input Feature is ≤ Threshold, else Right.
-type Tree struct {
-	Feature   []int     `json:"feature"`
-	Threshold []float64 `json:"threshold"`
-	Left      []int     `json:"left"`
-	Right     []int     `json:"right"`
-	Value     []float64 `json:"value"`
 }
 
 // cutPoints returns at most maxBins-1 thresholds for one column: the
@@ -214,7 +204,7 @@ func boost(x [][]float64, y []bool, fit, val []int, cfg GBDTConfig) (base float6
 	rows := slices.Clone(fit)
 	for round := range cfg.Trees {
 		for _, i := range fit {
-			p := sigmoid(margin[i])
+			p := churnmodel.Sigmoid(margin[i])
 			t.grad[i] = p
 			if y[i] {
 				t.grad[i] -= 1
@@ -225,7 +215,7 @@ func boost(x [][]float64, y []bool, fit, val []int, cfg GBDTConfig) (base float6
 		tr := &Tree{}
 		t.grow(tr, rows, t.histogram(rows), 0)
 		for i := range n {
-			margin[i] += tr.predictRow(x[i])
+			margin[i] += tr.Predict(x[i])
 		}
 		trees = append(trees, *tr)
 		if len(val) == 0 {
@@ -264,19 +254,7 @@ func (t *gbdtTrainer) histogram(rows []int) []histBin {
 	return hist
 }
 
-func (tr *Tree) predictRow(x []float64) float64 {
-	i := 0
-	for tr.Feature[i] >= 0 {
-		if x[tr.Feature[i]] <= tr.Threshold[i] {
-			i = tr.Left[i]
-		} else {
-			i = tr.Right[i]
-		}
-	}
-	return tr.Value[i]
-}
-
-func (tr *Tree) addNode() int {
+func addNode(tr *Tree) int {
 	tr.Feature = append(tr.Feature, -1)
 	tr.Threshold = append(tr.Threshold, 0)
 	tr.Left = append(tr.Left, -1)
@@ -290,7 +268,7 @@ func (tr *Tree) addNode() int {
 // smaller child only; the larger one's is the parent's minus it.
 func (t *gbdtTrainer) grow(tr *Tree, rows []int, hist []histBin, depth int) int {
 	defer func() { t.free = append(t.free, hist) }()
-	id := tr.addNode()
+	id := addNode(tr)
 	var g, h float64
 	for _, i := range rows {
 		g += t.grad[i]

@@ -3,6 +3,8 @@ package churn
 import (
 	"errors"
 	"math"
+
+	"touchpoint.dev/touchpoint/protocol/churnmodel"
 )
 
 // LogisticConfig tunes the logistic regression.
@@ -23,14 +25,6 @@ func (c *LogisticConfig) defaults() {
 	if c.MaxIter <= 0 {
 		c.MaxIter = 100
 	}
-}
-
-func sigmoid(z float64) float64 {
-	if z >= 0 {
-		return 1 / (1 + math.Exp(-z))
-	}
-	ez := math.Exp(z)
-	return ez / (1 + ez)
 }
 
 // logLoss is the log-loss of one row with margin z and label y.
@@ -92,7 +86,7 @@ func fitLogistic(x [][]float64, y []bool, cfg LogisticConfig) (w []float64, b fl
 			for j, v := range r {
 				z += theta[j] * v
 			}
-			pr := sigmoid(z)
+			pr := churnmodel.Sigmoid(z)
 			res := pr
 			if y[i] {
 				res -= 1

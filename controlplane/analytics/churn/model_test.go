@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"touchpoint.dev/touchpoint/protocol/churnmodel"
 )
 
 // synthetic builds a dataset where churn follows the plan (categorical)
@@ -88,7 +90,7 @@ func TestTrain_MissingAndCategoricalHandling(t *testing.T) {
 			for i := range x {
 				x[i] = 9
 			}
-			m.enc.put(x, 0, "platinum")
+			m.Encoder().Put(x, 0, "platinum")
 			for j, v := range x[:len(plan.Levels)] {
 				if v != 0 {
 					t.Fatalf("unseen level encoded %v at input %d", v, j)
@@ -106,7 +108,7 @@ func TestModel_JSONRoundTripScoresIdentically(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := m.Evaluate(test); err != nil {
+			if _, err := EvaluateModel(m, test); err != nil {
 				t.Fatal(err)
 			}
 			data, err := json.Marshal(m)
@@ -120,8 +122,8 @@ func TestModel_JSONRoundTripScoresIdentically(t *testing.T) {
 			if back.Kind != kind || back.Metrics == nil || back.Metrics.AUC != m.Metrics.AUC {
 				t.Fatalf("decoded kind %q metrics %+v", back.Kind, back.Metrics)
 			}
-			p1, _ := m.PredictDataset(test)
-			p2, _ := back.PredictDataset(test)
+			p1, _ := PredictDataset(m, test)
+			p2, _ := PredictDataset(back, test)
 			for i := range p1 {
 				if p1[i] != p2[i] {
 					t.Fatalf("row %d: %v before, %v after the round trip", i, p1[i], p2[i])
@@ -161,7 +163,7 @@ func profile(d *Dataset, r int) map[string]any {
 		if s == "" {
 			continue
 		}
-		if v, ok := parseNumber(s); ok && !c.Categorical {
+		if v, ok := churnmodel.ParseNumber(s); ok && !c.Categorical {
 			attrs[c.Name] = v
 		} else {
 			attrs[c.Name] = s

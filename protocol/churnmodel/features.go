@@ -1,0 +1,194 @@
+package churnmodel
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Feature kinds.
+const (
+	FeatureNumeric     = "numeric"
+	FeatureCategorical = "categorical"
+)
+
+// MissingLevel is the level a blank categorical cell (or a missing key)
+// takes; it is one-hot encoded like any other level seen in training.
+const MissingLevel = "(missing)"
+
+// Feature is one input column as the model sees it. A numeric feature is
+// imputed with the training median when missing, standardised with the
+// training mean and standard deviation, and followed by a 0/1 missing
+// indicator when any training value was missing. A categorical feature is
+// one-hot over the levels seen in training; an unseen level is all zeros.
+type Feature struct {
+	Name        string   `json:"name"`
+	Kind        string   `json:"kind"` // FeatureNumeric or FeatureCategorical
+	Mean        float64  `json:"mean,omitempty"`
+	Std         float64  `json:"std,omitempty"`
+	Median      float64  `json:"median,omitempty"`
+	MissingFlag bool     `json:"missingIndicator,omitempty"`
+	Levels      []string `json:"levels,omitempty"`
+}
+
+// Width is the number of encoded inputs the feature produces.
+func (f *Feature) Width() int {
+	if f.Kind == FeatureCategorical {
+		return len(f.Levels)
+	}
+	if f.MissingFlag {
+		return 2
+	}
+	return 1
+}
+
+// ParseNumber parses a trimmed non-blank cell (or attribute string) as a
+// finite float.
+func ParseNumber(s string) (float64, bool) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v != v || v > 1e300 || v < -1e300 {
+		return 0, false
+	}
+	return v, true
+}
+
+// Encoder is a feature spec prepared for encoding: offsets into the
+// encoded vector and a level index per categorical feature.
+type Encoder struct {
+	features []Feature
+	offset   []int
+	owner    []int // owner[j] is the feature encoded input j belongs to
+	levels   []map[string]int
+	width    int
+}
+
+// NewEncoder checks a feature spec and prepares it for encoding.
+func NewEncoder(fs []Feature) (*Encoder, error) {
+	e := &Encoder{features: fs, offset: make([]int, len(fs)), levels: make([]map[string]int, len(fs))}
+	for i := range fs {
+		f := &fs[i]
+		switch f.Kind {
+		case FeatureNumeric:
+			if !(f.Std > 0) || math.IsInf(f.Std, 0) || math.IsNaN(f.Mean) || math.IsInf(f.Mean, 0) || math.IsNaN(f.Median) || math.IsInf(f.Median, 0) {
+				return nil, fmt.Errorf("feature %q: bad mean/std/median", f.Name)
+			}
+		case FeatureCategorical:
+			m := make(map[string]int, len(f.Levels))
+			for k, l := range f.Levels {
+				if _, dup := m[l]; dup {
+					return nil, fmt.Errorf("feature %q: level %q listed twice", f.Name, l)
+				}
+				m[l] = k
+			}
+			e.levels[i] = m
+		default:
+			return nil, fmt.Errorf("feature %q: kind %q: want numeric or categorical", f.Name, f.Kind)
+		}
+		e.offset[i] = e.width
+		e.width += f.Width()
+		for range f.Width() {
+			e.owner = append(e.owner, i)
+		}
+	}
+	return e, nil
+}
+
+// Width is the length of an encoded vector.
+func (e *Encoder) Width() int { return e.width }
+
+// Features is the spec the encoder was built from.
+func (e *Encoder) Features() []Feature { return e.features }
+
+// Owner is the index of the feature that encoded input j belongs to.
+func (e *Encoder) Owner(j int) int { return e.owner[j] }
+
+// Names lists the encoded inputs ("Total day minutes", "State=KS", …).
+func (e *Encoder) Names() []string {
+	out := make([]string, 0, e.width)
+	for _, f := range e.features {
+		if f.Kind == FeatureCategorical {
+			for _, l := range f.Levels {
+				out = append(out, f.Name+"="+l)
+			}
+			continue
+		}
+		out = append(out, f.Name)
+		if f.MissingFlag {
+			out = append(out, f.Name+" missing")
+		}
+	}
+	return out
+}
+
+// Put writes feature i's encoding of v into dst (dst[offset of i:]). v is
+// nil (missing), a number (float64, float32, int, int64), a string (parsed
+// as a number for a numeric feature; "" is missing) or a bool.
+func (e *Encoder) Put(dst []float64, i int, v any) {
+	f := &e.features[i]
+	at := e.offset[i]
+	if f.Kind == FeatureCategorical {
+		for k := range f.Levels {
+			dst[at+k] = 0
+		}
+		var s string
+		switch x := v.(type) {
+		case nil:
+			s = MissingLevel
+		case string:
+			s = x
+			if s == "" {
+				s = MissingLevel
+			}
+		case float64:
+			s = strconv.FormatFloat(x, 'f', -1, 64)
+		case int:
+			s = strconv.Itoa(x)
+		case bool:
+			s = strconv.FormatBool(x)
+		default:
+			s = fmt.Sprint(x)
+		}
+		if k, ok := e.levels[i][s]; ok {
+			dst[at+k] = 1
+		}
+		return
+	}
+	x, ok := 0.0, false
+	switch t := v.(type) {
+	case float64:
+		x, ok = t, !math.IsNaN(t) && !math.IsInf(t, 0)
+	case float32:
+		x, ok = float64(t), !math.IsNaN(float64(t)) && !math.IsInf(float64(t), 0)
+	case int:
+		x, ok = float64(t), true
+	case int64:
+		x, ok = float64(t), true
+	case bool:
+		if t {
+			x = 1
+		}
+		ok = true
+	case string:
+		if t != "" {
+			x, ok = ParseNumber(t)
+		}
+	}
+	if !ok {
+		x = f.Median
+	}
+	dst[at] = (x - f.Mean) / f.Std
+	if f.MissingFlag {
+		dst[at+1] = 0
+		if !ok {
+			dst[at+1] = 1
+		}
+	}
+}
+
+// Encode writes the encoding of attrs (looked up by feature name) into
+// dst, which holds Width() inputs.
+func (e *Encoder) Encode(dst []float64, attrs map[string]any) {
+	for i := range e.features {
+		e.Put(dst, i, attrs[e.features[i].Name])
+	}
+}
