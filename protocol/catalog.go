@@ -3,6 +3,8 @@ package protocol
 import (
 	"fmt"
 	"time"
+
+	"touchpoint.dev/touchpoint/protocol/churnmodel"
 )
 
 // Kind names a catalogue document type. Kinds are written exactly as in the
@@ -15,10 +17,11 @@ const (
 	KindPlan          Kind = "Plan"
 	KindCampaign      Kind = "Campaign"
 	KindContactPolicy Kind = "ContactPolicy"
+	KindModel         Kind = "Model"
 )
 
 // Kinds lists every catalogue kind in a stable order.
-var Kinds = []Kind{KindOffer, KindPlan, KindCampaign, KindContactPolicy}
+var Kinds = []Kind{KindOffer, KindPlan, KindCampaign, KindContactPolicy, KindModel}
 
 // Plural is the collection name used in URLs and on the command line
 // (`get offers`).
@@ -32,6 +35,8 @@ func (k Kind) Plural() string {
 		return "campaigns"
 	case KindContactPolicy:
 		return "policies"
+	case KindModel:
+		return "models"
 	}
 	return ""
 }
@@ -53,6 +58,8 @@ func KindFromPlural(s string) (Kind, bool) {
 		return KindCampaign, true
 	case "policy", "contactpolicies":
 		return KindContactPolicy, true
+	case "model":
+		return KindModel, true
 	}
 	return "", false
 }
@@ -250,3 +257,68 @@ type QuietHours struct {
 
 // DefaultTimezone is where Touchpoint's operators are.
 const DefaultTimezone = "Asia/Shanghai"
+
+// Model statuses. At most one churn model is active: activating one
+// (POST /v1/models/{id}/activate) deactivates the others in the same Raft
+// entry.
+const (
+	ModelActive   = "active"
+	ModelInactive = "inactive"
+)
+
+// Model is a trained churn early-warning model in the catalogue: agents
+// score every decision's customer with the active one. ID names the model
+// and Version counts how often that id was stored (the control plane
+// increments it). Thresholds are authoritative: the body's
+// warningThresholds are rewritten to match them, as its kind is to
+// ModelKind. See docs/MODELS.md.
+type Model struct {
+	Kind        Kind   `json:"kind"`
+	ID          string `json:"id"`
+	ModelKind   string `json:"modelKind"` // churnmodel.KindLogistic or churnmodel.KindGBDT
+	Version     int    `json:"version"`
+	Label       string `json:"label,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Status is ModelActive or ModelInactive (empty means inactive).
+	Status string `json:"status"`
+	// CreatedAt is when this version was stored (RFC 3339).
+	CreatedAt  string                       `json:"createdAt,omitempty"`
+	Metrics    ModelMetrics                 `json:"metrics"`
+	Thresholds churnmodel.WarningThresholds `json:"thresholds"`
+	// Body is the model itself, as `models train --save` writes it.
+	Body *churnmodel.Model `json:"model"`
+}
+
+// ModelMetrics summarise a model's evaluation on rows it was not trained
+// on (the body's metrics hold the full tables).
+type ModelMetrics struct {
+	AUC       float64 `json:"auc"`
+	Accuracy  float64 `json:"accuracy"`
+	LogLoss   float64 `json:"logLoss,omitempty"`
+	TrainRows int     `json:"trainRows"`
+	TestRows  int     `json:"testRows,omitempty"`
+	Positives int     `json:"positives,omitempty"`
+	Trees     int     `json:"trees,omitempty"`
+}
+
+// IsActive reports whether the model is the active churn model.
+func (m *Model) IsActive() bool { return m.Status == ModelActive }
+
+// ActiveModel picks the churn model agents score with: the active one. If
+// a hand-written apply left several active, the highest version wins, then
+// the latest createdAt, then the greatest id, so every node agrees. It
+// returns nil when none is active.
+func ActiveModel(models []Model) *Model {
+	var best *Model
+	for i := range models {
+		m := &models[i]
+		if !m.IsActive() || m.Body == nil {
+			continue
+		}
+		if best == nil || m.Version > best.Version ||
+			(m.Version == best.Version && (m.CreatedAt > best.CreatedAt || (m.CreatedAt == best.CreatedAt && m.ID > best.ID))) {
+			best = m
+		}
+	}
+	return best
+}

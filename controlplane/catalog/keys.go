@@ -19,6 +19,9 @@ func (p *Parser) checkKeys(raw []byte, t reflect.Type, prefix string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t.Kind() == reflect.Slice {
+		return p.checkElems(raw, t.Elem(), prefix)
+	}
 	if t.Kind() != reflect.Struct {
 		return nil
 	}
@@ -63,6 +66,40 @@ func (p *Parser) checkKeys(raw []byte, t reflect.Type, prefix string) error {
 		}
 		seen = append(seen, key)
 		if err := p.checkKeys(raw[vstart:i], ft, prefix+key+"."); err != nil {
+			return err
+		}
+	}
+}
+
+// checkElems checks every element of a JSON array against elem, when elem
+// is a struct (a model's features and trees): "model.features[2].nme".
+func (p *Parser) checkElems(raw []byte, elem reflect.Type, prefix string) error {
+	for elem.Kind() == reflect.Pointer {
+		elem = elem.Elem()
+	}
+	if elem.Kind() != reflect.Struct {
+		return nil
+	}
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '[' {
+		return nil
+	}
+	field := strings.TrimSuffix(prefix, ".")
+	i++
+	for n := 0; ; n++ {
+		i = skipSpace(raw, i)
+		if i >= len(raw) || raw[i] == ']' {
+			return nil
+		}
+		if raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+		}
+		start := i
+		i = skipValue(raw, i)
+		if i == start {
+			return nil
+		}
+		if err := p.checkKeys(raw[start:i], elem, fmt.Sprintf("%s[%d].", field, n)); err != nil {
 			return err
 		}
 	}

@@ -1,5 +1,5 @@
 // Package catalog parses and validates catalogue documents (Offer, Plan,
-// Campaign, ContactPolicy) as analysts write them: YAML or JSON, one or many
+// Campaign, ContactPolicy, Model) as analysts write them: YAML or JSON, one or many
 // documents per request, kubectl style. Validation here is everything that
 // does not depend on stored state (fields, ranges, rules that must compile);
 // references between documents are checked again by the FSM at commit.
@@ -302,7 +302,7 @@ func (p *Parser) decodeOne(raw json.RawMessage) (Doc, error) {
 		return Doc{}, api.Errorf(api.CodeInvalidDocument, "a document must be an object with kind and id")
 	}
 	if h.Kind == nil || *h.Kind == "" {
-		return Doc{}, &api.Error{Code: api.CodeMissingField, Field: "kind", Message: "every document needs a kind (Offer, Plan, Campaign or ContactPolicy)"}
+		return Doc{}, &api.Error{Code: api.CodeMissingField, Field: "kind", Message: "every document needs a kind (Offer, Plan, Campaign, ContactPolicy or Model)"}
 	}
 	kind := protocol.Kind(*h.Kind)
 	var v validator
@@ -315,9 +315,11 @@ func (p *Parser) decodeOne(raw json.RawMessage) (Doc, error) {
 		v = &protocol.Campaign{}
 	case protocol.KindContactPolicy:
 		v = &protocol.ContactPolicy{}
+	case protocol.KindModel:
+		v = &protocol.Model{}
 	default:
 		return Doc{}, &api.Error{Code: api.CodeUnknownKind, Field: "kind",
-			Message: fmt.Sprintf("unknown kind %q; kinds are Offer, Plan, Campaign, ContactPolicy", *h.Kind)}
+			Message: fmt.Sprintf("unknown kind %q; kinds are Offer, Plan, Campaign, ContactPolicy, Model", *h.Kind)}
 	}
 	if h.ID == nil || *h.ID == "" {
 		return Doc{}, &api.Error{Code: api.CodeMissingField, Field: "id", Message: "every document needs an id"}
@@ -335,6 +337,10 @@ func (p *Parser) decodeOne(raw json.RawMessage) (Doc, error) {
 	canon, err := canonicalJSON(v)
 	if err != nil {
 		return Doc{}, fmt.Errorf("encode %s %s: %w", kind, *h.ID, err)
+	}
+	if kind == protocol.KindModel && len(canon) > MaxModelBytes {
+		return Doc{}, &api.Error{Code: api.CodeBodyTooLarge, Field: "model",
+			Message: fmt.Sprintf("the model document is %d bytes; the limit is %d (fewer or shallower trees)", len(canon), MaxModelBytes)}
 	}
 	return Doc{Kind: kind, ID: *h.ID, JSON: canon, Refs: refs}, nil
 }

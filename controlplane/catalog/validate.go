@@ -44,6 +44,8 @@ func validate(v validator, rule ruleCheck) ([]Ref, error) {
 		return validateCampaign(d, rule)
 	case *protocol.ContactPolicy:
 		return nil, validatePolicy(d)
+	case *protocol.Model:
+		return nil, validateModel(d)
 	}
 	return nil, fmt.Errorf("no validator for %T", v)
 }

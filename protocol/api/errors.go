@@ -40,6 +40,12 @@ const (
 	// neither its cache nor the control plane knows (404). Its message
 	// says when the control plane could not be asked.
 	CodeUnknownCustomer Code = "unknown_customer"
+	// CodeInvalidModel: a Model document's body cannot score (broken
+	// trees, coefficients that do not match the features, …) (400).
+	CodeInvalidModel Code = "invalid_model"
+	// CodeNoActiveModel: the request needs the active churn model and
+	// none is active (409): activate one with `touchpoint models activate`.
+	CodeNoActiveModel Code = "no_active_model"
 )
 
 // HTTPStatus is the status code an error with this code is served with.
@@ -63,6 +69,10 @@ func (c Code) HTTPStatus() int {
 		return http.StatusServiceUnavailable
 	case CodeTimeout:
 		return http.StatusGatewayTimeout
+	case CodeInvalidModel:
+		return http.StatusBadRequest
+	case CodeNoActiveModel:
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }
