@@ -178,6 +178,7 @@ type Agent struct {
 
 	engines    *engines
 	answers    sync.Pool // *api.Decision, reused by postDecision
+	lookups    sync.Pool // *lookup, one decision's reads (lookup.go)
 	holdouts   chan protocol.ContactEvent
 	refreshMu  sync.Mutex
 	refreshing map[string]bool

@@ -16,7 +16,6 @@ import (
 	"touchpoint.dev/touchpoint/agent/link"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
-	"touchpoint.dev/touchpoint/protocol/wire"
 )
 
 // fetchTimeout bounds how long a decision waits for the control plane to
@@ -147,18 +146,6 @@ const maxRefreshing = 64
 
 // history is the customer's contacts as the engine counts them: what the
 // cache holds within the longest window a policy may have.
-func (a *Agent) history(id string, now time.Time) ([]decide.Contact, error) {
-	evs, err := a.cache.Contacts(id, now.Add(-wire.MaxContactWindow*time.Second), wire.MaxRecentContacts)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]decide.Contact, len(evs))
-	for i, e := range evs {
-		out[i] = decide.Contact{Time: e.Time, Channel: e.Channel, Type: e.Type, Outcome: e.Outcome, OfferID: e.OfferID, CampaignID: e.CampaignID}
-	}
-	return out, nil
-}
-
 // Decide answers a decision request as POST /v1/decisions does. Holdouts
 // are recorded as contacts in the background.
 func (a *Agent) Decide(ctx context.Context, req api.DecisionRequest) (api.Decision, *api.Error) {
@@ -171,22 +158,19 @@ func (a *Agent) Decide(ctx context.Context, req api.DecisionRequest) (api.Decisi
 
 // decideInto decides into d, reusing its memory (see decide.DecideInto).
 func (a *Agent) decideInto(ctx context.Context, req api.DecisionRequest, d *api.Decision) *api.Error {
-	p, aerr := a.profile(ctx, req.CustomerID)
-	if aerr != nil {
-		return aerr
+	now := a.cfg.Now()
+	l := a.lookup(ctx, req.CustomerID, now)
+	defer a.lookups.Put(l)
+	if l.err != nil {
+		return l.err
 	}
 	eng, err := a.engines.get()
 	if err != nil {
 		return api.Errorf(api.CodeInternal, "%v", err)
 	}
-	now := a.cfg.Now()
-	contacts, err := a.history(req.CustomerID, now)
-	if err != nil {
-		return api.Errorf(api.CodeInternal, "%v", err)
-	}
 	eng.DecideInto(d, decide.Input{
 		DecisionID: newDecisionID(), CustomerID: req.CustomerID, Channel: req.Channel, Intent: req.Intent,
-		Context: req.Context, Now: now, Profile: p, Contacts: contacts,
+		Context: req.Context, Now: now, Profile: l.profile, Contacts: l.contacts,
 	})
 	a.metrics.decisions.Inc()
 	if len(d.Holdout) > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -47,12 +48,19 @@ func AppendEventBinary(b []byte, e *ContactEvent) []byte {
 // BinaryReader decodes binary events and the containers around them; the
 // first error sticks and every later read returns zero values.
 type BinaryReader struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	strs *Strings
 }
 
 // NewBinaryReader reads b.
 func NewBinaryReader(b []byte) *BinaryReader { return &BinaryReader{b: b} }
+
+// NewBinaryReaderStrings reads b, taking the strings events repeat (agent
+// id, channel, site, type, outcome, campaign and offer ids) from strs.
+func NewBinaryReaderStrings(b []byte, strs *Strings) *BinaryReader {
+	return &BinaryReader{b: b, strs: strs}
+}
 
 // Err is the first error met.
 func (r *BinaryReader) Err() error { return r.err }
@@ -111,6 +119,21 @@ func (r *BinaryReader) String() string {
 	return s
 }
 
+// interned is String through the reader's Strings table.
+func (r *BinaryReader) interned() string {
+	if r.strs == nil {
+		return r.String()
+	}
+	n := r.Uvarint()
+	if r.err != nil || n > MaxEventField || n > uint64(len(r.b)) {
+		r.fail("string")
+		return ""
+	}
+	s := r.strs.Of(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
 // Event reads one binary event into e (AgentID untouched).
 func (r *BinaryReader) Event(e *ContactEvent) {
 	if v := r.Byte(); r.err == nil && v != eventVersion {
@@ -120,8 +143,8 @@ func (r *BinaryReader) Event(e *ContactEvent) {
 	}
 	e.Seq = r.Uvarint()
 	e.Time = time.Unix(0, r.varint()).UTC()
-	e.CustomerID, e.Channel, e.Site, e.Type = r.String(), r.String(), r.String(), r.String()
-	e.Outcome, e.DecisionID, e.CampaignID, e.OfferID = r.String(), r.String(), r.String(), r.String()
+	e.CustomerID, e.Channel, e.Site, e.Type = r.String(), r.interned(), r.interned(), r.interned()
+	e.Outcome, e.DecisionID, e.CampaignID, e.OfferID = r.interned(), r.String(), r.interned(), r.interned()
 	if r.err != nil || len(r.b) < 8 {
 		r.fail("value")
 		return
@@ -171,23 +194,30 @@ func EventListSize(evs []ContactEvent) int {
 // DecodeEventList decodes what AppendEventList wrote, refusing trailing
 // bytes.
 func DecodeEventList(b []byte) ([]ContactEvent, error) {
-	r := NewBinaryReader(b)
+	return DecodeEventListInto(nil, b, nil)
+}
+
+// DecodeEventListInto appends what AppendEventList wrote to dst, taking
+// the strings events repeat from strs (nil: none). On an error dst is
+// returned as it came.
+func DecodeEventListInto(dst []ContactEvent, b []byte, strs *Strings) ([]ContactEvent, error) {
+	r := NewBinaryReaderStrings(b, strs)
 	n := r.Uvarint()
 	if r.Err() == nil && n > uint64(r.Len()) {
-		return nil, errors.New("event list: count exceeds the data")
+		return dst, errors.New("event list: count exceeds the data")
 	}
-	out := make([]ContactEvent, 0, n)
+	out := slices.Grow(dst, int(n))
 	for i := uint64(0); i < n && r.Err() == nil; i++ {
 		var e ContactEvent
-		e.AgentID = r.String()
+		e.AgentID = r.interned()
 		r.Event(&e)
 		out = append(out, e)
 	}
 	if r.Err() != nil {
-		return nil, r.Err()
+		return dst, r.Err()
 	}
 	if r.Len() != 0 {
-		return nil, errors.New("event list: trailing bytes")
+		return dst, errors.New("event list: trailing bytes")
 	}
 	return out, nil
 }

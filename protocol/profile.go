@@ -126,7 +126,13 @@ func (p *Profile) Masked() *Profile {
 // array (the agent reads one per decision); ok false means: decode it with
 // encoding/json.
 func DecodeProfileJSON(b []byte) (p Profile, ok bool) {
-	d := jsonScanner{b: b}
+	return DecodeProfileJSONStrings(b, nil)
+}
+
+// DecodeProfileJSONStrings is DecodeProfileJSON taking attribute names from
+// strs (see Strings).
+func DecodeProfileJSONStrings(b []byte, strs *Strings) (p Profile, ok bool) {
+	d := jsonScanner{b: b, strs: strs}
 	if !d.profile(&p) || !d.end() {
 		return Profile{}, false
 	}

@@ -186,6 +186,8 @@ type jsonScanner struct {
 	i int
 	// names interns attribute names: a batch repeats the same few.
 	names map[string]string
+	// strs, when set, interns them across calls instead.
+	strs *Strings
 }
 
 func (d *jsonScanner) skip() {
@@ -270,6 +272,10 @@ func (d *jsonScanner) key() (string, bool) {
 		return "", false
 	}
 	raw := d.b[d.i+1 : j]
+	if d.strs != nil {
+		d.i = j + 1
+		return d.strs.Of(raw), d.consume(':')
+	}
 	k, ok := d.names[string(raw)]
 	if !ok {
 		k = string(raw)

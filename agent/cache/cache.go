@@ -32,6 +32,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 
+	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
@@ -100,7 +101,14 @@ type Cache struct {
 	catalogVersion atomic.Uint64
 	catalogMu      sync.Mutex
 	catalogChanged chan struct{} // closed at the next catalogue change
+	// strs interns what decoded profiles and histories repeat (attribute
+	// names, channels, outcomes, offer ids): a decision then allocates only
+	// what is the customer's own.
+	strs *protocol.Strings
 }
+
+// internedStrings bounds the cache's string table.
+const internedStrings = 8192
 
 // Open opens (or creates) the cache in cfg.Dir.
 func Open(cfg Config) (*Cache, error) {
@@ -137,7 +145,7 @@ func Open(cfg Config) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open agent cache %s: %w", cfg.Dir, err)
 	}
-	c := &Cache{db: db, log: cfg.Logger.With("component", "cache")}
+	c := &Cache{db: db, log: cfg.Logger.With("component", "cache"), strs: protocol.NewStrings(internedStrings)}
 	err = db.View(func(tx *badger.Txn) error {
 		if it, err := tx.Get(keyPos); err == nil {
 			if err := it.Value(func(v []byte) error { return json.Unmarshal(v, &c.pos) }); err != nil {

@@ -32,14 +32,6 @@ func encodeHistory(evs []protocol.ContactEvent) []byte {
 	return protocol.AppendEventList(make([]byte, 0, protocol.EventListSize(evs)), evs)
 }
 
-func decodeHistory(v []byte) ([]protocol.ContactEvent, error) {
-	evs, err := protocol.DecodeEventList(v)
-	if err != nil {
-		return nil, fmt.Errorf("contact history: %w", err)
-	}
-	return evs, nil
-}
-
 // mergeHistory adds evs to have (both any order), dropping repeats of an
 // (agent, sequence), and keeps the newest MaxHistory within HistoryWindow
 // of the newest, oldest first.
@@ -73,23 +65,6 @@ func mergeHistory(have, evs []protocol.ContactEvent) []protocol.ContactEvent {
 	return out
 }
 
-func readHistory(tx *badger.Txn, customer string) ([]protocol.ContactEvent, error) {
-	it, err := tx.Get(historyKey(customer))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []protocol.ContactEvent
-	err = it.Value(func(v []byte) error {
-		var err error
-		out, err = decodeHistory(v)
-		return err
-	})
-	return out, err
-}
-
 // addHistory merges contacts into their customers' histories (c.mu held
 // shared, histMu held). held, when not nil, says which customers to keep contacts for.
 func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn, customer string) bool) error {
@@ -103,7 +78,7 @@ func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn
 			if held != nil && !held(tx, customer) {
 				continue
 			}
-			have, err := readHistory(tx, customer)
+			have, err := c.readHistory(tx, customer, nil)
 			if err != nil {
 				return err
 			}
@@ -159,19 +134,48 @@ func (c *Cache) Contacts(customer string, since time.Time, max int) ([]protocol.
 	var out []protocol.ContactEvent
 	err := c.db.View(func(tx *badger.Txn) error {
 		var err error
-		out, err = readHistory(tx, customer)
+		out, err = c.readHistory(tx, customer, nil)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read contacts of %s: %w", customer, err)
 	}
-	i := 0
-	for i < len(out) && out[i].Time.Before(since) {
+	return recent(out, 0, since, max), nil
+}
+
+// recent keeps, of evs[from:] (oldest first), the events since since, at
+// most max of the newest; evs[:from] stays as it is.
+func recent(evs []protocol.ContactEvent, from int, since time.Time, max int) []protocol.ContactEvent {
+	i := from
+	for i < len(evs) && evs[i].Time.Before(since) {
 		i++
 	}
-	out = out[i:]
-	if len(out) > max {
-		out = out[len(out)-max:]
+	if n := len(evs) - i; n > max {
+		i += n - max
 	}
-	return out, nil
+	if i == from {
+		return evs
+	}
+	return append(evs[:from], evs[i:]...)
+}
+
+// readHistory appends customer's stored history to evs, through the
+// cache's string table.
+func (c *Cache) readHistory(tx *badger.Txn, customer string, evs []protocol.ContactEvent) ([]protocol.ContactEvent, error) {
+	it, err := tx.Get(historyKey(customer))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return evs, nil
+	}
+	if err != nil {
+		return evs, err
+	}
+	out := evs
+	err = it.Value(func(v []byte) error {
+		var err error
+		if out, err = protocol.DecodeEventListInto(evs, v, c.strs); err != nil {
+			return fmt.Errorf("contact history: %w", err)
+		}
+		return nil
+	})
+	return out, err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -242,29 +243,61 @@ func (c *Cache) Profile(id string) (*protocol.Profile, bool, error) {
 	c.mu.RUnlock()
 	var p *protocol.Profile
 	err := c.db.View(func(tx *badger.Txn) error {
-		it, err := tx.Get(profileKey(gen, id))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return it.Value(func(v []byte) error {
-			if len(v) < 8 {
-				return fmt.Errorf("stored profile %s: %d bytes", id, len(v))
-			}
-			if q, ok := protocol.DecodeProfileJSON(v[8:]); ok {
-				p = &q
-				return nil
-			}
-			p = &protocol.Profile{}
-			return json.Unmarshal(v[8:], p)
-		})
+		var err error
+		p, err = c.readProfile(tx, gen, id)
+		return err
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("read profile %s: %w", id, err)
 	}
 	return p, p != nil, nil
+}
+
+// Lookup reads a cached profile and its contact history in one read
+// transaction, as a decision needs them: the events since since, at most
+// max, oldest first, appended to evs. ok is false when the profile is not
+// cached (the history is not read then).
+func (c *Cache) Lookup(id string, since time.Time, max int, evs []protocol.ContactEvent) (p *protocol.Profile, out []protocol.ContactEvent, ok bool, err error) {
+	c.mu.RLock()
+	gen := c.gen
+	c.mu.RUnlock()
+	out = evs
+	err = c.db.View(func(tx *badger.Txn) error {
+		var err error
+		if p, err = c.readProfile(tx, gen, id); err != nil || p == nil {
+			return err
+		}
+		out, err = c.readHistory(tx, id, evs)
+		return err
+	})
+	if err != nil {
+		return nil, evs, false, fmt.Errorf("read profile %s: %w", id, err)
+	}
+	return p, recent(out, len(evs), since, max), p != nil, nil
+}
+
+// readProfile reads id's profile of generation gen, nil if not cached.
+func (c *Cache) readProfile(tx *badger.Txn, gen uint64, id string) (*protocol.Profile, error) {
+	it, err := tx.Get(profileKey(gen, id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var p *protocol.Profile
+	err = it.Value(func(v []byte) error {
+		if len(v) < 8 {
+			return fmt.Errorf("stored profile %s: %d bytes", id, len(v))
+		}
+		if q, ok := protocol.DecodeProfileJSONStrings(v[8:], c.strs); ok {
+			p = &q
+			return nil
+		}
+		p = &protocol.Profile{}
+		return json.Unmarshal(v[8:], p)
+	})
+	return p, err
 }
 
 // HasProfile reports whether the cache holds id.

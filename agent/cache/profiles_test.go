@@ -212,3 +212,28 @@ func TestCache_CatalogChangedFiresForTheCatalogueNotForProfiles(t *testing.T) {
 		t.Fatalf("version %d after %d", c.CatalogVersion(), v)
 	}
 }
+
+func TestCache_LookupReadsProfileAndRecentHistoryTogether(t *testing.T) {
+	c := open(t, t.TempDir())
+	now := time.Unix(1_700_000_000, 0).UTC()
+	var evs []protocol.ContactEvent
+	for i := range 6 {
+		evs = append(evs, contact("kiosk-1", uint64(i+1), "C1", now.Add(time.Duration(i-5)*24*time.Hour)))
+	}
+	if err := c.PutProfiles([]cache.Fetched{{Profile: protocol.Profile{ID: "C1", Index: 1, Attributes: map[string]any{"tenureMonths": 12.0}}, Contacts: evs}}); err != nil {
+		t.Fatal(err)
+	}
+	// Since three days ago (events at -3, -2, -1, 0 days), at most 3: the
+	// newest three, oldest first, after what buf already held.
+	buf := []protocol.ContactEvent{{AgentID: "keep", Seq: 99}}
+	p, got, ok, err := c.Lookup("C1", now.Add(-3*24*time.Hour), 3, buf)
+	if err != nil || !ok || p.Attributes["tenureMonths"] != 12.0 {
+		t.Fatalf("Lookup: %+v, %v, %v", p, ok, err)
+	}
+	if len(got) != 4 || got[0].Seq != 99 || got[1].Seq != 4 || got[3].Seq != 6 {
+		t.Fatalf("history %+v", got)
+	}
+	if _, got, ok, err := c.Lookup("C9", now, 3, buf[:1]); err != nil || ok || len(got) != 1 {
+		t.Fatalf("missing customer: ok %v, %d events, %v", ok, len(got), err)
+	}
+}
