@@ -21,8 +21,8 @@ type Factor struct {
 //     or the one-hot level), so the margin is baseScore + Σ contributions;
 //   - gbdt: per-feature path attribution (Saabas): walking each tree from
 //     the root to the customer's leaf, every split adds value(child) −
-//     value(node) to the feature it splits on, so the margin is baseScore
-//     + Σ root values + Σ contributions.
+//     value(node) to the feature it splits on, so the margin is the sum of
+//     baseScore, every tree's root value and the contributions.
 //
 // It returns the probability and every feature's factor, largest
 // contribution first (ties by feature order). It allocates; it is for

@@ -208,29 +208,3 @@ func BenchmarkScoreLogistic(b *testing.B) {
 		m.Score(attrs)
 	}
 }
-
-func FuzzDecode(f *testing.F) {
-	f.Add([]byte(`{"kind":"logistic","features":[{"name":"x","kind":"numeric","std":1},{"name":"p","kind":"categorical","levels":["a","b"]}],"coefficients":[1,2,3],"baseScore":0.5}`))
-	f.Add([]byte(`{"kind":"gbdt","features":[{"name":"x","kind":"numeric","std":2,"missingIndicator":true}],"trees":[{"feature":[1,-1,-1],"threshold":[0.5,0,0],"left":[1,-1,-1],"right":[2,-1,-1],"value":[0,-1,1]}]}`))
-	f.Add([]byte(`{"kind":"gbdt","features":[],"trees":[],"warningThresholds":{"medium":0.9,"high":0.1,"critical":0.5}}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := Decode(data)
-		if err != nil {
-			return
-		}
-		for _, attrs := range []map[string]any{{}, {"x": 1.0, "p": "a"}, {"x": "zz", "p": 2.0}} {
-			p := m.Score(attrs)
-			if !(p >= 0 && p <= 1) && !math.IsNaN(p) {
-				t.Fatalf("score %v", p)
-			}
-			_ = m.Warning.Level(p)
-		}
-		again, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Decode(again); err != nil {
-			t.Fatalf("re-decoding %s: %v", again, err)
-		}
-	})
-}
