@@ -341,6 +341,8 @@ func (f *FSM) dispatch(e *entry) (any, *api.Error) {
 		return applyCustomersUpsert(e)
 	case CmdCustomerErase:
 		return applyCustomerErase(e)
+	case CmdCustomersDerive:
+		return applyCustomersDerive(e)
 	}
 	if e.cmd.Flags&FlagIgnorable != 0 {
 		return nil, nil

@@ -101,9 +101,27 @@ func applyCustomersUpsert(e *entry) (any, *api.Error) {
 	}
 	// Check and encode everything before writing anything. The values of
 	// the whole entry share one buffer (badger holds them until commit).
+	// Each stored profile is read once, here; a profile whose id came
+	// earlier in the batch replaces that earlier one instead. Derived
+	// fields (segments, lifetime value: computed by the control plane) are
+	// kept unless the upsert brings its own.
 	size := 0
+	prevs := make([][]byte, len(p.Profiles))
+	seen := make(map[string]int, len(p.Profiles))
 	for i := range p.Profiles {
 		pr := &p.Profiles[i]
+		if j, dup := seen[pr.ID]; dup {
+			prevs[i] = prevs[j]
+			if prevs[i] == nil {
+				prevs[i] = []byte{} // stored by profile j of this batch
+			}
+		} else if prev, ok := e.w.get(profileKey(pr.ID)); ok {
+			prevs[i] = prev
+		}
+		seen[pr.ID] = i
+		if len(pr.Derived) == 0 && len(prevs[i]) > 0 {
+			pr.Derived = storedProfile(prevs[i]).Derived
+		}
 		if err := pr.Validate(); err != nil {
 			return nil, api.Errorf(api.CodeInvalidField, "%v", err).InDocument(i, "")
 		}
@@ -132,7 +150,8 @@ func applyCustomersUpsert(e *entry) (any, *api.Error) {
 	for i := range p.Profiles {
 		pr := &p.Profiles[i]
 		key := profileKey(pr.ID)
-		if prev, ok := e.w.get(key); ok {
+		if prevs[i] != nil {
+			prev, _ := e.w.get(key) // this batch's own earlier write, if any
 			if old := storedRegion(prev); old != pr.Region {
 				e.w.del(regionKey(old, pr.ID))
 			}

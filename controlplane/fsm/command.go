@@ -29,6 +29,7 @@ const (
 	CmdAgentGossip     CommandType = 13
 	CmdCustomersUpsert CommandType = 14
 	CmdCustomerErase   CommandType = 15
+	CmdCustomersDerive CommandType = 16
 )
 
 func (t CommandType) String() string {
@@ -63,6 +64,8 @@ func (t CommandType) String() string {
 		return "customers.upsert"
 	case CmdCustomerErase:
 		return "customers.erase"
+	case CmdCustomersDerive:
+		return "customers.derive"
 	}
 	return fmt.Sprintf("command(%d)", uint16(t))
 }
