@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,6 +29,13 @@ type engines struct {
 	mu    sync.Mutex
 	ver   uint64
 	eng   *decide.Engine
+	// model is the active churn model as last decoded, with the index of
+	// its document: a catalogue change elsewhere does not decode it again.
+	model      *decide.ChurnModel
+	modelIndex uint64
+	// modelErr is why the active model could not be used (nil: it is, or
+	// none is active). Decisions go on without a live churn score.
+	modelErr error
 }
 
 func (e *engines) get() (*decide.Engine, error) {
@@ -51,8 +59,59 @@ func (e *engines) get() (*decide.Engine, error) {
 	if err := listKind(e.cache, protocol.KindContactPolicy, &cat.Policies); err != nil {
 		return nil, err
 	}
+	cat.Churn, e.modelErr = e.activeModel()
 	e.eng, e.ver = decide.Compile(cat), ver
 	return e.eng, nil
+}
+
+// activeModel is the catalogue's active churn model (protocol.ActiveModel
+// picks it), decoded and prepared, or nil when none is active. Only the
+// statuses are read for every model; the body of the active one is
+// decoded when its document changed.
+func (e *engines) activeModel() (*decide.ChurnModel, error) {
+	objs, err := e.cache.List(string(protocol.KindModel))
+	if err != nil {
+		return nil, fmt.Errorf("read models: %w", err)
+	}
+	heads := make([]protocol.Model, len(objs))
+	for i, o := range objs {
+		var h struct {
+			ID        string `json:"id"`
+			Version   int    `json:"version"`
+			Status    string `json:"status"`
+			CreatedAt string `json:"createdAt"`
+		}
+		if err := json.Unmarshal(o.Doc, &h); err != nil {
+			return nil, fmt.Errorf("decode Model %s: %w", o.ID, err)
+		}
+		heads[i] = protocol.Model{ID: h.ID, Version: h.Version, Status: h.Status, CreatedAt: h.CreatedAt}
+	}
+	best := protocol.ActiveModel(heads)
+	if best == nil {
+		e.model, e.modelIndex = nil, 0
+		return nil, nil
+	}
+	o := objs[slices.IndexFunc(heads, func(m protocol.Model) bool { return m.ID == best.ID })]
+	if e.model != nil && e.model.ID == o.ID && e.modelIndex == o.Index {
+		return e.model, nil
+	}
+	var m protocol.Model
+	if err := json.Unmarshal(o.Doc, &m); err != nil || m.Body == nil {
+		return nil, fmt.Errorf("decode Model %s: %v", o.ID, err)
+	}
+	if err := m.Body.Prepare(); err != nil {
+		return nil, fmt.Errorf("Model %s cannot score: %w", o.ID, err)
+	}
+	e.model, e.modelIndex = &decide.ChurnModel{ID: m.ID, Version: m.Version, Model: m.Body}, o.Index
+	return e.model, nil
+}
+
+// churnModelErr is why the last compiled engine has no live churn score
+// although a model is active (nil otherwise).
+func (e *engines) churnModelErr() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.modelErr
 }
 
 // compileOnChange recompiles the engine as soon as the catalogue changes,
@@ -62,6 +121,9 @@ func (a *Agent) compileOnChange(ctx context.Context) {
 		changed := a.cache.CatalogChanged()
 		if _, err := a.engines.get(); err != nil {
 			a.log.Warn("compile the decision engine", "error", err)
+		}
+		if err := a.engines.churnModelErr(); err != nil {
+			a.log.Warn("decide without a live churn score", "error", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -133,11 +133,14 @@ func TestOpenAPI_EveryDocumentedRequestAnswersAsDocumented(t *testing.T) {
 	}
 	fake := agenttest.Start(t, agenttest.Config{})
 	readmeCatalogue(fake, 0)
+	// An active churn model: decisions carry its live score and name it.
+	fake.Put("Model", "churn-main", complaintsModelDoc("active"))
 	fake.PutCustomer(protocol.Profile{ID: "C1", Attributes: map[string]any{"name": "Li Wei", "phone": "13800000001", "tenureMonths": 12.0,
 		"voiceMinutes": 420.0, "dataMB": 5120.0, "sms": 30.0}, Index: 1})
 	fake.PutCustomer(protocol.Profile{ID: "C2", Attributes: map[string]any{"tenureMonths": 3.0}, Index: 1})
 	a := start(t, config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(time.Hour, 1)))
 	agenttest.WaitFor(t, 10*time.Second, "the catalogue", func() bool { return do(t, "GET", a.URL()+"/v1/catalog/policies/default", nil).status == 200 })
+	agenttest.WaitFor(t, 10*time.Second, "the churn model", func() bool { return do(t, "GET", a.URL()+"/v1/catalog/models/churn-main", nil).status == 200 })
 
 	paths := make([]string, 0, len(doc.Paths))
 	for p := range doc.Paths {

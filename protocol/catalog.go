@@ -312,7 +312,7 @@ func ActiveModel(models []Model) *Model {
 	var best *Model
 	for i := range models {
 		m := &models[i]
-		if !m.IsActive() || m.Body == nil {
+		if !m.IsActive() {
 			continue
 		}
 		if best == nil || m.Version > best.Version ||
@@ -321,4 +321,29 @@ func ActiveModel(models []Model) *Model {
 		}
 	}
 	return best
+}
+
+// ScoringAttributes is what a churn model (like a rule's profile.<name>)
+// sees of a profile: its attributes, then its derived fields (a derived
+// field wins over an attribute of the same name), then id, region and
+// doNotDisturb. It clears dst (nil: a new map), fills it and returns it.
+// The agent's engine builds the same map for its rules; the control
+// plane's watchlist uses this one, so both score a customer alike.
+func ScoringAttributes(p *Profile, dst map[string]any) map[string]any {
+	if dst == nil {
+		dst = make(map[string]any, len(p.Attributes)+len(p.Derived)+3)
+	}
+	clear(dst)
+	for k, v := range p.Attributes {
+		dst[k] = v
+	}
+	for k, v := range p.Derived {
+		dst[k] = v
+	}
+	dst["id"] = p.ID
+	if p.Region != "" {
+		dst["region"] = p.Region
+	}
+	dst["doNotDisturb"] = p.DoNotDisturb
+	return dst
 }

@@ -147,6 +147,9 @@ type scratch struct {
 	now       time.Time
 	intentRow factorRow
 	churnRow  factorRow
+	risk      float64 // the live churn score, when scored
+	scored    bool
+	level     string
 	mkt       marketing
 	cur       float64 // current bill
 	curKnown  bool
@@ -187,6 +190,7 @@ func (e *Engine) release(s *scratch) {
 	s.ranked, s.keys, s.hold, s.passing, s.declines = s.ranked[:0], s.keys[:0], s.hold[:0], s.passing[:0], s.declines[:0]
 	s.arena, s.refs = s.arena[:0], s.refs[:0]
 	s.in, s.p, s.mkt = nil, nil, marketing{}
+	s.risk, s.scored, s.level = 0, false, ""
 	e.scratch.Put(s)
 }
 
@@ -228,14 +232,19 @@ func (e *Engine) DecideInto(d *api.Decision, in Input) {
 		Suppressed:  d.Suppressed[:0],
 		Holdout:     d.Holdout[:0],
 	}
-	if v, ok := number(p.Derived["churnRisk"]); ok {
+	v, ok := number(p.Derived["churnRisk"])
+	if s.scored {
+		v, ok = s.risk, true
+		d.ChurnModel, d.ChurnModelVersion = e.model.ID, e.model.Version
+	}
+	if ok {
 		if risk == nil {
 			risk = new(float64)
 		}
 		*risk = v
 		d.ChurnRisk = risk
 	}
-	d.ChurnLevel, _ = p.Derived["churnLevel"].(string)
+	d.ChurnLevel = s.level
 	d.Segment, _ = p.Derived["segment"].(string)
 	if len(e.plans) > 0 {
 		if tariff == nil {
@@ -275,6 +284,19 @@ func (s *scratch) begin(e *Engine, in *Input, p *protocol.Profile) {
 		s.profile["region"] = p.Region
 	}
 	s.profile["doNotDisturb"] = p.DoNotDisturb
+	// The live churn score: the model sees the profile as rules do
+	// (protocol.ScoringAttributes), and its answer overrides the derived
+	// churnRisk and churnLevel the control plane may have set.
+	s.level, _ = p.Derived["churnLevel"].(string)
+	if e.model != nil {
+		s.risk = e.model.Model.Score(s.profile)
+		s.scored = !math.IsNaN(s.risk)
+		if s.scored {
+			s.level = e.levels.Level(s.risk)
+			s.profile["churnRisk"] = s.risk
+			s.profile["churnLevel"] = e.box(s.level)
+		}
+	}
 	for k, v := range in.Context {
 		s.context[k] = v
 	}
@@ -291,9 +313,8 @@ func (s *scratch) begin(e *Engine, in *Input, p *protocol.Profile) {
 		s.env[n.name] = v
 	}
 
-	level, _ := p.Derived["churnLevel"].(string)
 	s.intentRow = e.intent[in.Intent]
-	s.churnRow = e.churn[level]
+	s.churnRow = e.churn[s.level]
 
 	// The history that can matter, once, sorted by time, duplicates
 	// dropped (the caller may pass an event both as committed and as

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/churnmodel"
 )
 
 // Catalog is the configuration the engine decides over: every object the
@@ -20,6 +21,19 @@ type Catalog struct {
 	Plans     []protocol.Plan
 	Campaigns []protocol.Campaign
 	Policies  []protocol.ContactPolicy
+	// Churn is the active churn model, nil when none is active.
+	Churn *ChurnModel `json:",omitempty"`
+}
+
+// ChurnModel is the catalogue's active churn model. When a catalogue has
+// one, every decision scores its customer with it: the probability and
+// its warning level replace the profile's derived churnRisk and
+// churnLevel, for the answer, for rules (profile.churnRisk,
+// profile.churnLevel) and for the churn-level weights.
+type ChurnModel struct {
+	ID      string
+	Version int
+	Model   *churnmodel.Model
 }
 
 // Option changes how Compile builds an engine.
@@ -55,6 +69,8 @@ type Engine struct {
 	churn    map[string]factorRow
 	intents  []factorRow // by idx
 	churns   []factorRow
+	model    *ChurnModel // nil: no live churn score
+	levels   churnmodel.WarningThresholds
 	scratch  sync.Pool
 }
 
@@ -285,6 +301,15 @@ func Compile(cat Catalog, opts ...Option) *Engine {
 	}
 	for k := range o.weights.Intent {
 		e.boxed[k] = k
+	}
+	// A model that cannot score is left out: decisions fall back to the
+	// profile's derived fields (the control plane validated it, so this
+	// is a broken invariant, not an expected state).
+	if cm := cat.Churn; cm != nil && cm.Model != nil && cm.Model.Prepare() == nil {
+		e.model, e.levels = cm, cm.Model.Thresholds()
+		for _, l := range churnmodel.Levels {
+			e.boxed[l] = l
+		}
 	}
 	e.scratch.New = func() any { return e.newScratch() }
 	return e

@@ -409,11 +409,16 @@ type Decision struct {
 	Offers     []DecisionOffer   `json:"offers"`
 	Suppressed []SuppressedOffer `json:"suppressed"`
 	Holdout    []Holdout         `json:"holdout"`
-	// ChurnRisk, ChurnLevel and Segment are the customer's derived
-	// fields of those names, when the profile has them.
-	ChurnRisk  *float64 `json:"churnRisk,omitempty"`
-	ChurnLevel string   `json:"churnLevel,omitempty"`
-	Segment    string   `json:"segment,omitempty"`
+	// ChurnRisk and ChurnLevel are the customer's churn probability and
+	// warning level: scored live by the active churn model when the
+	// catalogue has one (ChurnModel and ChurnModelVersion name it), else
+	// the profile's derived fields of those names, when it has them.
+	// Segment is the profile's derived segment.
+	ChurnRisk         *float64 `json:"churnRisk,omitempty"`
+	ChurnLevel        string   `json:"churnLevel,omitempty"`
+	ChurnModel        string   `json:"churnModel,omitempty"`
+	ChurnModelVersion int      `json:"churnModelVersion,omitempty"`
+	Segment           string   `json:"segment,omitempty"`
 	// Tariff re-rates the customer's usage under every active plan.
 	Tariff *TariffAdvice `json:"tariff,omitempty"`
 }
