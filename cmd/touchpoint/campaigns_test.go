@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"touchpoint.dev/touchpoint/controlplane/cptest"
+	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+const campaignCatalogue = readmeOffer + `---
+kind: Campaign
+id: winback-q4
+name: Win back Q4
+offers: [retain-10]
+channels: [kiosk, ivr]
+controlGroupPercent: 30
+`
+
+// ingestCampaign commits a small campaign's ledger: ten treatment
+// customers presented retain-10 (four accept, on the kiosk on day 1 and on
+// the IVR on day 3), five held out (one accepts anyway); day 2 is empty.
+func ingestCampaign(t *testing.T, c *cptest.Cluster) {
+	t.Helper()
+	day1 := time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
+	var evs []protocol.ContactEvent
+	add := func(at time.Time, channel, customer, outcome, campaign string) {
+		evs = append(evs, protocol.ContactEvent{AgentID: "kiosk-1", Seq: uint64(len(evs) + 1), Time: at, CustomerID: customer,
+			Channel: channel, Type: protocol.ContactOffer, Outcome: outcome, CampaignID: campaign, OfferID: "retain-10"})
+	}
+	for i := range 10 {
+		at, ch := day1.Add(time.Duration(i)*time.Minute), "kiosk"
+		if i >= 5 {
+			at, ch = at.Add(48*time.Hour), "ivr"
+		}
+		id := fmt.Sprintf("T%d", i)
+		add(at, ch, id, protocol.OutcomePresented, "winback-q4")
+		if i%5 < 2 {
+			add(at.Add(time.Minute), ch, id, protocol.OutcomeAccepted, "winback-q4")
+		}
+	}
+	for i := range 5 {
+		id := fmt.Sprintf("H%d", i)
+		add(day1.Add(time.Duration(30+i)*time.Minute), "kiosk", id, protocol.OutcomeHoldout, "winback-q4")
+		if i == 0 {
+			add(day1.Add(50*time.Hour), "kiosk", id, protocol.OutcomeAccepted, "")
+		}
+	}
+	cmd, err := fsm.Encode(fsm.CmdEventsIngest, 0, fsm.Envelope{Time: time.Now().UnixNano()}, fsm.EventsIngest{AgentID: "kiosk-1", Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := c.Store(c.Leader()).Apply(context.Background(), cmd); err != nil || res.Err != nil {
+		t.Fatalf("ingest: %v %v", err, res)
+	}
+}
+
+func TestCLI_CampaignsReportJSONTableAndCharts(t *testing.T) {
+	c := cptest.New(t, 1)
+	url := c.Nodes[0].URL()
+	mustTP(t, url, c.Token, "apply", "-f", writeFile(t, "campaign.yaml", campaignCatalogue))
+	ingestCampaign(t, c)
+
+	dir := t.TempDir()
+	pngFile, svgFile := filepath.Join(dir, "report.png"), filepath.Join(dir, "report.svg")
+	out := mustTP(t, url, c.Token, "campaigns", "report", "winback-q4", "-o", "json", "--chart", pngFile)
+	var r api.CampaignReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("-o json is not the report: %v\n%s", err, out)
+	}
+	tr, ct := r.Total.Treatment, r.Total.Control
+	if tr.Targeted != 10 || tr.Contacted != 10 || tr.Presented != 10 || tr.Accepted != 4 || tr.Value != 240 || tr.Cost != 70 ||
+		ct.Targeted != 5 || ct.Contacted != 0 || ct.Accepted != 1 || ct.Value != 60 {
+		t.Errorf("totals: treatment %+v control %+v", tr, ct)
+	}
+	// 0.4 − 0.2 = 0.2: four points of twenty, not significant with 10 and 5.
+	if u := r.Total.Uplift; u.Absolute == nil || fmt.Sprintf("%.4f", *u.Absolute) != "0.2000" || u.Significant || u.AbsoluteCI == nil || u.AbsoluteCI.Low >= 0 {
+		t.Errorf("uplift %+v", u)
+	}
+	if len(r.Channels) != 2 || r.Channels[0].Channel != "ivr" || r.Channels[0].Treatment.Targeted != 5 || r.Channels[1].Control.Targeted != 5 {
+		t.Errorf("channels %+v", r.Channels)
+	}
+	if len(r.Days) != 3 || r.Days[1].Day != "2026-11-21" || r.Days[1].Treatment != (api.CampaignDayGroup{}) || r.Days[2].Control.Accepted != 1 {
+		t.Errorf("days %+v", r.Days)
+	}
+
+	b, err := os.ReadFile(pngFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("%s is not a PNG: % x", pngFile, b[:min(8, len(b))])
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil || img.Bounds().Dx() < 300 || img.Bounds().Dy() < 300 {
+		t.Fatalf("PNG decodes to %v, %v", img.Bounds(), err)
+	}
+
+	out = mustTP(t, url, c.Token, "campaigns", "report", "winback-q4", "--chart", svgFile)
+	for _, want := range []string{"Win back Q4", "40.00%", "+20.00", "not significant", "2026-11-21", svgFile} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	b, err = os.ReadFile(svgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root struct {
+		XMLName xml.Name
+	}
+	if err := xml.Unmarshal(b, &root); err != nil || root.XMLName.Local != "svg" || !bytes.Contains(b, []byte("winback-q4")) {
+		t.Fatalf("SVG root %v, %v", root.XMLName, err)
+	}
+
+	// Errors: an unknown campaign, a chart format the command does not draw
+	// (refused before any request), a viewer token.
+	if _, errs, code := tp(t, url, c.Token, "campaigns", "report", "nope", "-o", "json"); code == 0 || !strings.Contains(errs, "not_found") {
+		t.Errorf("unknown campaign: exit %d, %s", code, errs)
+	}
+	if _, errs, code := tp(t, "127.0.0.1:1", c.Token, "campaigns", "report", "winback-q4", "--chart", filepath.Join(dir, "x.pdf")); code == 0 || !strings.Contains(errs, ".png or .svg") {
+		t.Errorf("pdf chart: exit %d, %s", code, errs)
+	}
+	if _, errs, code := tp(t, url, newToken(t, c, api.RoleViewer), "campaigns", "report", "winback-q4"); code == 0 || !strings.Contains(errs, "forbidden") {
+		t.Errorf("viewer: exit %d, %s", code, errs)
+	}
+	if _, errs, code := tp(t, url, c.Token, "campaigns", "report"); code == 0 || !strings.Contains(errs, "usage") {
+		t.Errorf("no id: exit %d, %s", code, errs)
+	}
+}

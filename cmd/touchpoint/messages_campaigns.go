@@ -1,0 +1,187 @@
+package main
+
+import "fmt"
+
+// The campaign commands' user-facing strings, in English and Simplified
+// Chinese (JSON output is never translated). The chart's strings are
+// English only: the fonts gonum/plot embeds (Liberation) have no CJK
+// glyphs, so Chinese labels would render as empty boxes.
+type campKey int
+
+const (
+	cpgTitle campKey = iota
+	cpgStatus
+	cpgEvents
+	cpgNoEvents
+	cpgMixed
+	cpgUnknownOffers
+	cpgHdrMetric
+	cpgHdrTreatment
+	cpgHdrControl
+	cpgTargeted
+	cpgContacted
+	cpgContactRate
+	cpgPresented
+	cpgAccepted
+	cpgSuccessRate
+	cpgConversionRate
+	cpgCost
+	cpgValue
+	cpgROI
+	cpgUpliftAbs
+	cpgUpliftRel
+	cpgSignificant
+	cpgNotSignificant
+	cpgIncremental
+	cpgByChannel
+	cpgByDay
+	cpgHdrChannel
+	cpgHdrDay
+	cpgHdrTTargeted
+	cpgHdrTAccepted
+	cpgHdrTSuccess
+	cpgHdrCTargeted
+	cpgHdrCAccepted
+	cpgHdrCSuccess
+	cpgHdrUplift
+	cpgHdrCI
+	cpgHdrTCost
+	cpgHdrTValue
+	cpgHdrCValue
+	cpgNA
+	cpgChartWritten
+	cpgChartFormat
+	cpgUsage
+	// The chart (English only, see above).
+	cpgChartFunnel
+	cpgChartDaily
+	cpgChartCustomers
+	cpgChartAccepted
+	cpgChartDay
+	cpgChartTreatment
+	cpgChartControl
+	cpgChartStageTargeted
+	cpgChartStageContacted
+	cpgChartStagePresented
+	cpgChartStageAccepted
+)
+
+var campaignMessages = map[string]map[campKey]string{
+	"en": {
+		cpgTitle:          "campaign %s%s: control group %g%%, read at index %d",
+		cpgStatus:         "status %s",
+		cpgEvents:         "events from %s to %s (UTC)",
+		cpgNoEvents:       "the ledger holds no event of this campaign yet",
+		cpgMixed:          "%d customers have both holdout and other events of the campaign; each counts in the group of its first event",
+		cpgUnknownOffers:  "%d contacts or acceptances name an offer the catalogue does not hold (no cost or catalogue value)",
+		cpgHdrMetric:      "METRIC",
+		cpgHdrTreatment:   "TREATMENT",
+		cpgHdrControl:     "CONTROL",
+		cpgTargeted:       "targeted",
+		cpgContacted:      "contacted",
+		cpgContactRate:    "contact rate",
+		cpgPresented:      "presented",
+		cpgAccepted:       "accepted",
+		cpgSuccessRate:    "success rate (95% CI)",
+		cpgConversionRate: "accepted / presented",
+		cpgCost:           "cost (CNY)",
+		cpgValue:          "value (CNY)",
+		cpgROI:            "return (ROI)",
+		cpgUpliftAbs:      "uplift, absolute: %s points (95%% CI %s) %s",
+		cpgUpliftRel:      "uplift, relative: %s (95%% CI %s)",
+		cpgSignificant:    "significant",
+		cpgNotSignificant: "not significant",
+		cpgIncremental:    "incremental: %s acceptances, %s CNY value, return %s",
+		cpgByChannel:      "by channel (where each customer was assigned):",
+		cpgByDay:          "by UTC day (each customer on the day it first reached a stage):",
+		cpgHdrChannel:     "CHANNEL",
+		cpgHdrDay:         "DAY",
+		cpgHdrTTargeted:   "T TARGETED",
+		cpgHdrTAccepted:   "T ACCEPTED",
+		cpgHdrTSuccess:    "T SUCCESS",
+		cpgHdrCTargeted:   "C TARGETED",
+		cpgHdrCAccepted:   "C ACCEPTED",
+		cpgHdrCSuccess:    "C SUCCESS",
+		cpgHdrUplift:      "UPLIFT (PTS)",
+		cpgHdrCI:          "95% CI",
+		cpgHdrTCost:       "T COST",
+		cpgHdrTValue:      "T VALUE",
+		cpgHdrCValue:      "C VALUE",
+		cpgNA:             "n/a",
+		cpgChartWritten:   "chart written to %s",
+		cpgChartFormat:    "--chart %s: the file name must end in .png or .svg",
+		cpgUsage:          "ID [-o table|json] [--chart FILE.png|FILE.svg]",
+
+		cpgChartFunnel:         "Campaign %s: funnel",
+		cpgChartDaily:          "Accepted per day (UTC)",
+		cpgChartCustomers:      "customers",
+		cpgChartAccepted:       "accepted",
+		cpgChartDay:            "day",
+		cpgChartTreatment:      "treatment",
+		cpgChartControl:        "control",
+		cpgChartStageTargeted:  "targeted",
+		cpgChartStageContacted: "contacted",
+		cpgChartStagePresented: "presented",
+		cpgChartStageAccepted:  "accepted",
+	},
+	"zh": {
+		cpgTitle:          "活动 %s%s：对照组 %g%%，读取于索引 %d",
+		cpgStatus:         "状态 %s",
+		cpgEvents:         "事件时间 %s 至 %s（UTC）",
+		cpgNoEvents:       "接触记录中尚无此活动的事件",
+		cpgMixed:          "%d 位客户同时有此活动的对照（holdout）事件和其他事件；每位客户计入其首个事件所在的组",
+		cpgUnknownOffers:  "%d 次接触或接受所指的优惠不在目录中（无成本或目录价值）",
+		cpgHdrMetric:      "指标",
+		cpgHdrTreatment:   "实验组",
+		cpgHdrControl:     "对照组",
+		cpgTargeted:       "目标客户",
+		cpgContacted:      "已接触",
+		cpgContactRate:    "接触率",
+		cpgPresented:      "已展示",
+		cpgAccepted:       "已接受",
+		cpgSuccessRate:    "成功率（95% 置信区间）",
+		cpgConversionRate: "接受 / 展示",
+		cpgCost:           "成本（元）",
+		cpgValue:          "价值（元）",
+		cpgROI:            "投资回报率",
+		cpgUpliftAbs:      "提升（绝对）：%s 个百分点（95%% 置信区间 %s）%s",
+		cpgUpliftRel:      "提升（相对）：%s（95%% 置信区间 %s）",
+		cpgSignificant:    "显著",
+		cpgNotSignificant: "不显著",
+		cpgIncremental:    "增量：接受 %s 次，价值 %s 元，回报率 %s",
+		cpgByChannel:      "按渠道（客户被分组时所在的渠道）：",
+		cpgByDay:          "按 UTC 日期（每位客户计在首次到达各阶段的那天）：",
+		cpgHdrChannel:     "渠道",
+		cpgHdrDay:         "日期",
+		cpgHdrTTargeted:   "实验组目标",
+		cpgHdrTAccepted:   "实验组接受",
+		cpgHdrTSuccess:    "实验组成功率",
+		cpgHdrCTargeted:   "对照组目标",
+		cpgHdrCAccepted:   "对照组接受",
+		cpgHdrCSuccess:    "对照组成功率",
+		cpgHdrUplift:      "提升（百分点）",
+		cpgHdrCI:          "95% 置信区间",
+		cpgHdrTCost:       "实验组成本",
+		cpgHdrTValue:      "实验组价值",
+		cpgHdrCValue:      "对照组价值",
+		cpgNA:             "无",
+		cpgChartWritten:   "图表已写入 %s",
+		cpgChartFormat:    "--chart %s：文件名须以 .png 或 .svg 结尾",
+	},
+}
+
+func (e *env) campMsg(k campKey, args ...any) string {
+	s, ok := campaignMessages[e.lang][k]
+	if !ok {
+		s = campaignMessages["en"][k]
+	}
+	if len(args) == 0 {
+		return s
+	}
+	return fmt.Sprintf(s, args...)
+}
+
+// chartMsg is a chart string: always English (see campKey).
+func chartMsg(k campKey, args ...any) string {
+	return fmt.Sprintf(campaignMessages["en"][k], args...)
+}
