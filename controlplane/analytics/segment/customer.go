@@ -1,11 +1,8 @@
 package segment
 
 import (
-	"cmp"
 	"fmt"
 	"math"
-	"slices"
-	"strings"
 )
 
 // Customer is one customer's inputs. RFM reads ID, RecencyDays, Frequency
@@ -46,53 +43,4 @@ func checkNumber(id, name string, v float64) error {
 		return fmt.Errorf("customer %q: %s %v: want a finite number ≥ 0", id, name, v)
 	}
 	return nil
-}
-
-// idRanks checks the IDs and returns each customer's rank in ID order
-// (0 for the smallest ID). Ranks replace string comparisons in the later
-// sorts: ordering by (value, rank) is ordering by (value, ID).
-func idRanks(cs []Customer) ([]int32, error) {
-	if len(cs) > math.MaxInt32 {
-		return nil, fmt.Errorf("%d customers: at most %d", len(cs), math.MaxInt32)
-	}
-	order := make([]int32, len(cs))
-	for i := range cs {
-		if cs[i].ID == "" {
-			return nil, fmt.Errorf("customer %d: empty id", i)
-		}
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(cs[a].ID, cs[b].ID) })
-	rank := make([]int32, len(cs))
-	for r, i := range order {
-		if r > 0 && cs[order[r-1]].ID == cs[i].ID {
-			return nil, fmt.Errorf("customer %q: id given twice", cs[i].ID)
-		}
-		rank[i] = int32(r)
-	}
-	return rank, nil
-}
-
-// sortKey is one customer in a sort by (value, ID rank).
-type sortKey struct {
-	v    float64
-	rank int32
-	idx  int32
-}
-
-func compareKeys(a, b sortKey) int {
-	if c := cmp.Compare(a.v, b.v); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.rank, b.rank)
-}
-
-// sortedBy returns the customers' indexes ordered by (value(i), ID)
-// ascending; keys is scratch of len(rank) reused between calls.
-func sortedBy(keys []sortKey, rank []int32, value func(i int) float64) []sortKey {
-	for i := range keys {
-		keys[i] = sortKey{v: value(i), rank: rank[i], idx: int32(i)}
-	}
-	slices.SortFunc(keys, compareKeys)
-	return keys
 }

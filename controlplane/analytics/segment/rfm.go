@@ -31,16 +31,16 @@ func (s RFM) Code() string {
 // n mod 5 buckets. Equal values may fall in different buckets: the ID
 // decides, in byte order.
 func ScoreRFM(cs []Customer) ([]RFM, error) {
-	rank, err := checkRFM(cs)
+	order, err := checkRFM(cs)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]RFM, len(cs))
-	scoreRFM(cs, rank, make([]sortKey, len(cs)), out)
+	scoreRFM(cs, order, make([]item, len(cs)), make([]item, len(cs)), out)
 	return out, nil
 }
 
-// checkRFM checks the RFM inputs and returns the ID ranks.
+// checkRFM checks the RFM inputs and returns the customers in ID order.
 func checkRFM(cs []Customer) ([]int32, error) {
 	for i := range cs {
 		c := &cs[i]
@@ -54,25 +54,26 @@ func checkRFM(cs []Customer) ([]int32, error) {
 			return nil, err
 		}
 	}
-	rank, err := idRanks(cs)
+	order, err := idOrder(cs)
 	if err != nil {
 		return nil, fmt.Errorf("rfm: %w", err)
 	}
-	return rank, nil
+	return order, nil
 }
 
-// scoreRFM writes the scores of cs into out, sorting in keys.
-func scoreRFM(cs []Customer, rank []int32, keys []sortKey, out []RFM) {
+// scoreRFM writes the scores of cs into out; order lists the customers
+// in ID order, items and scratch are len(cs) working space.
+func scoreRFM(cs []Customer, order []int32, items, scratch []item, out []RFM) {
 	n := len(cs)
-	// Recency runs DESC on days: sort ascending on the negated days (-0
-	// and 0 compare equal), ties still by ascending ID.
-	for pos, k := range sortedBy(keys, rank, func(i int) float64 { return -cs[i].RecencyDays }) {
+	// Recency runs DESC on days: sort ascending on the negated days, ties
+	// still by ascending ID.
+	for pos, k := range byValue(order, items, scratch, func(i int) float64 { return -cs[i].RecencyDays }) {
 		out[k.idx].R = ntile(pos, n)
 	}
-	for pos, k := range sortedBy(keys, rank, func(i int) float64 { return cs[i].Frequency }) {
+	for pos, k := range byValue(order, items, scratch, func(i int) float64 { return cs[i].Frequency }) {
 		out[k.idx].F = ntile(pos, n)
 	}
-	for pos, k := range sortedBy(keys, rank, func(i int) float64 { return cs[i].Monetary }) {
+	for pos, k := range byValue(order, items, scratch, func(i int) float64 { return cs[i].Monetary }) {
 		out[k.idx].M = ntile(pos, n)
 	}
 }

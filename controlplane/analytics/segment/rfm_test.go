@@ -60,20 +60,26 @@ func referenceRFM(cs []Customer) []RFM {
 }
 
 // tiedCustomers draws n customers with distinct random IDs (of varying
-// length over a small alphabet, so prefixes and byte order matter) and
+// length over a small alphabet with a NUL byte, so prefixes and byte
+// order matter; for one seed in three after a shared 10-byte prefix) and
 // values from a handful of levels, so most values are tied.
 func tiedCustomers(rng *rand.Rand, n int) []Customer {
 	seen := map[string]bool{}
+	prefix := ""
+	if rng.IntN(3) == 0 {
+		prefix = "customer-0"
+	}
 	cs := make([]Customer, 0, n)
 	levels := 1 + rng.IntN(4)
-	maxLen := 4 // 1554 possible ids
+	maxLen := 4 // 2800 possible ids
 	if n > 200 {
 		maxLen = 7
 	}
 	for len(cs) < n {
 		var b strings.Builder
+		b.WriteString(prefix)
 		for range 1 + rng.IntN(maxLen) {
-			b.WriteByte("aAb0Z_"[rng.IntN(6)])
+			b.WriteByte("aAb0Z_\x00"[rng.IntN(7)])
 		}
 		id := b.String()
 		if seen[id] {
@@ -91,7 +97,7 @@ func tiedCustomers(rng *rand.Rand, n int) []Customer {
 }
 
 func TestScoreRFM_MatchesReferenceNTILEOnTiedData(t *testing.T) {
-	sizes := []int{1000, 1001, 4999}
+	sizes := []int{33, 65, 1000, 1001, 4999, 20000}
 	for seed := range uint64(400) {
 		sizes = append(sizes, int(seed%51)) // every size 0..50, many times over
 	}

@@ -49,15 +49,15 @@ func Score(cs []Customer, cfg Config) ([]Result, error) {
 			return nil, err
 		}
 	}
-	rank, err := checkRFM(cs)
+	order, err := checkRFM(cs)
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]sortKey, len(cs))
+	items, scratch := make([]item, len(cs)), make([]item, len(cs))
 	scores := make([]RFM, len(cs))
-	scoreRFM(cs, rank, keys, scores)
+	scoreRFM(cs, order, items, scratch, scores)
 	tierOf := make([]Tier, len(cs))
-	valueTiers(cs, rank, keys, tiers, tierOf)
+	valueTiers(cs, order, items, scratch, tiers, tierOf)
 	// The names of all 125 scores, looked up once rather than per customer.
 	var names [Buckets + 1][Buckets + 1][Buckets + 1]string
 	for s := range allScores() {

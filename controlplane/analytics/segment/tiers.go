@@ -70,22 +70,23 @@ func ValueTiers(cs []Customer, cfg TierConfig) ([]Tier, error) {
 			return nil, err
 		}
 	}
-	rank, err := idRanks(cs)
+	order, err := idOrder(cs)
 	if err != nil {
 		return nil, fmt.Errorf("value tiers: %w", err)
 	}
 	out := make([]Tier, len(cs))
-	valueTiers(cs, rank, make([]sortKey, len(cs)), cfg, out)
+	valueTiers(cs, order, make([]item, len(cs)), make([]item, len(cs)), cfg, out)
 	return out, nil
 }
 
-// valueTiers writes the tiers of cs into out, sorting in keys.
-func valueTiers(cs []Customer, rank []int32, keys []sortKey, cfg TierConfig, out []Tier) {
+// valueTiers writes the tiers of cs into out; order lists the customers
+// in ID order, items and scratch are len(cs) working space.
+func valueTiers(cs []Customer, order []int32, items, scratch []item, cfg TierConfig, out []Tier) {
 	// Revenue DESC, ID ASC: sort ascending on the negated revenue.
-	keys = sortedBy(keys, rank, func(i int) float64 { return -cs[i].Monetary })
+	keys := byValue(order, items, scratch, func(i int) float64 { return -cs[i].Monetary })
 	total := 0.0
 	for _, k := range keys {
-		total += -k.v // summed in the order the loop below adds
+		total += cs[k.idx].Monetary // summed in the order the loop below adds
 	}
 	high, medium := cfg.HighShare*total, (cfg.HighShare+cfg.MediumShare)*total
 	before := 0.0
@@ -98,6 +99,6 @@ func valueTiers(cs []Customer, rank []int32, keys []sortKey, cfg TierConfig, out
 		default:
 			out[k.idx] = TierLow
 		}
-		before += -k.v
+		before += cs[k.idx].Monetary
 	}
 }
