@@ -95,6 +95,7 @@ func newApp(e *env) *cli.App {
 			loadCommand(e),
 			modelsCommand(e),
 			clvCommand(e),
+			segmentsCommand(e),
 		},
 		HideHelpCommand:      false,
 		EnableBashCompletion: true,

@@ -73,7 +73,7 @@ func decodeProfiles(body []byte) ([]protocol.Profile, error) {
 		}
 		var p protocol.Profile
 		if err := dec.Decode(&p); err != nil {
-			return nil, profileJSONError(err).InDocument(i, "")
+			return nil, jsonError(err).InDocument(i, "")
 		}
 		out = append(out, p)
 	}
@@ -86,7 +86,8 @@ func decodeProfiles(body []byte) ([]protocol.Profile, error) {
 	return out, nil
 }
 
-func profileJSONError(err error) *api.Error {
+// jsonError maps a decoding error to a stable code, naming the field.
+func jsonError(err error) *api.Error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		return &api.Error{Code: api.CodeInvalidField, Field: te.Field, Message: "expected " + te.Type.String() + ", got " + te.Value}

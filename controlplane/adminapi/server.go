@@ -191,6 +191,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/customers", leaderRead, anyRole, limitSmall, s.listCustomers)
 	s.route("GET /v1/customers/{id}", leaderRead, anyRole, limitSmall, s.getCustomer)
 	s.route("DELETE /v1/customers/{id}", leaderWrite, operators, limitSmall, s.eraseCustomer)
+	s.route("POST /v1/segments/run", leaderWrite, segmentRunners, limitCatalog, s.runSegments)
 	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Ready != nil {
 			if err := s.cfg.Ready(); err != nil {

@@ -21,14 +21,7 @@ func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return &api.Error{Code: api.CodeInvalidField, Field: te.Field, Message: "expected " + te.Type.String() + ", got " + te.Value}
-		}
-		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return &api.Error{Code: api.CodeUnknownField, Field: strings.Trim(f, `"`), Message: "unknown field " + f}
-		}
-		return api.Errorf(api.CodeInvalidJSON, "%v", err)
+		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return api.Errorf(api.CodeInvalidJSON, "trailing data after the JSON body")

@@ -1,0 +1,61 @@
+package main
+
+import "fmt"
+
+// The segments command's user-facing strings, in English and Simplified
+// Chinese (JSON output is never translated).
+type segKey int
+
+const (
+	sgSummary segKey = iota
+	sgWritten
+	sgDryRun
+	sgUnchanged
+	sgTimes
+	sgSegments
+	sgTiers
+	sgStages
+	sgCLV
+	sgGammaGamma
+	sgNoCLV
+)
+
+var segmentMessages = map[string]map[segKey]string{
+	"en": {
+		sgSummary:    "scored %d customers as of %s (RFM from the %s)",
+		sgWritten:    "%d profiles updated (last index %d)",
+		sgDryRun:     "dry run: %d profiles would be updated",
+		sgUnchanged:  "; %d unchanged, %d erased meanwhile",
+		sgTimes:      "read %.1fs, scored %.1fs, wrote %.1fs",
+		sgSegments:   "RFM segments",
+		sgTiers:      "value tiers",
+		sgStages:     "lifecycle stages",
+		sgCLV:        "lifetime value: %d purchasers, %g-week horizon; BG/NBD r=%.4g alpha=%.4g a=%.4g b=%.4g",
+		sgGammaGamma: "  Gamma-Gamma on %d repeaters: p=%.4g q=%.4g v=%.4g",
+		sgNoCLV:      "lifetime value not written: %s",
+	},
+	"zh": {
+		sgSummary:    "已为 %d 位客户评分，截至 %s（RFM 来自%s）",
+		sgWritten:    "已更新 %d 份档案（最后索引 %d）",
+		sgDryRun:     "试运行：将更新 %d 份档案",
+		sgUnchanged:  "；%d 份未变，%d 份期间已删除",
+		sgTimes:      "读取 %.1f 秒，评分 %.1f 秒，写入 %.1f 秒",
+		sgSegments:   "RFM 分群",
+		sgTiers:      "价值层级",
+		sgStages:     "生命周期阶段",
+		sgCLV:        "客户终身价值：%d 位购买客户，%g 周；BG/NBD r=%.4g alpha=%.4g a=%.4g b=%.4g",
+		sgGammaGamma: "  Gamma-Gamma（%d 位复购客户）：p=%.4g q=%.4g v=%.4g",
+		sgNoCLV:      "未写入客户终身价值：%s",
+	},
+}
+
+func (e *env) smsg(k segKey, args ...any) string {
+	s, ok := segmentMessages[e.lang][k]
+	if !ok {
+		s = segmentMessages["en"][k]
+	}
+	if len(args) == 0 {
+		return s
+	}
+	return fmt.Sprintf(s, args...)
+}

@@ -1,0 +1,408 @@
+package adminapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"touchpoint.dev/touchpoint/controlplane/analytics/clv"
+	"touchpoint.dev/touchpoint/controlplane/analytics/segment"
+	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// POST /v1/segments/run is the segmentation job: read every profile and
+// the contact ledger, score RFM, value tier, lifecycle stage and lifetime
+// value, and write the scores into the profiles' derived fields with
+// CustomersDerive entries (only the profiles whose scores changed), so
+// they reach rules, agents and `customers show`.
+
+// Derived fields a run writes (docs/SEGMENTS.md).
+const (
+	fieldRFMRecency        = "rfmRecency"
+	fieldRFMFrequency      = "rfmFrequency"
+	fieldRFMMonetary       = "rfmMonetary"
+	fieldRFM               = "rfm"
+	fieldRFMSegment        = "rfmSegment"
+	fieldValueTier         = "valueTier"
+	fieldLifecycleStage    = "lifecycleStage"
+	fieldCLV               = "clv"
+	fieldExpectedPurchases = "expectedPurchases"
+	fieldPAlive            = "pAlive"
+)
+
+const (
+	// deriveBatch is the profiles of one derive entry.
+	deriveBatch = 5000
+	// deriveInFlight is how many derive entries are proposed at once, so
+	// that raft batches them while the FSM applies the previous ones.
+	deriveInFlight = 4
+	// minCLVCustomers is the fewest purchasers a lifetime-value fit takes.
+	minCLVCustomers = 50
+	defaultCLVWeeks = 52
+)
+
+// segmentRunners may run the job: it writes only derived fields, which
+// analysts own as much as operators do.
+var segmentRunners = []string{api.RoleAdmin, api.RoleOperator, api.RoleAnalyst}
+
+// segmentState is what the job reads; the FSM provides it.
+type segmentState interface {
+	Activities() (map[string]fsm.Activity, error)
+	EachProfile(fn func(p *protocol.Profile) error) error
+}
+
+// segmentConfig is the request's config, decoded strictly.
+type segmentConfig struct {
+	Tiers     segment.TierConfig      `json:"tiers"`
+	Lifecycle segment.LifecycleConfig `json:"lifecycle"`
+	Segments  segment.SegmentMap      `json:"segments"`
+}
+
+func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
+	st, ok := s.state.(segmentState)
+	if !ok {
+		return nil, api.Errorf(api.CodeInternal, "this node's state does not hold customer profiles")
+	}
+	var req api.SegmentsRunRequest
+	if len(bytes.TrimSpace(q.body)) > 0 {
+		if err := decodeStrict(q.body, &req); err != nil {
+			return nil, err
+		}
+	}
+	var cfg segmentConfig
+	if len(req.Config) > 0 {
+		if err := decodeStrict(req.Config, &cfg); err != nil {
+			var ae *api.Error
+			if !errors.As(err, &ae) {
+				return nil, fieldError("config", "%v", err)
+			}
+			c := *ae
+			c.Field = strings.TrimSuffix("config."+ae.Field, ".")
+			return nil, &c
+		}
+	}
+	scfg := segment.Config{Tiers: cfg.Tiers, Lifecycle: cfg.Lifecycle, Segments: cfg.Segments}
+	if err := scfg.Validate(); err != nil {
+		return nil, fieldError("config", "config: %v", err)
+	}
+	in := req.Inputs
+	fromAttrs := in.Recency != "" || in.Frequency != "" || in.Monetary != ""
+	if fromAttrs && (in.Recency == "" || in.Frequency == "" || in.Monetary == "") {
+		return nil, fieldError("inputs", "inputs: recency, frequency and monetary are attributes together or not at all")
+	}
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&in.Tenure, "tenureMonths")
+	def(&in.RecentUsage, "recentUsage")
+	def(&in.EarlierUsage, "earlierUsage")
+	asOf := req.AsOf
+	if asOf.IsZero() {
+		asOf = s.cfg.Now()
+	}
+	asOf = asOf.UTC()
+	weeks := req.CLVHorizonWeeks
+	if weeks == 0 {
+		weeks = defaultCLVWeeks
+	}
+	if math.IsNaN(weeks) || math.IsInf(weeks, 0) {
+		return nil, fieldError("clvHorizonWeeks", "clvHorizonWeeks must be a number")
+	}
+
+	res := &api.SegmentsRunResult{AsOf: asOf, Source: "ledger", DryRun: req.DryRun,
+		Segments: map[string]int{}, Tiers: map[string]int{}, Stages: map[string]int{}}
+	if fromAttrs {
+		res.Source = "attributes"
+	}
+	start := time.Now()
+	acts, err := st.Activities()
+	if err != nil {
+		return nil, api.Errorf(api.CodeInternal, "read the ledger: %v", err)
+	}
+	var (
+		profiles []*protocol.Profile
+		cs       []segment.Customer
+		badInput error
+	)
+	err = st.EachProfile(func(p *protocol.Profile) error {
+		c, err := segmentInputs(p, acts[p.ID], in, fromAttrs, asOf)
+		if err != nil {
+			badInput = err
+			return err
+		}
+		profiles, cs = append(profiles, p), append(cs, c)
+		return ctx.Err()
+	})
+	if badInput != nil {
+		return nil, fieldError("inputs", "%v", badInput)
+	}
+	if err != nil {
+		return nil, api.Errorf(api.CodeInternal, "read the profiles: %v", err)
+	}
+	res.Customers = len(cs)
+	res.ReadSeconds = time.Since(start).Seconds()
+
+	start = time.Now()
+	scores, err := scoreSegments(cs, acts, fromAttrs, scfg)
+	if err != nil {
+		return nil, err
+	}
+	values := fitLifetimeValue(profiles, acts, asOf, weeks, &res.CLV)
+	var changed []protocol.Profile
+	for i, r := range scores {
+		d := map[string]any{fieldRFMSegment: r.segment, fieldValueTier: string(r.tier), fieldLifecycleStage: string(r.stage)}
+		if r.rfm.R > 0 {
+			d[fieldRFMRecency], d[fieldRFMFrequency], d[fieldRFMMonetary] = float64(r.rfm.R), float64(r.rfm.F), float64(r.rfm.M)
+			d[fieldRFM] = r.rfm.Code()
+		}
+		if v, ok := values[profiles[i].ID]; ok {
+			d[fieldCLV], d[fieldExpectedPurchases], d[fieldPAlive] = v.clv, v.purchases, v.alive
+		}
+		res.Segments[r.segment]++
+		res.Tiers[string(r.tier)]++
+		res.Stages[string(r.stage)]++
+		if sameDerived(profiles[i].Derived, d) {
+			res.Unchanged++
+			continue
+		}
+		changed = append(changed, protocol.Profile{ID: profiles[i].ID, Derived: d})
+	}
+	profiles, cs, acts = nil, nil, nil // the write does not need them
+	res.ScoreSeconds = time.Since(start).Seconds()
+	if req.DryRun {
+		res.Updated = len(changed)
+		return res, nil
+	}
+
+	start = time.Now()
+	if err := s.writeDerived(ctx, q, changed, res); err != nil {
+		return nil, err
+	}
+	res.WriteSeconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// segmentInputs reads one customer's inputs from the profile and the
+// ledger. A missing attribute is 0; a present one must be a number.
+func segmentInputs(p *protocol.Profile, a fsm.Activity, in api.SegmentInputs, fromAttrs bool, asOf time.Time) (segment.Customer, error) {
+	c := segment.Customer{ID: p.ID}
+	num := func(name string) (float64, error) {
+		v, ok := p.Attributes[name]
+		if !ok || v == nil {
+			return 0, nil
+		}
+		f, ok := v.(float64)
+		if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+			return 0, fmt.Errorf("customer %s: attribute %s is %v: want a number ≥ 0", p.ID, name, v)
+		}
+		return f, nil
+	}
+	var err error
+	read := func(dst *float64, name string) {
+		if err == nil && name != "" {
+			*dst, err = num(name)
+		}
+	}
+	read(&c.TenureMonths, in.Tenure)
+	read(&c.RecentUsage, in.RecentUsage)
+	read(&c.EarlierUsage, in.EarlierUsage)
+	if fromAttrs {
+		read(&c.RecencyDays, in.Recency)
+		read(&c.Frequency, in.Frequency)
+		read(&c.Monetary, in.Monetary)
+	} else {
+		c.Frequency, c.Monetary = float64(a.PurchaseDays), math.Max(a.Spend, 0)
+		if a.PurchaseDays > 0 {
+			c.RecencyDays = daysBetween(a.LastPurchase, asOf)
+		}
+	}
+	if in.InactiveDays != "" {
+		read(&c.InactiveDays, in.InactiveDays)
+	} else if !a.LastContact.IsZero() {
+		c.InactiveDays = daysBetween(a.LastContact, asOf)
+	}
+	return c, err
+}
+
+// segmentScore is what a run derives for one customer.
+type segmentScore struct {
+	rfm     segment.RFM // zero without a purchase
+	segment string
+	tier    segment.Tier
+	stage   segment.Stage
+}
+
+// segmentNone is the RFM segment of a customer without purchases.
+const segmentNone = "none"
+
+// scoreSegments scores every customer. RFM ranks the customers with
+// purchases (in the ledger; with attribute inputs, everyone): NTILE over
+// customers who never bought would hand out "champions" by id order. The
+// others get no RFM scores and the segment "none". Value tiers and
+// lifecycle stages cover everyone.
+func scoreSegments(cs []segment.Customer, acts map[string]fsm.Activity, fromAttrs bool, cfg segment.Config) ([]segmentScore, error) {
+	var buyers []segment.Customer
+	var buyerOf []int
+	for i := range cs {
+		if fromAttrs || acts[cs[i].ID].PurchaseDays > 0 {
+			buyers, buyerOf = append(buyers, cs[i]), append(buyerOf, i)
+		}
+	}
+	rfm, err := segment.ScoreRFM(buyers)
+	if err != nil {
+		return nil, fieldError("inputs", "%v", err)
+	}
+	tiers, err := segment.ValueTiers(cs, cfg.Tiers)
+	if err != nil {
+		return nil, fieldError("config", "%v", err)
+	}
+	names := cfg.Segments
+	if len(names.Rules) == 0 && names.Default == "" {
+		names = segment.DefaultSegmentMap()
+	}
+	out := make([]segmentScore, len(cs))
+	for i := range out {
+		out[i].segment, out[i].tier = segmentNone, tiers[i]
+		if out[i].stage, err = segment.LifecycleStage(cs[i], cfg.Lifecycle); err != nil {
+			return nil, fieldError("config", "%v", err)
+		}
+	}
+	for j, i := range buyerOf {
+		out[i].rfm, out[i].segment = rfm[j], names.Name(rfm[j])
+	}
+	return out, nil
+}
+
+func daysBetween(from, to time.Time) float64 {
+	return math.Max(0, math.Floor(to.Sub(from).Hours()/24))
+}
+
+type lifetimeValue struct{ clv, purchases, alive float64 }
+
+// fitLifetimeValue fits BG/NBD and Gamma-Gamma on the ledger's purchases
+// (in weeks, each UTC day with a purchase one purchase) and values every
+// purchaser over the horizon. It records in sum what it fitted, or why
+// it did not.
+func fitLifetimeValue(ps []*protocol.Profile, acts map[string]fsm.Activity, asOf time.Time, weeks float64, sum *api.CLVRunSummary) map[string]lifetimeValue {
+	if weeks < 0 {
+		sum.Skipped = "lifetime value not asked for (clvHorizonWeeks < 0)"
+		return nil
+	}
+	var cs []clv.Customer
+	for _, p := range ps {
+		a := acts[p.ID]
+		if a.PurchaseDays == 0 || a.FirstPurchase.After(asOf) {
+			continue
+		}
+		c := clv.Customer{ID: p.ID, X: float64(a.PurchaseDays - 1),
+			Tx: a.LastPurchase.Sub(a.FirstPurchase).Hours() / (24 * 7), T: asOf.Sub(a.FirstPurchase).Hours() / (24 * 7)}
+		if c.X > 0 {
+			c.Zbar = a.RepeatSpend / c.X
+		}
+		cs = append(cs, c)
+	}
+	sum.Customers, sum.Repeaters = len(cs), len(clv.Repeaters(cs))
+	if len(cs) < minCLVCustomers {
+		sum.Skipped = fmt.Sprintf("%d customers with a purchase in the ledger; a fit takes at least %d", len(cs), minCLVCustomers)
+		return nil
+	}
+	bg, err := clv.FitBGNBD(cs)
+	if err != nil {
+		sum.Skipped = fmt.Sprintf("BG/NBD fit: %v", err)
+		return nil
+	}
+	sum.HorizonWeeks = weeks
+	sum.BGNBD = map[string]float64{"r": bg.R, "alpha": bg.Alpha, "a": bg.A, "b": bg.B}
+	gg, ggErr := clv.FitGammaGamma(cs)
+	if ggErr == nil {
+		sum.GammaGamma = map[string]float64{"p": gg.P, "q": gg.Q, "v": gg.V}
+	} else {
+		sum.Skipped = fmt.Sprintf("Gamma-Gamma fit: %v (clv is not written; expectedPurchases and pAlive are)", ggErr)
+	}
+	out := make(map[string]lifetimeValue, len(cs))
+	for _, c := range cs {
+		v := lifetimeValue{purchases: round4(bg.ExpectedPurchases(weeks, c)), alive: round4(bg.PAlive(c))}
+		if ggErr == nil {
+			v.clv = math.Round(100*bg.ExpectedPurchases(weeks, c)*gg.ExpectedSpend(c)) / 100
+		}
+		out[c.ID] = v
+	}
+	return out
+}
+
+func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
+
+// sameDerived reports whether have already holds every field of want.
+func sameDerived(have, want map[string]any) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// writeDerived proposes the changed profiles in derive entries, a few in
+// flight at once, and sums their results into res.
+func (s *Server) writeDerived(ctx context.Context, q *request, changed []protocol.Profile, res *api.SegmentsRunResult) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, deriveInFlight)
+	)
+	for from := 0; from < len(changed); from += deriveBatch {
+		batch := changed[from:min(from+deriveBatch, len(changed))]
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			payload, err := fsm.CustomersDerive{Profiles: batch}.MarshalBinary()
+			var r fsm.CustomersDeriveResult
+			if err == nil {
+				// Every entry is its own request: one request id would
+				// make the second entry a duplicate of the first.
+				_, err = s.propose(ctx, &request{r: q.r, who: q.who}, fsm.CmdCustomersDerive, fsm.RawPayload(payload), &r)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				cancel()
+				return
+			}
+			res.Updated += r.Updated
+			res.Missing += r.Missing
+			res.Index = max(res.Index, r.Index)
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return firstErr
+}
+
+// fieldError is an invalid_field error naming the request's field.
+func fieldError(field, format string, args ...any) *api.Error {
+	return &api.Error{Code: api.CodeInvalidField, Field: field, Message: fmt.Sprintf(format, args...)}
+}
