@@ -1,25 +1,33 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"touchpoint.dev/touchpoint/controlplane/analytics/churn"
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
 )
 
-// modelsCommand trains churn early-warning models locally, from CSV. It
-// needs no control plane; storing a model in the catalogue comes later.
+// storeTimeout bounds storing a trained model in the catalogue.
+const storeTimeout = 30 * time.Second
+
+// modelsCommand trains churn early-warning models from CSV (locally: the
+// numerics run here) and keeps them in the control plane's catalogue,
+// where one is active and scored by every agent.
 func modelsCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "models",
-		Usage: "churn early-warning models: train and evaluate locally from CSV",
+		Usage: "churn early-warning models: train from CSV, store, list and activate",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "train",
@@ -29,8 +37,10 @@ func modelsCommand(e *env) *cli.Command {
 					"value is not a number; blank cells are missing). Evaluates on --test FILE (same columns)\n" +
 					"or on a stratified --holdout fraction of --data (seed 42), and prints ROC AUC, accuracy,\n" +
 					"precision/recall at 0.3/0.5/0.7 and a calibration table. --save FILE writes the model\n" +
-					"JSON that agents score. Training runs here and contacts no server; storing the model in\n" +
-					"the control plane's catalogue is a later step. See docs/MODELS.md.",
+					"JSON that agents score. Training runs here; the model is then stored in the control\n" +
+					"plane's catalogue (--addr, --token) as the next version of its id (--name, default\n" +
+					"churn-KIND-HASH), inactive until `models activate`. An unreachable control plane leaves\n" +
+					"it local; --no-store does not try. See docs/MODELS.md.",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "data", Required: true, Usage: "training CSV `FILE`"},
 					&cli.StringFlag{Name: "label", Required: true, Usage: "label `COLUMN` (True/False, Yes/No, 1/0)"},
@@ -40,9 +50,31 @@ func modelsCommand(e *env) *cli.Command {
 					&cli.Uint64Flag{Name: "seed", Value: churn.DefaultSeed, Usage: "`SEED` of the holdout and early-stopping splits"},
 					&cli.StringFlag{Name: "kind", Value: churn.KindGBDT, Usage: "model `KIND`: logistic or gbdt"},
 					&cli.StringFlag{Name: "save", Usage: "write the model JSON to `FILE`"},
+					&cli.StringFlag{Name: "name", Usage: "catalogue `ID` to store the model under (default churn-KIND-HASH)"},
+					&cli.BoolFlag{Name: "no-store", Usage: "do not store the model in the control plane's catalogue"},
 					outputFlag(),
 				},
 				Action: func(c *cli.Context) error { return e.modelsTrain(c) },
+			},
+			{
+				Name:   "ls",
+				Usage:  "list the catalogue's models: version, status, holdout AUC and accuracy",
+				Flags:  []cli.Flag{outputFlag()},
+				Action: func(c *cli.Context) error { return e.modelsList(c) },
+			},
+			{
+				Name:      "activate",
+				Usage:     "make a model the active churn model (every other one inactive); agents score with it",
+				ArgsUsage: "ID",
+				Flags:     []cli.Flag{outputFlag()},
+				Action:    func(c *cli.Context) error { return e.modelsActivate(c, true) },
+			},
+			{
+				Name:      "deactivate",
+				Usage:     "stop scoring with a model",
+				ArgsUsage: "ID",
+				Flags:     []cli.Flag{outputFlag()},
+				Action:    func(c *cli.Context) error { return e.modelsActivate(c, false) },
 			},
 		},
 	}
@@ -60,6 +92,8 @@ type trainReport struct {
 	Metrics    churn.Metrics `json:"metrics"`
 	Saved      string        `json:"saved,omitempty"`
 	Catalogue  string        `json:"catalogue"`
+	// Stored is the catalogue's answer when the model was stored.
+	Stored *api.ModelStoreResult `json:"stored,omitempty"`
 }
 
 func (e *env) modelsTrain(c *cli.Context) error {
@@ -114,11 +148,15 @@ func (e *env) modelsTrain(c *cli.Context) error {
 		return fmt.Errorf("encode model: %w", err)
 	}
 	sum := sha256.Sum256(doc)
+	id := "churn-" + kind + "-" + hex.EncodeToString(sum[:6])
+	if name := c.String("name"); name != "" {
+		id = name
+	}
 	rep := trainReport{
-		ID: "churn-" + kind + "-" + hex.EncodeToString(sum[:6]), Kind: kind, Label: opt.Label,
+		ID: id, Kind: kind, Label: opt.Label,
 		TrainRows: train.Len(), Inputs: len(m.Inputs), Trees: len(m.Trees),
 		TrainingMs: float64(took.Microseconds()) / 1000, Metrics: mt,
-		Catalogue: "not stored: storing models in the control plane's catalogue is a later step",
+		Catalogue: e.modelMsg(mdlNotStoredFlag),
 	}
 	if file := c.String("save"); file != "" {
 		if err := os.WriteFile(file, append(doc, '\n'), 0o644); err != nil {
@@ -126,10 +164,119 @@ func (e *env) modelsTrain(c *cli.Context) error {
 		}
 		rep.Saved = file
 	}
-	if out == "json" {
-		return e.printJSON(rep)
+	var storeErr error
+	if !c.Bool("no-store") {
+		storeErr = e.storeModel(c, &rep, m)
 	}
-	return e.printTrainReport(rep)
+	if out == "json" {
+		if err := e.printJSON(rep); err != nil {
+			return err
+		}
+	} else if err := e.printTrainReport(rep); err != nil {
+		return err
+	}
+	return storeErr
+}
+
+// storeModel stores m in the catalogue as the next version of rep.ID and
+// records the outcome in rep. A control plane that cannot be reached
+// leaves the model local (the report says so); one that refuses it is an
+// error, with its code.
+func (e *env) storeModel(c *cli.Context, rep *trainReport, m *churn.Model) error {
+	doc := protocol.Model{
+		Kind: protocol.KindModel, ID: rep.ID, ModelKind: m.Kind, Version: 1, Label: m.Label,
+		Status: protocol.ModelInactive, Thresholds: m.Warning, Body: m,
+		Metrics: protocol.ModelMetrics{AUC: rep.Metrics.AUC, Accuracy: rep.Metrics.Accuracy, LogLoss: rep.Metrics.LogLoss,
+			TrainRows: rep.TrainRows, TestRows: rep.Metrics.Rows, Positives: rep.Metrics.Positives, Trees: len(m.Trees)},
+	}
+	raw, err := json.Marshal(&doc)
+	if err != nil {
+		return fmt.Errorf("encode the model document: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(c.Context, storeTimeout)
+	defer cancel()
+	res, err := client(c).StoreModel(ctx, raw)
+	var ae *api.Error
+	switch {
+	case err == nil:
+		rep.Stored = res
+		rep.Catalogue = e.modelMsg(mdlStored, res.ID, res.Version, res.Status, res.Index, res.Bytes)
+		return nil
+	case errors.As(err, &ae):
+		rep.Catalogue = e.modelMsg(mdlNotStoredError, ae.Error())
+		return fmt.Errorf("store model %s: %w", rep.ID, err)
+	}
+	rep.Catalogue = e.modelMsg(mdlNotStoredUnreachable, c.String("addr"), err)
+	return nil
+}
+
+func (e *env) modelsList(c *cli.Context) error {
+	out, err := format(c)
+	if err != nil {
+		return err
+	}
+	list, err := client(c).Models(c.Context)
+	if err != nil {
+		return err
+	}
+	if out == "json" {
+		return e.printJSON(list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(e.stdout, e.modelMsg(mdlNoModels))
+		return nil
+	}
+	tw := e.table()
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.modelMsg(mdlHdrID), e.modelMsg(mdlHdrKind), e.modelMsg(mdlHdrVersion),
+		e.modelMsg(mdlHdrStatus), e.modelMsg(mdlHdrAUC), e.modelMsg(mdlHdrAccuracy), e.modelMsg(mdlHdrTrainRows), e.modelMsg(mdlHdrTrees),
+		e.modelMsg(mdlHdrSize), e.modelMsg(mdlHdrCreated))
+	for _, m := range list {
+		trees := "-"
+		if m.Trees > 0 {
+			trees = fmt.Sprint(m.Trees)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.4f\t%.4f\t%d\t%s\t%.0f kB\t%s\n", m.ID, m.ModelKind, m.Version, m.Status,
+			m.Metrics.AUC, m.Metrics.Accuracy, m.Metrics.TrainRows, trees, float64(m.Bytes)/1000, m.CreatedAt)
+	}
+	return tw.Flush()
+}
+
+func (e *env) modelsActivate(c *cli.Context, active bool) error {
+	out, err := format(c)
+	if err != nil {
+		return err
+	}
+	a, err := args(c, 1, 1, "ID")
+	if err != nil {
+		return err
+	}
+	res, err := client(c).ActivateModel(c.Context, a[0], active)
+	if err != nil {
+		return err
+	}
+	if out == "json" {
+		return e.printJSON(res)
+	}
+	switch {
+	case active:
+		fmt.Fprintln(e.stdout, e.modelMsg(mdlActivated, res.ID, res.Version, res.Index))
+	default:
+		fmt.Fprintln(e.stdout, e.modelMsg(mdlDeactivated, res.ID, res.Version, res.Index))
+	}
+	if others := removeID(res.Deactivated, res.ID); active && len(others) > 0 {
+		fmt.Fprintln(e.stdout, e.modelMsg(mdlAlsoDeactivated, strings.Join(others, ", ")))
+	}
+	return nil
+}
+
+func removeID(ids []string, id string) []string {
+	out := []string{}
+	for _, x := range ids {
+		if x != id {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func loadDataset(file string, opt churn.LoadOptions) (*churn.Dataset, error) {
@@ -176,8 +323,10 @@ func (e *env) printTrainReport(r trainReport) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintln(w)
 	if r.Saved != "" {
-		fmt.Fprintf(w, "\nmodel JSON written to %s (not yet in the control plane's catalogue)\n", r.Saved)
+		fmt.Fprintln(w, e.modelMsg(mdlSavedLocal, r.Saved))
 	}
+	fmt.Fprintln(w, e.modelMsg(mdlCatalogue, r.Catalogue))
 	return nil
 }

@@ -1,14 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"touchpoint.dev/touchpoint/controlplane/analytics/analyticstest"
 	"touchpoint.dev/touchpoint/controlplane/analytics/churn"
+	"touchpoint.dev/touchpoint/controlplane/cptest"
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
 )
 
 func TestModelsTrain_PublishedSplitAUC(t *testing.T) {
@@ -20,13 +27,15 @@ func TestModelsTrain_PublishedSplitAUC(t *testing.T) {
 	}{{"gbdt", 0.92}, {"logistic", 0.80}} {
 		t.Run(tc.kind, func(t *testing.T) {
 			save := filepath.Join(t.TempDir(), "model.json")
-			// Training is local: the address is never dialled.
+			// Training is local; no control plane listens at the address, so
+			// the model stays local and the report says why.
 			out := mustTP(t, "http://127.0.0.1:1", "unused", "models", "train", "--data", train, "--test", test,
 				"--label", "Churn", "--kind", tc.kind, "--save", save, "-o", "json")
 			var rep struct {
-				ID      string `json:"id"`
-				Kind    string `json:"kind"`
-				Metrics struct {
+				ID        string `json:"id"`
+				Kind      string `json:"kind"`
+				Catalogue string `json:"catalogue"`
+				Metrics   struct {
 					AUC      float64 `json:"auc"`
 					Accuracy float64 `json:"accuracy"`
 					Rows     int     `json:"rows"`
@@ -37,6 +46,9 @@ func TestModelsTrain_PublishedSplitAUC(t *testing.T) {
 			}
 			if !strings.HasPrefix(rep.ID, "churn-"+tc.kind+"-") || rep.Kind != tc.kind {
 				t.Errorf("id %q kind %q", rep.ID, rep.Kind)
+			}
+			if !strings.HasPrefix(rep.Catalogue, "not stored: no control plane reachable at http://127.0.0.1:1") {
+				t.Errorf("catalogue %q: want the unreachable control plane named", rep.Catalogue)
 			}
 			if rep.Metrics.AUC < tc.min || rep.Metrics.Rows != 667 {
 				t.Errorf("auc %.4f on %d rows, want ≥ %.2f on 667", rep.Metrics.AUC, rep.Metrics.Rows, tc.min)
@@ -59,8 +71,8 @@ func TestModelsTrain_PublishedSplitAUC(t *testing.T) {
 func TestModelsTrain_TableAndHoldout(t *testing.T) {
 	data := analyticstest.SharedData(t)
 	out := mustTP(t, "http://127.0.0.1:1", "", "models", "train", "--data", filepath.Join(data, "churn-bigml-80.csv"),
-		"--holdout", "0.2", "--label", "Churn", "--kind", "logistic")
-	for _, want := range []string{"ROC AUC", "accuracy@0.5", "PRECISION", "RECALL", "OBSERVED RATE", "0.9–1.0", "holdout: 534 rows"} {
+		"--holdout", "0.2", "--label", "Churn", "--kind", "logistic", "--no-store")
+	for _, want := range []string{"ROC AUC", "accuracy@0.5", "PRECISION", "RECALL", "OBSERVED RATE", "0.9–1.0", "holdout: 534 rows", "catalogue: not stored: --no-store"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table output lacks %q:\n%s", want, out)
 		}
@@ -91,5 +103,182 @@ func TestModelsTrain_BadInputsFail(t *testing.T) {
 				t.Errorf("exit %d, stderr %q: want non-zero and %q", code, errs, tc.want)
 			}
 		})
+	}
+}
+
+// churnProfiles turns the first n rows of a churn CSV into customer
+// profiles T0000, T0001, …: numbers as numbers, the rest as strings, the
+// label left out (the agent never sees it).
+func churnProfiles(t *testing.T, file string, n int) []protocol.Profile {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ds, err := churn.Load(f, churn.LoadOptions{Label: "Churn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []protocol.Profile
+	for r := range min(n, ds.Len()) {
+		p := protocol.Profile{ID: fmt.Sprintf("T%04d", r), Region: "sh", Attributes: map[string]any{}}
+		for _, c := range ds.Columns {
+			if v, err := json.Number(c.Cells[r]).Float64(); err == nil && !c.Categorical {
+				p.Attributes[c.Name] = v
+			} else if c.Cells[r] != "" {
+				p.Attributes[c.Name] = c.Cells[r]
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+type modelListing struct {
+	ID      string `json:"id"`
+	Version int    `json:"version"`
+	Status  string `json:"status"`
+	Metrics struct {
+		AUC float64 `json:"auc"`
+	} `json:"metrics"`
+}
+
+func listModels(t *testing.T, addr, token string) map[string]modelListing {
+	t.Helper()
+	var list []modelListing
+	out := mustTP(t, addr, token, "models", "ls", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("models ls: %v: %s", err, out)
+	}
+	by := map[string]modelListing{}
+	for _, m := range list {
+		by[m.ID] = m
+	}
+	return by
+}
+
+// TestModels_TrainStoreActivateScoreOnAgentAndWatchlist is issue 5 end to
+// end: `models train` stores a GBDT and two versions of a named logistic
+// model in the catalogue, `models activate` makes one active (and the
+// other inactive), an agent receives it through the change feed and
+// scores its customers in every decision, and `churn watchlist` lists the
+// riskiest customers with their risk factors — the same risk the agent
+// answers with.
+func TestModels_TrainStoreActivateScoreOnAgentAndWatchlist(t *testing.T) {
+	data := analyticstest.SharedData(t)
+	trainCSV, testCSV := filepath.Join(data, "churn-bigml-80.csv"), filepath.Join(data, "churn-bigml-20.csv")
+	c := cptest.New(t, 1)
+	cl := c.Client(0)
+	addr := c.Nodes[0].URL()
+
+	type trained struct {
+		ID      string `json:"id"`
+		Metrics struct {
+			AUC      float64 `json:"auc"`
+			Accuracy float64 `json:"accuracy"`
+		} `json:"metrics"`
+		Catalogue string                `json:"catalogue"`
+		Stored    *api.ModelStoreResult `json:"stored"`
+	}
+	train := func(extra ...string) trained {
+		t.Helper()
+		args := append([]string{"models", "train", "--data", trainCSV, "--test", testCSV, "--label", "Churn", "-o", "json"}, extra...)
+		var rep trained
+		out := mustTP(t, addr, c.Token, args...)
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return rep
+	}
+	gbdt := train("--kind", "gbdt")
+	if gbdt.Stored == nil || gbdt.Stored.ID != gbdt.ID || gbdt.Stored.Version != 1 || gbdt.Stored.Status != "inactive" || gbdt.Metrics.AUC < 0.92 {
+		t.Fatalf("gbdt: %+v", gbdt)
+	}
+	if !strings.Contains(gbdt.Catalogue, "stored in the catalogue as Model "+gbdt.ID+" version 1") {
+		t.Errorf("catalogue %q", gbdt.Catalogue)
+	}
+	v1 := train("--kind", "logistic", "--name", "churn-main")
+	v2 := train("--kind", "logistic", "--name", "churn-main")
+	if v1.Stored == nil || v2.Stored == nil || v1.ID != "churn-main" || v1.Stored.Version != 1 || v2.Stored.Version != 2 || v2.Metrics.AUC < 0.80 {
+		t.Fatalf("churn-main versions: %+v then %+v", v1.Stored, v2.Stored)
+	}
+	models := listModels(t, addr, c.Token)
+	if len(models) != 2 || models["churn-main"].Version != 2 || models[gbdt.ID].Status != "inactive" || models[gbdt.ID].Metrics.AUC != gbdt.Metrics.AUC {
+		t.Fatalf("models ls: %+v", models)
+	}
+
+	// One active at a time: activating the GBDT deactivates churn-main.
+	mustTP(t, addr, c.Token, "models", "activate", "churn-main")
+	out := mustTP(t, addr, c.Token, "models", "activate", gbdt.ID)
+	if !strings.Contains(out, "deactivated: churn-main") {
+		t.Errorf("activate output: %s", out)
+	}
+	models = listModels(t, addr, c.Token)
+	if models[gbdt.ID].Status != "active" || models["churn-main"].Status != "inactive" {
+		t.Fatalf("after activating %s: %+v", gbdt.ID, models)
+	}
+	// A retrained active id stays active (and agents move to it).
+	if again := train("--kind", "gbdt"); again.Stored == nil || again.Stored.Version != 2 || again.Stored.Status != "active" {
+		t.Fatalf("the active model retrained: %+v", again.Stored)
+	}
+
+	profiles := churnProfiles(t, testCSV, 60)
+	if _, err := cl.UpsertCustomers(context.Background(), profiles); err != nil {
+		t.Fatal(err)
+	}
+	ag := startTestAgent(t, newAgentConfig(t, c, "ivr-1", "ivr", mintJoinToken(t, cl, 1)))
+	waitFor(t, "the agent to score with "+gbdt.ID, 20*time.Second, func() bool {
+		d, code, _ := ag.decide(t, `{"customerId":"T0000","channel":"ivr"}`)
+		return code == 200 && d.ChurnModel == gbdt.ID && d.ChurnModelVersion == 2
+	})
+
+	var wl api.Watchlist
+	out = mustTP(t, addr, c.Token, "churn", "watchlist", "--level", "medium", "--limit", "5", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &wl); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if wl.Model != gbdt.ID || wl.Scanned != len(profiles) || wl.Matched < 1 || len(wl.Customers) != min(5, wl.Matched) || wl.MinRisk != 0.3 {
+		t.Fatalf("watchlist: %s", out)
+	}
+	for i, w := range wl.Customers {
+		if w.ChurnRisk < wl.MinRisk || (i > 0 && w.ChurnRisk > wl.Customers[i-1].ChurnRisk) || len(w.Factors) == 0 || w.Factors[0].Contribution <= 0 {
+			t.Fatalf("watchlist entry %d out of order, below the level or without factors: %s", i, out)
+		}
+		// The agent scores the customer exactly as the watchlist does.
+		d, code, body := ag.decide(t, `{"customerId":"`+w.CustomerID+`","channel":"ivr"}`)
+		if code != 200 || d.ChurnRisk == nil || math.Abs(*d.ChurnRisk-w.ChurnRisk) > 1e-12 || d.ChurnLevel != w.ChurnLevel {
+			t.Fatalf("%s: agent says %s, watchlist %.6f %s", w.CustomerID, body, w.ChurnRisk, w.ChurnLevel)
+		}
+	}
+	table := mustTP(t, addr, c.Token, "churn", "watchlist", "--level", "medium", "--limit", "3")
+	if !strings.Contains(table, "TOP RISK FACTORS") || !strings.Contains(table, wl.Customers[0].CustomerID) {
+		t.Errorf("watchlist table:\n%s", table)
+	}
+	t.Logf("touchpoint models ls:\n%s\ntouchpoint churn watchlist --level medium --limit 3:\n%s", mustTP(t, addr, c.Token, "models", "ls"), table)
+
+	// Bad input: a clear error with a stable code.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"churn", "watchlist", "--level", "severe"}, "--level"},
+		{[]string{"churn", "watchlist", "--limit", "5000"}, "invalid_field"},
+		{[]string{"models", "activate", "no-such-model"}, "not_found"},
+	} {
+		if _, errs, code := tp(t, addr, c.Token, tc.args...); code == 0 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q: want non-zero and %q", tc.args, code, errs, tc.want)
+		}
+	}
+	// A control plane that refuses the model: the report and stderr say
+	// why, with the code, and the exit status is non-zero.
+	out, errs, code := tp(t, addr, "not-a-token", "models", "train", "--data", trainCSV, "--test", testCSV, "--label", "Churn", "--kind", "logistic", "-o", "json")
+	if code == 0 || !strings.Contains(errs, "unauthorized") || !strings.Contains(out, `"catalogue": "not stored: unauthorized`) || !strings.Contains(out, `"auc"`) {
+		t.Errorf("refused store: exit %d, stdout %s, stderr %s", code, out, errs)
+	}
+	// With no model active the watchlist says what to do.
+	mustTP(t, addr, c.Token, "models", "deactivate", gbdt.ID)
+	if _, errs, code := tp(t, addr, c.Token, "churn", "watchlist"); code == 0 || !strings.Contains(errs, "no_active_model") {
+		t.Errorf("watchlist without an active model: exit %d, %s", code, errs)
 	}
 }
