@@ -192,6 +192,12 @@ func (s *Server) routes() {
 	s.route("GET /v1/customers/{id}", leaderRead, anyRole, limitSmall, s.getCustomer)
 	s.route("DELETE /v1/customers/{id}", leaderWrite, operators, limitSmall, s.eraseCustomer)
 	s.route("POST /v1/segments/run", leaderWrite, segmentRunners, limitCatalog, s.runSegments)
+	// Churn models and the watchlist (churn.go).
+	s.route("POST /v1/models", leaderWrite, cataloguer, limitCatalog, s.storeModel)
+	s.route("GET /v1/models", leaderRead, anyRole, limitSmall, s.listModels)
+	s.route("POST /v1/models/{id}/activate", leaderWrite, cataloguer, limitSmall, s.activateModel)
+	s.route("POST /v1/models/{id}/deactivate", leaderWrite, cataloguer, limitSmall, s.deactivateModel)
+	s.route("GET /v1/churn/watchlist", leaderRead, ledgerReaders, limitSmall, s.churnWatchlist)
 	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Ready != nil {
 			if err := s.cfg.Ready(); err != nil {
