@@ -55,6 +55,10 @@ bench-decide: ## decisions: the engine alone, and the agent's whole path over 1,
 	$(GO) test -run '^$$' -bench Decide -benchtime 5s -cpu 1 ./agent/decide/
 	TOUCHPOINT_BENCH_PROFILES=1000000 $(GO) test -run '^$$' -bench AgentDecide -benchtime 100000x -cpu 1 -timeout 30m ./agent/
 
+.PHONY: bench-churn
+bench-churn: ## in-agent churn scoring: 200-tree GBDT over a profile's attributes, alone and inside a decision (target ≤ 10 µs; docs/MODELS.md)
+	$(GO) test -run '^$$' -bench 'ChurnScore|ScoreGBDT200|DecideChurnModel' -benchmem -count 3 ./protocol/churnmodel/ ./controlplane/analytics/churn/ ./agent/decide/
+
 bench-import: ## 1,000,000 customers imported into a three-node cluster (docs/PERFORMANCE.md)
 	$(GO) test -run '^$$' -bench 'BenchmarkCustomersImport$$' -benchtime 1x -timeout 30m ./cmd/touchpoint/
 

@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
 	"touchpoint.dev/touchpoint/protocol/churnmodel"
+	"touchpoint.dev/touchpoint/protocol/churnmodel/churnmodeltest"
 )
 
 // complaintsModel is a logistic churn model on one feature: no complaints
@@ -82,5 +84,34 @@ func TestCompile_BrokenChurnModelIsIgnored(t *testing.T) {
 	d := Compile(cat).Decide(input(profileC1(), "kiosk"))
 	if d.ChurnModel != "" || d.ChurnRisk != nil || len(d.Offers) != 2 {
 		t.Errorf("a model that cannot score must be left out: %s", dump(d))
+	}
+}
+
+// BenchmarkDecideChurnModel: a README decision without a churn model,
+// and with an active 200-tree GBDT (every tree full to depth 5) scored
+// over the customer's profile inside the decision: the difference is
+// the in-agent cost of the live churn score.
+func BenchmarkDecideChurnModel(b *testing.B) {
+	m, attrs := churnmodeltest.Synthetic(churnmodel.KindGBDT, 200, 3)
+	p := profileC1()
+	for k, v := range attrs {
+		p.Attributes[k] = v
+	}
+	for _, tc := range []struct {
+		name  string
+		model *ChurnModel
+	}{{"none", nil}, {"gbdt200", &ChurnModel{ID: "m", Version: 1, Model: m}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			cat := readmeCatalog()
+			cat.Churn = tc.model
+			e := Compile(cat)
+			in := input(p, "kiosk")
+			in.Intent = "cancel"
+			var d api.Decision
+			b.ReportAllocs()
+			for b.Loop() {
+				e.DecideInto(&d, in)
+			}
+		})
 	}
 }
