@@ -1,0 +1,151 @@
+package propensity
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"touchpoint.dev/touchpoint/protocol"
+)
+
+func TestPrior(t *testing.T) {
+	for _, tc := range []struct {
+		p0, n0      float64
+		alpha, beta float64
+		err         string
+	}{
+		{0.1, 2, 0.2, 1.8, ""},
+		{0.25, 20, 5, 15, ""},
+		{0, 2, 0.2, 1.8, ""},          // 0 is the catalogue's default, 0.1
+		{1, 2, 1.998, 0.002, ""},      // moved to 0.999
+		{0.0001, 10, 0.01, 9.99, ""},  // moved to 0.001
+		{-0.1, 2, 0, 0, "propensity"}, // out of range
+		{1.5, 2, 0, 0, "propensity"},
+		{math.NaN(), 2, 0, 0, "propensity"},
+		{0.1, 0, 0, 0, "strength 0"},
+		{0.1, math.Inf(1), 0, 0, "strength +Inf"},
+	} {
+		got, err := Prior(tc.p0, tc.n0)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("Prior(%v, %v): error %v, want %q", tc.p0, tc.n0, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || math.Abs(got.Alpha-tc.alpha) > 1e-12 || math.Abs(got.Beta-tc.beta) > 1e-12 {
+			t.Errorf("Prior(%v, %v) = %+v, %v; want Beta(%v, %v)", tc.p0, tc.n0, got, err, tc.alpha, tc.beta)
+		}
+	}
+}
+
+func TestBuildTable_CountsOutcomes(t *testing.T) {
+	acc, pre, dec, ign, hold := protocol.OutcomeAccepted, protocol.OutcomePresented, protocol.OutcomeDeclined, protocol.OutcomeIgnored, protocol.OutcomeHoldout
+	contacts := []Contact{
+		// Events without a decision id: one contact each.
+		{OfferID: "A", Segment: "s1", Outcome: acc},
+		{OfferID: "A", Segment: "s1", Outcome: dec},
+		{OfferID: "A", Segment: "s1", Outcome: ign},
+		{OfferID: "A", Segment: "s1", Outcome: pre},
+		{OfferID: "A", Segment: "s1", Outcome: hold}, // never counted
+		{OfferID: "A", Segment: "s2", Outcome: acc},
+		// One decision: presented then accepted is one accepted contact.
+		{OfferID: "B", Segment: "s1", Outcome: pre, DecisionID: "d1"},
+		{OfferID: "B", Segment: "s1", Outcome: acc, DecisionID: "d1"},
+		// Presented then declined: one failure.
+		{OfferID: "B", Segment: "s1", Outcome: pre, DecisionID: "d2"},
+		{OfferID: "B", Segment: "s1", Outcome: dec, DecisionID: "d2"},
+		// The same decision for another offer is another contact.
+		{OfferID: "C", Segment: "s1", Outcome: pre, DecisionID: "d2"},
+		// A holdout-only decision counts nothing.
+		{OfferID: "D", Segment: "s1", Outcome: hold, DecisionID: "d3"},
+		// No offer: an inquiry or complaint, skipped.
+		{Segment: "s1", Outcome: acc},
+	}
+	tab, err := BuildTable(contacts, Config{Propensity: map[string]float64{"A": 0.25, "B": 0.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Arm{
+		{OfferID: "A", Segment: "s1", N: 4, Accepted: 1, Alpha: 0.5 + 1, Beta: 1.5 + 3},
+		{OfferID: "A", Segment: "s2", N: 1, Accepted: 1, Alpha: 0.5 + 1, Beta: 1.5},
+		{OfferID: "B", Segment: "s1", N: 2, Accepted: 1, Alpha: 1 + 1, Beta: 1 + 1},
+		{OfferID: "C", Segment: "s1", N: 1, Accepted: 0, Alpha: 0.2, Beta: 1.8 + 1},
+	}
+	if tab.PriorStrength != DefaultPriorStrength || len(tab.Arms) != len(want) {
+		t.Fatalf("table %+v, want strength 2 and arms %+v", tab, want)
+	}
+	for i, w := range want {
+		g := tab.Arms[i]
+		if g.OfferID != w.OfferID || g.Segment != w.Segment || g.N != w.N || g.Accepted != w.Accepted ||
+			math.Abs(g.Alpha-w.Alpha) > 1e-12 || math.Abs(g.Beta-w.Beta) > 1e-12 {
+			t.Errorf("arm %d = %+v, want %+v", i, g, w)
+		}
+	}
+	if err := tab.Validate(); err != nil {
+		t.Error(err)
+	}
+	if _, ok := tab.Lookup("D", "s1"); ok {
+		t.Error("holdout-only offer has an arm")
+	}
+	// Without an arm, Posterior is the prior from the caller's p0.
+	if b, err := tab.Posterior("E", "s1", 0.3); err != nil || math.Abs(b.Alpha-0.6) > 1e-12 || math.Abs(b.Beta-1.4) > 1e-12 {
+		t.Errorf("Posterior of a new offer = %+v, %v; want Beta(0.6, 1.4)", b, err)
+	}
+	if b, _ := tab.Posterior("B", "s1", 0.9); b != (Beta{2, 2}) {
+		t.Errorf("Posterior(B, s1) = %+v, want the arm's Beta(2, 2)", b)
+	}
+}
+
+func TestBuildTable_RefusesBadInput(t *testing.T) {
+	if _, err := BuildTable([]Contact{{OfferID: "A", Outcome: "clicked"}}, Config{}); err == nil || !strings.Contains(err.Error(), `"clicked"`) {
+		t.Errorf("unknown outcome: %v", err)
+	}
+	if _, err := BuildTable([]Contact{{OfferID: "A", Outcome: "accepted"}}, Config{Propensity: map[string]float64{"A": 2}}); err == nil || !strings.Contains(err.Error(), `offer "A"`) {
+		t.Errorf("bad prior: %v", err)
+	}
+	if _, err := BuildTable(nil, Config{PriorStrength: -1}); err == nil {
+		t.Error("negative prior strength accepted")
+	}
+	if tab, err := BuildTable(nil, Config{}); err != nil || len(tab.Arms) != 0 {
+		t.Errorf("empty ledger: %+v, %v", tab, err)
+	}
+}
+
+func TestTable_JSONFieldNamesAreStable(t *testing.T) {
+	tab := &Table{PriorStrength: 2, Arms: []Arm{{OfferID: "retain-10", Segment: "champions", Alpha: 12.2, Beta: 89.8, N: 100, Accepted: 12}}}
+	b, err := json.Marshal(tab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"priorStrength":2,"arms":[{"offerId":"retain-10","segment":"champions","alpha":12.2,"beta":89.8,"n":100,"accepted":12}]}`
+	if string(b) != want {
+		t.Errorf("JSON %s\nwant %s", b, want)
+	}
+	var back Table
+	if err := json.Unmarshal(b, &back); err != nil || back.Validate() != nil || back.Arms[0] != tab.Arms[0] {
+		t.Errorf("round trip: %+v, %v", back, err)
+	}
+}
+
+func TestTable_Validate(t *testing.T) {
+	arm := func(o, s string, a, b float64, n, acc int64) Arm {
+		return Arm{OfferID: o, Segment: s, Alpha: a, Beta: b, N: n, Accepted: acc}
+	}
+	for _, tc := range []struct {
+		tab  Table
+		want string
+	}{
+		{Table{PriorStrength: 0, Arms: nil}, "strength"},
+		{Table{PriorStrength: 2, Arms: []Arm{arm("", "s", 1, 1, 0, 0)}}, "empty offer id"},
+		{Table{PriorStrength: 2, Arms: []Arm{arm("b", "s", 1, 1, 0, 0), arm("a", "s", 1, 1, 0, 0)}}, "sorted"},
+		{Table{PriorStrength: 2, Arms: []Arm{arm("a", "s", 1, 1, 0, 0), arm("a", "s", 1, 1, 0, 0)}}, "once each"},
+		{Table{PriorStrength: 2, Arms: []Arm{arm("a", "s", 1, 1, 3, 4)}}, "accepted 4 of n 3"},
+		{Table{PriorStrength: 2, Arms: []Arm{arm("a", "s", 0, 1, 0, 0)}}, "> 0"},
+		{Table{PriorStrength: 2, Arms: []Arm{arm("a", "s", math.NaN(), 1, 0, 0)}}, "> 0"},
+	} {
+		if err := tc.tab.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want %q", tc.tab, err, tc.want)
+		}
+	}
+}
