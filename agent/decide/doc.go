@@ -102,9 +102,19 @@
 // offer's value, or a tariff offer's monthly saving; leverWeight is
 // EffectiveLeverWeight; contextWeight is the campaign's business weight (0
 // means 1) times the Weights of the request's intent and of the customer's
-// derived churnLevel for the offer's category (DefaultWeights, or
-// WithWeights). Offers rank by score, highest first, ties by offer id;
+// churnLevel for the offer's category (DefaultWeights, or WithWeights). Offers rank by score, highest first, ties by offer id;
 // rank 1 is the best. Each ranked offer's reason names its factors.
+//
+// # Churn score
+//
+// When Catalog.Churn holds the active churn model, every decision scores
+// its customer with it over the profile as rules see it (attributes, then
+// derived fields, then id, region, doNotDisturb: protocol.ScoringAttributes).
+// The probability and its warning level replace the profile's derived
+// churnRisk and churnLevel for the whole decision — the answer (which also
+// names churnModel and churnModelVersion), the rules' profile.churnRisk and
+// profile.churnLevel, and the churnLevel weights above. Without a model
+// the derived fields are used. See docs/MODELS.md.
 //
 // # Tariff advice
 //

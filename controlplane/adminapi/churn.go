@@ -208,8 +208,9 @@ const watchPage = 1000
 // [&region=R]: it scores every stored profile (of one region, or all) with
 // the active model, keeps the highest risks at or above the level's
 // cut-off, and explains those. It reads state only; its cost is one score
-// per profile (a few microseconds each).
-func (s *Server) churnWatchlist(_ context.Context, q *request) (any, error) {
+// per profile (a few microseconds each), checked against the request's
+// deadline between pages.
+func (s *Server) churnWatchlist(ctx context.Context, q *request) (any, error) {
 	qs := q.r.URL.Query()
 	level := churnmodel.LevelHigh
 	if v := qs.Get("level"); v != "" {
@@ -275,6 +276,9 @@ func (s *Server) churnWatchlist(_ context.Context, q *request) (any, error) {
 	for _, region := range regions {
 		after := ""
 		for {
+			if err := ctx.Err(); err != nil {
+				return nil, api.Errorf(api.CodeTimeout, "the watchlist scanned %d profiles before the request's deadline: narrow it with region=", out.Scanned)
+			}
 			page, next, err := ws.CustomersInRegion(region, after, watchPage)
 			if err != nil {
 				return nil, err
