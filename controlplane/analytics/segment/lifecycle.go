@@ -18,7 +18,7 @@ const (
 )
 
 // LifecycleConfig holds the lifecycle thresholds. The zero
-// LifecycleConfig means DefaultLifecycleConfig; any other value is taken
+// LifecycleConfig means DefaultLifecycleConfig(); any other value is taken
 // as given and validated.
 type LifecycleConfig struct {
 	// LapsedDays: a customer inactive for at least this many days is
@@ -36,11 +36,11 @@ type LifecycleConfig struct {
 	GrowingRatio float64 `json:"growingRatio"`
 }
 
-// DefaultLifecycleConfig: lapsed after 90 days without activity, new for
+// DefaultLifecycleConfig is lapsed after 90 days without activity, new for
 // the first 3 months, mature from 12 months, declining at a usage trend
 // of 0.8 or less, growing at 1.2 or more.
-var DefaultLifecycleConfig = LifecycleConfig{
-	LapsedDays: 90, NewMonths: 3, MatureMonths: 12, DecliningRatio: 0.8, GrowingRatio: 1.2,
+func DefaultLifecycleConfig() LifecycleConfig {
+	return LifecycleConfig{LapsedDays: 90, NewMonths: 3, MatureMonths: 12, DecliningRatio: 0.8, GrowingRatio: 1.2}
 }
 
 // Validate reports the first field out of range.
@@ -63,7 +63,7 @@ func (c LifecycleConfig) Validate() error {
 
 func (c LifecycleConfig) orDefault() LifecycleConfig {
 	if c == (LifecycleConfig{}) {
-		return DefaultLifecycleConfig
+		return DefaultLifecycleConfig()
 	}
 	return c
 }

@@ -60,7 +60,7 @@ func TestLifecycleStage_CustomThresholds(t *testing.T) {
 }
 
 func TestLifecycleConfig_Validate(t *testing.T) {
-	ok := DefaultLifecycleConfig
+	ok := DefaultLifecycleConfig()
 	with := func(f func(*LifecycleConfig)) LifecycleConfig { c := ok; f(&c); return c }
 	for _, tc := range []struct {
 		cfg  LifecycleConfig

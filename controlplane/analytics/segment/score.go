@@ -11,7 +11,7 @@ type Config struct {
 
 // DefaultConfig is every default, spelled out for editing.
 func DefaultConfig() Config {
-	return Config{Tiers: DefaultTierConfig, Lifecycle: DefaultLifecycleConfig, Segments: DefaultSegmentMap()}
+	return Config{Tiers: DefaultTierConfig(), Lifecycle: DefaultLifecycleConfig(), Segments: DefaultSegmentMap()}
 }
 
 // Validate checks each part (zero parts stand for their defaults).

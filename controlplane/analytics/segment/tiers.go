@@ -16,7 +16,7 @@ const (
 )
 
 // TierConfig sets the revenue shares of the value tiers. The zero
-// TierConfig means DefaultTierConfig; any other value is taken as given
+// TierConfig means DefaultTierConfig(); any other value is taken as given
 // and validated.
 type TierConfig struct {
 	// HighShare is the share of total revenue, in (0, 1], that the high
@@ -29,7 +29,7 @@ type TierConfig struct {
 }
 
 // DefaultTierConfig splits revenue 50% high, 30% medium, 20% low.
-var DefaultTierConfig = TierConfig{HighShare: 0.5, MediumShare: 0.3}
+func DefaultTierConfig() TierConfig { return TierConfig{HighShare: 0.5, MediumShare: 0.3} }
 
 // Validate reports the first field out of range.
 func (c TierConfig) Validate() error {
@@ -46,7 +46,7 @@ func (c TierConfig) Validate() error {
 
 func (c TierConfig) orDefault() TierConfig {
 	if c == (TierConfig{}) {
-		return DefaultTierConfig
+		return DefaultTierConfig()
 	}
 	return c
 }

@@ -50,7 +50,7 @@ func TestTierConfig_Validate(t *testing.T) {
 		cfg  TierConfig
 		want string // "" = valid
 	}{
-		{DefaultTierConfig, ""},
+		{DefaultTierConfig(), ""},
 		{TierConfig{HighShare: 1}, ""},
 		{TierConfig{HighShare: 0, MediumShare: 0.3}, "high share 0"},
 		{TierConfig{HighShare: 1.5}, "high share 1.5"},
