@@ -11,6 +11,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 
 	"touchpoint.dev/touchpoint/protocol/api"
 )
@@ -38,9 +40,13 @@ func writeCampaignChart(r *api.CampaignReport, file string) error {
 		return fmt.Errorf("draw daily series: %w", err)
 	}
 	const w, h = 18 * vg.Centimeter, 20 * vg.Centimeter
-	c, err := draw.NewFormattedCanvas(w, h, format)
-	if err != nil {
-		return err
+	// The two back ends by name (not draw.NewFormattedCanvas), so the chart
+	// also works in a `-tags minimal` build that drops plot's other formats.
+	var c vg.CanvasWriterTo
+	if format == "png" {
+		c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(144))}
+	} else {
+		c = vgsvg.New(w, h)
 	}
 	plots := [][]*plot.Plot{{funnel}, {daily}}
 	tiles := draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Centimeter, PadTop: vg.Millimeter * 4, PadBottom: vg.Millimeter * 4,
