@@ -1,8 +1,12 @@
 package propensity
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 
@@ -250,4 +254,22 @@ func (t *Table) Validate() error {
 		}
 	}
 	return nil
+}
+
+// DecodeTable reads a table from JSON strictly (unknown fields and
+// trailing data are errors) and validates it.
+func DecodeTable(data []byte) (*Table, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var t Table
+	if err := dec.Decode(&t); err != nil {
+		return nil, fmt.Errorf("decode propensity table: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("decode propensity table: data after the table")
+	}
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	return &t, nil
 }

@@ -122,10 +122,50 @@ func TestTable_JSONFieldNamesAreStable(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("JSON %s\nwant %s", b, want)
 	}
-	var back Table
-	if err := json.Unmarshal(b, &back); err != nil || back.Validate() != nil || back.Arms[0] != tab.Arms[0] {
+	back, err := DecodeTable(b)
+	if err != nil || back.Arms[0] != tab.Arms[0] || back.PriorStrength != 2 {
 		t.Errorf("round trip: %+v, %v", back, err)
 	}
+	for _, bad := range []string{
+		`{"priorStrength":2,"arms":[],"extra":1}`,
+		`{"priorStrength":2,"arms":[]} {}`,
+		`{"priorStrength":2,"arms":[{"offerId":"a","alpha":-1,"beta":1}]}`,
+		`[]`,
+	} {
+		if _, err := DecodeTable([]byte(bad)); err == nil {
+			t.Errorf("DecodeTable(%s) accepted", bad)
+		}
+	}
+}
+
+// FuzzDecodeTable: decoding never panics, and a table it accepts
+// encodes and decodes back to itself.
+func FuzzDecodeTable(f *testing.F) {
+	f.Add([]byte(`{"priorStrength":2,"arms":[{"offerId":"retain-10","segment":"champions","alpha":12.2,"beta":89.8,"n":100,"accepted":12}]}`))
+	f.Add([]byte(`{"priorStrength":0.5,"arms":[{"offerId":"a","alpha":1,"beta":1},{"offerId":"a","segment":"x","alpha":1e-3,"beta":1e9,"n":5}]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tab, err := DecodeTable(data)
+		if err != nil {
+			return
+		}
+		b, err := json.Marshal(tab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := DecodeTable(b)
+		if err != nil {
+			t.Fatalf("re-decoding %s: %v", b, err)
+		}
+		if back.PriorStrength != tab.PriorStrength || len(back.Arms) != len(tab.Arms) {
+			t.Fatalf("round trip changed %+v into %+v", tab, back)
+		}
+		for i := range tab.Arms {
+			if back.Arms[i] != tab.Arms[i] {
+				t.Fatalf("arm %d: %+v became %+v", i, tab.Arms[i], back.Arms[i])
+			}
+		}
+	})
 }
 
 func TestTable_Validate(t *testing.T) {

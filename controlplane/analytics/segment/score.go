@@ -4,9 +4,9 @@ import "fmt"
 
 // Config gathers the settings of Score. Its zero value is every default.
 type Config struct {
-	Tiers     TierConfig
-	Lifecycle LifecycleConfig
-	Segments  SegmentMap
+	Tiers     TierConfig      `json:"tiers"`
+	Lifecycle LifecycleConfig `json:"lifecycle"`
+	Segments  SegmentMap      `json:"segments"`
 }
 
 // DefaultConfig is every default, spelled out for editing.
