@@ -40,6 +40,10 @@ var fuzzSeeds = []string{
 	`{"kind":"Plan","id":"p","monthlyFee":1,"monthlyFee":2}`,
 	"\ufeffkind: Plan\nid: p\nmonthlyFee: 1\n",
 	"{\"kind\":\"Plan\",\"id\":\"p\",\"description\":\"\xff\xfe\",\"monthlyFee\":1}",
+	// Models: a logistic body, a gbdt body, thresholds only in the body.
+	`{"kind":"Model","id":"m","modelKind":"logistic","version":1,"model":{"kind":"logistic","features":[{"name":"x","kind":"numeric","mean":1,"std":2,"median":1},{"name":"p","kind":"categorical","levels":["a","b"]}],"baseScore":-1,"coefficients":[1,2,3]}}`,
+	`{"kind":"Model","id":"g","modelKind":"gbdt","version":2,"status":"active","thresholds":{"medium":0.2,"high":0.4,"critical":0.8},"model":{"features":[{"name":"x","kind":"numeric","std":1,"missingIndicator":true}],"trees":[{"feature":[1,-1,-1],"threshold":[0.5,0,0],"left":[1,-1,-1],"right":[2,-1,-1],"value":[0,-1,1]}]}}`,
+	"kind: Model\nid: y\nmodelKind: logistic\nversion: 1\nmodel:\n  kind: logistic\n  features: [{name: x, kind: numeric, std: 1}]\n  coefficients: [0.5]\n  warningThresholds: {medium: 0.1, high: 0.2, critical: 0.3}\n",
 	"---\n---\n",
 	"[]",
 	"null",
