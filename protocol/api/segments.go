@@ -68,8 +68,12 @@ type SegmentsRunResult struct {
 // CLVRunSummary is the lifetime-value part of a run: the models fitted on
 // the ledger's purchases, or why there are none.
 type CLVRunSummary struct {
-	Customers    int                `json:"customers"` // with at least one purchase
-	Repeaters    int                `json:"repeaters"` // with a repeat purchase of positive value
+	Customers int `json:"customers"` // with at least one purchase
+	Repeaters int `json:"repeaters"` // with a repeat purchase of positive value
+	// FittedOn is how many purchasers BG/NBD was fitted on: all of them,
+	// or an even sample of 10,000 in id order (Gamma-Gamma: of 2,000
+	// repeaters).
+	FittedOn     int                `json:"fittedOn,omitempty"`
 	HorizonWeeks float64            `json:"horizonWeeks,omitempty"`
 	BGNBD        map[string]float64 `json:"bgnbd,omitempty"`
 	GammaGamma   map[string]float64 `json:"gammaGamma,omitempty"`
