@@ -52,7 +52,7 @@ const (
 	// few thousand repeaters pin down (the published CDNOW fit used 946)
 	// and whose likelihood, on spends the model fits badly, Nelder-Mead
 	// climbs for tens of thousands of evaluations.
-	maxSpendFit = 2_000
+	maxSpendFit     = 2_000
 	defaultCLVWeeks = 52
 )
 
