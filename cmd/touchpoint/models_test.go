@@ -270,6 +270,23 @@ func TestModels_TrainStoreActivateScoreOnAgentAndWatchlist(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q: want non-zero and %q", tc.args, code, errs, tc.want)
 		}
 	}
+	// The API checks what the CLI does not.
+	ctx := context.Background()
+	if _, err := cl.ChurnWatchlist(ctx, api.WatchlistQuery{Level: "severe"}); api.CodeOf(err) != api.CodeInvalidField {
+		t.Errorf("watchlist level severe: %v", err)
+	}
+	if _, err := cl.ChurnWatchlist(ctx, api.WatchlistQuery{Factors: 11}); api.CodeOf(err) != api.CodeInvalidField {
+		t.Errorf("watchlist factors 11: %v", err)
+	}
+	if _, err := cl.StoreModel(ctx, []byte(`{"kind":"Offer","id":"o","category":"care"}`)); api.CodeOf(err) != api.CodeInvalidField {
+		t.Errorf("storing an Offer as a model: %v", err)
+	}
+	if _, err := cl.StoreModel(ctx, []byte(`{"kind":"Model","id":"m","modelKind":"logistic","model":{"kind":"logistic","features":[],"coefficients":[1]}}`)); api.CodeOf(err) != api.CodeInvalidModel {
+		t.Errorf("storing a model that cannot score: %v", err)
+	}
+	if _, err := cl.StoreModel(ctx, []byte(`not json`)); api.CodeOf(err) != api.CodeInvalidJSON {
+		t.Errorf("storing junk: %v", err)
+	}
 	// A control plane that refuses the model: the report and stderr say
 	// why, with the code, and the exit status is non-zero.
 	out, errs, code := tp(t, addr, "not-a-token", "models", "train", "--data", trainCSV, "--test", testCSV, "--label", "Churn", "--kind", "logistic", "-o", "json")
