@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"touchpoint.dev/touchpoint/controlplane/cptest"
+	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/protocol"
+)
+
+func TestCLI_SegmentsRunWritesScoresIntoProfiles(t *testing.T) {
+	c := cptest.New(t, 1)
+	addr := c.Nodes[0].URL()
+	var csv strings.Builder
+	csv.WriteString("customerID,tenureMonths,recentUsage,earlierUsage,lastBuyDays,buys,spend\n")
+	for i := range 60 {
+		fmt.Fprintf(&csv, "C%02d,%d,%d,100,%d,%d,%d\n", i, i, 50+3*i, i%20, 1+i%6, 10*i)
+	}
+	if r := importFile(t, addr, c.Token, writeFile(t, "c.csv", csv.String()), "--id-column", "customerID"); r.Imported != 60 {
+		t.Fatalf("import %+v", r)
+	}
+	// Purchases for C00–C54 in the ledger: C54 bought on the most days,
+	// most recently, for the most.
+	asOf := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	var evs []protocol.ContactEvent
+	for i := range 55 {
+		for d := range 1 + i/8 {
+			evs = append(evs, protocol.ContactEvent{AgentID: "pos-1", Seq: uint64(len(evs) + 1), Time: asOf.Add(-time.Duration(55-i+d*3) * 24 * time.Hour),
+				CustomerID: fmt.Sprintf("C%02d", i), Channel: "kiosk", Type: protocol.ContactTransaction, Outcome: protocol.OutcomeAccepted, Value: float64(5 + i + d)})
+		}
+	}
+	cmd, err := fsm.Encode(fsm.CmdEventsIngest, 0, fsm.Envelope{Time: time.Now().UnixNano()}, fsm.EventsIngest{AgentID: "pos-1", Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := c.Store(0).Apply(context.Background(), cmd); err != nil || r.Err != nil {
+		t.Fatalf("ingest: %v %v", err, r)
+	}
+
+	out := mustTP(t, addr, c.Token, "segments", "run", "--as-of", "2026-11-30")
+	for _, want := range []string{"scored 60 customers as of 2026-11-30 (RFM from the ledger)", "60 profiles updated", "RFM segments:", "none 5", "lifetime value: 55 purchasers"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("segments run output lacks %q:\n%s", want, out)
+		}
+	}
+	v := showJSON(t, addr, c.Token, "C54")
+	d, _ := v["derived"].(map[string]any)
+	if d["rfm"] != "555" || d["rfmSegment"] != "champions" || d["lifecycleStage"] != "growing" || d["valueTier"] != "high" {
+		t.Errorf("C54 derived %v", d)
+	}
+	if clv, _ := d["clv"].(float64); clv <= 0 {
+		t.Errorf("C54 clv %v", d["clv"])
+	}
+	// C15: 15 months, usage 95 against 100 (trend 0.95), last seen 40
+	// days ago: mature.
+	if d := showJSON(t, addr, c.Token, "C15")["derived"].(map[string]any); d["lifecycleStage"] != "mature" {
+		t.Errorf("C15 derived %v", d)
+	}
+	if show := mustTP(t, addr, c.Token, "customers", "show", "C54"); !strings.Contains(show, "rfmSegment") {
+		t.Errorf("customers show does not list the derived fields:\n%s", show)
+	}
+
+	// From attributes, as a dry run: everyone is ranked, nothing written.
+	js := mustTP(t, addr, c.Token, "segments", "run", "--as-of", "2026-11-30", "--recency", "lastBuyDays", "--frequency", "buys",
+		"--monetary", "spend", "--dry-run", "-o", "json")
+	var rep struct {
+		Source    string         `json:"source"`
+		Updated   int            `json:"updated"`
+		DryRun    bool           `json:"dryRun"`
+		Segments  map[string]int `json:"segments"`
+		Customers int            `json:"customers"`
+	}
+	if err := json.Unmarshal([]byte(js), &rep); err != nil || rep.Source != "attributes" || !rep.DryRun || rep.Segments["none"] != 0 || rep.Customers != 60 {
+		t.Fatalf("dry run %s: %v", js, err)
+	}
+	if v := showJSON(t, addr, c.Token, "C59"); v["derived"].(map[string]any)["rfmSegment"] != "none" {
+		t.Errorf("a dry run wrote: %v", v["derived"])
+	}
+
+	// A bad configuration names the field and changes nothing.
+	cfg := writeFile(t, "seg.yaml", "tiers: {highShare: 0.5, top: 1}\n")
+	_, errOut, code := tp(t, addr, c.Token, "segments", "run", "--config", cfg)
+	if code == 0 || !strings.Contains(errOut, "unknown_field") || !strings.Contains(errOut, "config.top") {
+		t.Errorf("bad config: exit %d, %s", code, errOut)
+	}
+}
