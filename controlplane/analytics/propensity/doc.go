@@ -1,15 +1,12 @@
 // Package propensity learns each offer's acceptance probability per
-// customer segment from the contact ledger, as a Beta-Bernoulli model:
-// a Beta(α0, β0) prior built from the offer's catalogue propensity p0 and
-// a prior strength n0 (α0 = p0·n0, β0 = (1−p0)·n0), updated by every
-// counted contact (accepted adds 1 to α; presented, declined or ignored
-// without an acceptance adds 1 to β; holdouts never count). It gives the
-// posterior mean and an equal-tailed credible interval (through the
-// regularised incomplete beta function and its inverse), Thompson
-// sampling over offers (Beta draws from two Gamma draws, Marsaglia–Tsang)
-// and the compact parameter table shipped to agents.
+// customer segment from the contact ledger: BuildTable counts every
+// contact into a Beta-Bernoulli posterior per (offer, segment) — accepted
+// adds 1 to α; presented, declined or ignored without an acceptance adds
+// 1 to β; holdouts never count — starting from the prior an offer's
+// catalogue propensity gives. The table it builds, the Beta maths and
+// Thompson sampling are protocol/propensity's, since agents read and draw
+// from them.
 //
-// The package is pure computation: no I/O, no clock, and randomness only
-// from the *rand.Rand the caller passes. docs/SEGMENTS.md states the model
-// for an analyst to check.
+// The package is pure computation: no I/O, no clock. docs/SEGMENTS.md
+// states the model for an analyst to check.
 package propensity

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/propensity"
 )
 
 // A simulated customer base: five offers in three segments with known
@@ -80,7 +81,7 @@ func simulate(t *testing.T, seed uint64) simResult {
 			}
 			post[o] = b
 		}
-		o := Thompson(r, post, nil)
+		o := propensity.Thompson(r, post, nil)
 		rate, best := simRates[s][o], bestRate(s)
 		res.regretHalves[2*round/simRounds] += best - rate
 		res.pulls[s][o]++
