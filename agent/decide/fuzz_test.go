@@ -136,10 +136,15 @@ func FuzzDecide(f *testing.F) {
 		quiet.RequireConsent = flags&2 != 0
 		c.Policies = append(c.Policies, quiet)
 		c.Plans[0].MonthlyFee = tenure
+		if flags&8 != 0 {
+			// A live churn score over the fuzzed profile (its complaints
+			// attribute is the fuzzed tenure, NaN and ±Inf included).
+			c.Churn = complaintsModel()
+		}
 
 		e := Compile(c)
 		p := &protocol.Profile{ID: "C1", DoNotDisturb: flags&128 != 0, Consents: map[string]bool{channel: flags&64 != 0},
-			Attributes: map[string]any{"plan": plan, "tenureMonths": tenure, "voiceMinutes": tenure * 10, "dataMB": -tenure, "arpu": pct},
+			Attributes: map[string]any{"plan": plan, "tenureMonths": tenure, "voiceMinutes": tenure * 10, "dataMB": -tenure, "arpu": pct, "complaints": tenure},
 			Derived:    map[string]any{"churnLevel": intent, "churnRisk": pct / 100}}
 		in := Input{DecisionID: "d", CustomerID: plan, Channel: channel, Intent: intent, Now: now, Profile: p,
 			Context:      map[string]any{"store": plan, "n": tenure},
@@ -154,6 +159,9 @@ func FuzzDecide(f *testing.F) {
 		}
 		if _, err := json.Marshal(d); err != nil {
 			t.Fatalf("the decision does not encode: %v", err)
+		}
+		if c.Churn != nil && (d.ChurnRisk == nil || !(*d.ChurnRisk >= 0 && *d.ChurnRisk <= 1) || d.ChurnModel != "churn-main") {
+			t.Fatalf("with a churn model: risk %v model %q", d.ChurnRisk, d.ChurnModel)
 		}
 		seen := map[string]int{}
 		for _, o := range d.Offers {
