@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"touchpoint.dev/touchpoint/protocol/churnmodel"
+	"touchpoint.dev/touchpoint/protocol/propensity"
 )
 
 // Kind names a catalogue document type. Kinds are written exactly as in the
@@ -18,10 +19,11 @@ const (
 	KindCampaign      Kind = "Campaign"
 	KindContactPolicy Kind = "ContactPolicy"
 	KindModel         Kind = "Model"
+	KindPropensities  Kind = "PropensityTable"
 )
 
 // Kinds lists every catalogue kind in a stable order.
-var Kinds = []Kind{KindOffer, KindPlan, KindCampaign, KindContactPolicy, KindModel}
+var Kinds = []Kind{KindOffer, KindPlan, KindCampaign, KindContactPolicy, KindModel, KindPropensities}
 
 // Plural is the collection name used in URLs and on the command line
 // (`get offers`).
@@ -37,6 +39,8 @@ func (k Kind) Plural() string {
 		return "policies"
 	case KindModel:
 		return "models"
+	case KindPropensities:
+		return "propensities"
 	}
 	return ""
 }
@@ -60,6 +64,8 @@ func KindFromPlural(s string) (Kind, bool) {
 		return KindContactPolicy, true
 	case "model":
 		return KindModel, true
+	case "propensitytables", "propensity":
+		return KindPropensities, true
 	}
 	return "", false
 }
@@ -346,4 +352,48 @@ func ScoringAttributes(p *Profile, dst map[string]any) map[string]any {
 	}
 	dst["doNotDisturb"] = p.DoNotDisturb
 	return dst
+}
+
+// DefaultPropensityTable is the id of the propensity table agents
+// arbitrate with; `touchpoint propensities learn` writes it.
+const DefaultPropensityTable = "default"
+
+// DefaultExploreBelow is PropensityTable.ExploreBelow when it is 0.
+const DefaultExploreBelow = 100
+
+// PropensityTable is the offers' acceptance propensities learned from the
+// contact ledger, per customer segment: a Beta posterior per (offer,
+// segment) with the prior an offer without data takes from its catalogue
+// propensity (docs/SEGMENTS.md). Agents arbitrate with the table whose id
+// is DefaultPropensityTable: an (offer, segment) with fewer than
+// ExploreBelow counted contacts is Thompson-sampled at every decision, so
+// new offers get exposure; the others use their posterior mean.
+type PropensityTable struct {
+	Kind Kind   `json:"kind"`
+	ID   string `json:"id"`
+	// SegmentField names the profile field whose value is a customer's
+	// segment (derived fields first, then attributes; rfmSegment by
+	// default); a customer without it is in segment "".
+	SegmentField string `json:"segmentField"`
+	// ExploreBelow: 0 means DefaultExploreBelow; -1 never samples.
+	ExploreBelow int64 `json:"exploreBelow,omitempty"`
+	// LearnedAt is when the ledger was read (RFC 3339); Contacts counts
+	// the contacts the arms hold.
+	LearnedAt     string           `json:"learnedAt,omitempty"`
+	Contacts      int64            `json:"contacts"`
+	PriorStrength float64          `json:"priorStrength"`
+	Arms          []propensity.Arm `json:"arms"`
+}
+
+// Table is the posterior table itself.
+func (t *PropensityTable) Table() *propensity.Table {
+	return &propensity.Table{PriorStrength: t.PriorStrength, Arms: t.Arms}
+}
+
+// Explore is the contact count below which an arm is sampled.
+func (t *PropensityTable) Explore() int64 {
+	if t.ExploreBelow == 0 {
+		return DefaultExploreBelow
+	}
+	return t.ExploreBelow
 }

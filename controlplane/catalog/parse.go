@@ -302,7 +302,7 @@ func (p *Parser) decodeOne(raw json.RawMessage) (Doc, error) {
 		return Doc{}, api.Errorf(api.CodeInvalidDocument, "a document must be an object with kind and id")
 	}
 	if h.Kind == nil || *h.Kind == "" {
-		return Doc{}, &api.Error{Code: api.CodeMissingField, Field: "kind", Message: "every document needs a kind (Offer, Plan, Campaign, ContactPolicy or Model)"}
+		return Doc{}, &api.Error{Code: api.CodeMissingField, Field: "kind", Message: "every document needs a kind (Offer, Plan, Campaign, ContactPolicy, Model or PropensityTable)"}
 	}
 	kind := protocol.Kind(*h.Kind)
 	var v validator
@@ -317,9 +317,11 @@ func (p *Parser) decodeOne(raw json.RawMessage) (Doc, error) {
 		v = &protocol.ContactPolicy{}
 	case protocol.KindModel:
 		v = &protocol.Model{}
+	case protocol.KindPropensities:
+		v = &protocol.PropensityTable{}
 	default:
 		return Doc{}, &api.Error{Code: api.CodeUnknownKind, Field: "kind",
-			Message: fmt.Sprintf("unknown kind %q; kinds are Offer, Plan, Campaign, ContactPolicy, Model", *h.Kind)}
+			Message: fmt.Sprintf("unknown kind %q; kinds are Offer, Plan, Campaign, ContactPolicy, Model, PropensityTable", *h.Kind)}
 	}
 	if h.ID == nil || *h.ID == "" {
 		return Doc{}, &api.Error{Code: api.CodeMissingField, Field: "id", Message: "every document needs an id"}
@@ -337,6 +339,10 @@ func (p *Parser) decodeOne(raw json.RawMessage) (Doc, error) {
 	canon, err := canonicalJSON(v)
 	if err != nil {
 		return Doc{}, fmt.Errorf("encode %s %s: %w", kind, *h.ID, err)
+	}
+	if kind == protocol.KindPropensities && len(canon) > MaxPropensityBytes {
+		return Doc{}, &api.Error{Code: api.CodeBodyTooLarge, Field: "arms",
+			Message: fmt.Sprintf("the propensity table is %d bytes; the limit is %d (fewer segments)", len(canon), MaxPropensityBytes)}
 	}
 	if kind == protocol.KindModel && len(canon) > MaxModelBytes {
 		return Doc{}, &api.Error{Code: api.CodeBodyTooLarge, Field: "model",

@@ -46,6 +46,8 @@ func validate(v validator, rule ruleCheck) ([]Ref, error) {
 		return nil, validatePolicy(d)
 	case *protocol.Model:
 		return nil, validateModel(d)
+	case *protocol.PropensityTable:
+		return nil, validatePropensities(d)
 	}
 	return nil, fmt.Errorf("no validator for %T", v)
 }

@@ -9,9 +9,12 @@ import (
 	"io"
 	"math"
 	"slices"
-
-	"touchpoint.dev/touchpoint/protocol"
 )
+
+// DefaultPropensity is the prior of an offer whose catalogue entry states
+// none: protocol.DefaultPropensity (protocol imports this package, so the
+// value is repeated; a test holds the two equal).
+const DefaultPropensity = 0.1
 
 // DefaultPriorStrength is n0 when Config leaves it 0: the prior weighs as
 // much as two contacts, so a few dozen outcomes outweigh it.
@@ -25,7 +28,7 @@ const (
 )
 
 // Prior is Beta(p0·n0, (1−p0)·n0): mean p0, worth n0 contacts. p0 = 0
-// means protocol.DefaultPropensity (the catalogue's rule); p0 is then
+// means DefaultPropensity (the catalogue's rule); p0 is then
 // moved into [MinPriorPropensity, MaxPriorPropensity]. It fails on p0
 // outside [0, 1] or n0 not finite and > 0.
 func Prior(p0, n0 float64) (Beta, error) {
@@ -36,7 +39,7 @@ func Prior(p0, n0 float64) (Beta, error) {
 		return Beta{}, fmt.Errorf("prior strength %v: want a number > 0", n0)
 	}
 	if p0 == 0 {
-		p0 = protocol.DefaultPropensity
+		p0 = DefaultPropensity
 	}
 	p0 = min(max(p0, MinPriorPropensity), MaxPriorPropensity)
 	return Beta{Alpha: p0 * n0, Beta: (1 - p0) * n0}, nil
@@ -106,7 +109,7 @@ func (t *Table) Posterior(offerID, segment string, p0 float64) (Beta, error) {
 // by (offer, segment) without repeats, with an offer id, finite
 // parameters > 0 and 0 ≤ Accepted ≤ N.
 func (t *Table) Validate() error {
-	if _, err := Prior(protocol.DefaultPropensity, t.PriorStrength); err != nil {
+	if _, err := Prior(DefaultPropensity, t.PriorStrength); err != nil {
 		return fmt.Errorf("propensity table: %w", err)
 	}
 	for i := range t.Arms {
