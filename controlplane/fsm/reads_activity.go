@@ -36,21 +36,61 @@ type Activity struct {
 // once per run.
 func (f *FSM) Activities() (map[string]Activity, error) {
 	out := map[string]Activity{}
-	err := f.view(func(tx *badger.Txn) error {
+	var (
+		cur  string
+		a    Activity
+		last int64 // the current customer's last purchase day
+	)
+	flush := func() {
+		if cur != "" {
+			out[cur] = a
+		}
+	}
+	err := f.EachContact(func(ev *protocol.ContactEvent) error {
+		if ev.CustomerID != cur {
+			flush()
+			cur, a, last = ev.CustomerID, Activity{}, 0
+		}
+		if ev.Outcome == protocol.OutcomeHoldout {
+			return nil
+		}
+		if ev.Time.After(a.LastContact) {
+			a.LastContact = ev.Time
+		}
+		if ev.Type != protocol.ContactTransaction {
+			return nil
+		}
+		a.Transactions++
+		a.Spend += ev.Value
+		day := ev.Time.UTC().Truncate(24 * time.Hour)
+		switch {
+		case a.PurchaseDays == 0:
+			a.PurchaseDays, a.FirstPurchase, a.LastPurchase, last = 1, day, day, day.Unix()
+		case day.Unix() != last:
+			a.PurchaseDays++
+			a.LastPurchase, last = day, day.Unix()
+			a.RepeatSpend += ev.Value
+		case a.PurchaseDays > 1:
+			a.RepeatSpend += ev.Value // another transaction on a repeat day
+		}
+		return nil
+	})
+	flush()
+	return out, err
+}
+
+// EachContact calls fn with every event of the contact ledger, customer
+// by customer (in the customer index's order: by id length, then id) and
+// each customer's in time order, until fn returns an error. Erased
+// customers' events (ErasedCustomer) are skipped. ev is reused: fn copies
+// what it keeps.
+func (f *FSM) EachContact(fn func(ev *protocol.ContactEvent) error) error {
+	return f.view(func(tx *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = prefixCustomer
 		it := tx.NewIterator(opts)
 		defer it.Close()
-		var (
-			cur  string
-			a    Activity
-			last int64 // the current customer's last purchase day
-		)
-		flush := func() {
-			if cur != "" && cur != ErasedCustomer {
-				out[cur] = a
-			}
-		}
+		var ev protocol.ContactEvent
 		for it.Rewind(); it.Valid(); it.Next() {
 			k := it.Item().Key()[len(prefixCustomer):]
 			if len(k) < 2 {
@@ -60,41 +100,24 @@ func (f *FSM) Activities() (map[string]Activity, error) {
 			if len(k) < 2+n {
 				continue
 			}
-			if id := k[2 : 2+n]; string(id) != cur {
-				flush()
-				cur, a, last = string(id), Activity{}, 0
-			}
-			ev, ok, err := customerEntry(tx, it.Item(), len(prefixCustomer)+2+n)
-			if err != nil {
-				return fmt.Errorf("customer %s: %w", cur, err)
-			}
-			if !ok || ev.Outcome == protocol.OutcomeHoldout {
+			id := k[2 : 2+n]
+			if string(id) == ErasedCustomer {
 				continue
 			}
-			if ev.Time.After(a.LastContact) {
-				a.LastContact = ev.Time
+			var ok bool
+			var err error
+			if ev, ok, err = customerEntry(tx, it.Item(), len(prefixCustomer)+2+n); err != nil {
+				return fmt.Errorf("customer %s: %w", id, err)
 			}
-			if ev.Type != protocol.ContactTransaction {
+			if !ok {
 				continue
 			}
-			a.Transactions++
-			a.Spend += ev.Value
-			day := ev.Time.UTC().Truncate(24 * time.Hour)
-			switch {
-			case a.PurchaseDays == 0:
-				a.PurchaseDays, a.FirstPurchase, a.LastPurchase, last = 1, day, day, day.Unix()
-			case day.Unix() != last:
-				a.PurchaseDays++
-				a.LastPurchase, last = day, day.Unix()
-				a.RepeatSpend += ev.Value
-			case a.PurchaseDays > 1:
-				a.RepeatSpend += ev.Value // another transaction on a repeat day
+			if err := fn(&ev); err != nil {
+				return err
 			}
 		}
-		flush()
 		return nil
 	})
-	return out, err
 }
 
 // EachProfile calls fn with every stored profile, in id order, until fn
