@@ -60,6 +60,15 @@ func (e *engines) get() (*decide.Engine, error) {
 		return nil, err
 	}
 	cat.Churn, e.modelErr = e.activeModel()
+	var props []protocol.PropensityTable
+	if err := listKind(e.cache, protocol.KindPropensities, &props); err != nil {
+		return nil, err
+	}
+	for i := range props {
+		if props[i].ID == protocol.DefaultPropensityTable {
+			cat.Propensities = &props[i]
+		}
+	}
 	e.eng, e.ver = decide.Compile(cat), ver
 	return e.eng, nil
 }
@@ -232,7 +241,7 @@ func (a *Agent) decideInto(ctx context.Context, req api.DecisionRequest, d *api.
 	}
 	eng.DecideInto(d, decide.Input{
 		DecisionID: newDecisionID(), CustomerID: req.CustomerID, Channel: req.Channel, Intent: req.Intent,
-		Context: req.Context, Now: now, Profile: l.profile, Contacts: l.contacts,
+		Context: req.Context, Now: now, Profile: l.profile, Contacts: l.contacts, Rand: l.rand,
 	})
 	a.metrics.decisions.Inc()
 	if len(d.Holdout) > 0 {

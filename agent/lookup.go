@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	crand "crypto/rand"
+	"math/rand/v2"
 	"time"
 
 	"touchpoint.dev/touchpoint/agent/decide"
@@ -18,6 +20,9 @@ type lookup struct {
 	evs      []protocol.ContactEvent
 	contacts []decide.Contact
 	err      *api.Error
+	// rand draws the Thompson samples of learned propensities; each
+	// pooled lookup has its own, seeded from the operating system.
+	rand *rand.Rand
 }
 
 // lookup reads id's profile and history: both in one cache read when the
@@ -27,11 +32,13 @@ type lookup struct {
 func (a *Agent) lookup(ctx context.Context, id string, now time.Time) *lookup {
 	l, _ := a.lookups.Get().(*lookup)
 	if l == nil {
-		l = new(lookup)
+		var seed [32]byte
+		_, _ = crand.Read(seed[:]) // never fails on Linux (crypto/rand)
+		l = &lookup{rand: rand.New(rand.NewChaCha8(seed))}
 	}
 	clear(l.evs) // drop the last decision's strings
 	clear(l.contacts)
-	*l = lookup{evs: l.evs[:0], contacts: l.contacts[:0]}
+	*l = lookup{evs: l.evs[:0], contacts: l.contacts[:0], rand: l.rand}
 	since := now.Add(-wire.MaxContactWindow * time.Second)
 	p, evs, ok, err := a.cache.Lookup(id, since, wire.MaxRecentContacts, l.evs)
 	switch {

@@ -3,6 +3,7 @@ package decide
 import (
 	"cmp"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -44,9 +45,14 @@ type Input struct {
 	// OfferVolume is how often each offer was presented so far, for
 	// volumeCap; nil means unknown, and no cap is reached.
 	OfferVolume map[string]int64
-	// Propensities are learned acceptance probabilities per offer id; an
-	// offer without one uses its prior (offer.propensity, default 0.1).
+	// Propensities are acceptance probabilities per offer id that take
+	// precedence over everything; an offer without one uses the
+	// catalogue's learned table (Catalog.Propensities), else its prior
+	// (offer.propensity, default 0.1).
 	Propensities map[string]float64
+	// Rand draws the Thompson samples of learned propensities with few
+	// contacts; nil uses their posterior means.
+	Rand *rand.Rand
 }
 
 // Rule evaluation states, memoised per rule per decision.
@@ -80,7 +86,9 @@ type candidate struct {
 	campaign int
 	score    float64
 	prop     float64
-	model    bool
+	model    bool  // the propensity is not the prior: the reason is built per decision
+	src      uint8 // where the propensity came from (learned.go)
+	n        int64 // a learned propensity's counted contacts
 	value    float64
 	ctxW     float64
 }
@@ -149,6 +157,7 @@ type scratch struct {
 	churnRow  factorRow
 	risk      float64 // the live churn score, when scored
 	scored    bool
+	arms      []learnedArm // the customer's segment's learned propensities
 	level     string
 	mkt       marketing
 	cur       float64 // current bill
@@ -190,7 +199,7 @@ func (e *Engine) release(s *scratch) {
 	s.ranked, s.keys, s.hold, s.passing, s.declines = s.ranked[:0], s.keys[:0], s.hold[:0], s.passing[:0], s.declines[:0]
 	s.arena, s.refs = s.arena[:0], s.refs[:0]
 	s.in, s.p, s.mkt = nil, nil, marketing{}
-	s.risk, s.scored, s.level = 0, false, ""
+	s.risk, s.scored, s.level, s.arms = 0, false, "", nil
 	e.scratch.Put(s)
 }
 
@@ -297,6 +306,7 @@ func (s *scratch) begin(e *Engine, in *Input, p *protocol.Profile) {
 			s.profile["churnLevel"] = e.box(s.level)
 		}
 	}
+	s.arms = e.learnedArms(s.profile)
 	for k, v := range in.Context {
 		s.context[k] = v
 	}
@@ -436,11 +446,14 @@ func (e *Engine) consider(s *scratch, oi int) {
 		return
 	}
 
-	prop, model := o.prior, false
+	prop, src, n := o.prior, propPrior, int64(0)
 	if s.in.Propensities != nil {
 		if v, ok := s.in.Propensities[o.o.ID]; ok && !math.IsNaN(v) {
-			prop, model = clampPropensity(v, o.prior), true
+			prop, src = clampPropensity(v, o.prior), propInput
 		}
+	}
+	if src == propPrior && s.arms != nil {
+		prop, src, n = learnedPropensity(s.arms, oi, s.in.Rand)
 	}
 	ctxW := e.campaigns[best].weight * s.intentRow.weight(o.cat) * s.churnRow.weight(o.cat)
 	score := finite(prop * value * ctxW * o.lever)
@@ -450,7 +463,9 @@ func (e *Engine) consider(s *scratch, oi int) {
 		campaign: best,
 		score:    score,
 		prop:     prop,
-		model:    model,
+		model:    src != propPrior,
+		src:      src,
+		n:        n,
 		value:    value,
 		ctxW:     finite(ctxW),
 	})
@@ -653,10 +668,17 @@ func (e *Engine) appendRankReason(s *scratch, o *offerC, c *candidate) {
 	} else {
 		s.arena = append(s.arena, o.rankPrefix...)
 	}
-	if c.model {
+	switch c.src {
+	case propInput:
 		s.arena = appendf(s.arena, msgRankPropensity, factor(c.prop))
 		s.arena = append(s.arena, msgRankModel...)
-	} else {
+	case propLearned:
+		s.arena = appendf(s.arena, msgRankPropensity, factor(c.prop))
+		s.arena = appendf(s.arena, msgRankLearned, count(c.n))
+	case propDrawn:
+		s.arena = appendf(s.arena, msgRankPropensity, factor(c.prop))
+		s.arena = appendf(s.arena, msgRankDrawn, count(c.n))
+	default:
 		s.arena = append(s.arena, o.rankPrior...)
 	}
 	for _, p := range [...]string{s.intentRow.why(o.cat), s.churnRow.why(o.cat), e.campaigns[c.campaign].rankWeight, o.rankLever} {

@@ -23,6 +23,9 @@ type Catalog struct {
 	Policies  []protocol.ContactPolicy
 	// Churn is the active churn model, nil when none is active.
 	Churn *ChurnModel `json:",omitempty"`
+	// Propensities is the learned propensity table, nil when there is
+	// none (learned.go).
+	Propensities *protocol.PropensityTable `json:",omitempty"`
 }
 
 // ChurnModel is the catalogue's active churn model. When a catalogue has
@@ -70,6 +73,7 @@ type Engine struct {
 	intents  []factorRow // by idx
 	churns   []factorRow
 	model    *ChurnModel // nil: no live churn score
+	learned  *learned    // nil: no learned propensities
 	levels   churnmodel.WarningThresholds
 	scratch  sync.Pool
 }
@@ -311,6 +315,7 @@ func Compile(cat Catalog, opts ...Option) *Engine {
 			e.boxed[l] = l
 		}
 	}
+	e.compileLearned(cat.Propensities)
 	e.scratch.New = func() any { return e.newScratch() }
 	return e
 }

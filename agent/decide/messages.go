@@ -54,6 +54,8 @@ const (
 	msgRankPropensity   = ", propensity %s"
 	msgRankPrior        = " (prior)"
 	msgRankModel        = " (model)"
+	msgRankLearned      = " (learned from %s contacts)"
+	msgRankDrawn        = " (Thompson draw, %s contacts so far)"
 	msgRankCampaign     = ", ×%s for campaign %s"
 	msgRankLever        = ", lever ×%s"
 	msgProfile          = "profile"
@@ -96,16 +98,20 @@ func firstLine(s string) string {
 
 func money(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
 
-// textArg is an argument of appendf: a string, or an amount in yuan.
+// textArg is an argument of appendf: a string, an amount in yuan or a
+// count.
 type textArg struct {
 	s     string
 	yuan  float64
 	money bool
+	n     int64
+	count bool
 }
 
 func text(s string) textArg    { return textArg{s: s} }
 func yuan(x float64) textArg   { return textArg{yuan: x, money: true} }
 func factor(x float64) textArg { return textArg{s: formatFactor(x)} }
+func count(n int64) textArg    { return textArg{n: n, count: true} }
 
 // appendf appends format with each %s replaced by the next argument,
 // without fmt: the reasons built per decision go through it into the
@@ -119,6 +125,8 @@ func appendf(b []byte, format string, args ...textArg) []byte {
 		b = append(b, format[:i]...)
 		if a := args[0]; a.money {
 			b = strconv.AppendFloat(b, a.yuan, 'f', 2, 64)
+		} else if a.count {
+			b = strconv.AppendInt(b, a.n, 10)
 		} else {
 			b = append(b, a.s...)
 		}

@@ -97,6 +97,7 @@ func newApp(e *env) *cli.App {
 			churnCommand(e),
 			clvCommand(e),
 			segmentsCommand(e),
+			propensitiesCommand(e),
 			campaignsCommand(e),
 		},
 		HideHelpCommand:      false,

@@ -18,6 +18,9 @@ const (
 	sgCLV
 	sgGammaGamma
 	sgNoCLV
+	sgLearned
+	sgLearnedDry
+	sgArmHeader
 )
 
 var segmentMessages = map[string]map[segKey]string{
@@ -33,6 +36,9 @@ var segmentMessages = map[string]map[segKey]string{
 		sgCLV:        "lifetime value: %d purchasers, %g-week horizon; BG/NBD r=%.4g alpha=%.4g a=%.4g b=%.4g",
 		sgGammaGamma: "  Gamma-Gamma on %d repeaters: p=%.4g q=%.4g v=%.4g",
 		sgNoCLV:      "lifetime value not written: %s",
+		sgLearned:    "learned %d arms from %d contacts (%d ledger events naming an offer, %d segments by %s); applied at index %d",
+		sgLearnedDry: "dry run: %d arms from %d contacts (%d ledger events naming an offer, %d segments by %s)",
+		sgArmHeader:  "OFFER\tSEGMENT\tCONTACTS\tACCEPTED\tMEAN\t95% INTERVAL\tSAMPLED",
 	},
 	"zh": {
 		sgSummary:    "已为 %d 位客户评分，截至 %s（RFM 来自%s）",
@@ -46,6 +52,9 @@ var segmentMessages = map[string]map[segKey]string{
 		sgCLV:        "客户终身价值：%d 位购买客户，%g 周；BG/NBD r=%.4g alpha=%.4g a=%.4g b=%.4g",
 		sgGammaGamma: "  Gamma-Gamma（%d 位复购客户）：p=%.4g q=%.4g v=%.4g",
 		sgNoCLV:      "未写入客户终身价值：%s",
+		sgLearned:    "已从 %[2]d 次接触学得 %[1]d 个臂（%d 条含优惠的台账事件，按 %[5]s 分 %[4]d 个群）；应用于索引 %[6]d",
+		sgLearnedDry: "试运行：%[2]d 次接触，%[1]d 个臂（%[3]d 条含优惠的台账事件，按 %[5]s 分 %[4]d 个群）",
+		sgArmHeader:  "优惠\t分群\t接触\t接受\t均值\t95% 区间\t抽样",
 	},
 }
 

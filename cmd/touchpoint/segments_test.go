@@ -89,3 +89,78 @@ func TestCLI_SegmentsRunWritesScoresIntoProfiles(t *testing.T) {
 		t.Errorf("bad config: exit %d, %s", code, errOut)
 	}
 }
+
+func TestCLI_PropensitiesLearnFromTheLedgerBySegment(t *testing.T) {
+	c := cptest.New(t, 1)
+	addr := c.Nodes[0].URL()
+	mustTP(t, addr, c.Token, "apply", "-f", writeFile(t, "cat.yaml", `kind: Offer
+id: retain-10
+name: Retention 10
+category: retention
+value: 10
+propensity: 0.2
+`))
+	var ps []protocol.Profile
+	for i := range 40 {
+		seg := "champions"
+		if i%2 == 1 {
+			seg = "lost"
+		}
+		ps = append(ps, protocol.Profile{ID: fmt.Sprintf("C%02d", i), Derived: map[string]any{"rfmSegment": seg}})
+	}
+	if _, err := c.Client(0).UpsertCustomers(context.Background(), ps); err != nil {
+		t.Fatal(err)
+	}
+	// Every customer was shown retain-10 once (presented, then the
+	// outcome under the same decision id); champions accepted 15 of 20,
+	// lost 2 of 20. A holdout never counts.
+	var evs []protocol.ContactEvent
+	at := time.Now().UTC().Add(-time.Hour)
+	add := func(customer, decision, outcome string) {
+		evs = append(evs, protocol.ContactEvent{AgentID: "kiosk-1", Seq: uint64(len(evs) + 1), Time: at.Add(time.Duration(len(evs)) * time.Second),
+			CustomerID: customer, Channel: "kiosk", Type: protocol.ContactOffer, Outcome: outcome, OfferID: "retain-10", DecisionID: decision})
+	}
+	for i := range 40 {
+		id, dec := fmt.Sprintf("C%02d", i), fmt.Sprintf("d%02d", i)
+		add(id, dec, protocol.OutcomePresented)
+		if i%2 == 0 && i < 30 || i%2 == 1 && i < 4 {
+			add(id, dec, protocol.OutcomeAccepted)
+		} else {
+			add(id, dec, protocol.OutcomeDeclined)
+		}
+	}
+	add("C00", "d-hold", protocol.OutcomeHoldout)
+	cmd, err := fsm.Encode(fsm.CmdEventsIngest, 0, fsm.Envelope{Time: time.Now().UnixNano()}, fsm.EventsIngest{AgentID: "kiosk-1", Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := c.Store(0).Apply(context.Background(), cmd); err != nil || r.Err != nil {
+		t.Fatalf("ingest: %v %v", err, r)
+	}
+
+	out := mustTP(t, addr, c.Token, "propensities", "learn")
+	if !strings.Contains(out, "learned 2 arms from 40 contacts (81 ledger events naming an offer, 2 segments by rfmSegment)") {
+		t.Errorf("learn output:\n%s", out)
+	}
+	got := mustTP(t, addr, c.Token, "get", "propensities", "default", "-o", "json")
+	var tab protocol.PropensityTable
+	if err := json.Unmarshal([]byte(got), &tab); err != nil {
+		t.Fatalf("get propensities default: %v\n%s", err, got)
+	}
+	// Prior Beta(0.4, 1.6) from propensity 0.2 and strength 2.
+	want := map[string][2]float64{"champions": {0.4 + 15, 1.6 + 5}, "lost": {0.4 + 2, 1.6 + 18}}
+	if len(tab.Arms) != 2 || tab.Contacts != 40 || tab.SegmentField != "rfmSegment" {
+		t.Fatalf("table %+v", tab)
+	}
+	for _, a := range tab.Arms {
+		if w := want[a.Segment]; a.OfferID != "retain-10" || a.N != 20 || !near(a.Alpha, w[0]) || !near(a.Beta, w[1]) {
+			t.Errorf("arm %+v, want α %v β %v of 20", a, w[0], w[1])
+		}
+	}
+	_, errOut, code := tp(t, addr, c.Token, "propensities", "learn", "--explore-below", "-5")
+	if code == 0 || !strings.Contains(errOut, "exploreBelow") {
+		t.Errorf("explore-below -5: exit %d %s", code, errOut)
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }

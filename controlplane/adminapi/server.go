@@ -192,6 +192,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/customers/{id}", leaderRead, anyRole, limitSmall, s.getCustomer)
 	s.route("DELETE /v1/customers/{id}", leaderWrite, operators, limitSmall, s.eraseCustomer)
 	s.route("POST /v1/segments/run", leaderWrite, segmentRunners, limitCatalog, s.runSegments)
+	s.route("POST /v1/propensities/learn", leaderWrite, segmentRunners, limitSmall, s.learnPropensities)
 	// Churn models and the watchlist (churn.go).
 	s.route("POST /v1/models", leaderWrite, cataloguer, limitCatalog, s.storeModel)
 	s.route("GET /v1/models", leaderRead, anyRole, limitSmall, s.listModels)

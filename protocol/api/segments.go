@@ -93,3 +93,42 @@ func (c *Client) RunSegments(ctx context.Context, req SegmentsRunRequest) (*Segm
 	}
 	return &r, nil
 }
+
+// PropensitiesLearnRequest is the body of POST /v1/propensities/learn:
+// count the ledger's offer outcomes per (offer, customer segment) into the
+// PropensityTable agents arbitrate with (docs/SEGMENTS.md).
+type PropensitiesLearnRequest struct {
+	// SegmentField is the profile field whose value is the segment
+	// (default rfmSegment, which `segments run` writes).
+	SegmentField string `json:"segmentField,omitempty"`
+	// PriorStrength is the prior's weight in contacts (default 2).
+	PriorStrength float64 `json:"priorStrength,omitempty"`
+	// ExploreBelow: arms with fewer contacts are Thompson-sampled at each
+	// decision (0: 100; -1: never).
+	ExploreBelow int64 `json:"exploreBelow,omitempty"`
+	DryRun       bool  `json:"dryRun,omitempty"`
+}
+
+// PropensitiesLearnResult answers a learn: the table written (or, on a dry
+// run, that would be).
+type PropensitiesLearnResult struct {
+	Index     uint64          `json:"index,omitempty"`
+	Events    int             `json:"events"`   // ledger events with an offer
+	Segments  int             `json:"segments"` // distinct segments among them
+	Table     json.RawMessage `json:"table"`    // the PropensityTable document
+	DryRun    bool            `json:"dryRun,omitempty"`
+	Duplicate bool            `json:"duplicate,omitempty"`
+}
+
+// LearnPropensities runs the propensity job.
+func (c *Client) LearnPropensities(ctx context.Context, req PropensitiesLearnRequest) (*PropensitiesLearnResult, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var r PropensitiesLearnResult
+	if err := c.Do(ctx, http.MethodPost, "/v1/propensities/learn", "application/json", b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

@@ -1,0 +1,134 @@
+package adminapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"touchpoint.dev/touchpoint/controlplane/analytics/propensity"
+	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// POST /v1/propensities/learn is the adaptive-propensity job: read every
+// profile's segment and every ledger event that names an offer, count
+// them into a Beta posterior per (offer, segment) with each offer's
+// catalogue propensity as the prior (analytics/propensity), and apply the
+// table as the catalogue's PropensityTable "default", which every agent
+// receives with the catalogue and arbitrates with.
+
+// defaultSegmentField is the field `segments run` writes.
+const defaultSegmentField = "rfmSegment"
+
+// ledgerState is what the job reads; the FSM provides it.
+type ledgerState interface {
+	EachContact(fn func(ev *protocol.ContactEvent) error) error
+	EachProfile(fn func(p *protocol.Profile) error) error
+}
+
+func (s *Server) learnPropensities(ctx context.Context, q *request) (any, error) {
+	st, ok := s.state.(ledgerState)
+	if !ok {
+		return nil, api.Errorf(api.CodeInternal, "this node's state does not hold the ledger")
+	}
+	var req api.PropensitiesLearnRequest
+	if len(bytes.TrimSpace(q.body)) > 0 {
+		if err := decodeStrict(q.body, &req); err != nil {
+			return nil, err
+		}
+	}
+	if req.SegmentField == "" {
+		req.SegmentField = defaultSegmentField
+	}
+	learnedAt := s.cfg.Now().UTC()
+	segs := map[string]string{}
+	err := st.EachProfile(func(p *protocol.Profile) error {
+		if v, ok := segmentOf(p, req.SegmentField); ok {
+			segs[p.ID] = v
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, api.Errorf(api.CodeInternal, "read the profiles: %v", err)
+	}
+	offers, err := s.state.List(string(protocol.KindOffer))
+	if err != nil {
+		return nil, err
+	}
+	cfg := propensity.Config{PriorStrength: req.PriorStrength, Propensity: map[string]float64{}}
+	for _, o := range offers {
+		var offer protocol.Offer
+		if err := json.Unmarshal(o.Doc, &offer); err != nil {
+			return nil, api.Errorf(api.CodeInternal, "offer %s: %v", o.ID, err)
+		}
+		cfg.Propensity[offer.ID] = offer.EffectivePropensity()
+	}
+	var contacts []propensity.Contact
+	seen := map[string]bool{}
+	err = st.EachContact(func(ev *protocol.ContactEvent) error {
+		if ev.OfferID == "" {
+			return nil
+		}
+		seg := segs[ev.CustomerID]
+		seen[seg] = true
+		contacts = append(contacts, propensity.Contact{OfferID: ev.OfferID, Segment: seg, Outcome: ev.Outcome, DecisionID: ev.DecisionID})
+		return nil
+	})
+	if err != nil {
+		return nil, api.Errorf(api.CodeInternal, "read the ledger: %v", err)
+	}
+	tab, err := propensity.BuildTable(contacts, cfg)
+	if err != nil {
+		return nil, fieldError("priorStrength", "%v", err)
+	}
+	var counted int64
+	for _, a := range tab.Arms {
+		counted += a.N
+	}
+	doc := protocol.PropensityTable{Kind: protocol.KindPropensities, ID: protocol.DefaultPropensityTable,
+		SegmentField: req.SegmentField, ExploreBelow: req.ExploreBelow, LearnedAt: learnedAt.Format("2006-01-02T15:04:05Z07:00"),
+		Contacts: counted, PriorStrength: tab.PriorStrength, Arms: tab.Arms}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, api.Errorf(api.CodeInternal, "encode the table: %v", err)
+	}
+	docs, err := s.docs.Parse(raw)
+	if err != nil {
+		return nil, err // a bad exploreBelow, or a table past the size limit
+	}
+	d := docs[0]
+	out := &api.PropensitiesLearnResult{Events: len(contacts), Segments: len(seen), Table: d.JSON, DryRun: req.DryRun}
+	if req.DryRun {
+		return out, nil
+	}
+	var ar applyResult
+	res, err := s.propose(ctx, q, fsm.CmdCatalogApply, fsm.CatalogApply{Docs: []fsm.CatalogDoc{{Kind: string(d.Kind), ID: d.ID, Doc: d.JSON}}}, &ar)
+	if err != nil {
+		return nil, err
+	}
+	out.Index, out.Duplicate = ar.Index, res.Duplicate
+	return out, nil
+}
+
+// segmentOf reads a customer's segment: the derived field, else the
+// attribute, as text.
+func segmentOf(p *protocol.Profile, field string) (string, bool) {
+	v, ok := p.Derived[field]
+	if !ok {
+		v, ok = p.Attributes[field]
+	}
+	switch x := v.(type) {
+	case string:
+		return x, ok
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), ok
+	case bool:
+		return strconv.FormatBool(x), ok
+	case nil:
+		return "", false
+	}
+	return fmt.Sprint(v), ok
+}
