@@ -118,6 +118,14 @@ func BenchmarkAgentDecide(b *testing.B) {
 	// Let badger flush and compact what the fill wrote (an agent's cache
 	// is written at prefetch and read for the rest of the day): the
 	// compactors' buffers go back within seconds of the last compaction.
+	// Compactions of the fill run on; a kiosk's cache is written at
+	// prefetch and read for the rest of the day, so the decisions are
+	// timed once badger has nothing left to compact.
+	settle := time.Now()
+	for !a.cache.Settled() && time.Since(settle) < 3*time.Minute {
+		time.Sleep(time.Second)
+	}
+	b.Logf("compactions settled in %v: %s", time.Since(settle).Round(time.Second), a.cache.LevelsSummary())
 	rss := rssAnonMB()
 	for range 30 {
 		time.Sleep(2 * time.Second)

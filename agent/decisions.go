@@ -298,23 +298,43 @@ func (a *Agent) recordHoldouts(d api.Decision) {
 	}
 }
 
-// runHoldouts appends queued holdout contacts until ctx ends.
+// runHoldouts appends queued holdout contacts until ctx ends: whatever
+// queued while the last batch committed goes in one outbox commit and one
+// history write, so a burst of held-out decisions costs one fsync.
 func (a *Agent) runHoldouts(ctx context.Context) {
+	batch := make([]protocol.ContactEvent, 0, maxHoldoutBatch)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case ev := <-a.holdouts:
-			if _, err := a.appendContact(ctx, ev); err != nil && ctx.Err() == nil {
-				a.metrics.holdoutsDropped.Inc()
-				a.log.Warn("log holdout contact", "error", err)
+			batch = append(batch[:0], ev)
+		}
+	drain:
+		for len(batch) < maxHoldoutBatch {
+			select {
+			case ev := <-a.holdouts:
+				batch = append(batch, ev)
+			default:
+				break drain
 			}
+		}
+		stored, err := a.outbox.AppendAll(ctx, batch)
+		if len(stored) > 0 {
+			if herr := a.cache.AddContacts(stored, true); herr != nil {
+				a.log.Warn("record holdouts in history", "error", herr)
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			a.metrics.holdoutsDropped.Add(float64(len(batch) - len(stored)))
+			a.log.Warn("log holdout contacts", "error", err, "dropped", len(batch)-len(stored))
 		}
 	}
 }
 
-// appendContact logs a contact in the outbox (fsynced) and in the
-// customer's history, so this agent's caps count it at once.
+// maxHoldoutBatch bounds one holdout commit.
+const maxHoldoutBatch = 512
+
 func (a *Agent) appendContact(ctx context.Context, ev protocol.ContactEvent) (protocol.ContactEvent, error) {
 	stored, err := a.outbox.Append(ctx, ev)
 	if err != nil {

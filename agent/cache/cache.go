@@ -20,12 +20,14 @@ package cache
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -43,17 +45,30 @@ type Config struct {
 	// rest: it holds customer data.
 	EncryptionKey []byte
 	Logger        *slog.Logger
-	// Memory, sized for a kiosk-class box (zero fields take the defaults
-	// in DefaultMemory): badger's memtables (MemTableMB each, NumMemtables
-	// of them), its block cache and its index cache (table indexes and
-	// bloom filters live there instead of all in memory, so a cache of
-	// millions of profiles stays within a bound).
+	// Memory, sized for a kiosk-class box: badger's memtables (MemTableMB
+	// each, NumMemtables of them; zero takes DefaultMemory's), its block
+	// cache and its index cache. The caches are off by default (0):
+	// tables are uncompressed and memory-mapped, so a read needs no block
+	// cache, and table indexes and bloom filters for millions of profiles
+	// take a few MB of heap. Both caches are ristretto caches whose
+	// admission work, on reads at random over a million customers, was
+	// the p99 of a decision (docs/PERFORMANCE.md). An encrypted cache
+	// needs both caches (blocks and indexes are decrypted into them): it
+	// gets DefaultEncryptedBlockCacheMB and DefaultEncryptedIndexCacheMB
+	// unless they are set.
 	MemTableMB, NumMemtables, BlockCacheMB, IndexCacheMB int
 }
 
-// DefaultMemory are the cache's memory defaults: 2 × 16 MiB memtables, a
-// 16 MiB block cache and an 8 MiB index cache.
-var DefaultMemory = struct{ MemTableMB, NumMemtables, BlockCacheMB, IndexCacheMB int }{16, 2, 16, 8}
+// DefaultMemory are the cache's memory defaults: 2 × 16 MiB memtables, no
+// block or index cache.
+var DefaultMemory = struct{ MemTableMB, NumMemtables, BlockCacheMB, IndexCacheMB int }{16, 2, 0, 0}
+
+// The caches of an encrypted cache (badger requires both: blocks and
+// indexes are decrypted into them).
+const (
+	DefaultEncryptedBlockCacheMB = 16
+	DefaultEncryptedIndexCacheMB = 8
+)
 
 // ErrOtherCluster reports changes from another cluster or epoch than the
 // copy held: the caller must fetch a snapshot instead.
@@ -122,8 +137,11 @@ func Open(cfg Config) (*Cache, error) {
 	}
 	def(&cfg.MemTableMB, DefaultMemory.MemTableMB)
 	def(&cfg.NumMemtables, DefaultMemory.NumMemtables)
-	def(&cfg.BlockCacheMB, DefaultMemory.BlockCacheMB)
-	def(&cfg.IndexCacheMB, DefaultMemory.IndexCacheMB)
+	cfg.BlockCacheMB, cfg.IndexCacheMB = max(cfg.BlockCacheMB, 0), max(cfg.IndexCacheMB, 0)
+	if len(cfg.EncryptionKey) > 0 {
+		cfg.BlockCacheMB = cmp.Or(cfg.BlockCacheMB, DefaultEncryptedBlockCacheMB)
+		cfg.IndexCacheMB = cmp.Or(cfg.IndexCacheMB, DefaultEncryptedIndexCacheMB)
+	}
 	opts := badger.DefaultOptions(cfg.Dir).
 		WithLogger(nil).
 		WithMemTableSize(int64(cfg.MemTableMB) << 20).
@@ -464,4 +482,29 @@ func (c *Cache) List(kind string) ([]api.Object, error) {
 
 func (p Position) String() string {
 	return p.ClusterID + "/" + strconv.FormatUint(p.Epoch, 10) + "@" + strconv.FormatUint(p.Index, 10)
+}
+
+// Settled reports whether badger has no compaction left to pick: no level
+// scores 1 or more. After a prefetch fills the cache, compactions run for
+// a while on the agent's cores; once settled, decisions have them to
+// themselves until the next bulk write.
+func (c *Cache) Settled() bool {
+	for _, l := range c.db.Levels() {
+		if l.Score >= 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// LevelsSummary describes the store's levels ("L0 2 tables 31 MB, …"),
+// for logs and benchmarks.
+func (c *Cache) LevelsSummary() string {
+	var parts []string
+	for _, l := range c.db.Levels() {
+		if l.NumTables > 0 {
+			parts = append(parts, fmt.Sprintf("L%d %d tables %d MB (score %.2f)", l.Level, l.NumTables, l.Size>>20, l.Score))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

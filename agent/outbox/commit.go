@@ -43,6 +43,46 @@ func (r *appendReq) answer(ev protocol.ContactEvent, err error) {
 // the context's error and the event may or may not have been stored: it was
 // not acknowledged, and if stored it is delivered like any other.
 func (o *Outbox) Append(ctx context.Context, e protocol.ContactEvent) (protocol.ContactEvent, error) {
+	r, err := o.prepare(ctx, e)
+	if err != nil {
+		return protocol.ContactEvent{}, err
+	}
+	if err := o.enqueue(ctx, r); err != nil {
+		return protocol.ContactEvent{}, err
+	}
+	return o.wait(ctx, r)
+}
+
+// AppendAll appends evs as Append does each, in order, sharing commits: it
+// queues them all before waiting for any. It returns the events stored
+// before the first that failed, and that failure.
+func (o *Outbox) AppendAll(ctx context.Context, evs []protocol.ContactEvent) ([]protocol.ContactEvent, error) {
+	reqs := make([]*appendReq, 0, len(evs))
+	var qerr error
+	for _, e := range evs {
+		r, err := o.prepare(ctx, e)
+		if err == nil {
+			err = o.enqueue(ctx, r)
+		}
+		if err != nil {
+			qerr = err
+			break
+		}
+		reqs = append(reqs, r)
+	}
+	out := make([]protocol.ContactEvent, 0, len(reqs))
+	for _, r := range reqs {
+		ev, err := o.wait(ctx, r)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ev)
+	}
+	return out, qerr
+}
+
+// prepare validates and encodes one event for the committer.
+func (o *Outbox) prepare(ctx context.Context, e protocol.ContactEvent) (*appendReq, error) {
 	e.AgentID = o.cfg.AgentID
 	if e.Time.IsZero() {
 		e.Time = o.cfg.Now().UTC()
@@ -50,7 +90,7 @@ func (o *Outbox) Append(ctx context.Context, e protocol.ContactEvent) (protocol.
 	// Validate the caller's fields; the real sequence comes later.
 	e.Seq = 1
 	if err := e.Validate(); err != nil {
-		return protocol.ContactEvent{}, fmt.Errorf("append: %w", err)
+		return nil, fmt.Errorf("append: %w", err)
 	}
 	// Stored in protocol's binary form with sequence 0 (one byte, right
 	// after the version): the key holds the sequence, and Pending splices
@@ -58,21 +98,30 @@ func (o *Outbox) Append(ctx context.Context, e protocol.ContactEvent) (protocol.
 	e.Seq = 0
 	val := protocol.AppendEventBinary(make([]byte, 0, protocol.EventBinarySize(&e)), &e)
 	if len(val) > MaxEventBytes {
-		return protocol.ContactEvent{}, fmt.Errorf("append: event is %d bytes, the limit is %d", len(val), MaxEventBytes)
+		return nil, fmt.Errorf("append: event is %d bytes, the limit is %d", len(val), MaxEventBytes)
 	}
+	return &appendReq{ctx: ctx, ev: e, val: val, done: make(chan appendResult, 1)}, nil
+}
+
+// enqueue hands r to the committer.
+func (o *Outbox) enqueue(ctx context.Context, r *appendReq) error {
 	select {
 	case <-o.closing:
-		return protocol.ContactEvent{}, ErrClosed
+		return ErrClosed
 	default:
 	}
-	r := &appendReq{ctx: ctx, ev: e, val: val, done: make(chan appendResult, 1)}
 	select {
 	case o.reqs <- r:
+		return nil
 	case <-o.closing:
-		return protocol.ContactEvent{}, ErrClosed
+		return ErrClosed
 	case <-ctx.Done():
-		return protocol.ContactEvent{}, fmt.Errorf("append: %w", ctx.Err())
+		return fmt.Errorf("append: %w", ctx.Err())
 	}
+}
+
+// wait is r's outcome once committed and synced.
+func (o *Outbox) wait(ctx context.Context, r *appendReq) (protocol.ContactEvent, error) {
 	select {
 	case res := <-r.done:
 		return res.ev, res.err

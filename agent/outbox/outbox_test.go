@@ -705,3 +705,21 @@ func TestOutbox_ReadsJSONValuesOfEarlierVersions(t *testing.T) {
 		}
 	}
 }
+
+func TestOutbox_AppendAllStoresInOrderAndStopsAtTheFirstRefusal(t *testing.T) {
+	o := openT(t, testConfig(t.TempDir()))
+	evs := []protocol.ContactEvent{event(1), event(2), event(3)}
+	got, err := o.AppendAll(context.Background(), evs)
+	if err != nil || len(got) != 3 || got[0].Seq != 1 || got[2].Seq != 3 || got[1].CustomerID != evs[1].CustomerID {
+		t.Fatalf("AppendAll: %+v, %v", got, err)
+	}
+	bad := event(5)
+	bad.Outcome = "maybe"
+	got, err = o.AppendAll(context.Background(), []protocol.ContactEvent{event(4), bad, event(6)})
+	if err == nil || len(got) != 1 || got[0].Seq != 4 {
+		t.Fatalf("a refused event: stored %+v, error %v; want the one before it and the error", got, err)
+	}
+	if seqs := pendingSeqs(t, o, 0); fmt.Sprint(seqs) != fmt.Sprint(seqRange(1, 4)) {
+		t.Fatalf("pending %v, want 1–4 (the refused event took no sequence, the one after it was not queued)", seqs)
+	}
+}

@@ -26,8 +26,8 @@ func agentCommand(e *env) *cli.Command {
 		&cli.IntFlag{Name: "unregioned-max", Usage: "prefetch customers without a region only when there are at most `N` (default 50,000)"},
 		&cli.IntFlag{Name: "cache-memtable-mb", Usage: "size of each of the cache's badger memtables, `MB` (default 16)"},
 		&cli.IntFlag{Name: "cache-memtables", Usage: "number of the cache's memtables, `N` (default 2)"},
-		&cli.IntFlag{Name: "cache-block-cache-mb", Usage: "the cache's block cache, `MB` (default 16)"},
-		&cli.IntFlag{Name: "cache-index-cache-mb", Usage: "the cache's index and bloom-filter cache, `MB` (default 8)"},
+		&cli.IntFlag{Name: "cache-block-cache-mb", Usage: "the cache's block cache, `MB` (default 0, off: tables are uncompressed and memory-mapped; 16 when the cache is encrypted)"},
+		&cli.IntFlag{Name: "cache-index-cache-mb", Usage: "the cache's index and bloom-filter cache, `MB` (default 0: indexes and filters stay in memory, a few MB per million profiles; 8 when the cache is encrypted)"},
 		&cli.StringFlag{Name: "encryption-key-file", Usage: "`FILE` holding the key that encrypts the cache and outbox at rest (16, 24 or 32 bytes, raw or hex)"},
 	}
 	return &cli.Command{
