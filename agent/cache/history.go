@@ -32,8 +32,19 @@ func encodeHistory(evs []protocol.ContactEvent) []byte {
 	return protocol.AppendEventList(make([]byte, 0, protocol.EventListSize(evs)), evs)
 }
 
+// historyEvent is what a history keeps of an event: what decisions count
+// (time, channel, type, outcome, offer, campaign) and the agent and
+// sequence that make it unique. The customer is the key's; the decision
+// id, site and value are the ledger's business, and left out they make a
+// history shorter to store and to decode on every decision.
+func historyEvent(e protocol.ContactEvent) protocol.ContactEvent {
+	e.CustomerID, e.DecisionID, e.Site, e.Value = "", "", "", 0
+	return e
+}
+
 // mergeHistory adds evs to have (both any order), dropping repeats of an
-// (agent, sequence), and keeps the newest MaxHistory within HistoryWindow
+// (agent, sequence) and what a history does not keep (historyEvent), and
+// keeps the newest MaxHistory within HistoryWindow
 // of the newest, oldest first.
 func mergeHistory(have, evs []protocol.ContactEvent) []protocol.ContactEvent {
 	type id struct {
@@ -48,7 +59,7 @@ func mergeHistory(have, evs []protocol.ContactEvent) []protocol.ContactEvent {
 			continue
 		}
 		seen[k] = true
-		out = append(out, e)
+		out = append(out, historyEvent(e))
 	}
 	slices.SortStableFunc(out, func(a, b protocol.ContactEvent) int { return a.Time.Compare(b.Time) })
 	if len(out) > MaxHistory {
@@ -177,5 +188,8 @@ func (c *Cache) readHistory(tx *badger.Txn, customer string, evs []protocol.Cont
 		}
 		return nil
 	})
+	for i := len(evs); i < len(out); i++ {
+		out[i].CustomerID = customer // histories written before historyEvent carry it too
+	}
 	return out, err
 }
