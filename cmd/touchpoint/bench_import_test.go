@@ -18,6 +18,20 @@ import (
 	"touchpoint.dev/touchpoint/controlplane/cptest"
 )
 
+// benchRows is TOUCHPOINT_BENCH_ROWS, the customers of the import and
+// segmentation benchmarks (default 1,000,000).
+func benchRows(b *testing.B) int {
+	v := os.Getenv("TOUCHPOINT_BENCH_ROWS")
+	if v == "" {
+		return 1_000_000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("TOUCHPOINT_BENCH_ROWS=%q", v)
+	}
+	return n
+}
+
 // writeImportFile writes a CSV of n customers with the columns of the
 // README's example plus region, plan and ARPU.
 func writeImportFile(b *testing.B, n int) string {
@@ -78,14 +92,7 @@ func writeImportFile(b *testing.B, n int) string {
 // figure that depends less on what else the machine runs.
 // TOUCHPOINT_BENCH_FOLLOWER=1 sends the import to a follower instead.
 func BenchmarkCustomersImport(b *testing.B) {
-	rows := 1_000_000
-	if v := os.Getenv("TOUCHPOINT_BENCH_ROWS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("TOUCHPOINT_BENCH_ROWS=%q", v)
-		}
-		rows = n
-	}
+	rows := benchRows(b)
 	file := writeImportFile(b, rows)
 	b.ReportAllocs()
 	var total time.Duration

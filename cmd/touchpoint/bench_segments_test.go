@@ -26,14 +26,7 @@ import (
 // `customers import` and gives every second customer one to four purchase
 // days in the ledger. Run with -benchtime 1x.
 func BenchmarkSegmentsRun(b *testing.B) {
-	rows := 1_000_000
-	if v := os.Getenv("TOUCHPOINT_BENCH_ROWS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("TOUCHPOINT_BENCH_ROWS=%q", v)
-		}
-		rows = n
-	}
+	rows := benchRows(b)
 	file := writeImportFile(b, rows)
 	asOf := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	var total time.Duration
