@@ -88,8 +88,18 @@ func ingestPurchases(b *testing.B, c *cptest.Cluster, rows int, asOf time.Time) 
 		if err != nil {
 			b.Fatal(err)
 		}
-		if r, err := c.Store(c.Leader()).Apply(context.Background(), cmd); err != nil || r.Err != nil {
-			b.Fatalf("ingest: %v %v", err, r)
+		// The loaded machine may move the leadership (cptest's Raft
+		// timeouts are short); the ledger drops a batch it already holds,
+		// so a retry on the new leader is safe.
+		for attempt := 0; ; attempt++ {
+			r, err := c.Store(c.Leader()).Apply(context.Background(), cmd)
+			if err == nil && r.Err == nil {
+				break
+			}
+			if attempt == 10 {
+				b.Fatalf("ingest: %v %v", err, r)
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
 		batch.Events = batch.Events[:0]
 	}

@@ -166,13 +166,19 @@ func demoCommand(e *env) *cli.Command {
 				<-done
 				return fmt.Errorf("import sample customers: %w", err)
 			}
+			purchases, err := recordDemoPurchases(ctx, srv, time.Now())
+			if err != nil {
+				cancel()
+				<-done
+				return err
+			}
 			agents, err := startDemoAgents(ctx, c, cl, srv, dir, log)
 			if err != nil {
 				cancel()
 				<-done
 				return err
 			}
-			e.printDemo(srv.URL(), token, dir, catalogFile, agents[0].URL(), agents[1].URL(), n)
+			e.printDemo(srv.URL(), token, dir, catalogFile, agents[0].URL(), agents[1].URL(), n, purchases)
 			<-ctx.Done()
 			// Agents first (they leave the gossip pool), then the node.
 			for _, a := range agents {
@@ -311,12 +317,13 @@ func selfCommand() string {
 	return os.Args[0]
 }
 
-func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string, customers int) {
+func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string, customers, purchases int) {
 	tp := selfCommand()
 	w := e.stdout
 	fmt.Fprintln(w, e.msg(msgDemoReady, url))
 	fmt.Fprintln(w, e.msg(msgDemoData, dir))
 	fmt.Fprintln(w, e.msg(msgDemoCustomers, customers, filepath.Join(dir, "customers.csv")))
+	fmt.Fprintln(w, e.msg(msgDemoPurchases, purchases, demoPurchaseAgent))
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, e.msg(msgDemoTry))
 	fmt.Fprintln(w)
@@ -360,6 +367,16 @@ func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string, c
 		"contacts query --customer C1",
 		"customers show C1",
 		"customers import "+filepath.Join(dir, "customers.csv")+" --id-column customerID",
+	)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, e.msg(msgDemoInsight))
+	fmt.Fprintln(w)
+	commands(
+		"segments run",
+		"customers show C17",
+		"propensities learn",
+		"campaigns report grow-q4",
+		"campaigns report grow-q4 --chart "+filepath.Join(dir, "grow-q4.png"),
 	)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, e.msg(msgDemoStop))
