@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"touchpoint.dev/touchpoint/protocol/churnmodel"
@@ -383,6 +384,27 @@ type PropensityTable struct {
 	Contacts      int64            `json:"contacts"`
 	PriorStrength float64          `json:"priorStrength"`
 	Arms          []propensity.Arm `json:"arms"`
+}
+
+// SegmentOf is a customer's segment under t: the profile field
+// SegmentField (derived fields first, then attributes) as text — a string
+// as it is, a number in Go's shortest form, a boolean as true or false —
+// and "" without it. The control plane learns and agents look up with
+// the same text.
+func (t *PropensityTable) SegmentOf(derived, attributes map[string]any) string {
+	v, ok := derived[t.SegmentField]
+	if !ok {
+		v = attributes[t.SegmentField]
+	}
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return ""
 }
 
 // Table is the posterior table itself.

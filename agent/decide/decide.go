@@ -306,7 +306,7 @@ func (s *scratch) begin(e *Engine, in *Input, p *protocol.Profile) {
 			s.profile["churnLevel"] = e.box(s.level)
 		}
 	}
-	s.arms = e.learnedArms(s.profile)
+	s.arms = e.learnedArms(p)
 	for k, v := range in.Context {
 		s.context[k] = v
 	}

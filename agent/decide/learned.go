@@ -26,9 +26,9 @@ type learnedArm struct {
 }
 
 type learned struct {
-	field string
-	seg   map[string][]learnedArm // by segment, then offer index
-	prior []learnedArm            // a segment the table has no arm for
+	table *protocol.PropensityTable // for SegmentOf
+	seg   map[string][]learnedArm   // by segment, then offer index
+	prior []learnedArm              // a segment the table has no arm for
 }
 
 // Propensity sources, for the ranked reason.
@@ -49,7 +49,7 @@ func (e *Engine) compileLearned(t *protocol.PropensityTable) {
 	arm := func(b propensity.Beta, n int64) learnedArm {
 		return learnedArm{post: b, mean: b.Mean(), n: n, sample: explore > 0 && n < explore}
 	}
-	l := &learned{field: t.SegmentField, seg: map[string][]learnedArm{}}
+	l := &learned{table: t, seg: map[string][]learnedArm{}}
 	l.prior = make([]learnedArm, len(e.offers))
 	for i := range e.offers {
 		b, err := propensity.Prior(e.offers[i].o.EffectivePropensity(), tab.PriorStrength)
@@ -78,12 +78,11 @@ func (e *Engine) compileLearned(t *protocol.PropensityTable) {
 }
 
 // learnedArms are the arms of the customer's segment, nil without a table.
-func (e *Engine) learnedArms(profile map[string]any) []learnedArm {
+func (e *Engine) learnedArms(p *protocol.Profile) []learnedArm {
 	if e.learned == nil {
 		return nil
 	}
-	seg, _ := profile[e.learned.field].(string)
-	if arms, ok := e.learned.seg[seg]; ok {
+	if arms, ok := e.learned.seg[e.learned.table.SegmentOf(p.Derived, p.Attributes)]; ok {
 		return arms
 	}
 	return e.learned.prior

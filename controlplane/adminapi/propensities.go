@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"strconv"
 
 	"touchpoint.dev/touchpoint/controlplane/analytics/propensity"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
@@ -44,9 +42,10 @@ func (s *Server) learnPropensities(ctx context.Context, q *request) (any, error)
 		req.SegmentField = defaultSegmentField
 	}
 	learnedAt := s.cfg.Now().UTC()
+	field := protocol.PropensityTable{SegmentField: req.SegmentField}
 	segs := map[string]string{}
 	err := st.EachProfile(func(p *protocol.Profile) error {
-		if v, ok := segmentOf(p, req.SegmentField); ok {
+		if v := field.SegmentOf(p.Derived, p.Attributes); v != "" {
 			segs[p.ID] = v
 		}
 		return ctx.Err()
@@ -111,24 +110,4 @@ func (s *Server) learnPropensities(ctx context.Context, q *request) (any, error)
 	}
 	out.Index, out.Duplicate = ar.Index, res.Duplicate
 	return out, nil
-}
-
-// segmentOf reads a customer's segment: the derived field, else the
-// attribute, as text.
-func segmentOf(p *protocol.Profile, field string) (string, bool) {
-	v, ok := p.Derived[field]
-	if !ok {
-		v, ok = p.Attributes[field]
-	}
-	switch x := v.(type) {
-	case string:
-		return x, ok
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64), ok
-	case bool:
-		return strconv.FormatBool(x), ok
-	case nil:
-		return "", false
-	}
-	return fmt.Sprint(v), ok
 }
