@@ -18,7 +18,8 @@ import (
 )
 
 // BenchmarkSegmentsRun: `touchpoint segments run` over TOUCHPOINT_BENCH_ROWS
-// customers (default 1,000,000) on a three-node loopback cluster, timed from
+// customers (default 1,000,000) on a three-node loopback cluster with
+// production Raft timeouts, timed from
 // the command's start to its answer: reading every profile and the ledger,
 // RFM, tiers, stages, the BG/NBD and Gamma-Gamma fits, and writing every
 // profile's scores through Raft (fsynced on every node) with the change
@@ -33,7 +34,7 @@ func BenchmarkSegmentsRun(b *testing.B) {
 	var cpu float64
 	for range b.N {
 		b.StopTimer()
-		c := cptest.New(b, 3)
+		c := cptest.New(b, 3, cptest.ProductionRaft)
 		addr := c.Nodes[c.Leader()].URL()
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), []string{"touchpoint", "--addr", addr, "--token", c.Token,

@@ -44,6 +44,18 @@ type Cluster struct {
 // Option changes every node's configuration.
 type Option func(*controlplane.Config)
 
+// ProductionRaft undoes the short test timeouts, for benchmarks that must
+// run with what a deployment uses (hashicorp/raft's defaults, the store's
+// commit timeout): long bulk writes on a loaded two-core machine would
+// otherwise flap the leadership.
+func ProductionRaft(cfg *controlplane.Config) {
+	cfg.Raft.HeartbeatTimeout = 0
+	cfg.Raft.ElectionTimeout = 0
+	cfg.Raft.LeaderLeaseTimeout = 0
+	cfg.Raft.CommitTimeout = 0
+	cfg.Raft.FSM.ValueLogFileSize = 0
+}
+
 // FastRaft shortens raft's timeouts for tests.
 func FastRaft(c *controlplane.Config) {
 	c.Raft.HeartbeatTimeout = 200 * time.Millisecond

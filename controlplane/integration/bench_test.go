@@ -11,20 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"touchpoint.dev/touchpoint/controlplane"
 	"touchpoint.dev/touchpoint/controlplane/cptest"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
-
-// productionRaft undoes cptest's short test timeouts so the benchmark runs
-// with the settings a deployment uses (hashicorp/raft's defaults).
-func productionRaft(cfg *controlplane.Config) {
-	cfg.Raft.HeartbeatTimeout = 0
-	cfg.Raft.ElectionTimeout = 0
-	cfg.Raft.LeaderLeaseTimeout = 0
-	cfg.Raft.CommitTimeout = 0
-	cfg.Raft.FSM.ValueLogFileSize = 0
-}
 
 func benchClient(url, token string, conns int) *api.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -93,7 +82,7 @@ func runWriters(b *testing.B, url, token string, clients int, body func(int64) [
 func BenchmarkClusterWrites(b *testing.B) {
 	for _, clients := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			c := cptest.New(b, 3, productionRaft)
+			c := cptest.New(b, 3, cptest.ProductionRaft)
 			runWriters(b, c.Nodes[c.Leader()].URL(), c.Token, clients, benchOffer, 1, "writes/s")
 		})
 	}
@@ -102,7 +91,7 @@ func BenchmarkClusterWrites(b *testing.B) {
 // BenchmarkClusterWritesViaFollower: the same through a follower, which
 // forwards every write to the leader.
 func BenchmarkClusterWritesViaFollower(b *testing.B) {
-	c := cptest.New(b, 3, productionRaft)
+	c := cptest.New(b, 3, cptest.ProductionRaft)
 	runWriters(b, c.Nodes[c.Follower()].URL(), c.Token, 64, benchOffer, 1, "writes/s")
 }
 
@@ -110,7 +99,7 @@ func BenchmarkClusterWritesViaFollower(b *testing.B) {
 // client; reported in documents/s.
 func BenchmarkClusterBatchedApply(b *testing.B) {
 	const perBatch = 1000
-	c := cptest.New(b, 3, productionRaft)
+	c := cptest.New(b, 3, cptest.ProductionRaft)
 	batch := func(i int64) []byte {
 		var sb strings.Builder
 		sb.WriteByte('[')
