@@ -158,7 +158,7 @@ func (s *Server) remove(ctx context.Context, q *request) (any, error) {
 func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, roles []string) {
 	if r.Method == http.MethodGet {
 		if !isStale(r) && !s.store.IsLeader() {
-			s.forward(w, r, nil)
+			s.forward(w, r, nil, jobTimeout)
 			return
 		}
 		if _, err := s.authenticate(r, roles); err != nil {
@@ -204,7 +204,7 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, roles []s
 		return
 	}
 	if !s.store.IsLeader() {
-		s.forwardFrom(w, r, tmp)
+		s.forwardFrom(w, r, tmp, jobTimeout)
 		return
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {

@@ -44,13 +44,14 @@ var (
 // forward relays a request to the leader and its answer back. Writes carry
 // a request id (set here if the client sent none) so that retrying after a
 // lost connection cannot apply them twice.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) {
-	s.forwardFrom(w, r, bytes.NewReader(body))
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte, timeout time.Duration) {
+	s.forwardFrom(w, r, bytes.NewReader(body), timeout)
 }
 
 // forwardFrom is forward with a body that can be re-read from the start
-// (a spooled snapshot upload is forwarded from its file).
-func (s *Server) forwardFrom(w http.ResponseWriter, r *http.Request, body io.ReadSeeker) {
+// (a spooled snapshot upload is forwarded from its file). timeout bounds
+// the leader's work, once reached.
+func (s *Server) forwardFrom(w http.ResponseWriter, r *http.Request, body io.ReadSeeker, timeout time.Duration) {
 	if r.Header.Get(api.HeaderForwarded) != "" {
 		// Never forward twice: the sender thought we were leader and we
 		// are not; let the client retry once the cluster settles.
@@ -60,7 +61,7 @@ func (s *Server) forwardFrom(w http.ResponseWriter, r *http.Request, body io.Rea
 	if r.Method != http.MethodGet && r.Header.Get(api.HeaderRequestID) == "" {
 		r.Header.Set(api.HeaderRequestID, api.NewRequestID())
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), forwardWait+30*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), forwardWait+timeout)
 	defer cancel()
 	deadline := time.Now().Add(forwardWait)
 	var lastErr error

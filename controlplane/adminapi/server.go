@@ -122,7 +122,7 @@ func New(cfg Config, st Store, state State) *Server {
 	}
 	fwd := cfg.ForwardClient
 	if fwd == nil {
-		fwd = &http.Client{Timeout: 30 * time.Second}
+		fwd = &http.Client{} // every forward bounds itself (mode.timeout)
 	}
 	s := &Server{cfg: cfg, store: st, state: state, log: cfg.Logger.With("component", "adminapi"), mux: http.NewServeMux(), fwd: fwd, docs: catalog.NewParser()}
 	s.routes()
@@ -142,7 +142,24 @@ const (
 	leaderRead
 	// leaderWrite: forwarded to the leader and applied through Raft.
 	leaderWrite
+	// leaderJob: a leaderWrite that runs for minutes (segmentation over
+	// a million customers), with jobTimeout instead of requestTimeout,
+	// forwarded and served alike.
+	leaderJob
 )
+
+// How long a request may take on the node that serves it.
+const (
+	requestTimeout = 30 * time.Second
+	jobTimeout     = 15 * time.Minute
+)
+
+func (m mode) timeout() time.Duration {
+	if m == leaderJob {
+		return jobTimeout
+	}
+	return requestTimeout
+}
 
 var (
 	anyRole    = api.Roles
@@ -191,8 +208,8 @@ func (s *Server) routes() {
 	s.route("GET /v1/customers", leaderRead, anyRole, limitSmall, s.listCustomers)
 	s.route("GET /v1/customers/{id}", leaderRead, anyRole, limitSmall, s.getCustomer)
 	s.route("DELETE /v1/customers/{id}", leaderWrite, operators, limitSmall, s.eraseCustomer)
-	s.route("POST /v1/segments/run", leaderWrite, segmentRunners, limitCatalog, s.runSegments)
-	s.route("POST /v1/propensities/learn", leaderWrite, segmentRunners, limitSmall, s.learnPropensities)
+	s.route("POST /v1/segments/run", leaderJob, segmentRunners, limitCatalog, s.runSegments)
+	s.route("POST /v1/propensities/learn", leaderJob, segmentRunners, limitSmall, s.learnPropensities)
 	// Churn models and the watchlist (churn.go).
 	s.route("POST /v1/models", leaderWrite, cataloguer, limitCatalog, s.storeModel)
 	s.route("GET /v1/models", leaderRead, anyRole, limitSmall, s.listModels)
@@ -240,7 +257,7 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 		}
 		stale := m == leaderRead && isStale(r)
 		if m != local && !stale && !s.store.IsLeader() {
-			s.forward(w, r, body)
+			s.forward(w, r, body, m.timeout())
 			return
 		}
 		who, err := s.authenticate(r, roles)
@@ -248,12 +265,12 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 			api.WriteError(w, err)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), m.timeout())
 		defer cancel()
 		if m == leaderRead && !stale {
 			if err := s.store.ReadIndex(ctx); err != nil {
 				if errors.Is(err, store.ErrNotLeader) && r.Header.Get(api.HeaderForwarded) == "" {
-					s.forward(w, r, body)
+					s.forward(w, r, body, m.timeout())
 					return
 				}
 				api.WriteError(w, storeError(err))
@@ -265,7 +282,7 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 			api.WriteError(w, err)
 			return
 		}
-		if q.reqID == "" && m == leaderWrite {
+		if q.reqID == "" && (m == leaderWrite || m == leaderJob) {
 			q.reqID = api.NewRequestID()
 		}
 		out, err := h(ctx, q)
@@ -274,7 +291,7 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 				// Lost leadership between the check and the apply: the
 				// request id makes the forwarded retry safe.
 				r.Header.Set(api.HeaderRequestID, q.reqID)
-				s.forward(w, r, body)
+				s.forward(w, r, body, m.timeout())
 				return
 			}
 			api.WriteError(w, storeError(err))
@@ -282,7 +299,7 @@ func (s *Server) route(pattern string, m mode, roles []string, limit int64, h ha
 		}
 		status := http.StatusOK
 		switch m {
-		case leaderWrite:
+		case leaderWrite, leaderJob:
 			if wr, ok := out.(interface{ index() uint64 }); ok {
 				w.Header().Set(api.HeaderIndex, uitoa(wr.index()))
 			}
