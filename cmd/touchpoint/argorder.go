@@ -37,7 +37,9 @@ func reorderArgs(app *cli.App, args []string) []string {
 			name, hasValue := flagName(a)
 			at := len(levels) - 1
 			var f cli.Flag
-			for j := len(levels) - 1; j >= 0; j-- {
+			for j := len(levels) - 1; j >= 0 && name != "help" && name != "h"; j-- {
+				// --help stays with the deepest command named: every
+				// command has one, and the app's would print the app's.
 				if f = findFlag(levels[j].flags, name); f != nil {
 					at = j
 					break

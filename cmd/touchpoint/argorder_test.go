@@ -35,6 +35,10 @@ func TestReorderArgs_PinnedCommandLines(t *testing.T) {
 		{"touchpoint fleet revoke kiosk-1 -o json", "touchpoint fleet revoke -o json -- kiosk-1"},
 		{"touchpoint contacts query --customer C1 --since 24h", "touchpoint contacts query --customer C1 --since 24h"},
 		{"touchpoint audit --limit 5 -o json", "touchpoint audit --limit 5 -o json"},
+		// --help belongs to the deepest command named.
+		{"touchpoint segments run --help", "touchpoint segments run --help"},
+		{"touchpoint contacts query -h", "touchpoint contacts query -h"},
+		{"touchpoint get offers --help", "touchpoint get --help -- offers"},
 		// Global flags before the command, and after it.
 		{"touchpoint --addr http://h:1 --token T get offers", "touchpoint --addr http://h:1 --token T get -- offers"},
 		{"touchpoint get offers --addr http://h:1 -o json", "touchpoint --addr http://h:1 get -o json -- offers"},
