@@ -13,6 +13,7 @@ import (
 	"touchpoint.dev/touchpoint/controlplane/analytics/clv"
 	"touchpoint.dev/touchpoint/controlplane/analytics/segment"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/controlplane/store"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
@@ -419,10 +420,22 @@ func (s *Server) writeDerived(ctx context.Context, q *request, changed []protoco
 			defer func() { <-slots; wg.Done() }()
 			payload, err := fsm.CustomersDerive{Profiles: batch}.MarshalBinary()
 			var r fsm.CustomersDeriveResult
-			if err == nil {
+			for attempt := 0; err == nil; attempt++ {
 				// Every entry is its own request: one request id would
-				// make the second entry a duplicate of the first.
+				// make the second entry a duplicate of the first. An
+				// entry whose fate is unknown (a commit cut by a
+				// leadership blip this node survived) is proposed again:
+				// merging the same fields twice is harmless.
 				_, err = s.propose(ctx, &request{r: q.r, who: q.who}, fsm.CmdCustomersDerive, fsm.RawPayload(payload), &r)
+				if err == nil || attempt == 2 || !errors.Is(err, store.ErrOutcomeUnknown) || !s.store.IsLeader() {
+					break
+				}
+				s.log.Warn("segments run: derive entry outcome unknown; proposing it again", "error", err, "attempt", attempt+1)
+				err = nil
+				time.Sleep(time.Second)
+			}
+			if err != nil {
+				s.log.Warn("segments run: derive entry failed", "error", err)
 			}
 			mu.Lock()
 			defer mu.Unlock()
