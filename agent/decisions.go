@@ -215,8 +215,6 @@ func (a *Agent) refreshInBackground(id string) {
 // maxRefreshing bounds background profile refreshes in flight.
 const maxRefreshing = 64
 
-// history is the customer's contacts as the engine counts them: what the
-// cache holds within the longest window a policy may have.
 // Decide answers a decision request as POST /v1/decisions does. Holdouts
 // are recorded as contacts in the background.
 func (a *Agent) Decide(ctx context.Context, req api.DecisionRequest) (api.Decision, *api.Error) {
