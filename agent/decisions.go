@@ -109,7 +109,7 @@ func (e *engines) activeModel() (*decide.ChurnModel, error) {
 		return nil, fmt.Errorf("decode Model %s: %v", o.ID, err)
 	}
 	if err := m.Body.Prepare(); err != nil {
-		return nil, fmt.Errorf("Model %s cannot score: %w", o.ID, err)
+		return nil, fmt.Errorf("model %s cannot score: %w", o.ID, err)
 	}
 	e.model, e.modelIndex = &decide.ChurnModel{ID: m.ID, Version: m.Version, Model: m.Body}, o.Index
 	return e.model, nil
