@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/protocol"
 )
 
 // BenchmarkFSM_CatalogApply1000: one node applying a 1,000-document
@@ -33,4 +34,73 @@ func BenchmarkFSM_CatalogApply1000(b *testing.B) {
 			b.Fatal(r.Err)
 		}
 	}
+}
+
+// benchProfiles are n profiles shaped like the import benchmark's rows.
+func benchProfiles(n, from int) []protocol.Profile {
+	ps := make([]protocol.Profile, n)
+	for j := range ps {
+		i := from + j
+		ps[j] = protocol.Profile{ID: fmt.Sprintf("C%d", i), Region: "sh-pudong", Attributes: map[string]any{
+			"name": fmt.Sprintf("Customer %d", i), "phone": fmt.Sprintf("138%08d", i), "tenureMonths": float64(1 + i%120),
+			"voiceMinutes": float64(i * 7 % 2000), "dataMB": float64(i * 13 % 30000), "sms": float64(i % 300),
+			"plan": "family-88", "arpu": 38 + float64(i%9000)/100}}
+	}
+	return ps
+}
+
+// BenchmarkFSM_CustomersUpsert5000 and BenchmarkFSM_CustomersDerive5000:
+// one node applying one entry of 5,000 profiles (new ones; the segment
+// scores of stored ones), the per-node cost of an import and of a
+// segmentation run.
+func BenchmarkFSM_CustomersUpsert5000(b *testing.B) {
+	f, err := fsm.Open(fsm.Config{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	f.Started()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		data := encode(b, upsert(benchProfiles(5000, i*5000)...), uint64(i+1))
+		if r := f.Apply(&raft.Log{Index: uint64(i + 1), Term: 1, Type: raft.LogCommand, Data: data}).(*fsm.Result); r.Err != nil {
+			b.Fatal(r.Err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*5000)/1000, "µs/profile")
+}
+
+func BenchmarkFSM_CustomersDerive5000(b *testing.B) {
+	f, err := fsm.Open(fsm.Config{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	f.Started()
+	idx := uint64(0)
+	for i := 0; i < b.N; i++ {
+		idx++
+		if r := f.Apply(&raft.Log{Index: idx, Term: 1, Type: raft.LogCommand, Data: encode(b, upsert(benchProfiles(5000, i*5000)...), idx)}).(*fsm.Result); r.Err != nil {
+			b.Fatal(r.Err)
+		}
+	}
+	ds := make([][]byte, b.N)
+	for i := range ds {
+		d := make([]protocol.Profile, 5000)
+		for j := range d {
+			d[j] = protocol.Profile{ID: fmt.Sprintf("C%d", i*5000+j), Derived: map[string]any{
+				"rfmRecency": 3.0, "rfmFrequency": 4.0, "rfmMonetary": 5.0, "rfm": "345", "rfmSegment": "loyal",
+				"valueTier": "medium", "lifecycleStage": "mature", "clv": 812.5, "expectedPurchases": 2.1, "pAlive": 0.8}}
+		}
+		ds[i] = encode(b, derive(d...), idx+uint64(i)+1)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		idx++
+		if r := f.Apply(&raft.Log{Index: idx, Term: 1, Type: raft.LogCommand, Data: ds[i]}).(*fsm.Result); r.Err != nil {
+			b.Fatal(r.Err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*5000)/1000, "µs/profile")
 }
