@@ -49,6 +49,11 @@ type Config struct {
 	GossipAdvertise string
 	// GossipTiming overrides memberlist's LAN timing (tests).
 	GossipTiming GossipTiming
+	// LearnPropensitiesEvery: while leader, the node learns the offers'
+	// propensities from the ledger this often and applies the table when
+	// new outcomes changed it (adminapi.Server.LearnPropensities); 0 is
+	// off.
+	LearnPropensitiesEvery time.Duration
 	// Gateway tunes the gateway (timeouts); addresses and identity are
 	// filled in from the fields above.
 	Gateway gateway.Config
@@ -228,6 +233,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}()
 	go s.maintain(ctx)
+	if s.cfg.LearnPropensitiesEvery > 0 {
+		go s.learnPropensities(ctx, s.cfg.LearnPropensitiesEvery)
+	}
 	if s.cfg.GossipAddr != "" {
 		go s.runGossip(ctx)
 	}
@@ -279,6 +287,32 @@ func (s *Server) maintain(ctx context.Context) {
 		case <-s.done:
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// learnPropensities runs the propensity job every interval while this node
+// leads, so the agents' table follows the outcomes as they arrive.
+func (s *Server) learnPropensities(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		if !s.store.IsLeader() {
+			continue
+		}
+		res, err := s.api.LearnPropensities(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("learn propensities", "error", err)
+		case err == nil && !res.Unchanged:
+			s.log.Info("propensities learned", "index", res.Index, "events", res.Events, "segments", res.Segments)
 		}
 	}
 }

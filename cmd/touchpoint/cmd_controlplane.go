@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -51,6 +52,8 @@ func controlplaneCommand(e *env) *cli.Command {
 		&cli.StringFlag{Name: "gossip-advertise", Usage: "`HOST:PORT` other members dial for gossip (default: --gossip-addr)"},
 		&cli.StringFlag{Name: "tls-cert", Usage: "PEM certificate `FILE` for the admin API (HTTPS)"},
 		&cli.StringFlag{Name: "tls-key", Usage: "PEM key `FILE` for the admin API"},
+		&cli.DurationFlag{Name: "learn-propensities-every", Value: 15 * time.Minute,
+			Usage: "while leader, learn offer propensities from the ledger this often (as `propensities learn`; applied only when new outcomes changed them); 0 turns it off"},
 	}
 	return &cli.Command{
 		Name:  "controlplane",
@@ -90,7 +93,8 @@ func controlplaneCommand(e *env) *cli.Command {
 				TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"),
 				QUICAddr: quicAddr, QUICAdvertise: c.String("quic-advertise"),
 				GossipAddr: gossipAddr, GossipAdvertise: c.String("gossip-advertise"),
-				Version: version, Logger: log,
+				LearnPropensitiesEvery: c.Duration("learn-propensities-every"),
+				Version:                version, Logger: log,
 			})
 			if err != nil {
 				return err

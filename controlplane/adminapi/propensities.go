@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 
 	"touchpoint.dev/touchpoint/controlplane/analytics/propensity"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
@@ -28,15 +29,34 @@ type ledgerState interface {
 }
 
 func (s *Server) learnPropensities(ctx context.Context, q *request) (any, error) {
-	st, ok := s.state.(ledgerState)
-	if !ok {
-		return nil, api.Errorf(api.CodeInternal, "this node's state does not hold the ledger")
-	}
 	var req api.PropensitiesLearnRequest
 	if len(bytes.TrimSpace(q.body)) > 0 {
 		if err := decodeStrict(q.body, &req); err != nil {
 			return nil, err
 		}
+	}
+	return s.learn(ctx, q, req, false)
+}
+
+// propensityLearner is who the leader's periodic learning acts as, in the
+// audit log.
+var propensityLearner = api.TokenInfo{ID: "system:propensities", Role: api.RoleAnalyst}
+
+// LearnPropensities is the job the leader runs every
+// Config.LearnPropensitiesEvery: the defaults of `propensities learn`,
+// applied only when the table changed (new outcomes since the last run),
+// so an idle ledger adds nothing to the change feed. Only the leader may
+// run it (others get store.ErrNotLeader from the apply).
+func (s *Server) LearnPropensities(ctx context.Context) (*api.PropensitiesLearnResult, error) {
+	return s.learn(ctx, &request{who: propensityLearner}, api.PropensitiesLearnRequest{}, true)
+}
+
+// learn builds the table and applies it (unless req.DryRun, or
+// skipUnchanged and the stored table already holds the same arms).
+func (s *Server) learn(ctx context.Context, q *request, req api.PropensitiesLearnRequest, skipUnchanged bool) (*api.PropensitiesLearnResult, error) {
+	st, ok := s.state.(ledgerState)
+	if !ok {
+		return nil, api.Errorf(api.CodeInternal, "this node's state does not hold the ledger")
 	}
 	if req.SegmentField == "" {
 		req.SegmentField = defaultSegmentField
@@ -103,6 +123,12 @@ func (s *Server) learnPropensities(ctx context.Context, q *request) (any, error)
 	if req.DryRun {
 		return out, nil
 	}
+	if skipUnchanged {
+		if same, err := s.sameTable(&doc); err != nil || same {
+			out.Unchanged = same
+			return out, err
+		}
+	}
 	var ar applyResult
 	res, err := s.propose(ctx, q, fsm.CmdCatalogApply, fsm.CatalogApply{Docs: []fsm.CatalogDoc{{Kind: string(d.Kind), ID: d.ID, Doc: d.JSON}}}, &ar)
 	if err != nil {
@@ -110,4 +136,20 @@ func (s *Server) learnPropensities(ctx context.Context, q *request) (any, error)
 	}
 	out.Index, out.Duplicate = ar.Index, res.Duplicate
 	return out, nil
+}
+
+// sameTable reports whether the stored default table already holds t's
+// arms, segment field and prior strength (when it was learned does not
+// count).
+func (s *Server) sameTable(t *protocol.PropensityTable) (bool, error) {
+	o, found, err := s.state.Get(string(protocol.KindPropensities), protocol.DefaultPropensityTable)
+	if err != nil || !found {
+		return false, err
+	}
+	var have protocol.PropensityTable
+	if err := json.Unmarshal(o.Doc, &have); err != nil {
+		return false, api.Errorf(api.CodeInternal, "stored propensity table: %v", err)
+	}
+	return have.SegmentField == t.SegmentField && have.PriorStrength == t.PriorStrength &&
+		have.ExploreBelow == t.ExploreBelow && slices.Equal(have.Arms, t.Arms), nil
 }

@@ -2,10 +2,12 @@ package adminapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
+	"touchpoint.dev/touchpoint/controlplane"
 	"touchpoint.dev/touchpoint/controlplane/cptest"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
 	"touchpoint.dev/touchpoint/protocol"
@@ -113,5 +115,58 @@ func TestSegmentsAPI_RunScoresTheBaseWritesDerivedFieldsAndSkipsUnchanged(t *tes
 	// An analyst may run it; a kiosk-level role may not.
 	if _, err := roleClient(t, c, 0, api.RoleAnalyst).RunSegments(ctx, api.SegmentsRunRequest{AsOf: asOf, DryRun: true}); err != nil {
 		t.Errorf("analyst: %v", err)
+	}
+}
+
+// The leader learns propensities on its own every LearnPropensitiesEvery,
+// and applies the table only when new outcomes changed it.
+func TestPropensities_LeaderLearnsPeriodicallyOnlyWhenOutcomesChange(t *testing.T) {
+	c := cptest.New(t, 1, func(cfg *controlplane.Config) { cfg.LearnPropensitiesEvery = 100 * time.Millisecond })
+	ctx := context.Background()
+	admin := c.Client(c.Leader())
+	if _, err := admin.Apply(ctx, []byte("kind: Offer\nid: retain-10\nname: R\ncategory: retention\nvalue: 10\n"), "application/yaml"); err != nil {
+		t.Fatal(err)
+	}
+	seq := uint64(0)
+	ingest := func(outcome string) {
+		seq++
+		ev := protocol.ContactEvent{AgentID: "kiosk-1", Seq: seq, Time: time.Now().UTC(), CustomerID: "C1", Channel: "kiosk",
+			Type: protocol.ContactOffer, Outcome: outcome, OfferID: "retain-10", DecisionID: fmt.Sprintf("d%d", seq)}
+		cmd, err := fsm.Encode(fsm.CmdEventsIngest, 0, fsm.Envelope{Time: time.Now().UnixNano()}, fsm.EventsIngest{AgentID: "kiosk-1", Events: []protocol.ContactEvent{ev}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := c.Store(c.Leader()).Apply(ctx, cmd); err != nil || r.Err != nil {
+			t.Fatalf("ingest: %v %v", err, r)
+		}
+	}
+	table := func() (protocol.PropensityTable, uint64) {
+		o, err := admin.Get(ctx, "propensities", "default", false)
+		if err != nil {
+			return protocol.PropensityTable{}, 0
+		}
+		var tab protocol.PropensityTable
+		_ = json.Unmarshal(o.Doc, &tab)
+		return tab, o.Index
+	}
+	ingest(protocol.OutcomeAccepted)
+	deadline := time.Now().Add(10 * time.Second)
+	for tab, _ := table(); tab.Contacts != 1; tab, _ = table() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader did not learn the first outcome: %+v", tab)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, first := table()
+	time.Sleep(500 * time.Millisecond) // five idle intervals
+	if _, idx := table(); idx != first {
+		t.Fatalf("an idle ledger re-applied the table (index %d → %d)", first, idx)
+	}
+	ingest(protocol.OutcomeDeclined)
+	for tab, _ := table(); tab.Contacts != 2; tab, _ = table() {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatalf("the leader did not learn the second outcome: %+v", tab)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

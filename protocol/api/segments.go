@@ -118,6 +118,9 @@ type PropensitiesLearnResult struct {
 	Table     json.RawMessage `json:"table"`    // the PropensityTable document
 	DryRun    bool            `json:"dryRun,omitempty"`
 	Duplicate bool            `json:"duplicate,omitempty"`
+	// Unchanged: the leader's periodic run found the stored table
+	// already up to date and applied nothing.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // LearnPropensities runs the propensity job.
