@@ -45,7 +45,8 @@ var propensityLearner = api.TokenInfo{ID: "system:propensities", Role: api.RoleA
 // LearnPropensities is the job the leader runs every
 // Config.LearnPropensitiesEvery: the defaults of `propensities learn`,
 // applied only when the table changed (new outcomes since the last run),
-// so an idle ledger adds nothing to the change feed. Only the leader may
+// so an idle ledger adds nothing to the change feed, and a ledger without
+// offer outcomes gets no table at all. Only the leader may
 // run it (others get store.ErrNotLeader from the apply).
 func (s *Server) LearnPropensities(ctx context.Context) (*api.PropensitiesLearnResult, error) {
 	return s.learn(ctx, &request{who: propensityLearner}, api.PropensitiesLearnRequest{}, true)
@@ -124,8 +125,12 @@ func (s *Server) learn(ctx context.Context, q *request, req api.PropensitiesLear
 		return out, nil
 	}
 	if skipUnchanged {
-		if same, err := s.sameTable(&doc); err != nil || same {
-			out.Unchanged = same
+		// An empty table is not applied by the periodic run: on a ledger
+		// without outcomes it would only turn every agent's ranking into
+		// Thompson draws from the priors.
+		same, err := s.sameTable(&doc)
+		if err != nil || same || len(doc.Arms) == 0 {
+			out.Unchanged = same || len(doc.Arms) == 0
 			return out, err
 		}
 	}
