@@ -61,21 +61,6 @@ func regionPrefix(region string) []byte {
 	return append(append(append([]byte{}, prefixRegion...), region...), '/')
 }
 
-// storedRegion reads the region of a stored profile value.
-func storedRegion(v []byte) string {
-	_, doc, err := decodeObject(v)
-	if err != nil {
-		panic(fmt.Sprintf("fsm: stored profile: %v", err))
-	}
-	var r struct {
-		Region string `json:"region"`
-	}
-	if err := json.Unmarshal(doc, &r); err != nil {
-		panic(fmt.Sprintf("fsm: stored profile: %v", err))
-	}
-	return r.Region
-}
-
 // checkText refuses strings that JSON would not carry as they are.
 func checkText(p *protocol.Profile) error {
 	for _, m := range []map[string]any{p.Attributes, p.Derived} {
@@ -101,26 +86,29 @@ func applyCustomersUpsert(e *entry) (any, *api.Error) {
 	}
 	// Check and encode everything before writing anything. The values of
 	// the whole entry share one buffer (badger holds them until commit).
-	// Each stored profile is read once, here; a profile whose id came
-	// earlier in the batch replaces that earlier one instead. Derived
-	// fields (segments, lifetime value: computed by the control plane) are
-	// kept unless the upsert brings its own.
+	// Each stored profile is read and decoded once, here; a profile whose
+	// id came earlier in the batch replaces that earlier one instead.
+	// Derived fields (segments, lifetime value: computed by the control
+	// plane) are kept unless the upsert brings its own.
 	size := 0
-	prevs := make([][]byte, len(p.Profiles))
+	type prior struct {
+		exists bool
+		region string // whose region key the write replaces
+	}
+	priors := make([]prior, len(p.Profiles))
 	seen := make(map[string]int, len(p.Profiles))
 	for i := range p.Profiles {
 		pr := &p.Profiles[i]
+		var kept map[string]any
 		if j, dup := seen[pr.ID]; dup {
-			prevs[i] = prevs[j]
-			if prevs[i] == nil {
-				prevs[i] = []byte{} // stored by profile j of this batch
-			}
+			priors[i], kept = prior{true, p.Profiles[j].Region}, p.Profiles[j].Derived
 		} else if prev, ok := e.w.get(profileKey(pr.ID)); ok {
-			prevs[i] = prev
+			stored := storedProfile(prev)
+			priors[i], kept = prior{true, stored.Region}, stored.Derived
 		}
 		seen[pr.ID] = i
-		if len(pr.Derived) == 0 && len(prevs[i]) > 0 {
-			pr.Derived = storedProfile(prevs[i]).Derived
+		if len(pr.Derived) == 0 {
+			pr.Derived = kept
 		}
 		if err := pr.Validate(); err != nil {
 			return nil, api.Errorf(api.CodeInvalidField, "%v", err).InDocument(i, "")
@@ -150,9 +138,8 @@ func applyCustomersUpsert(e *entry) (any, *api.Error) {
 	for i := range p.Profiles {
 		pr := &p.Profiles[i]
 		key := profileKey(pr.ID)
-		if prevs[i] != nil {
-			prev, _ := e.w.get(key) // this batch's own earlier write, if any
-			if old := storedRegion(prev); old != pr.Region {
+		if priors[i].exists {
+			if old := priors[i].region; old != pr.Region {
 				e.w.del(regionKey(old, pr.ID))
 			}
 		} else {
@@ -189,7 +176,7 @@ func applyCustomerErase(e *entry) (any, *api.Error) {
 		if err != nil {
 			panic(fmt.Sprintf("fsm: stored profile: %v", err))
 		}
-		region := storedRegion(prev)
+		region := storedProfile(prev).Region
 		e.w.del(profileKey(p.ID))
 		e.w.del(regionKey(region, p.ID))
 		dropCustomerChange(e.w, idx, p.ID)

@@ -2,7 +2,6 @@ package fsm
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"maps"
 
@@ -104,18 +103,12 @@ func applyCustomersDerive(e *entry) (any, *api.Error) {
 	return CustomersDeriveResult{Index: e.index, Updated: updated, Missing: missing}, nil
 }
 
-// storedProfile decodes a stored profile value (index, then JSON).
+// storedProfile decodes a stored profile inside Apply, where one that does
+// not decode is a broken invariant.
 func storedProfile(v []byte) *protocol.Profile {
-	_, doc, err := decodeObject(v)
+	p, err := decodeProfile("", v)
 	if err != nil {
-		panic(fmt.Sprintf("fsm: stored profile: %v", err))
-	}
-	if p, ok := protocol.DecodeProfileJSON(doc); ok {
-		return &p
-	}
-	var p protocol.Profile
-	if err := json.Unmarshal(doc, &p); err != nil {
-		panic(fmt.Sprintf("fsm: stored profile: %v", err))
+		panic(fmt.Sprintf("fsm: %v", err))
 	}
 	return &p
 }

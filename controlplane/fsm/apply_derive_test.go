@@ -68,3 +68,28 @@ func TestCustomers_BadDeriveRefusesTheWholeBatch(t *testing.T) {
 		t.Fatalf("a refused batch wrote C1: %v", p.Derived)
 	}
 }
+
+// A batch naming a stored customer twice: the second replaces the first,
+// both keep the derived fields, and only the last region lists it.
+func TestCustomers_RepeatedIDInOneUpsertKeepsDerivedAndTheLastRegion(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	applyOK(t, f, 1, upsert(customer("C1", "sh", map[string]any{"a": 1.0})))
+	applyOK(t, f, 2, derive(derived("C1", map[string]any{"rfm": "545"})))
+	applyOK(t, f, 3, upsert(customer("C1", "bj", map[string]any{"a": 2.0}), customer("C1", "gz", map[string]any{"a": 3.0}), customer("C2", "gz", nil), customer("C2", "sh", nil)))
+	if p := mustCustomer(t, f, "C1"); p.Region != "gz" || p.Attributes["a"] != 3.0 || p.Derived["rfm"] != "545" {
+		t.Fatalf("C1 = %+v", *p)
+	}
+	for region, want := range map[string]string{"sh": "[C2]", "bj": "[]", "gz": "[C1]"} {
+		ps, _, err := f.CustomersInRegion(region, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, p := range ps {
+			ids = append(ids, p.ID)
+		}
+		if fmt.Sprint(ids) != want {
+			t.Errorf("region %s lists %v, want %s", region, ids, want)
+		}
+	}
+}

@@ -12,13 +12,19 @@ import (
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
+// decodeProfile decodes a stored profile value (index, then JSON): with
+// protocol's fast decoder, which takes what the FSM writes, else
+// encoding/json.
 func decodeProfile(id string, v []byte) (protocol.Profile, error) {
-	var p protocol.Profile
 	_, doc, err := decodeObject(v)
-	if err == nil {
-		err = json.Unmarshal(doc, &p)
-	}
 	if err != nil {
+		return protocol.Profile{}, fmt.Errorf("stored profile %s: %w", id, err)
+	}
+	if p, ok := protocol.DecodeProfileJSON(doc); ok {
+		return p, nil
+	}
+	var p protocol.Profile
+	if err := json.Unmarshal(doc, &p); err != nil {
 		return p, fmt.Errorf("stored profile %s: %w", id, err)
 	}
 	return p, nil
