@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"time"
 
 	"touchpoint.dev/touchpoint/controlplane/analytics/propensity"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
@@ -109,7 +110,7 @@ func (s *Server) learn(ctx context.Context, q *request, req api.PropensitiesLear
 		counted += a.N
 	}
 	doc := protocol.PropensityTable{Kind: protocol.KindPropensities, ID: protocol.DefaultPropensityTable,
-		SegmentField: req.SegmentField, ExploreBelow: req.ExploreBelow, LearnedAt: learnedAt.Format("2006-01-02T15:04:05Z07:00"),
+		SegmentField: req.SegmentField, ExploreBelow: req.ExploreBelow, LearnedAt: learnedAt.Format(time.RFC3339),
 		Contacts: counted, PriorStrength: tab.PriorStrength, Arms: tab.Arms}
 	raw, err := json.Marshal(doc)
 	if err != nil {

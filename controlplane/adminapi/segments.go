@@ -348,9 +348,10 @@ func fitLifetimeValue(ps []*protocol.Profile, acts map[string]fsm.Activity, asOf
 	}
 	out := make(map[string]lifetimeValue, len(cs))
 	for _, c := range cs {
-		v := lifetimeValue{purchases: round4(bg.ExpectedPurchases(weeks, c)), alive: round4(bg.PAlive(c))}
+		purchases := bg.ExpectedPurchases(weeks, c)
+		v := lifetimeValue{purchases: round4(purchases), alive: round4(bg.PAlive(c))}
 		if ggErr == nil {
-			v.clv = math.Round(100*bg.ExpectedPurchases(weeks, c)*gg.ExpectedSpend(c)) / 100
+			v.clv = math.Round(100*purchases*gg.ExpectedSpend(c)) / 100
 		}
 		out[c.ID] = v
 	}

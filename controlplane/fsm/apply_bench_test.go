@@ -10,16 +10,22 @@ import (
 	"touchpoint.dev/touchpoint/protocol"
 )
 
-// BenchmarkFSM_CatalogApply1000: one node applying a 1,000-document
-// catalogue apply (every document new), as each of three nodes does for a
-// bulk apply.
-func BenchmarkFSM_CatalogApply1000(b *testing.B) {
+// benchFSM is a started FSM in a temporary directory, closed at the end.
+func benchFSM(b *testing.B) *fsm.FSM {
 	f, err := fsm.Open(fsm.Config{Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
+	b.Cleanup(func() { f.Close() })
 	f.Started()
+	return f
+}
+
+// BenchmarkFSM_CatalogApply1000: one node applying a 1,000-document
+// catalogue apply (every document new), as each of three nodes does for a
+// bulk apply.
+func BenchmarkFSM_CatalogApply1000(b *testing.B) {
+	f := benchFSM(b)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		docs := make([]fsm.CatalogDoc, 1000)
@@ -54,12 +60,7 @@ func benchProfiles(n, from int) []protocol.Profile {
 // scores of stored ones), the per-node cost of an import and of a
 // segmentation run.
 func BenchmarkFSM_CustomersUpsert5000(b *testing.B) {
-	f, err := fsm.Open(fsm.Config{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	f.Started()
+	f := benchFSM(b)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		data := encode(b, upsert(benchProfiles(5000, i*5000)...), uint64(i+1))
@@ -71,12 +72,7 @@ func BenchmarkFSM_CustomersUpsert5000(b *testing.B) {
 }
 
 func BenchmarkFSM_CustomersDerive5000(b *testing.B) {
-	f, err := fsm.Open(fsm.Config{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	f.Started()
+	f := benchFSM(b)
 	idx := uint64(0)
 	for i := 0; i < b.N; i++ {
 		idx++
