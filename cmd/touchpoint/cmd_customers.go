@@ -26,7 +26,7 @@ func customersCommand(e *env) *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "import",
-				Usage:     "import profiles from CSV (header row) or JSON Lines; a re-imported id replaces the stored profile",
+				Usage:     "import profiles from CSV (header row) or JSON Lines; a re-imported id replaces the stored attributes (derived fields stay)",
 				ArgsUsage: "FILE",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "id-column", Usage: "`NAME` of the customer id column (default id, then customerId or customerID)"},
@@ -98,7 +98,7 @@ const (
 var customerMessages = map[string]map[custKey]string{
 	"en": {
 		cmImported:        "imported %d customers, skipped %d rows (index %d)",
-		cmReplaceNote:     "a re-imported id replaces its stored profile as a whole",
+		cmReplaceNote:     "a re-imported id replaces its stored attributes, consents and region as a whole; derived fields (segments, lifetime value) stay",
 		cmByReason:        "skipped rows by reason:",
 		cmFirstSkipped:    "skipped rows:",
 		cmMoreSkipped:     "… and %d more (-o json lists the first %d)",
@@ -128,7 +128,7 @@ var customerMessages = map[string]map[custKey]string{
 	},
 	"zh": {
 		cmImported:        "已导入 %d 个客户，跳过 %d 行（索引 %d）",
-		cmReplaceNote:     "重复导入的客户编号会整体替换已存档案",
+		cmReplaceNote:     "重复导入的客户编号会整体替换已存的属性、同意和区域；派生字段（分群、终身价值）保留",
 		cmByReason:        "跳过原因统计：",
 		cmFirstSkipped:    "跳过的行：",
 		cmMoreSkipped:     "……另有 %d 行（-o json 列出前 %d 行）",

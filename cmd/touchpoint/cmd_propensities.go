@@ -44,6 +44,10 @@ func (e *env) printPropensities(r *api.PropensitiesLearnResult) error {
 		return fmt.Errorf("decode the table: %w", err)
 	}
 	head := e.smsg(sgLearned, len(t.Arms), t.Contacts, r.Events, r.Segments, t.SegmentField, r.Index)
+	if r.NothingLearned {
+		fmt.Fprintln(e.stdout, e.smsg(sgNothingLearned, r.Events))
+		return nil
+	}
 	if r.DryRun {
 		head = e.smsg(sgLearnedDry, len(t.Arms), t.Contacts, r.Events, r.Segments, t.SegmentField)
 	}

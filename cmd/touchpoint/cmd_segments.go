@@ -90,6 +90,9 @@ func segmentsRequest(c *cli.Context) (api.SegmentsRunRequest, error) {
 
 func (e *env) printSegments(r *api.SegmentsRunResult) error {
 	verb := e.smsg(sgWritten, r.Updated, r.Index)
+	if r.Updated == 0 {
+		verb = e.smsg(sgNoneWritten)
+	}
 	if r.DryRun {
 		verb = e.smsg(sgDryRun, r.Updated)
 	}

@@ -191,7 +191,7 @@ func TestCLI_CustomersImportReportsBadRowsByLine(t *testing.T) {
 
 	// The text summary groups reasons and names lines.
 	out := mustTP(t, addr, c.Token, "customers", "import", file)
-	for _, s := range []string{"imported 2 customers, skipped 7 rows", "wrong column count", "line 3:", "line 9:", "replaces its stored profile"} {
+	for _, s := range []string{"imported 2 customers, skipped 7 rows", "wrong column count", "line 3:", "line 9:", "replaces its stored attributes"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("summary lacks %q:\n%s", s, out)
 		}

@@ -111,6 +111,14 @@ propensity: 0.2
 	if _, err := c.Client(0).UpsertCustomers(context.Background(), ps); err != nil {
 		t.Fatal(err)
 	}
+	// Nothing in the ledger yet: nothing is learned, no table applied (an
+	// empty one would turn every ranking into draws from the priors).
+	if out := mustTP(t, addr, c.Token, "propensities", "learn"); !strings.Contains(out, "nothing learned") {
+		t.Errorf("learn on an empty ledger:\n%s", out)
+	}
+	if _, errOut, code := tp(t, addr, c.Token, "get", "propensities", "default"); code == 0 || !strings.Contains(errOut, "not_found") {
+		t.Errorf("an empty ledger applied a table: exit %d %s", code, errOut)
+	}
 	// Every customer was shown retain-10 once (presented, then the
 	// outcome under the same decision id); champions accepted 15 of 20,
 	// lost 2 of 20. A holdout never counts.

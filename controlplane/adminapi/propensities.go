@@ -46,8 +46,8 @@ var propensityLearner = api.TokenInfo{ID: "system:propensities", Role: api.RoleA
 // LearnPropensities is the job the leader runs every
 // Config.LearnPropensitiesEvery: the defaults of `propensities learn`,
 // applied only when the table changed (new outcomes since the last run),
-// so an idle ledger adds nothing to the change feed, and a ledger without
-// offer outcomes gets no table at all. Only the leader may
+// so an idle ledger adds nothing to the change feed (a ledger without
+// offer outcomes gets no table at all, from either path). Only the leader may
 // run it (others get store.ErrNotLeader from the apply).
 func (s *Server) LearnPropensities(ctx context.Context) (*api.PropensitiesLearnResult, error) {
 	return s.learn(ctx, &request{who: propensityLearner}, api.PropensitiesLearnRequest{}, true)
@@ -125,13 +125,17 @@ func (s *Server) learn(ctx context.Context, q *request, req api.PropensitiesLear
 	if req.DryRun {
 		return out, nil
 	}
+	if len(doc.Arms) == 0 {
+		// Nothing learned is not applied: on a ledger without outcomes a
+		// table would only turn every agent's ranking into Thompson
+		// draws from the priors.
+		out.NothingLearned = true
+		return out, nil
+	}
 	if skipUnchanged {
-		// An empty table is not applied by the periodic run: on a ledger
-		// without outcomes it would only turn every agent's ranking into
-		// Thompson draws from the priors.
 		same, err := s.sameTable(&doc)
-		if err != nil || same || len(doc.Arms) == 0 {
-			out.Unchanged = same || len(doc.Arms) == 0
+		if err != nil || same {
+			out.Unchanged = same
 			return out, err
 		}
 	}

@@ -121,6 +121,9 @@ type PropensitiesLearnResult struct {
 	// Unchanged: the leader's periodic run found the stored table
 	// already up to date and applied nothing.
 	Unchanged bool `json:"unchanged,omitempty"`
+	// NothingLearned: no counted outcome in the ledger (holdouts never
+	// count), so no table was applied.
+	NothingLearned bool `json:"nothingLearned,omitempty"`
 }
 
 // LearnPropensities runs the propensity job.
