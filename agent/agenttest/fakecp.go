@@ -890,11 +890,23 @@ func (f *FakeControlPlane) serveEvents(s *quic.Stream, fr wire.Frame, agent stri
 	f.evStreams[agent]++
 	f.maxEvStreams = max(f.maxEvStreams, f.evStreams[agent])
 	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		f.evStreams[agent]--
-		f.mu.Unlock()
-	}()
+	// The stream stops counting as open once the fake decides to end it:
+	// before the terminal Error frame, which the agent may answer with a
+	// new stream before this goroutine has returned.
+	ended := false
+	end := func() {
+		if !ended {
+			ended = true
+			f.mu.Lock()
+			f.evStreams[agent]--
+			f.mu.Unlock()
+		}
+	}
+	defer end()
+	fail := func(e *wire.Error) {
+		end()
+		_ = wire.WriteFrame(s, wire.MsgError, e)
+	}
 	first := true
 	for read := false; ; read = true {
 		if read {
@@ -908,17 +920,17 @@ func (f *FakeControlPlane) serveEvents(s *quic.Stream, fr wire.Frame, agent stri
 		case wire.MsgEventsBinary:
 			evs, err := wire.DecodeEventsBinary(agent, fr.Payload)
 			if err != nil {
-				_ = wire.WriteFrame(s, wire.MsgError, &wire.Error{Code: api.CodeBadRequest, Message: err.Error()})
+				fail(&wire.Error{Code: api.CodeBadRequest, Message: err.Error()})
 				return
 			}
 			batch.Events = evs
 		case wire.MsgEvents:
 			if err := fr.Decode(&batch); err != nil {
-				_ = wire.WriteFrame(s, wire.MsgError, &wire.Error{Code: api.CodeBadRequest, Message: err.Error()})
+				fail(&wire.Error{Code: api.CodeBadRequest, Message: err.Error()})
 				return
 			}
 		default:
-			_ = wire.WriteFrame(s, wire.MsgError, &wire.Error{Code: api.CodeBadRequest, Message: "expected events"})
+			fail(&wire.Error{Code: api.CodeBadRequest, Message: "expected events"})
 			return
 		}
 		if first {
@@ -929,7 +941,7 @@ func (f *FakeControlPlane) serveEvents(s *quic.Stream, fr wire.Frame, agent stri
 		}
 		ack, send, werr := f.commit(agent, session, batch.Events)
 		if werr != nil {
-			_ = wire.WriteFrame(s, wire.MsgError, werr)
+			fail(werr)
 			return
 		}
 		if send {
