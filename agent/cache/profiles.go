@@ -140,6 +140,8 @@ func (c *Cache) applyCustomer(tx *badger.Txn, ch api.Change) error {
 			p.Index = ch.Index
 		}
 		return setNewer(tx, key, &p)
+	case api.OpDerive:
+		return c.applyDerive(tx, ch)
 	case api.OpDelete:
 		if err := tx.Delete(key); err != nil {
 			return err

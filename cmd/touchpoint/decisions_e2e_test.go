@@ -144,6 +144,22 @@ func TestDecisions_ImportApplyDecideRecordAndKeepDecidingOffline(t *testing.T) {
 		t.Fatalf("customers show C1: %s", show)
 	}
 
+	// Segmentation's scores reach both agents' copies (as derive changes,
+	// applied to the profile each holds).
+	mustTP(t, addr, c.Token, "segments", "run")
+	for _, a := range []*testAgent{kiosk, ivr} {
+		waitFor(t, "the segments on "+a.cfg.ID, 20*time.Second, func() bool {
+			resp, err := http.Get(a.url() + "/tmf-api/customerManagement/v4/customer/C1")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			var buf bytes.Buffer
+			_, _ = buf.ReadFrom(resp.Body)
+			return strings.Contains(buf.String(), `"rfmSegment"`) && strings.Contains(buf.String(), `"lifecycleStage"`) && strings.Contains(buf.String(), `"tenureMonths"`)
+		})
+	}
+
 	// Erasing C2 removes it from every agent: both confirm, and neither
 	// decides for it any more.
 	var erased struct {

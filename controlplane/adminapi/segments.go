@@ -20,9 +20,10 @@ import (
 
 // POST /v1/segments/run is the segmentation job: read every profile and
 // the contact ledger, score RFM, value tier, lifecycle stage and lifetime
-// value, and write the scores into the profiles' derived fields with
-// CustomersDerive entries (only the profiles whose scores changed), so
-// they reach rules, agents and `customers show`.
+// value, and write the scores as the customers' derived fields with
+// CustomersDerive entries (only the customers whose scores changed), so
+// they reach rules, agents and `customers show`. A run owns the fields
+// below: each customer it writes gets all of them, set or unset.
 
 // Derived fields a run writes (docs/SEGMENTS.md).
 const (
@@ -38,8 +39,12 @@ const (
 	fieldPAlive            = "pAlive"
 )
 
+// segmentFields are the derived fields a run owns.
+var segmentFields = []string{fieldRFMRecency, fieldRFMFrequency, fieldRFMMonetary, fieldRFM, fieldRFMSegment,
+	fieldValueTier, fieldLifecycleStage, fieldCLV, fieldExpectedPurchases, fieldPAlive}
+
 const (
-	// deriveBatch is the profiles of one derive entry.
+	// deriveBatch is the customers of one derive entry.
 	deriveBatch = 5000
 	// deriveInFlight is how many derive entries are proposed at once, so
 	// that raft batches them while the FSM applies the previous ones.
@@ -63,6 +68,7 @@ var segmentRunners = []string{api.RoleAdmin, api.RoleOperator, api.RoleAnalyst}
 
 // segmentState is what the job reads; the FSM provides it.
 type segmentState interface {
+	Applied() uint64
 	Activities() (map[string]fsm.Activity, error)
 	EachProfile(fn func(p *protocol.Profile) error) error
 }
@@ -133,6 +139,9 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 		res.Source = "attributes"
 	}
 	start := time.Now()
+	// Any customer erased after this index is looked up again when the
+	// scores are written (fsm.CustomersDerive).
+	readIndex := st.Applied()
 	acts, err := st.Activities()
 	if err != nil {
 		return nil, api.Errorf(api.CodeInternal, "read the ledger: %v", err)
@@ -166,7 +175,7 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 		return nil, err
 	}
 	values := fitLifetimeValue(profiles, acts, asOf, weeks, &res.CLV)
-	var changed []protocol.Profile
+	var changed []fsm.DerivedFields
 	for i, r := range scores {
 		d := map[string]any{fieldRFMSegment: r.segment, fieldValueTier: string(r.tier), fieldLifecycleStage: string(r.stage)}
 		if r.rfm.R > 0 {
@@ -183,7 +192,13 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 			res.Unchanged++
 			continue
 		}
-		changed = append(changed, protocol.Profile{ID: profiles[i].ID, Derived: d})
+		u := fsm.DerivedFields{ID: profiles[i].ID, DerivedUpdate: protocol.DerivedUpdate{Set: d}}
+		for _, k := range segmentFields {
+			if _, ok := d[k]; !ok {
+				u.Unset = append(u.Unset, k)
+			}
+		}
+		changed = append(changed, u)
 	}
 	profiles, cs, acts = nil, nil, nil // the write does not need them
 	res.ScoreSeconds = time.Since(start).Seconds()
@@ -193,7 +208,7 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 	}
 
 	start = time.Now()
-	if err := s.writeDerived(ctx, q, changed, res); err != nil {
+	if err := s.writeDerived(ctx, q, readIndex, changed, res); err != nil {
 		return nil, err
 	}
 	res.WriteSeconds = time.Since(start).Seconds()
@@ -386,10 +401,13 @@ func sameSpend(cs []clv.Customer) bool {
 
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
-// sameDerived reports whether have already holds every field of want.
+// sameDerived reports whether have holds exactly want's values of the
+// fields a run owns: the same values, and none of those want leaves out.
 func sameDerived(have, want map[string]any) bool {
-	for k, v := range want {
-		if have[k] != v {
+	for _, k := range segmentFields {
+		h, hok := have[k]
+		w, wok := want[k]
+		if hok != wok || h != w {
 			return false
 		}
 	}
@@ -398,7 +416,7 @@ func sameDerived(have, want map[string]any) bool {
 
 // writeDerived proposes the changed profiles in derive entries, a few in
 // flight at once, and sums their results into res.
-func (s *Server) writeDerived(ctx context.Context, q *request, changed []protocol.Profile, res *api.SegmentsRunResult) error {
+func (s *Server) writeDerived(ctx context.Context, q *request, readIndex uint64, changed []fsm.DerivedFields, res *api.SegmentsRunResult) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -419,14 +437,14 @@ func (s *Server) writeDerived(ctx context.Context, q *request, changed []protoco
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			payload, err := fsm.CustomersDerive{Profiles: batch}.MarshalBinary()
+			payload, err := fsm.CustomersDerive{ReadIndex: readIndex, Customers: batch}.MarshalBinary()
 			var r fsm.CustomersDeriveResult
 			for attempt := 0; err == nil; attempt++ {
 				// Every entry is its own request: one request id would
 				// make the second entry a duplicate of the first. An
 				// entry whose fate is unknown (a commit cut by a
 				// leadership blip this node survived) is proposed again:
-				// merging the same fields twice is harmless.
+				// writing the same scores twice is harmless.
 				_, err = s.propose(ctx, &request{r: q.r, who: q.who}, fsm.CmdCustomersDerive, fsm.RawPayload(payload), &r)
 				if err == nil || attempt == 2 || !errors.Is(err, store.ErrOutcomeUnknown) || !s.store.IsLeader() {
 					break

@@ -179,6 +179,19 @@ func (w *writer) get(k []byte) ([]byte, bool) {
 	return v, true
 }
 
+// has reports whether k is stored (pending writes included), without
+// reading its value.
+func (w *writer) has(k []byte) bool {
+	_, err := w.tx.Get(k)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false
+	}
+	if err != nil {
+		panic(fmt.Sprintf("fsm: get %q: %v", k, err))
+	}
+	return true
+}
+
 // keys returns the keys under prefix (pending writes included).
 func (w *writer) keys(prefix []byte, limit int) [][]byte {
 	opts := badger.DefaultIteratorOptions

@@ -82,13 +82,13 @@ func BenchmarkFSM_CustomersDerive5000(b *testing.B) {
 	}
 	ds := make([][]byte, b.N)
 	for i := range ds {
-		d := make([]protocol.Profile, 5000)
+		d := make([]fsm.DerivedFields, 5000)
 		for j := range d {
-			d[j] = protocol.Profile{ID: fmt.Sprintf("C%d", i*5000+j), Derived: map[string]any{
+			d[j] = derived(fmt.Sprintf("C%d", i*5000+j), map[string]any{
 				"rfmRecency": 3.0, "rfmFrequency": 4.0, "rfmMonetary": 5.0, "rfm": "345", "rfmSegment": "loyal",
-				"valueTier": "medium", "lifecycleStage": "mature", "clv": 812.5, "expectedPurchases": 2.1, "pAlive": 0.8}}
+				"valueTier": "medium", "lifecycleStage": "mature", "clv": 812.5, "expectedPurchases": 2.1, "pAlive": 0.8})
 		}
-		ds[i] = encode(b, derive(d...), idx+uint64(i)+1)
+		ds[i] = encode(b, derive(idx, d...), idx+uint64(i)+1)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"unicode/utf8"
 
@@ -148,7 +149,20 @@ func applyCustomersUpsert(e *entry) (any, *api.Error) {
 		// docs[i] is the stored value: the index, then the JSON.
 		e.w.set(key, docs[i])
 		e.w.set(regionKey(pr.Region, pr.ID), nil)
-		changes = e.addCustomerChange(changes, api.OpPut, pr.ID, pr.Region, docs[i][8:])
+		doc := docs[i][8:]
+		if priors[i].exists {
+			// Agents replace the profile they hold with the change's: it
+			// carries what jobs computed for the customer too.
+			if v, ok := e.w.get(derivedKey(pr.ID)); ok {
+				withDerived := *pr
+				withDerived.Derived = maps.Clone(pr.Derived)
+				if err := overlayDerived(&withDerived, v); err != nil {
+					panic(fmt.Sprintf("fsm: %v", err))
+				}
+				doc = protocol.AppendProfileJSON(nil, &withDerived)
+			}
+		}
+		changes = e.addCustomerChange(changes, api.OpPut, pr.ID, pr.Region, doc)
 	}
 	// One audit record per batch, without ids or any other personal data.
 	e.addAudit("customers.import", fmt.Sprintf("%d profiles", len(p.Profiles)),
@@ -180,7 +194,14 @@ func applyCustomerErase(e *entry) (any, *api.Error) {
 		e.w.del(profileKey(p.ID))
 		e.w.del(regionKey(region, p.ID))
 		dropCustomerChange(e.w, idx, p.ID)
+		if v, ok := e.w.get(derivedKey(p.ID)); ok && len(v) >= 8 {
+			e.w.del(derivedKey(p.ID))
+			dropCustomerChange(e.w, binary.BigEndian.Uint64(v), p.ID)
+		}
 		e.addCustomerChange(nil, api.OpDelete, p.ID, region, nil)
+		// A job's derive entry that read the base before now looks up
+		// each customer before writing (apply_derive.go).
+		e.w.set(keyLastErase, u64(e.index))
 	}
 	if len(events) > maxEraseEvents {
 		events, res.More = events[:maxEraseEvents], true

@@ -132,26 +132,35 @@ func appendProfileBinary(b []byte, p *protocol.Profile) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(len(m)))
 		for _, k := range sortedKeys(m) {
 			b = appendBytes(b, k)
-			switch v := m[k].(type) {
-			case float64:
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					return nil, fmt.Errorf("attribute %s is not a finite number", k)
-				}
-				b = append(b, tagNumber)
-				b = binary.BigEndian.AppendUint64(b, math.Float64bits(v))
-			case bool:
-				if v {
-					b = append(b, tagTrue)
-				} else {
-					b = append(b, tagFalse)
-				}
-			case string:
-				b = append(b, tagString)
-				b = appendBytes(b, v)
-			default:
-				return nil, fmt.Errorf("attribute %s: %T is not a number, boolean or string", k, v)
+			var err error
+			if b, err = appendValue(b, k, m[k]); err != nil {
+				return nil, err
 			}
 		}
+	}
+	return b, nil
+}
+
+// appendValue appends one attribute value: tag, then the value.
+func appendValue(b []byte, k string, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("attribute %s is not a finite number", k)
+		}
+		b = append(b, tagNumber)
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(v))
+	case bool:
+		if v {
+			b = append(b, tagTrue)
+		} else {
+			b = append(b, tagFalse)
+		}
+	case string:
+		b = append(b, tagString)
+		b = appendBytes(b, v)
+	default:
+		return nil, fmt.Errorf("attribute %s: %T is not a number, boolean or string", k, v)
 	}
 	return b, nil
 }
@@ -257,35 +266,44 @@ func (r *payloadReader) attributes() map[string]any {
 	m := make(map[string]any, n)
 	for range n {
 		k := string(r.bytes())
-		switch tag := r.byte1(); {
-		case r.err != nil:
-			return nil
-		case tag == tagNumber:
-			if len(r.b) < 8 {
-				r.err = errors.New("truncated number")
-				return nil
-			}
-			v := math.Float64frombits(binary.BigEndian.Uint64(r.b[:8]))
-			r.b = r.b[8:]
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				r.err = fmt.Errorf("attribute %q is not a finite number", k)
-				return nil
-			}
-			m[k] = v
-		case tag == tagTrue:
-			m[k] = true
-		case tag == tagFalse:
-			m[k] = false
-		case tag == tagString:
-			s := r.bytes()
-			if r.err != nil {
-				return nil
-			}
-			m[k] = string(s)
-		default:
-			r.err = fmt.Errorf("attribute %q: value tag %#x", k, tag)
+		v := r.value(k)
+		if r.err != nil {
 			return nil
 		}
+		m[k] = v
 	}
 	return m
+}
+
+// value reads one attribute value (of attribute k, for errors).
+func (r *payloadReader) value(k string) any {
+	switch tag := r.byte1(); {
+	case r.err != nil:
+		return nil
+	case tag == tagNumber:
+		if len(r.b) < 8 {
+			r.err = errors.New("truncated number")
+			return nil
+		}
+		v := math.Float64frombits(binary.BigEndian.Uint64(r.b[:8]))
+		r.b = r.b[8:]
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			r.err = fmt.Errorf("attribute %q is not a finite number", k)
+			return nil
+		}
+		return v
+	case tag == tagTrue:
+		return true
+	case tag == tagFalse:
+		return false
+	case tag == tagString:
+		s := r.bytes()
+		if r.err != nil {
+			return nil
+		}
+		return string(s)
+	default:
+		r.err = fmt.Errorf("attribute %q: value tag %#x", k, tag)
+		return nil
+	}
 }

@@ -113,3 +113,33 @@ func FuzzCustomersUpsertPayload(f *testing.F) {
 		}
 	})
 }
+
+func FuzzCustomersDerivePayload(f *testing.F) {
+	seed, err := CustomersDerive{ReadIndex: 7, Customers: []DerivedFields{
+		{ID: "C1", DerivedUpdate: protocol.DerivedUpdate{Set: map[string]any{"rfm": "545", "clv": 12.5, "vip": true}}},
+		{ID: "C2", DerivedUpdate: protocol.DerivedUpdate{Set: map[string]any{"rfmSegment": "none"}, Unset: []string{"rfm", "clv"}}},
+	}}.MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte{2, 0, 0, 0})
+	f.Add([]byte{2, 1, 1, 1, 'a', 1, 2, 'C', '1', 1, 5, 'n', 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p CustomersDerive
+		if err := p.UnmarshalBinary(b); err != nil {
+			return
+		}
+		b2, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatalf("re-encode %+v: %v", p, err)
+		}
+		var p2 CustomersDerive
+		if err := p2.UnmarshalBinary(b2); err != nil {
+			t.Fatalf("decode re-encoded %+v: %v", p, err)
+		}
+		if !reflect.DeepEqual(p, p2) {
+			t.Fatalf("round trip changed %+v into %+v", p, p2)
+		}
+	})
+}

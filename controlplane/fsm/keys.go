@@ -8,6 +8,7 @@ import "encoding/binary"
 //	m/cluster              clusterInfo JSON
 //	m/chgfloor             lowest index the change feed still holds, 8 bytes
 //	m/lastchange           index of the newest configuration change, 8 bytes
+//	m/lasterase            index of the newest customer erasure, 8 bytes
 //	c/<Kind>/<id>          index (8 bytes) + canonical document JSON
 //	x/<index 8><seq 4>     api.Change JSON (change feed)
 //	a/<index 8><seq 4>     api.AuditEntry JSON
@@ -19,6 +20,9 @@ import "encoding/binary"
 //	                       its index), see apply_customers.go
 //	s/<region>/<id>        empty: the customers of a region in id order;
 //	                       a customer without a region is s//<id>
+//	d/<customer id>        index (8 bytes) + protocol.DerivedUpdate JSON:
+//	                       what jobs computed for the customer, overlaid on
+//	                       p/<id> by every read (apply_derive.go)
 //
 // The contact ledger's families (h/, k/, v/) are described in
 // apply_events.go, the fleet's (m/ca, m/gossip, j/, g/ for the agent
@@ -30,6 +34,8 @@ var (
 	keyChgFloor = []byte("m/chgfloor")
 	// keyLastChange: the index of the newest configuration change, 8 bytes.
 	keyLastChange = []byte("m/lastchange")
+	// keyLastErase: the index of the newest customer erasure, 8 bytes.
+	keyLastErase = []byte("m/lasterase")
 
 	prefixCatalog = []byte("c/")
 	prefixChange  = []byte("x/")
@@ -40,6 +46,7 @@ var (
 	prefixReqIdx  = []byte("q/")
 	prefixProfile = []byte("p/")
 	prefixRegion  = []byte("s/")
+	prefixDerived = []byte("d/")
 )
 
 func u64(v uint64) []byte {

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -121,13 +122,19 @@ func (f *FSM) EachContact(fn func(ev *protocol.ContactEvent) error) error {
 }
 
 // EachProfile calls fn with every stored profile, in id order, until fn
-// returns an error. The profile is fn's to keep.
+// returns an error. The profile is fn's to keep. Each profile comes with
+// what jobs computed for it (d/, read alongside in the same id order).
 func (f *FSM) EachProfile(fn func(p *protocol.Profile) error) error {
 	return f.view(func(tx *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = prefixProfile
 		it := tx.NewIterator(opts)
 		defer it.Close()
+		dopts := badger.DefaultIteratorOptions
+		dopts.Prefix = prefixDerived
+		dit := tx.NewIterator(dopts)
+		defer dit.Close()
+		dit.Rewind()
 		for it.Rewind(); it.Valid(); it.Next() {
 			var p *protocol.Profile
 			if err := it.Item().Value(func(v []byte) error {
@@ -135,6 +142,21 @@ func (f *FSM) EachProfile(fn func(p *protocol.Profile) error) error {
 				return nil
 			}); err != nil {
 				return err
+			}
+			// Both families are in id order: d/ keys of ids before this
+			// one belong to no profile (none should exist).
+			id := it.Item().Key()[len(prefixProfile):]
+			for ; dit.Valid(); dit.Next() {
+				did := dit.Item().Key()[len(prefixDerived):]
+				if c := bytes.Compare(did, id); c > 0 {
+					break
+				} else if c == 0 {
+					if err := dit.Item().Value(func(v []byte) error { return overlayDerived(p, v) }); err != nil {
+						return err
+					}
+					dit.Next()
+					break
+				}
 			}
 			if err := fn(p); err != nil {
 				return err

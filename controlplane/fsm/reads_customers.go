@@ -30,6 +30,18 @@ func decodeProfile(id string, v []byte) (protocol.Profile, error) {
 	return p, nil
 }
 
+// readDerived overlays the customer's stored d/ value, if any, on p.
+func readDerived(tx *badger.Txn, p *protocol.Profile) error {
+	it, err := tx.Get(derivedKey(p.ID))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return it.Value(func(v []byte) error { return overlayDerived(p, v) })
+}
+
 // Customer returns one customer's profile, or an *api.Error with code
 // not_found.
 func (f *FSM) Customer(id string) (*protocol.Profile, error) {
@@ -44,11 +56,14 @@ func (f *FSM) Customer(id string) (*protocol.Profile, error) {
 			return err
 		}
 		found = true
-		return it.Value(func(v []byte) error {
+		if err := it.Value(func(v []byte) error {
 			var err error
 			p, err = decodeProfile(id, v)
 			return err
-		})
+		}); err != nil {
+			return err
+		}
+		return readDerived(tx, &p)
 	})
 	if err != nil {
 		return nil, err
@@ -96,6 +111,9 @@ func (f *FSM) CustomersInRegion(region, afterID string, limit int) ([]protocol.P
 				p, err = decodeProfile(id, v)
 				return err
 			}); err != nil {
+				return err
+			}
+			if err := readDerived(tx, &p); err != nil {
 				return err
 			}
 			out = append(out, p)

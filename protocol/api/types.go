@@ -141,7 +141,7 @@ type WriteResult struct {
 // Change is one entry of the change feed.
 type Change struct {
 	Index uint64 `json:"index"`
-	Op    string `json:"op"` // put or delete
+	Op    string `json:"op"` // put, delete or (Customer) derive
 	Kind  string `json:"kind"`
 	ID    string `json:"id"`
 	// Region is the customer's home region on a Customer change ("" for
@@ -155,6 +155,10 @@ type Change struct {
 const (
 	OpPut    = "put"
 	OpDelete = "delete"
+	// OpDerive is a Customer change carrying only what a control-plane
+	// job computed for the customer (Doc is a protocol.DerivedUpdate): an
+	// agent applies it to the profile it holds and ignores it otherwise.
+	OpDerive = "derive"
 )
 
 // ChangeFeed answers GET /v1/changes?after=N. Either Changes holds every
