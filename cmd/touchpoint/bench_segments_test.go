@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -42,7 +43,26 @@ func BenchmarkSegmentsRun(b *testing.B) {
 			b.Fatalf("import: exit %d: %s", code, errb.String())
 		}
 		ingestPurchases(b, c, rows, asOf)
+		// A run on a cluster still compacting the import it just took
+		// competes with three nodes' compactions on two cores; set
+		// TOUCHPOINT_BENCH_UNSETTLED=1 to measure that.
+		if os.Getenv("TOUCHPOINT_BENCH_UNSETTLED") == "" {
+			waitSettled(b, c)
+		}
 		b.StartTimer()
+		// TOUCHPOINT_BENCH_CPUPROFILE=FILE profiles the run alone (go
+		// test's -cpuprofile takes in the import and the ledger too).
+		if path := os.Getenv("TOUCHPOINT_BENCH_CPUPROFILE"); path != "" {
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
 		start, cpuStart := time.Now(), cpuSeconds()
 		out.Reset()
 		code := run(context.Background(), []string{"touchpoint", "--addr", addr, "--token", c.Token,
@@ -53,6 +73,9 @@ func BenchmarkSegmentsRun(b *testing.B) {
 		total += elapsed
 		if code != 0 {
 			b.Fatalf("segments run: exit %d: %s", code, errb.String())
+		}
+		if errb.Len() > 0 {
+			fmt.Fprintf(os.Stderr, "segments run's stderr: %s\n", errb.String())
 		}
 		var rep struct {
 			Customers, Updated        int
@@ -119,4 +142,23 @@ func ingestPurchases(b *testing.B, c *cptest.Cluster, rows int, asOf time.Time) 
 	if len(batch.Events) > 0 {
 		flush()
 	}
+}
+
+// waitSettled waits (at most five minutes) until no node's badger has a
+// compaction left to pick.
+func waitSettled(b *testing.B, c *cptest.Cluster) {
+	b.Helper()
+	start := time.Now()
+	for time.Since(start) < 5*time.Minute {
+		settled := true
+		for i := range c.Nodes {
+			settled = settled && c.Store(i).FSM().Settled()
+		}
+		if settled {
+			fmt.Fprintf(os.Stderr, "compactions settled %.1fs after the ledger was written\n", time.Since(start).Seconds())
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	fmt.Fprintf(os.Stderr, "compactions still running after %v: measuring anyway\n", time.Since(start).Round(time.Second))
 }

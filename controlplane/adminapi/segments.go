@@ -3,9 +3,11 @@ package adminapi
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -147,7 +149,9 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 		return nil, api.Errorf(api.CodeInternal, "read the ledger: %v", err)
 	}
 	var (
-		profiles []*protocol.Profile
+		// stored[i] is what the store holds of the fields a run owns
+		// for cs[i] (ownedFields): the run keeps no whole profile.
+		stored   []string
 		cs       []segment.Customer
 		badInput error
 	)
@@ -157,7 +161,7 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 			badInput = err
 			return err
 		}
-		profiles, cs = append(profiles, p), append(cs, c)
+		stored, cs = append(stored, ownedFields(p.Derived)), append(cs, c)
 		return ctx.Err()
 	})
 	if badInput != nil {
@@ -174,33 +178,33 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	values := fitLifetimeValue(profiles, acts, asOf, weeks, &res.CLV)
-	var changed []fsm.DerivedFields
-	for i, r := range scores {
+	values := fitLifetimeValue(cs, acts, asOf, weeks, &res.CLV)
+	fields := func(i int) map[string]any {
+		r := &scores[i]
 		d := map[string]any{fieldRFMSegment: r.segment, fieldValueTier: string(r.tier), fieldLifecycleStage: string(r.stage)}
 		if r.rfm.R > 0 {
 			d[fieldRFMRecency], d[fieldRFMFrequency], d[fieldRFMMonetary] = float64(r.rfm.R), float64(r.rfm.F), float64(r.rfm.M)
 			d[fieldRFM] = r.rfm.Code()
 		}
-		if v, ok := values[profiles[i].ID]; ok {
+		if v, ok := values[cs[i].ID]; ok {
 			d[fieldCLV], d[fieldExpectedPurchases], d[fieldPAlive] = v.clv, v.purchases, v.alive
 		}
+		return d
+	}
+	// The changed customers' updates are built batch by batch as they are
+	// written: a million field maps held at once would weigh a gigabyte.
+	var changed []int
+	for i, r := range scores {
 		res.Segments[r.segment]++
 		res.Tiers[string(r.tier)]++
 		res.Stages[string(r.stage)]++
-		if sameDerived(profiles[i].Derived, d) {
+		if ownedFields(fields(i)) == stored[i] {
 			res.Unchanged++
 			continue
 		}
-		u := fsm.DerivedFields{ID: profiles[i].ID, DerivedUpdate: protocol.DerivedUpdate{Set: d}}
-		for _, k := range segmentFields {
-			if _, ok := d[k]; !ok {
-				u.Unset = append(u.Unset, k)
-			}
-		}
-		changed = append(changed, u)
+		changed = append(changed, i)
 	}
-	profiles, cs, acts = nil, nil, nil // the write does not need them
+	stored, acts = nil, nil // the write does not need them
 	res.ScoreSeconds = time.Since(start).Seconds()
 	if req.DryRun {
 		res.Updated = len(changed)
@@ -208,7 +212,16 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 	}
 
 	start = time.Now()
-	if err := s.writeDerived(ctx, q, readIndex, changed, res); err != nil {
+	update := func(i int) fsm.DerivedFields {
+		u := fsm.DerivedFields{ID: cs[i].ID, DerivedUpdate: protocol.DerivedUpdate{Set: fields(i)}}
+		for _, k := range segmentFields {
+			if _, ok := u.Set[k]; !ok {
+				u.Unset = append(u.Unset, k)
+			}
+		}
+		return u
+	}
+	if err := s.writeDerived(ctx, q, readIndex, changed, update, res); err != nil {
 		return nil, err
 	}
 	res.WriteSeconds = time.Since(start).Seconds()
@@ -316,13 +329,14 @@ type lifetimeValue struct{ clv, purchases, alive float64 }
 // (in weeks, each UTC day with a purchase one purchase) and values every
 // purchaser over the horizon. It records in sum what it fitted, or why
 // it did not.
-func fitLifetimeValue(ps []*protocol.Profile, acts map[string]fsm.Activity, asOf time.Time, weeks float64, sum *api.CLVRunSummary) map[string]lifetimeValue {
+func fitLifetimeValue(ps []segment.Customer, acts map[string]fsm.Activity, asOf time.Time, weeks float64, sum *api.CLVRunSummary) map[string]lifetimeValue {
 	if weeks < 0 {
 		sum.Skipped = "lifetime value not asked for (clvHorizonWeeks < 0)"
 		return nil
 	}
 	var cs []clv.Customer
-	for _, p := range ps {
+	for i := range ps {
+		p := &ps[i]
 		a := acts[p.ID]
 		if a.PurchaseDays == 0 || a.FirstPurchase.After(asOf) {
 			continue
@@ -361,14 +375,28 @@ func fitLifetimeValue(ps []*protocol.Profile, acts map[string]fsm.Activity, asOf
 	} else {
 		sum.Skipped = fmt.Sprintf("Gamma-Gamma fit: %v (clv is not written; expectedPurchases and pAlive are)", ggErr)
 	}
+	// Valuing half a million purchasers (a hypergeometric series each)
+	// takes seconds: on every core.
+	vs := make([]lifetimeValue, len(cs))
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(cs); i += workers {
+				purchases := bg.ExpectedPurchases(weeks, cs[i])
+				vs[i] = lifetimeValue{purchases: round4(purchases), alive: round4(bg.PAlive(cs[i]))}
+				if ggErr == nil {
+					vs[i].clv = math.Round(100*purchases*gg.ExpectedSpend(cs[i])) / 100
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	out := make(map[string]lifetimeValue, len(cs))
-	for _, c := range cs {
-		purchases := bg.ExpectedPurchases(weeks, c)
-		v := lifetimeValue{purchases: round4(purchases), alive: round4(bg.PAlive(c))}
-		if ggErr == nil {
-			v.clv = math.Round(100*purchases*gg.ExpectedSpend(c)) / 100
-		}
-		out[c.ID] = v
+	for i := range cs {
+		out[cs[i].ID] = vs[i]
 	}
 	return out
 }
@@ -401,22 +429,43 @@ func sameSpend(cs []clv.Customer) bool {
 
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
-// sameDerived reports whether have holds exactly want's values of the
-// fields a run owns: the same values, and none of those want leaves out.
-func sameDerived(have, want map[string]any) bool {
-	for _, k := range segmentFields {
-		h, hok := have[k]
-		w, wok := want[k]
-		if hok != wok || h != w {
-			return false
+// ownedFields encodes the fields of d a run owns (segmentFields), in
+// that order, so that two sets compare as strings: a million customers'
+// stored scores take tens of megabytes this way, not their profiles.
+func ownedFields(d map[string]any) string {
+	var b []byte
+	for i, k := range segmentFields {
+		v, ok := d[k]
+		if !ok {
+			continue
+		}
+		b = append(b, byte(i))
+		switch v := v.(type) {
+		case float64:
+			if v == 0 {
+				v = 0 // -0 too
+			}
+			b = append(b, 'n')
+			b = binary.BigEndian.AppendUint64(b, math.Float64bits(v))
+		case string:
+			b = append(b, 's')
+			b = binary.AppendUvarint(b, uint64(len(v)))
+			b = append(b, v...)
+		case bool:
+			b = append(b, 'b')
+			if v {
+				b = append(b, 1)
+			} else {
+				b = append(b, 0)
+			}
 		}
 	}
-	return true
+	return string(b)
 }
 
 // writeDerived proposes the changed profiles in derive entries, a few in
 // flight at once, and sums their results into res.
-func (s *Server) writeDerived(ctx context.Context, q *request, readIndex uint64, changed []fsm.DerivedFields, res *api.SegmentsRunResult) error {
+func (s *Server) writeDerived(ctx context.Context, q *request, readIndex uint64, changed []int, update func(i int) fsm.DerivedFields, res *api.SegmentsRunResult) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -437,7 +486,11 @@ func (s *Server) writeDerived(ctx context.Context, q *request, readIndex uint64,
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			payload, err := fsm.CustomersDerive{ReadIndex: readIndex, Customers: batch}.MarshalBinary()
+			d := fsm.CustomersDerive{ReadIndex: readIndex, Customers: make([]fsm.DerivedFields, len(batch))}
+			for j, i := range batch {
+				d.Customers[j] = update(i)
+			}
+			payload, err := d.MarshalBinary()
 			var r fsm.CustomersDeriveResult
 			for attempt := 0; err == nil; attempt++ {
 				// Every entry is its own request: one request id would

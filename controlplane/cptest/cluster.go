@@ -5,6 +5,7 @@ package cptest
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -72,13 +73,18 @@ var FastGossip = controlplane.GossipTiming{ProbeInterval: 200 * time.Millisecond
 	GossipInterval: 50 * time.Millisecond, SuspicionMult: 6, SuspectAfter: 600 * time.Millisecond}
 
 // Logger returns a logger that writes to the test log at warn level (set
-// TOUCHPOINT_TEST_LOG=debug for everything).
+// TOUCHPOINT_TEST_LOG=debug for everything; TOUCHPOINT_TEST_LOG=stderr
+// writes warnings to stderr instead, whole: a benchmark's log is cut).
 func Logger(t testing.TB) *slog.Logger {
 	level := slog.LevelWarn
-	if os.Getenv("TOUCHPOINT_TEST_LOG") == "debug" {
+	var w io.Writer = testWriter{t}
+	switch os.Getenv("TOUCHPOINT_TEST_LOG") {
+	case "debug":
 		level = slog.LevelDebug
+	case "stderr":
+		w = os.Stderr
 	}
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 type testWriter struct{ t testing.TB }

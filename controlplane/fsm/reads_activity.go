@@ -124,44 +124,113 @@ func (f *FSM) EachContact(fn func(ev *protocol.ContactEvent) error) error {
 // EachProfile calls fn with every stored profile, in id order, until fn
 // returns an error. The profile is fn's to keep. Each profile comes with
 // what jobs computed for it (d/, read alongside in the same id order).
+//
+// It is a job's read of the whole base: one goroutine walks the keys and
+// copies the values out in chunks, two decode the chunks (decoding is most
+// of the cost), and fn gets them back in order.
 func (f *FSM) EachProfile(fn func(p *protocol.Profile) error) error {
-	return f.view(func(tx *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = prefixProfile
-		it := tx.NewIterator(opts)
-		defer it.Close()
-		dopts := badger.DefaultIteratorOptions
-		dopts.Prefix = prefixDerived
-		dit := tx.NewIterator(dopts)
-		defer dit.Close()
-		dit.Rewind()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var p *protocol.Profile
-			if err := it.Item().Value(func(v []byte) error {
-				p = storedProfile(v)
-				return nil
-			}); err != nil {
-				return err
+	type decoded struct {
+		ps  []*protocol.Profile
+		err error
+	}
+	type chunk struct {
+		raw, derived [][]byte // derived[i] is raw[i]'s d/ value, or nil
+		out          chan decoded
+	}
+	const chunkSize, decoders = 512, 2
+	work := make(chan *chunk, 2*decoders)
+	ordered := make(chan *chunk, 2*decoders)
+	stop := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(work)
+		defer close(ordered)
+		readErr = f.view(func(tx *badger.Txn) error {
+			it := tx.NewIterator(badger.IteratorOptions{Prefix: prefixProfile})
+			defer it.Close()
+			dit := tx.NewIterator(badger.IteratorOptions{Prefix: prefixDerived})
+			defer dit.Close()
+			dit.Rewind()
+			c := &chunk{out: make(chan decoded, 1)}
+			send := func() bool {
+				select {
+				case work <- c:
+				case <-stop:
+					return false
+				}
+				ordered <- c // buffered like work: never blocks for long
+				c = &chunk{out: make(chan decoded, 1)}
+				return true
 			}
-			// Both families are in id order: d/ keys of ids before this
-			// one belong to no profile (none should exist).
-			id := it.Item().Key()[len(prefixProfile):]
-			for ; dit.Valid(); dit.Next() {
-				did := dit.Item().Key()[len(prefixDerived):]
-				if c := bytes.Compare(did, id); c > 0 {
-					break
-				} else if c == 0 {
-					if err := dit.Item().Value(func(v []byte) error { return overlayDerived(p, v) }); err != nil {
-						return err
+			for it.Rewind(); it.Valid(); it.Next() {
+				v, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				// Both families are in id order; a d/ key of an id
+				// before this one belongs to no profile.
+				var dv []byte
+				id := it.Item().Key()[len(prefixProfile):]
+				for ; dit.Valid(); dit.Next() {
+					if c := bytes.Compare(dit.Item().Key()[len(prefixDerived):], id); c > 0 {
+						break
+					} else if c == 0 {
+						if dv, err = dit.Item().ValueCopy(nil); err != nil {
+							return err
+						}
+						dit.Next()
+						break
 					}
-					dit.Next()
-					break
+				}
+				c.raw, c.derived = append(c.raw, v), append(c.derived, dv)
+				if len(c.raw) == chunkSize && !send() {
+					return nil
 				}
 			}
-			if err := fn(p); err != nil {
-				return err
+			if len(c.raw) > 0 {
+				send()
+			}
+			return nil
+		})
+	}()
+	for range decoders {
+		go func() {
+			for c := range work {
+				d := decoded{ps: make([]*protocol.Profile, len(c.raw))}
+				for i, v := range c.raw {
+					p, err := decodeProfile("", v)
+					if err == nil && c.derived[i] != nil {
+						err = overlayDerived(&p, c.derived[i])
+					}
+					if err != nil {
+						d.err = err
+						break
+					}
+					d.ps[i] = &p
+				}
+				c.out <- d
+			}
+		}()
+	}
+	var fnErr error
+	for c := range ordered {
+		d := <-c.out
+		if fnErr != nil {
+			continue
+		}
+		if fnErr = d.err; fnErr != nil {
+			close(stop)
+			continue
+		}
+		for _, p := range d.ps {
+			if fnErr = fn(p); fnErr != nil {
+				close(stop)
+				break
 			}
 		}
-		return nil
-	})
+	}
+	if fnErr != nil {
+		return fnErr
+	}
+	return readErr
 }

@@ -1,6 +1,8 @@
 package fsm_test
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -57,5 +59,49 @@ func TestEachProfile_VisitsEveryProfileInIDOrder(t *testing.T) {
 	}
 	if len(ids) != 3 || ids[0] != "C1@" || ids[1] != "C2@sh" || ids[2] != "C3@bj" {
 		t.Fatalf("visited %v", ids)
+	}
+}
+
+// Thousands of profiles cross the reader's chunks and both decoders: the
+// order holds, derived fields join the right profile, and an error from
+// fn stops the walk at once.
+func TestEachProfile_ManyProfilesInOrderAndFnErrorStops(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	const n = 5000
+	var ps []protocol.Profile
+	var ds []fsm.DerivedFields
+	for i := range n {
+		id := fmt.Sprintf("C%05d", i)
+		ps = append(ps, customer(id, "", map[string]any{"i": float64(i)}))
+		if i%3 == 0 {
+			ds = append(ds, derived(id, map[string]any{"i3": float64(i)}))
+		}
+	}
+	applyOK(t, f, 1, upsert(ps...))
+	applyOK(t, f, 2, derive(1, ds...))
+	i := 0
+	if err := f.EachProfile(func(p *protocol.Profile) error {
+		if p.ID != fmt.Sprintf("C%05d", i) || p.Attributes["i"] != float64(i) {
+			return fmt.Errorf("profile %d is %+v", i, *p)
+		}
+		if v, ok := p.Derived["i3"]; ok != (i%3 == 0) || ok && v != float64(i) {
+			return fmt.Errorf("profile %d derived %v", i, p.Derived)
+		}
+		i++
+		return nil
+	}); err != nil || i != n {
+		t.Fatalf("after %d profiles: %v", i, err)
+	}
+	stop := errors.New("enough")
+	calls := 0
+	err := f.EachProfile(func(*protocol.Profile) error {
+		calls++
+		if calls == 700 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || calls != 700 {
+		t.Fatalf("fn's error: %v after %d calls", err, calls)
 	}
 }
