@@ -264,6 +264,11 @@ func (e *entry) addChange(op, kind, id string, doc json.RawMessage) {
 		b = append(b, doc...)
 	}
 	b = append(b, '}')
+	e.putChange(b)
+}
+
+// putChange stores the entry's next change record.
+func (e *entry) putChange(b []byte) {
 	e.w.set(seqKey(prefixChange, e.index, e.chg), b)
 	if e.chg == 0 {
 		// Kept in the state, not found from the feed: pruning may delete

@@ -249,6 +249,15 @@ func dropCustomerChange(w *writer, idx uint64, id string) {
 		if !ok {
 			continue
 		}
+		if len(v) > 0 && v[0] == deriveBatchRecord {
+			switch rest, left := dropFromDeriveRecord(v, id); {
+			case left == 0:
+				w.del(k)
+			case len(rest) != len(v):
+				w.set(k, rest)
+			}
+			continue
+		}
 		var c struct {
 			Kind string `json:"kind"`
 			ID   string `json:"id"`
@@ -280,11 +289,6 @@ func (e *entry) addCustomerChange(buf []byte, op, id, region string, doc []byte)
 		b = append(b, doc...)
 	}
 	b = append(b, '}')
-	e.w.set(seqKey(prefixChange, e.index, e.chg), b[start:len(b):len(b)])
-	if e.chg == 0 {
-		e.w.set(keyLastChange, u64(e.index))
-	}
-	e.chg++
-	e.w.lastChange = e.index
+	e.putChange(b[start:len(b):len(b)])
 	return b
 }

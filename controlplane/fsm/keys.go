@@ -10,7 +10,9 @@ import "encoding/binary"
 //	m/lastchange           index of the newest configuration change, 8 bytes
 //	m/lasterase            index of the newest customer erasure, 8 bytes
 //	c/<Kind>/<id>          index (8 bytes) + canonical document JSON
-//	x/<index 8><seq 4>     api.Change JSON (change feed)
+//	x/<index 8><seq 4>     api.Change JSON (change feed), or a derive
+//	                       entry's updates (0x02 + its payload: one
+//	                       change per customer, apply_derive.go)
 //	a/<index 8><seq 4>     api.AuditEntry JSON
 //	t/<sha256 hex>         storedToken JSON
 //	n/<node id>            NodeRegister JSON

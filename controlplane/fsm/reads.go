@@ -135,17 +135,26 @@ func (f *FSM) Changes(after uint64, limit int) (api.ChangeFeed, error) {
 		it := tx.NewIterator(opts)
 		defer it.Close()
 		for it.Seek(seqKey(prefixChange, after+1, 0)); it.Valid(); it.Next() {
-			var c api.Change
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &c) }); err != nil {
-				return err
-			}
-			if limit > 0 && len(feed.Changes) >= limit && c.Index != feed.Changes[len(feed.Changes)-1].Index {
+			idx := seqIndex(it.Item().Key(), prefixChange)
+			if limit > 0 && len(feed.Changes) >= limit && idx != feed.Changes[len(feed.Changes)-1].Index {
 				// Stop at an index boundary so a reader never holds half
 				// of an entry's changes.
 				feed.Index = feed.Changes[len(feed.Changes)-1].Index
 				break
 			}
-			feed.Changes = append(feed.Changes, c)
+			if err := it.Item().Value(func(v []byte) error {
+				if len(v) > 0 && v[0] == deriveBatchRecord {
+					cs, err := deriveChanges(idx, v)
+					feed.Changes = append(feed.Changes, cs...)
+					return err
+				}
+				var c api.Change
+				err := json.Unmarshal(v, &c)
+				feed.Changes = append(feed.Changes, c)
+				return err
+			}); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
