@@ -166,8 +166,17 @@ func (s *Store) open() error {
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 3,
-		Timeout: 10 * time.Second,
-		Logger:  hl,
+		// No pipelined replication: with it, a follower answering
+		// Success=false (a term change while a big entry is in flight)
+		// can wedge the leader's replication goroutine for that follower
+		// for good, and Shutdown with it (hashicorp/raft#612; seen here
+		// after a leadership change under a million-customer
+		// segmentation run: replication parked in netPipeline's
+		// AppendEntries, Close waiting on it for minutes). One RPC in
+		// flight per follower skips the pipeline code path entirely.
+		MaxRPCsInFlight: 1,
+		Timeout:         10 * time.Second,
+		Logger:          hl,
 	})
 
 	rc := raft.DefaultConfig()
