@@ -180,25 +180,19 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 	}
 	values := fitLifetimeValue(cs, acts, asOf, weeks, &res.CLV)
 	fields := func(i int) map[string]any {
-		r := &scores[i]
-		d := map[string]any{fieldRFMSegment: r.segment, fieldValueTier: string(r.tier), fieldLifecycleStage: string(r.stage)}
-		if r.rfm.R > 0 {
-			d[fieldRFMRecency], d[fieldRFMFrequency], d[fieldRFMMonetary] = float64(r.rfm.R), float64(r.rfm.F), float64(r.rfm.M)
-			d[fieldRFM] = r.rfm.Code()
-		}
-		if v, ok := values[cs[i].ID]; ok {
-			d[fieldCLV], d[fieldExpectedPurchases], d[fieldPAlive] = v.clv, v.purchases, v.alive
-		}
-		return d
+		v, ok := values[cs[i].ID]
+		return scoreFields(&scores[i], v, ok)
 	}
 	// The changed customers' updates are built batch by batch as they are
 	// written: a million field maps held at once would weigh a gigabyte.
 	var changed []int
+	var buf []byte
 	for i, r := range scores {
 		res.Segments[r.segment]++
 		res.Tiers[string(r.tier)]++
 		res.Stages[string(r.stage)]++
-		if ownedFields(fields(i)) == stored[i] {
+		v, ok := values[cs[i].ID]
+		if buf = appendScoreOwned(buf[:0], &scores[i], v, ok); string(buf) == stored[i] {
 			res.Unchanged++
 			continue
 		}
@@ -429,38 +423,76 @@ func sameSpend(cs []clv.Customer) bool {
 
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
+// scoreFields are the derived fields a run writes for a customer's score
+// (and lifetime value, when hasV).
+func scoreFields(r *segmentScore, v lifetimeValue, hasV bool) map[string]any {
+	d := map[string]any{fieldRFMSegment: r.segment, fieldValueTier: string(r.tier), fieldLifecycleStage: string(r.stage)}
+	if r.rfm.R > 0 {
+		d[fieldRFMRecency], d[fieldRFMFrequency], d[fieldRFMMonetary] = float64(r.rfm.R), float64(r.rfm.F), float64(r.rfm.M)
+		d[fieldRFM] = r.rfm.Code()
+	}
+	if hasV {
+		d[fieldCLV], d[fieldExpectedPurchases], d[fieldPAlive] = v.clv, v.purchases, v.alive
+	}
+	return d
+}
+
 // ownedFields encodes the fields of d a run owns (segmentFields), in
 // that order, so that two sets compare as strings: a million customers'
 // stored scores take tens of megabytes this way, not their profiles.
 func ownedFields(d map[string]any) string {
 	var b []byte
 	for i, k := range segmentFields {
-		v, ok := d[k]
-		if !ok {
-			continue
-		}
-		b = append(b, byte(i))
-		switch v := v.(type) {
-		case float64:
-			if v == 0 {
-				v = 0 // -0 too
-			}
-			b = append(b, 'n')
-			b = binary.BigEndian.AppendUint64(b, math.Float64bits(v))
-		case string:
-			b = append(b, 's')
-			b = binary.AppendUvarint(b, uint64(len(v)))
-			b = append(b, v...)
-		case bool:
-			b = append(b, 'b')
-			if v {
-				b = append(b, 1)
-			} else {
-				b = append(b, 0)
-			}
+		if v, ok := d[k]; ok {
+			b = appendOwned(b, i, v)
 		}
 	}
 	return string(b)
+}
+
+// appendScoreOwned appends what ownedFields(scoreFields(r, v, hasV))
+// returns, without building the map (a run compares a million).
+func appendScoreOwned(b []byte, r *segmentScore, v lifetimeValue, hasV bool) []byte {
+	if r.rfm.R > 0 {
+		b = appendOwned(b, 0, float64(r.rfm.R))
+		b = appendOwned(b, 1, float64(r.rfm.F))
+		b = appendOwned(b, 2, float64(r.rfm.M))
+		b = appendOwned(b, 3, r.rfm.Code())
+	}
+	b = appendOwned(b, 4, r.segment)
+	b = appendOwned(b, 5, string(r.tier))
+	b = appendOwned(b, 6, string(r.stage))
+	if hasV {
+		b = appendOwned(b, 7, v.clv)
+		b = appendOwned(b, 8, v.purchases)
+		b = appendOwned(b, 9, v.alive)
+	}
+	return b
+}
+
+// appendOwned appends segmentFields[i] = v to an ownedFields encoding.
+func appendOwned(b []byte, i int, v any) []byte {
+	b = append(b, byte(i))
+	switch v := v.(type) {
+	case float64:
+		if v == 0 {
+			v = 0 // -0 too
+		}
+		b = append(b, 'n')
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(v))
+	case string:
+		b = append(b, 's')
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	case bool:
+		b = append(b, 'b')
+		if v {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	return b
 }
 
 // writeDerived proposes the changed profiles in derive entries, a few in
