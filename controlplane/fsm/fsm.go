@@ -163,6 +163,14 @@ func (f *FSM) openDB(gen int) (*badger.DB, error) {
 		// badger's block cache (and its admission goroutines).
 		WithCompression(options.None).
 		WithBlockCacheSize(0).
+		// Every entry writes keys from a/ (audit) to x/ (changes), so each
+		// level-0 table spans nearly the whole key space and each
+		// compaction out of level 0 rewrites most of the next level. Ten
+		// tables before one (badger's default is five) halves those
+		// rewrites under a bulk write such as a segmentation run, and
+		// leaves more of them for after it (docs/PERFORMANCE.md).
+		WithNumLevelZeroTables(10).
+		WithNumLevelZeroTablesStall(20).
 		// Raft's apply loop is the only writer: transaction conflict
 		// tracking would cost every read and write for nothing.
 		WithDetectConflicts(false)
