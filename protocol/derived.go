@@ -107,38 +107,17 @@ func DecodeDerivedUpdate(b []byte) (DerivedUpdate, error) {
 }
 
 func (d *jsonScanner) derivedUpdate(u *DerivedUpdate) bool {
-	if !d.consume('{') {
-		return false
-	}
-	if d.consume('}') {
-		return true
-	}
-	var seen uint8
-	for {
-		k, ok := d.key()
-		if !ok {
-			return false
-		}
-		var bit uint8
+	return d.object(func(k string) (bit uint8, ok bool) {
 		switch k {
 		case "set":
-			bit = 1
 			u.Set, ok = d.attributes()
+			return 1, ok
 		case "unset":
-			bit = 2
 			u.Unset, ok = d.strings()
-		default:
-			return false
+			return 2, ok
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		if d.consume(',') {
-			continue
-		}
-		return d.consume('}')
-	}
+		return 0, false
+	})
 }
 
 func (d *jsonScanner) strings() ([]string, bool) {

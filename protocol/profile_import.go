@@ -379,7 +379,11 @@ func (d *jsonScanner) boolean() (bool, bool) {
 	return false, false
 }
 
-func (d *jsonScanner) profile(p *Profile) bool {
+// object scans an object whose fields field reads: it returns the
+// field's bit (each name once) and whether its value scanned; bit 0 means
+// a name the fast path does not take (unknown, or a case-insensitive
+// match encoding/json would accept).
+func (d *jsonScanner) object(field func(k string) (bit uint8, ok bool)) bool {
 	if !d.consume('{') {
 		return false
 	}
@@ -392,33 +396,8 @@ func (d *jsonScanner) profile(p *Profile) bool {
 		if !ok {
 			return false
 		}
-		var bit uint8
-		switch k {
-		case "id":
-			bit = 1
-			p.ID, ok = d.str()
-		case "region":
-			bit = 2
-			p.Region, ok = d.str()
-		case "consents":
-			bit = 4
-			p.Consents, ok = d.consents()
-		case "doNotDisturb":
-			bit = 8
-			p.DoNotDisturb, ok = d.boolean()
-		case "attributes":
-			bit = 16
-			p.Attributes, ok = d.attributes()
-		case "derived":
-			bit = 32
-			p.Derived, ok = d.attributes()
-		case "index":
-			bit = 64
-			p.Index, ok = d.uint()
-		default:
-			return false // unknown, or a case-insensitive match
-		}
-		if !ok || seen&bit != 0 {
+		bit, ok := field(k)
+		if bit == 0 || !ok || seen&bit != 0 {
 			return false
 		}
 		seen |= bit
@@ -427,6 +406,35 @@ func (d *jsonScanner) profile(p *Profile) bool {
 		}
 		return d.consume('}')
 	}
+}
+
+func (d *jsonScanner) profile(p *Profile) bool {
+	return d.object(func(k string) (bit uint8, ok bool) {
+		switch k {
+		case "id":
+			p.ID, ok = d.str()
+			return 1, ok
+		case "region":
+			p.Region, ok = d.str()
+			return 2, ok
+		case "consents":
+			p.Consents, ok = d.consents()
+			return 4, ok
+		case "doNotDisturb":
+			p.DoNotDisturb, ok = d.boolean()
+			return 8, ok
+		case "attributes":
+			p.Attributes, ok = d.attributes()
+			return 16, ok
+		case "derived":
+			p.Derived, ok = d.attributes()
+			return 32, ok
+		case "index":
+			p.Index, ok = d.uint()
+			return 64, ok
+		}
+		return 0, false
+	})
 }
 
 func (d *jsonScanner) consents() (map[string]bool, bool) {
