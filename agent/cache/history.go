@@ -84,7 +84,7 @@ func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn
 		by[e.CustomerID] = append(by[e.CustomerID], e)
 	}
 	merged := make(map[string][]byte, len(by))
-	err := c.db.View(func(tx *badger.Txn) error {
+	err := c.view(func(tx *badger.Txn, _ uint64) error {
 		for customer, add := range by {
 			if held != nil && !held(tx, customer) {
 				continue
@@ -100,14 +100,14 @@ func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn
 	if err != nil || len(merged) == 0 {
 		return err
 	}
-	wb := c.db.NewWriteBatch()
-	defer wb.Cancel()
-	for customer, v := range merged {
-		if err := wb.Set(historyKey(customer), v); err != nil {
-			return err
+	return c.batch(c.gen, func(wb *badger.WriteBatch) error {
+		for customer, v := range merged {
+			if err := wb.Set(historyKey(customer), v); err != nil {
+				return err
+			}
 		}
-	}
-	return wb.Flush()
+		return nil
+	})
 }
 
 // AddContacts records contacts in the history: all of them when own is
@@ -143,7 +143,7 @@ func (c *Cache) AddContacts(evs []protocol.ContactEvent, own bool) error {
 // at most max (the newest max when there are more).
 func (c *Cache) Contacts(customer string, since time.Time, max int) ([]protocol.ContactEvent, error) {
 	var out []protocol.ContactEvent
-	err := c.db.View(func(tx *badger.Txn) error {
+	err := c.view(func(tx *badger.Txn, _ uint64) error {
 		var err error
 		out, err = c.readHistory(tx, customer, nil)
 		return err

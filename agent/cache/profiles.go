@@ -184,7 +184,7 @@ func (c *Cache) PutProfiles(fs []Fetched) error {
 	c.putMu.Lock()
 	defer c.putMu.Unlock()
 	skip := make([]bool, len(fs))
-	err := c.db.View(func(tx *badger.Txn) error {
+	err := c.view(func(tx *badger.Txn, _ uint64) error {
 		for i := range fs {
 			if e, err := erasedAt(tx, fs[i].Profile.ID); err != nil {
 				return err
@@ -208,20 +208,30 @@ func (c *Cache) PutProfiles(fs []Fetched) error {
 	if err != nil {
 		return fmt.Errorf("store profiles: %w", err)
 	}
-	wb := c.db.NewWriteBatch()
-	defer wb.Cancel()
+	// One timestamp for the whole batch: a profile given twice is stored
+	// as its last copy (as when each went in a transaction of its own).
+	last := make(map[string]int, len(fs))
 	for i := range fs {
 		if !skip[i] {
+			last[fs[i].Profile.ID] = i
+		}
+	}
+	err = c.batch(c.gen, func(wb *badger.WriteBatch) error {
+		for i := range fs {
+			if skip[i] || last[fs[i].Profile.ID] != i {
+				continue
+			}
 			b, err := encodeProfile(&fs[i].Profile)
 			if err != nil {
 				return err
 			}
 			if err := wb.Set(profileKey(c.gen, fs[i].Profile.ID), b); err != nil {
-				return fmt.Errorf("store profiles: %w", err)
+				return err
 			}
 		}
-	}
-	if err := wb.Flush(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("store profiles: %w", err)
 	}
 	var contacts []protocol.ContactEvent
@@ -238,11 +248,8 @@ func (c *Cache) PutProfiles(fs []Fetched) error {
 
 // Profile returns a cached profile.
 func (c *Cache) Profile(id string) (*protocol.Profile, bool, error) {
-	c.mu.RLock()
-	gen := c.gen
-	c.mu.RUnlock()
 	var p *protocol.Profile
-	err := c.db.View(func(tx *badger.Txn) error {
+	err := c.view(func(tx *badger.Txn, gen uint64) error {
 		var err error
 		p, err = c.readProfile(tx, gen, id)
 		return err
@@ -258,11 +265,8 @@ func (c *Cache) Profile(id string) (*protocol.Profile, bool, error) {
 // max, oldest first, appended to evs. ok is false when the profile is not
 // cached (the history is not read then).
 func (c *Cache) Lookup(id string, since time.Time, max int, evs []protocol.ContactEvent) (p *protocol.Profile, out []protocol.ContactEvent, ok bool, err error) {
-	c.mu.RLock()
-	gen := c.gen
-	c.mu.RUnlock()
 	out = evs
-	err = c.db.View(func(tx *badger.Txn) error {
+	err = c.view(func(tx *badger.Txn, gen uint64) error {
 		var err error
 		if p, err = c.readProfile(tx, gen, id); err != nil || p == nil {
 			return err
@@ -302,11 +306,8 @@ func (c *Cache) readProfile(tx *badger.Txn, gen uint64, id string) (*protocol.Pr
 
 // HasProfile reports whether the cache holds id.
 func (c *Cache) HasProfile(id string) bool {
-	c.mu.RLock()
-	gen := c.gen
-	c.mu.RUnlock()
 	found := false
-	_ = c.db.View(func(tx *badger.Txn) error {
+	_ = c.view(func(tx *badger.Txn, gen uint64) error {
 		_, err := tx.Get(profileKey(gen, id))
 		found = err == nil
 		return nil
@@ -316,11 +317,8 @@ func (c *Cache) HasProfile(id string) bool {
 
 // ProfileCount counts the cached profiles (it reads every key).
 func (c *Cache) ProfileCount() int {
-	c.mu.RLock()
-	gen := c.gen
-	c.mu.RUnlock()
 	n := 0
-	_ = c.db.View(func(tx *badger.Txn) error {
+	_ = c.view(func(tx *badger.Txn, gen uint64) error {
 		opts := badger.DefaultIteratorOptions
 		opts.PrefetchValues = false
 		opts.Prefix = profileGenPrefix(gen)
