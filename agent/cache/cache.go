@@ -126,6 +126,10 @@ type Cache struct {
 	// names, channels, outcomes, offer ids): a decision then allocates only
 	// what is the customer's own.
 	strs *protocol.Strings
+	// histStrs is the history merges' own table (histMu held), recorded
+	// the contacts they merged last (history.go).
+	histStrs *protocol.Strings
+	recorded recorded
 }
 
 // internedStrings bounds the cache's string table.
@@ -172,7 +176,8 @@ func Open(cfg Config) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open agent cache %s: %w", cfg.Dir, err)
 	}
-	c := &Cache{db: db, log: cfg.Logger.With("component", "cache"), strs: protocol.NewStrings(internedStrings)}
+	c := &Cache{db: db, log: cfg.Logger.With("component", "cache"), strs: protocol.NewStrings(internedStrings),
+		histStrs: protocol.NewStrings(internedStrings)}
 	c.last = db.MaxVersion()
 	db.SetDiscardTs(c.last)
 	c.read.Store(&readPoint{ts: c.last})
@@ -303,7 +308,12 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 	if pos.Index <= c.pos.Index {
 		return 0, nil // never go back
 	}
-	applied, catalog := 0, false
+	applied, catalog, histories := 0, false, false
+	defer func() {
+		if histories {
+			c.recorded.clear() // c.mu held: no merge runs
+		}
+	}()
 	err := c.update(c.gen, func(tx *badger.Txn) error {
 		for _, ch := range changes {
 			if ch.Index <= c.pos.Index {
@@ -313,6 +323,9 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 				return fmt.Errorf("change at index %d beyond the page's index %d", ch.Index, pos.Index)
 			}
 			if ch.Kind == KindCustomer {
+				// Anything but a put may drop a history (an erasure):
+				// the contacts merged so far are no longer known to be in it.
+				histories = histories || ch.Op != api.OpPut
 				if err := c.applyCustomer(tx, ch); err != nil {
 					return err
 				}
@@ -408,6 +421,9 @@ func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) 
 // dropStale deletes the objects and profiles of every generation but keep
 // and, with history, every customer's contact history.
 func (c *Cache) dropStale(keep uint64, history bool) error {
+	if history {
+		c.recorded.clear() // c.mu held: no merge runs
+	}
 	var stale [][]byte
 	err := c.view(func(tx *badger.Txn, _ uint64) error {
 		opts := badger.DefaultIteratorOptions

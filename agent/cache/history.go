@@ -45,20 +45,22 @@ func historyEvent(e protocol.ContactEvent) protocol.ContactEvent {
 // mergeHistory adds evs to have (both any order), dropping repeats of an
 // (agent, sequence) and what a history does not keep (historyEvent), and
 // keeps the newest MaxHistory within HistoryWindow
-// of the newest, oldest first.
-func mergeHistory(have, evs []protocol.ContactEvent) []protocol.ContactEvent {
+// of the newest, oldest first. added reports whether evs held an event
+// have did not.
+func mergeHistory(have, evs []protocol.ContactEvent) (out []protocol.ContactEvent, added bool) {
 	type id struct {
 		agent string
 		seq   uint64
 	}
 	seen := make(map[id]bool, len(have)+len(evs))
-	out := make([]protocol.ContactEvent, 0, len(have)+len(evs))
-	for _, e := range slices.Concat(have, evs) {
+	out = make([]protocol.ContactEvent, 0, len(have)+len(evs))
+	for i, e := range slices.Concat(have, evs) {
 		k := id{e.AgentID, e.Seq}
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
+		added = added || i >= len(have)
 		out = append(out, historyEvent(e))
 	}
 	slices.SortStableFunc(out, func(a, b protocol.ContactEvent) int { return a.Time.Compare(b.Time) })
@@ -73,41 +75,66 @@ func mergeHistory(have, evs []protocol.ContactEvent) []protocol.ContactEvent {
 		}
 		out = out[i:]
 	}
-	return out
+	return out, added
 }
 
 // addHistory merges contacts into their customers' histories (c.mu held
-// shared, histMu held). held, when not nil, says which customers to keep contacts for.
+// shared, histMu held). held, when not nil, says which customers to keep
+// contacts for. Contacts already merged (c.recorded) are dropped without
+// reading their history, and a history the merge leaves as it was is not
+// written back: a contact the control plane pushes back to the agent
+// that logged it costs nothing.
 func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn, customer string) bool) error {
 	by := map[string][]protocol.ContactEvent{}
 	for _, e := range evs {
-		by[e.CustomerID] = append(by[e.CustomerID], e)
+		if !c.recorded.has(e) {
+			by[e.CustomerID] = append(by[e.CustomerID], e)
+		}
+	}
+	if len(by) == 0 {
+		return nil
 	}
 	merged := make(map[string][]byte, len(by))
 	err := c.view(func(tx *badger.Txn, _ uint64) error {
 		for customer, add := range by {
 			if held != nil && !held(tx, customer) {
+				delete(by, customer)
 				continue
 			}
-			have, err := c.readHistory(tx, customer, nil)
+			// The merge's own string table: decisions' reads do not
+			// share its lock with this writer.
+			have, err := c.readHistoryStrings(tx, customer, nil, c.histStrs)
 			if err != nil {
 				return err
 			}
-			merged[customer] = encodeHistory(mergeHistory(have, add))
-		}
-		return nil
-	})
-	if err != nil || len(merged) == 0 {
-		return err
-	}
-	return c.batch(c.gen, func(wb *badger.WriteBatch) error {
-		for customer, v := range merged {
-			if err := wb.Set(historyKey(customer), v); err != nil {
-				return err
+			if out, added := mergeHistory(have, add); added {
+				merged[customer] = encodeHistory(out)
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if len(merged) > 0 {
+		err = c.batch(c.gen, func(wb *badger.WriteBatch) error {
+			for customer, v := range merged {
+				if err := wb.Set(historyKey(customer), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, add := range by {
+		for _, e := range add {
+			c.recorded.add(e)
+		}
+	}
+	return nil
 }
 
 // AddContacts records contacts in the history: all of them when own is
@@ -173,6 +200,10 @@ func recent(evs []protocol.ContactEvent, from int, since time.Time, max int) []p
 // readHistory appends customer's stored history to evs, through the
 // cache's string table.
 func (c *Cache) readHistory(tx *badger.Txn, customer string, evs []protocol.ContactEvent) ([]protocol.ContactEvent, error) {
+	return c.readHistoryStrings(tx, customer, evs, c.strs)
+}
+
+func (c *Cache) readHistoryStrings(tx *badger.Txn, customer string, evs []protocol.ContactEvent, strs *protocol.Strings) ([]protocol.ContactEvent, error) {
 	it, err := tx.Get(historyKey(customer))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return evs, nil
@@ -183,7 +214,7 @@ func (c *Cache) readHistory(tx *badger.Txn, customer string, evs []protocol.Cont
 	out := evs
 	err = it.Value(func(v []byte) error {
 		var err error
-		if out, err = protocol.DecodeEventListInto(evs, v, c.strs); err != nil {
+		if out, err = protocol.DecodeEventListInto(evs, v, strs); err != nil {
 			return fmt.Errorf("contact history: %w", err)
 		}
 		return nil
@@ -193,3 +224,45 @@ func (c *Cache) readHistory(tx *badger.Txn, customer string, evs []protocol.Cont
 	}
 	return out, err
 }
+
+// recorded remembers the last recordedMax contacts merged into histories
+// by customer, agent and sequence — what mergeHistory tells apart — so a
+// contact found there would leave its history as it is (histMu guards
+// it). Whatever drops a history other than a merge (an erasure, a
+// snapshot) clears it.
+type recorded struct {
+	set  map[recordedKey]struct{}
+	ring []recordedKey
+	next int
+}
+
+type recordedKey struct {
+	customer, agent string
+	seq             uint64
+}
+
+const recordedMax = 1 << 15
+
+func (r *recorded) has(e protocol.ContactEvent) bool {
+	_, ok := r.set[recordedKey{e.CustomerID, e.AgentID, e.Seq}]
+	return ok
+}
+
+func (r *recorded) add(e protocol.ContactEvent) {
+	k := recordedKey{e.CustomerID, e.AgentID, e.Seq}
+	if _, ok := r.set[k]; ok {
+		return
+	}
+	if r.set == nil {
+		r.set = make(map[recordedKey]struct{}, recordedMax)
+		r.ring = make([]recordedKey, recordedMax)
+	}
+	if len(r.set) == recordedMax { // full: forget the oldest
+		delete(r.set, r.ring[r.next])
+	}
+	r.ring[r.next] = k
+	r.next = (r.next + 1) % recordedMax
+	r.set[k] = struct{}{}
+}
+
+func (r *recorded) clear() { *r = recorded{} }

@@ -128,3 +128,36 @@ func TestCache_AReadAfterAWriteSeesIt(t *testing.T) {
 		t.Fatal("after a restart the cache lost what it held or cannot write")
 	}
 }
+
+// A contact merged once is not merged again (its history is not even
+// read), until something else drops histories: after an erasure, the same
+// contact for the customer cached anew goes back in.
+func TestCache_AContactMergedBeforeAnErasureIsRecordedAgainAfterIt(t *testing.T) {
+	c := open(t, t.TempDir())
+	c.SetRegion("sh", false)
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	if _, err := c.ApplyChanges(at(1), []api.Change{customer(1, "C1", "sh", 12)}); err != nil {
+		t.Fatal(err)
+	}
+	ev := contact("ivr-1", 7, "C1", now)
+	for range 2 {
+		if err := c.AddContacts([]protocol.ContactEvent{ev}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := c.Contacts("C1", time.Time{}, 100); len(got) != 1 {
+		t.Fatalf("history %+v, want the contact once", got)
+	}
+	if _, err := c.ApplyChanges(at(2), []api.Change{{Index: 2, Op: api.OpDelete, Kind: cache.KindCustomer, ID: "C1", Region: "sh"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ApplyChanges(at(3), []api.Change{customer(3, "C1", "sh", 13)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddContacts([]protocol.ContactEvent{ev}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.Contacts("C1", time.Time{}, 100); len(got) != 1 || got[0].Seq != 7 {
+		t.Fatalf("history after the erasure %+v, want the contact again", got)
+	}
+}
