@@ -122,18 +122,30 @@ type Cache struct {
 	catalogVersion atomic.Uint64
 	catalogMu      sync.Mutex
 	catalogChanged chan struct{} // closed at the next catalogue change
-	// strs interns what decoded profiles and histories repeat (attribute
+	// strs intern what decoded profiles and histories repeat (attribute
 	// names, channels, outcomes, offer ids): a decision then allocates only
-	// what is the customer's own.
-	strs *protocol.Strings
+	// what is the customer's own. Each read takes one table of several
+	// (readStrings): with one, every interned string was a lock word
+	// bouncing between the cores, thousands a decision over a long history.
+	strs     [stringTables]*protocol.Strings
+	strsNext atomic.Uint32
 	// histStrs is the history merges' own table (histMu held), recorded
 	// the contacts they merged last (history.go).
 	histStrs *protocol.Strings
 	recorded recorded
+	merger   merger // history merges' memory (histMu held)
 }
 
-// internedStrings bounds the cache's string table.
-const internedStrings = 8192
+// internedStrings bounds each of the cache's string tables.
+const (
+	internedStrings = 8192
+	stringTables    = 4
+)
+
+// readStrings picks the string table of one read.
+func (c *Cache) readStrings() *protocol.Strings {
+	return c.strs[c.strsNext.Add(1)%stringTables]
+}
 
 // Open opens (or creates) the cache in cfg.Dir.
 func Open(cfg Config) (*Cache, error) {
@@ -176,8 +188,10 @@ func Open(cfg Config) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open agent cache %s: %w", cfg.Dir, err)
 	}
-	c := &Cache{db: db, log: cfg.Logger.With("component", "cache"), strs: protocol.NewStrings(internedStrings),
-		histStrs: protocol.NewStrings(internedStrings)}
+	c := &Cache{db: db, log: cfg.Logger.With("component", "cache"), histStrs: protocol.NewStrings(internedStrings)}
+	for i := range c.strs {
+		c.strs[i] = protocol.NewStrings(internedStrings)
+	}
 	c.last = db.MaxVersion()
 	db.SetDiscardTs(c.last)
 	c.read.Store(&readPoint{ts: c.last})

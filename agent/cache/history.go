@@ -28,10 +28,6 @@ func historyKey(customer string) []byte {
 	return append(append([]byte{}, prefixHistory...), customer...)
 }
 
-func encodeHistory(evs []protocol.ContactEvent) []byte {
-	return protocol.AppendEventList(make([]byte, 0, protocol.EventListSize(evs)), evs)
-}
-
 // historyEvent is what a history keeps of an event: what decisions count
 // (time, channel, type, outcome, offer, campaign) and the agent and
 // sequence that make it unique. The customer is the key's; the decision
@@ -42,27 +38,53 @@ func historyEvent(e protocol.ContactEvent) protocol.ContactEvent {
 	return e
 }
 
-// mergeHistory adds evs to have (both any order), dropping repeats of an
+// merger holds the memory history merges reuse: they run one at a time
+// (histMu), hundreds a second under load, and each would otherwise
+// allocate its history three times over.
+type merger struct {
+	have, out []protocol.ContactEvent
+	seen      map[historyID]bool
+	buf       []byte // the encoded histories of one addHistory
+}
+
+// maxMergeBuffer bounds the encoding buffer a merger keeps.
+const maxMergeBuffer = 1 << 20
+
+type historyID struct {
+	agent string
+	seq   uint64
+}
+
+// keep appends e to out unless its (agent, sequence) is there already.
+func (m *merger) keep(out []protocol.ContactEvent, e *protocol.ContactEvent) ([]protocol.ContactEvent, bool) {
+	k := historyID{e.AgentID, e.Seq}
+	if m.seen[k] {
+		return out, false
+	}
+	m.seen[k] = true
+	return append(out, historyEvent(*e)), true
+}
+
+// merge adds evs to have (both any order), dropping repeats of an
 // (agent, sequence) and what a history does not keep (historyEvent), and
-// keeps the newest MaxHistory within HistoryWindow
-// of the newest, oldest first. added reports whether evs held an event
-// have did not.
-func mergeHistory(have, evs []protocol.ContactEvent) (out []protocol.ContactEvent, added bool) {
-	type id struct {
-		agent string
-		seq   uint64
+// keeps the newest MaxHistory within HistoryWindow of the newest, oldest
+// first. added reports whether evs held an event have did not. out is
+// m's memory, valid until the next merge.
+func (m *merger) merge(have, evs []protocol.ContactEvent) (out []protocol.ContactEvent, added bool) {
+	if m.seen == nil {
+		m.seen = make(map[historyID]bool, len(have)+len(evs))
 	}
-	seen := make(map[id]bool, len(have)+len(evs))
-	out = make([]protocol.ContactEvent, 0, len(have)+len(evs))
-	for i, e := range slices.Concat(have, evs) {
-		k := id{e.AgentID, e.Seq}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		added = added || i >= len(have)
-		out = append(out, historyEvent(e))
+	clear(m.seen)
+	out = slices.Grow(m.out[:0], len(have)+len(evs))
+	for i := range have {
+		out, _ = m.keep(out, &have[i])
 	}
+	for i := range evs {
+		var kept bool
+		out, kept = m.keep(out, &evs[i])
+		added = added || kept
+	}
+	m.out = out
 	slices.SortStableFunc(out, func(a, b protocol.ContactEvent) int { return a.Time.Compare(b.Time) })
 	if len(out) > MaxHistory {
 		out = out[len(out)-MaxHistory:]
@@ -95,6 +117,7 @@ func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn
 		return nil
 	}
 	merged := make(map[string][]byte, len(by))
+	c.merger.buf = c.merger.buf[:0]
 	err := c.view(func(tx *badger.Txn, _ uint64) error {
 		for customer, add := range by {
 			if held != nil && !held(tx, customer) {
@@ -103,18 +126,27 @@ func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn
 			}
 			// The merge's own string table: decisions' reads do not
 			// share its lock with this writer.
-			have, err := c.readHistoryStrings(tx, customer, nil, c.histStrs)
+			have, err := c.readHistoryStrings(tx, customer, c.merger.have[:0], c.histStrs)
+			c.merger.have = have
 			if err != nil {
 				return err
 			}
-			if out, added := mergeHistory(have, add); added {
-				merged[customer] = encodeHistory(out)
+			if out, added := c.merger.merge(have, add); added {
+				// One buffer for the batch: each value stays valid
+				// (a growth copies, the old array lives on) until the
+				// batch is written, and is reused by the next call.
+				from := len(c.merger.buf)
+				c.merger.buf = protocol.AppendEventList(c.merger.buf, out)
+				merged[customer] = c.merger.buf[from:len(c.merger.buf):len(c.merger.buf)]
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if cap(c.merger.buf) > maxMergeBuffer {
+		defer func() { c.merger.buf = nil }() // after the write: a prefetch's page, not kept
 	}
 	if len(merged) > 0 {
 		err = c.batch(c.gen, func(wb *badger.WriteBatch) error {
@@ -200,7 +232,7 @@ func recent(evs []protocol.ContactEvent, from int, since time.Time, max int) []p
 // readHistory appends customer's stored history to evs, through the
 // cache's string table.
 func (c *Cache) readHistory(tx *badger.Txn, customer string, evs []protocol.ContactEvent) ([]protocol.ContactEvent, error) {
-	return c.readHistoryStrings(tx, customer, evs, c.strs)
+	return c.readHistoryStrings(tx, customer, evs, c.readStrings())
 }
 
 func (c *Cache) readHistoryStrings(tx *badger.Txn, customer string, evs []protocol.ContactEvent, strs *protocol.Strings) ([]protocol.ContactEvent, error) {
@@ -226,7 +258,7 @@ func (c *Cache) readHistoryStrings(tx *badger.Txn, customer string, evs []protoc
 }
 
 // recorded remembers the last recordedMax contacts merged into histories
-// by customer, agent and sequence — what mergeHistory tells apart — so a
+// by customer, agent and sequence — what a merge tells apart — so a
 // contact found there would leave its history as it is (histMu guards
 // it). Whatever drops a history other than a merge (an erasure, a
 // snapshot) clears it.

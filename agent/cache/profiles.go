@@ -251,7 +251,7 @@ func (c *Cache) Profile(id string) (*protocol.Profile, bool, error) {
 	var p *protocol.Profile
 	err := c.view(func(tx *badger.Txn, gen uint64) error {
 		var err error
-		p, err = c.readProfile(tx, gen, id)
+		p, err = c.readProfile(tx, gen, id, c.readStrings())
 		return err
 	})
 	if err != nil {
@@ -268,10 +268,11 @@ func (c *Cache) Lookup(id string, since time.Time, max int, evs []protocol.Conta
 	out = evs
 	err = c.view(func(tx *badger.Txn, gen uint64) error {
 		var err error
-		if p, err = c.readProfile(tx, gen, id); err != nil || p == nil {
+		strs := c.readStrings()
+		if p, err = c.readProfile(tx, gen, id, strs); err != nil || p == nil {
 			return err
 		}
-		out, err = c.readHistory(tx, id, evs)
+		out, err = c.readHistoryStrings(tx, id, evs, strs)
 		return err
 	})
 	if err != nil {
@@ -281,7 +282,7 @@ func (c *Cache) Lookup(id string, since time.Time, max int, evs []protocol.Conta
 }
 
 // readProfile reads id's profile of generation gen, nil if not cached.
-func (c *Cache) readProfile(tx *badger.Txn, gen uint64, id string) (*protocol.Profile, error) {
+func (c *Cache) readProfile(tx *badger.Txn, gen uint64, id string, strs *protocol.Strings) (*protocol.Profile, error) {
 	it, err := tx.Get(profileKey(gen, id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, nil
@@ -294,7 +295,7 @@ func (c *Cache) readProfile(tx *badger.Txn, gen uint64, id string) (*protocol.Pr
 		if len(v) < 8 {
 			return fmt.Errorf("stored profile %s: %d bytes", id, len(v))
 		}
-		if q, ok := protocol.DecodeProfileJSONStrings(v[8:], c.strs); ok {
+		if q, ok := protocol.DecodeProfileJSONStrings(v[8:], strs); ok {
 			p = &q
 			return nil
 		}
