@@ -254,18 +254,32 @@ func (a *Agent) postDecision(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, asAPIError(err))
 		return
 	}
-	// Answers are pooled: DecideInto reuses their lists, so a decision
-	// served over HTTP allocates little once the pool is warm.
-	d, _ := a.answers.Get().(*api.Decision)
-	if d == nil {
-		d = new(api.Decision)
+	// Answers are pooled: DecideInto reuses their lists, and the body its
+	// buffer, so a decision served over HTTP allocates little once the
+	// pool is warm.
+	ans, _ := a.answers.Get().(*answer)
+	if ans == nil {
+		ans = new(answer)
 	}
-	defer a.answers.Put(d)
-	if aerr := a.decideInto(r.Context(), req, d); aerr != nil {
+	defer a.answers.Put(ans)
+	if aerr := a.decideInto(r.Context(), req, &ans.d); aerr != nil {
 		a.refuse(w, r, aerr)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, d)
+	var ok bool
+	if ans.body, ok = appendDecisionJSON(ans.body[:0], &ans.d); !ok {
+		api.WriteJSON(w, http.StatusOK, &ans.d) // encoding/json's answer (an error) to what it refuses
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(ans.body)
+}
+
+// answer is one pooled decision answer and its encoded body.
+type answer struct {
+	d    api.Decision
+	body []byte
 }
 
 func asAPIError(err error) *api.Error {
