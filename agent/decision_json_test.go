@@ -68,7 +68,7 @@ func TestAppendDecisionJSON_EdgeCases(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	strs := []string{"", "plain", `quote " and \ back`, "tab\tnew\nline\rcr\bbs\fff", "\x00\x01\x1f\x7f", "<html> & 'x'",
 		"中文 offre déjà", "bad \xff utf8 \xc3", "line\u2028sep\u2029", "emoji 🎉"}
-	floats := []float64{0, -0.0, 1, -1, 0.1, 1e-7, -1e-7, 1.5e-10, 1e20, 1e21, 123456789012345678901234.0, math.MaxFloat64, math.SmallestNonzeroFloat64, 2.5e-6}
+	floats := []float64{0, math.Copysign(0, -1), 1, -1, 0.1, 1e-7, -1e-7, 1.5e-10, 1e20, 1e21, 123456789012345678901234.0, math.MaxFloat64, math.SmallestNonzeroFloat64, 2.5e-6}
 	for _, s := range strs {
 		for _, x := range floats {
 			d := api.Decision{DecisionID: s, CustomerID: s, Channel: s, Intent: s, ConfigIndex: math.MaxUint64,
