@@ -177,7 +177,7 @@ type Agent struct {
 	started time.Time
 
 	engines    *engines
-	answers    sync.Pool // *api.Decision, reused by postDecision
+	answers    sync.Pool // *answer, reused by postDecision
 	lookups    sync.Pool // *lookup, one decision's reads (lookup.go)
 	holdouts   chan protocol.ContactEvent
 	refreshMu  sync.Mutex

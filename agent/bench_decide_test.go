@@ -56,7 +56,8 @@ func putObject(b *testing.B, fake *agenttest.FakeControlPlane, kind protocol.Kin
 // decidetest's catalogue (200 offers with rules, 20 campaigns, 5
 // policies), for customers picked at random among TOUCHPOINT_BENCH_PROFILES
 // cached profiles (default 100,000; docs/PERFORMANCE.md uses 1,000,000),
-// each with a few contacts. It reports p50/p99 per decision, decisions/s,
+// each with a few contacts. TOUCHPOINT_BENCH_HOLDOUTS=0 sets every
+// campaign's control group to 0% (no holdout contacts logged). It reports p50/p99 per decision, decisions/s,
 // and the process's anonymous RSS with the cache filled (the benchmark's
 // fake control plane included).
 func BenchmarkAgentDecide(b *testing.B) {
@@ -72,7 +73,11 @@ func BenchmarkAgentDecide(b *testing.B) {
 	for _, p := range cat.Plans {
 		putObject(b, fake, p.Kind, p.ID, p)
 	}
+	noHoldouts := os.Getenv("TOUCHPOINT_BENCH_HOLDOUTS") == "0"
 	for _, c := range cat.Campaigns {
+		if noHoldouts {
+			c.ControlGroupPercent = 0 // no background writes: the decision path alone
+		}
 		putObject(b, fake, c.Kind, c.ID, c)
 	}
 	for _, p := range cat.Policies {

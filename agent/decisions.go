@@ -254,18 +254,32 @@ func (a *Agent) postDecision(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, asAPIError(err))
 		return
 	}
-	// Answers are pooled: DecideInto reuses their lists, so a decision
-	// served over HTTP allocates little once the pool is warm.
-	d, _ := a.answers.Get().(*api.Decision)
-	if d == nil {
-		d = new(api.Decision)
+	// Answers are pooled: DecideInto reuses their lists, and the body its
+	// buffer, so a decision served over HTTP allocates little once the
+	// pool is warm.
+	ans, _ := a.answers.Get().(*answer)
+	if ans == nil {
+		ans = new(answer)
 	}
-	defer a.answers.Put(d)
-	if aerr := a.decideInto(r.Context(), req, d); aerr != nil {
+	defer a.answers.Put(ans)
+	if aerr := a.decideInto(r.Context(), req, &ans.d); aerr != nil {
 		a.refuse(w, r, aerr)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, d)
+	var ok bool
+	if ans.body, ok = appendDecisionJSON(ans.body[:0], &ans.d); !ok {
+		api.WriteJSON(w, http.StatusOK, &ans.d) // encoding/json's answer (an error) to what it refuses
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(ans.body)
+}
+
+// answer is one pooled decision answer and its encoded body.
+type answer struct {
+	d    api.Decision
+	body []byte
 }
 
 func asAPIError(err error) *api.Error {
@@ -297,10 +311,15 @@ func (a *Agent) recordHoldouts(d api.Decision) {
 }
 
 // runHoldouts appends queued holdout contacts until ctx ends: whatever
-// queued while the last batch committed goes in one outbox commit and one
-// history write, so a burst of held-out decisions costs one fsync.
+// queues within holdoutLinger of the first, or while the last batch
+// committed, goes in one outbox commit and one history write (and so one
+// frame to the control plane and one Raft entry there), so a stream of
+// held-out decisions costs one fsync every holdoutLinger at most rather
+// than one each. No decision waits for it, and nothing is acknowledged
+// before its commit.
 func (a *Agent) runHoldouts(ctx context.Context) {
 	batch := make([]protocol.ContactEvent, 0, maxHoldoutBatch)
+	linger := time.NewTimer(holdoutLinger)
 	for {
 		select {
 		case <-ctx.Done():
@@ -308,15 +327,19 @@ func (a *Agent) runHoldouts(ctx context.Context) {
 		case ev := <-a.holdouts:
 			batch = append(batch[:0], ev)
 		}
-	drain:
+		linger.Reset(holdoutLinger)
+	gather:
 		for len(batch) < maxHoldoutBatch {
 			select {
 			case ev := <-a.holdouts:
 				batch = append(batch, ev)
-			default:
-				break drain
+			case <-linger.C:
+				break gather
+			case <-ctx.Done():
+				break gather // the append below fails on ctx: the agent is stopping
 			}
 		}
+		linger.Stop()
 		stored, err := a.outbox.AppendAll(ctx, batch)
 		if len(stored) > 0 {
 			if herr := a.cache.AddContacts(stored, true); herr != nil {
@@ -330,8 +353,12 @@ func (a *Agent) runHoldouts(ctx context.Context) {
 	}
 }
 
-// maxHoldoutBatch bounds one holdout commit.
-const maxHoldoutBatch = 512
+// maxHoldoutBatch bounds one holdout commit; holdoutLinger is how long
+// a batch gathers before it commits.
+const (
+	maxHoldoutBatch = 512
+	holdoutLinger   = 5 * time.Millisecond
+)
 
 func (a *Agent) appendContact(ctx context.Context, ev protocol.ContactEvent) (protocol.ContactEvent, error) {
 	stored, err := a.outbox.Append(ctx, ev)

@@ -111,19 +111,41 @@ type Cache struct {
 	unregioned bool
 	putMu      sync.Mutex
 	histMu     sync.Mutex // orders history rewrites
+	// Timestamps (versions.go): wmu orders every commit, last is the
+	// timestamp of the last one begun, read what readers read at.
+	wmu     sync.Mutex
+	last    uint64
+	read    atomic.Pointer[readPoint]
+	readers readers
 	// catalogVersion moves whenever the catalogue (anything but profiles)
 	// changes, in this process: the decision engine recompiles then.
 	catalogVersion atomic.Uint64
 	catalogMu      sync.Mutex
 	catalogChanged chan struct{} // closed at the next catalogue change
-	// strs interns what decoded profiles and histories repeat (attribute
+	// strs intern what decoded profiles and histories repeat (attribute
 	// names, channels, outcomes, offer ids): a decision then allocates only
-	// what is the customer's own.
-	strs *protocol.Strings
+	// what is the customer's own. Each read takes one table of several
+	// (readStrings): with one, every interned string was a lock word
+	// bouncing between the cores, thousands a decision over a long history.
+	strs     [stringTables]*protocol.Strings
+	strsNext atomic.Uint32
+	// histStrs is the history merges' own table (histMu held), recorded
+	// the contacts they merged last (history.go).
+	histStrs *protocol.Strings
+	recorded recorded
+	merger   merger // history merges' memory (histMu held)
 }
 
-// internedStrings bounds the cache's string table.
-const internedStrings = 8192
+// internedStrings bounds each of the cache's string tables.
+const (
+	internedStrings = 8192
+	stringTables    = 4
+)
+
+// readStrings picks the string table of one read.
+func (c *Cache) readStrings() *protocol.Strings {
+	return c.strs[c.strsNext.Add(1)%stringTables]
+}
 
 // Open opens (or creates) the cache in cfg.Dir.
 func Open(cfg Config) (*Cache, error) {
@@ -159,12 +181,21 @@ func Open(cfg Config) (*Cache, error) {
 	if len(cfg.EncryptionKey) > 0 {
 		opts = opts.WithEncryptionKey(cfg.EncryptionKey)
 	}
-	db, err := badger.Open(opts)
+	// Managed mode: reads do not wait for writers (versions.go). A store
+	// written in badger's own mode opens as it is: its versions are
+	// timestamps too, and the cache goes on from the highest.
+	db, err := badger.OpenManaged(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open agent cache %s: %w", cfg.Dir, err)
 	}
-	c := &Cache{db: db, log: cfg.Logger.With("component", "cache"), strs: protocol.NewStrings(internedStrings)}
-	err = db.View(func(tx *badger.Txn) error {
+	c := &Cache{db: db, log: cfg.Logger.With("component", "cache"), histStrs: protocol.NewStrings(internedStrings)}
+	for i := range c.strs {
+		c.strs[i] = protocol.NewStrings(internedStrings)
+	}
+	c.last = db.MaxVersion()
+	db.SetDiscardTs(c.last)
+	c.read.Store(&readPoint{ts: c.last})
+	err = c.view(func(tx *badger.Txn, _ uint64) error {
 		if it, err := tx.Get(keyPos); err == nil {
 			if err := it.Value(func(v []byte) error { return json.Unmarshal(v, &c.pos) }); err != nil {
 				return err
@@ -189,6 +220,7 @@ func Open(cfg Config) (*Cache, error) {
 		db.Close()
 		return nil, fmt.Errorf("read agent cache position: %w", err)
 	}
+	c.read.Store(&readPoint{ts: c.last, gen: c.gen})
 	// A crash between writing a new generation and switching to it leaves
 	// orphans; drop every generation but the current one.
 	if err := c.dropStale(c.gen, false); err != nil {
@@ -290,8 +322,13 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 	if pos.Index <= c.pos.Index {
 		return 0, nil // never go back
 	}
-	applied, catalog := 0, false
-	err := c.db.Update(func(tx *badger.Txn) error {
+	applied, catalog, histories := 0, false, false
+	defer func() {
+		if histories {
+			c.recorded.clear() // c.mu held: no merge runs
+		}
+	}()
+	err := c.update(c.gen, func(tx *badger.Txn) error {
 		for _, ch := range changes {
 			if ch.Index <= c.pos.Index {
 				continue
@@ -300,6 +337,9 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 				return fmt.Errorf("change at index %d beyond the page's index %d", ch.Index, pos.Index)
 			}
 			if ch.Kind == KindCustomer {
+				// Anything but a put may drop a history (an erasure):
+				// the contacts merged so far are no longer known to be in it.
+				histories = histories || ch.Op != api.OpPut
 				if err := c.applyCustomer(tx, ch); err != nil {
 					return err
 				}
@@ -353,23 +393,25 @@ func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) 
 		return false, nil // never go back
 	}
 	next := c.gen + 1
-	wb := c.db.NewWriteBatch()
-	for _, o := range objects {
-		b, err := encode(o)
-		if err != nil {
-			wb.Cancel()
-			return false, err
+	err := c.batch(c.gen, func(wb *badger.WriteBatch) error {
+		for _, o := range objects {
+			b, err := encode(o)
+			if err != nil {
+				return err
+			}
+			if err := wb.Set(objKey(next, o.Kind, o.ID), b); err != nil {
+				return err
+			}
 		}
-		if err := wb.Set(objKey(next, o.Kind, o.ID), b); err != nil {
-			wb.Cancel()
-			return false, fmt.Errorf("install snapshot: %w", err)
-		}
-	}
-	if err := wb.Flush(); err != nil {
+		return nil
+	})
+	if err != nil {
+		_ = c.dropStale(c.gen, false)
 		return false, fmt.Errorf("install snapshot: %w", err)
 	}
-	// The switch: generation and position together.
-	err := c.db.Update(func(tx *badger.Txn) error {
+	// The switch: generation and position together, and readers take the
+	// new generation with the commit that makes it current.
+	err = c.update(next, func(tx *badger.Txn) error {
 		pb, _ := json.Marshal(pos)
 		if err := tx.Set(keyPos, pb); err != nil {
 			return err
@@ -393,8 +435,11 @@ func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) 
 // dropStale deletes the objects and profiles of every generation but keep
 // and, with history, every customer's contact history.
 func (c *Cache) dropStale(keep uint64, history bool) error {
+	if history {
+		c.recorded.clear() // c.mu held: no merge runs
+	}
 	var stale [][]byte
-	err := c.db.View(func(tx *badger.Txn) error {
+	err := c.view(func(tx *badger.Txn, _ uint64) error {
 		opts := badger.DefaultIteratorOptions
 		opts.PrefetchValues = false
 		it := tx.NewIterator(opts)
@@ -416,25 +461,23 @@ func (c *Cache) dropStale(keep uint64, history bool) error {
 	if err != nil || len(stale) == 0 {
 		return err
 	}
-	wb := c.db.NewWriteBatch()
-	for _, k := range stale {
-		if err := wb.Delete(k); err != nil {
-			wb.Cancel()
-			return err
+	return c.batch(c.gen, func(wb *badger.WriteBatch) error {
+		for _, k := range stale {
+			if err := wb.Delete(k); err != nil {
+				return err
+			}
 		}
-	}
-	return wb.Flush()
+		return nil
+	})
 }
 
 // Get returns one object of the copy.
 func (c *Cache) Get(kind, id string) (api.Object, bool, error) {
-	// Held through the read: a snapshot install drops the old generation.
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	gen := c.gen
 	var o api.Object
 	found := false
-	err := c.db.View(func(tx *badger.Txn) error {
+	// The generation of the read's own timestamp: a snapshot installed
+	// meanwhile drops the old one at a later timestamp.
+	err := c.view(func(tx *badger.Txn, gen uint64) error {
 		it, err := tx.Get(objKey(gen, kind, id))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
@@ -454,14 +497,10 @@ func (c *Cache) Get(kind, id string) (api.Object, bool, error) {
 
 // List returns every object of a kind, ordered by id.
 func (c *Cache) List(kind string) ([]api.Object, error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	gen := c.gen
-	prefix := append(genPrefix(gen), kind+"/"...)
 	out := []api.Object{}
-	err := c.db.View(func(tx *badger.Txn) error {
+	err := c.view(func(tx *badger.Txn, gen uint64) error {
 		opts := badger.DefaultIteratorOptions
-		opts.Prefix = prefix
+		opts.Prefix = append(genPrefix(gen), kind+"/"...)
 		it := tx.NewIterator(opts)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {

@@ -28,10 +28,6 @@ func historyKey(customer string) []byte {
 	return append(append([]byte{}, prefixHistory...), customer...)
 }
 
-func encodeHistory(evs []protocol.ContactEvent) []byte {
-	return protocol.AppendEventList(make([]byte, 0, protocol.EventListSize(evs)), evs)
-}
-
 // historyEvent is what a history keeps of an event: what decisions count
 // (time, channel, type, outcome, offer, campaign) and the agent and
 // sequence that make it unique. The customer is the key's; the decision
@@ -42,25 +38,64 @@ func historyEvent(e protocol.ContactEvent) protocol.ContactEvent {
 	return e
 }
 
-// mergeHistory adds evs to have (both any order), dropping repeats of an
+// kept reports whether a history keeps e. Holdout contacts are not kept:
+// no decision counts them (a held-out customer was not contacted; see
+// agent/decide's contact policy), a held-out customer is held out at
+// every decision, so they would crowd the contacts that count out of
+// MaxHistory, and each would cost a history rewrite here and on every
+// agent holding the customer. They are in the outbox and the control
+// plane's ledger like any other contact.
+func kept(e protocol.ContactEvent) bool { return e.Outcome != protocol.OutcomeHoldout }
+
+// merger holds the memory history merges reuse: they run one at a time
+// (histMu), hundreds a second under load, and each would otherwise
+// allocate its history three times over.
+type merger struct {
+	have, out []protocol.ContactEvent
+	seen      map[historyID]bool
+	buf       []byte // the encoded histories of one addHistory
+}
+
+// maxMergeBuffer bounds the encoding buffer a merger keeps.
+const maxMergeBuffer = 1 << 20
+
+type historyID struct {
+	agent string
+	seq   uint64
+}
+
+// keep appends e to out unless its (agent, sequence) is there already.
+func (m *merger) keep(out []protocol.ContactEvent, e *protocol.ContactEvent) ([]protocol.ContactEvent, bool) {
+	k := historyID{e.AgentID, e.Seq}
+	if m.seen[k] {
+		return out, false
+	}
+	m.seen[k] = true
+	return append(out, historyEvent(*e)), true
+}
+
+// merge adds evs to have (both any order), dropping repeats of an
 // (agent, sequence) and what a history does not keep (historyEvent), and
-// keeps the newest MaxHistory within HistoryWindow
-// of the newest, oldest first.
-func mergeHistory(have, evs []protocol.ContactEvent) []protocol.ContactEvent {
-	type id struct {
-		agent string
-		seq   uint64
+// keeps the newest MaxHistory within HistoryWindow of the newest, oldest
+// first. added reports whether evs held an event have did not. out is
+// m's memory, valid until the next merge.
+func (m *merger) merge(have, evs []protocol.ContactEvent) (out []protocol.ContactEvent, added bool) {
+	if m.seen == nil {
+		m.seen = make(map[historyID]bool, len(have)+len(evs))
 	}
-	seen := make(map[id]bool, len(have)+len(evs))
-	out := make([]protocol.ContactEvent, 0, len(have)+len(evs))
-	for _, e := range slices.Concat(have, evs) {
-		k := id{e.AgentID, e.Seq}
-		if seen[k] {
-			continue
+	clear(m.seen)
+	out = slices.Grow(m.out[:0], len(have)+len(evs))
+	for i := range have {
+		if kept(have[i]) { // histories written before holdouts were left out hold some
+			out, _ = m.keep(out, &have[i])
 		}
-		seen[k] = true
-		out = append(out, historyEvent(e))
 	}
+	for i := range evs {
+		var kept bool
+		out, kept = m.keep(out, &evs[i])
+		added = added || kept
+	}
+	m.out = out
 	slices.SortStableFunc(out, func(a, b protocol.ContactEvent) int { return a.Time.Compare(b.Time) })
 	if len(out) > MaxHistory {
 		out = out[len(out)-MaxHistory:]
@@ -73,41 +108,76 @@ func mergeHistory(have, evs []protocol.ContactEvent) []protocol.ContactEvent {
 		}
 		out = out[i:]
 	}
-	return out
+	return out, added
 }
 
 // addHistory merges contacts into their customers' histories (c.mu held
-// shared, histMu held). held, when not nil, says which customers to keep contacts for.
+// shared, histMu held). held, when not nil, says which customers to keep
+// contacts for. Contacts already merged (c.recorded) are dropped without
+// reading their history, and a history the merge leaves as it was is not
+// written back: a contact the control plane pushes back to the agent
+// that logged it costs nothing.
 func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn, customer string) bool) error {
 	by := map[string][]protocol.ContactEvent{}
 	for _, e := range evs {
-		by[e.CustomerID] = append(by[e.CustomerID], e)
+		if kept(e) && !c.recorded.has(e) {
+			by[e.CustomerID] = append(by[e.CustomerID], e)
+		}
+	}
+	if len(by) == 0 {
+		return nil
 	}
 	merged := make(map[string][]byte, len(by))
-	err := c.db.View(func(tx *badger.Txn) error {
+	c.merger.buf = c.merger.buf[:0]
+	err := c.view(func(tx *badger.Txn, _ uint64) error {
 		for customer, add := range by {
 			if held != nil && !held(tx, customer) {
+				delete(by, customer)
 				continue
 			}
-			have, err := c.readHistory(tx, customer, nil)
+			// The merge's own string table: decisions' reads do not
+			// share its lock with this writer.
+			have, err := c.readHistoryStrings(tx, customer, c.merger.have[:0], c.histStrs)
+			c.merger.have = have
 			if err != nil {
 				return err
 			}
-			merged[customer] = encodeHistory(mergeHistory(have, add))
+			if out, added := c.merger.merge(have, add); added {
+				// One buffer for the batch: each value stays valid
+				// (a growth copies, the old array lives on) until the
+				// batch is written, and is reused by the next call.
+				from := len(c.merger.buf)
+				c.merger.buf = protocol.AppendEventList(c.merger.buf, out)
+				merged[customer] = c.merger.buf[from:len(c.merger.buf):len(c.merger.buf)]
+			}
 		}
 		return nil
 	})
-	if err != nil || len(merged) == 0 {
+	if err != nil {
 		return err
 	}
-	wb := c.db.NewWriteBatch()
-	defer wb.Cancel()
-	for customer, v := range merged {
-		if err := wb.Set(historyKey(customer), v); err != nil {
+	if cap(c.merger.buf) > maxMergeBuffer {
+		defer func() { c.merger.buf = nil }() // after the write: a prefetch's page, not kept
+	}
+	if len(merged) > 0 {
+		err = c.batch(c.gen, func(wb *badger.WriteBatch) error {
+			for customer, v := range merged {
+				if err := wb.Set(historyKey(customer), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 	}
-	return wb.Flush()
+	for _, add := range by {
+		for _, e := range add {
+			c.recorded.add(e)
+		}
+	}
+	return nil
 }
 
 // AddContacts records contacts in the history: all of them when own is
@@ -143,7 +213,7 @@ func (c *Cache) AddContacts(evs []protocol.ContactEvent, own bool) error {
 // at most max (the newest max when there are more).
 func (c *Cache) Contacts(customer string, since time.Time, max int) ([]protocol.ContactEvent, error) {
 	var out []protocol.ContactEvent
-	err := c.db.View(func(tx *badger.Txn) error {
+	err := c.view(func(tx *badger.Txn, _ uint64) error {
 		var err error
 		out, err = c.readHistory(tx, customer, nil)
 		return err
@@ -173,6 +243,10 @@ func recent(evs []protocol.ContactEvent, from int, since time.Time, max int) []p
 // readHistory appends customer's stored history to evs, through the
 // cache's string table.
 func (c *Cache) readHistory(tx *badger.Txn, customer string, evs []protocol.ContactEvent) ([]protocol.ContactEvent, error) {
+	return c.readHistoryStrings(tx, customer, evs, c.readStrings())
+}
+
+func (c *Cache) readHistoryStrings(tx *badger.Txn, customer string, evs []protocol.ContactEvent, strs *protocol.Strings) ([]protocol.ContactEvent, error) {
 	it, err := tx.Get(historyKey(customer))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return evs, nil
@@ -183,7 +257,7 @@ func (c *Cache) readHistory(tx *badger.Txn, customer string, evs []protocol.Cont
 	out := evs
 	err = it.Value(func(v []byte) error {
 		var err error
-		if out, err = protocol.DecodeEventListInto(evs, v, c.strs); err != nil {
+		if out, err = protocol.DecodeEventListInto(evs, v, strs); err != nil {
 			return fmt.Errorf("contact history: %w", err)
 		}
 		return nil
@@ -193,3 +267,45 @@ func (c *Cache) readHistory(tx *badger.Txn, customer string, evs []protocol.Cont
 	}
 	return out, err
 }
+
+// recorded remembers the last recordedMax contacts merged into histories
+// by customer, agent and sequence — what a merge tells apart — so a
+// contact found there would leave its history as it is (histMu guards
+// it). Whatever drops a history other than a merge (an erasure, a
+// snapshot) clears it.
+type recorded struct {
+	set  map[recordedKey]struct{}
+	ring []recordedKey
+	next int
+}
+
+type recordedKey struct {
+	customer, agent string
+	seq             uint64
+}
+
+const recordedMax = 1 << 15
+
+func (r *recorded) has(e protocol.ContactEvent) bool {
+	_, ok := r.set[recordedKey{e.CustomerID, e.AgentID, e.Seq}]
+	return ok
+}
+
+func (r *recorded) add(e protocol.ContactEvent) {
+	k := recordedKey{e.CustomerID, e.AgentID, e.Seq}
+	if _, ok := r.set[k]; ok {
+		return
+	}
+	if r.set == nil {
+		r.set = make(map[recordedKey]struct{}, recordedMax)
+		r.ring = make([]recordedKey, recordedMax)
+	}
+	if len(r.set) == recordedMax { // full: forget the oldest
+		delete(r.set, r.ring[r.next])
+	}
+	r.ring[r.next] = k
+	r.next = (r.next + 1) % recordedMax
+	r.set[k] = struct{}{}
+}
+
+func (r *recorded) clear() { *r = recorded{} }

@@ -186,7 +186,7 @@ func (c *Cache) PutProfiles(fs []Fetched) error {
 	c.putMu.Lock()
 	defer c.putMu.Unlock()
 	skip := make([]bool, len(fs))
-	err := c.db.View(func(tx *badger.Txn) error {
+	err := c.view(func(tx *badger.Txn, _ uint64) error {
 		for i := range fs {
 			if e, err := erasedAt(tx, fs[i].Profile.ID); err != nil {
 				return err
@@ -210,20 +210,30 @@ func (c *Cache) PutProfiles(fs []Fetched) error {
 	if err != nil {
 		return fmt.Errorf("store profiles: %w", err)
 	}
-	wb := c.db.NewWriteBatch()
-	defer wb.Cancel()
+	// One timestamp for the whole batch: a profile given twice is stored
+	// as its last copy (as when each went in a transaction of its own).
+	last := make(map[string]int, len(fs))
 	for i := range fs {
 		if !skip[i] {
+			last[fs[i].Profile.ID] = i
+		}
+	}
+	err = c.batch(c.gen, func(wb *badger.WriteBatch) error {
+		for i := range fs {
+			if skip[i] || last[fs[i].Profile.ID] != i {
+				continue
+			}
 			b, err := encodeProfile(&fs[i].Profile)
 			if err != nil {
 				return err
 			}
 			if err := wb.Set(profileKey(c.gen, fs[i].Profile.ID), b); err != nil {
-				return fmt.Errorf("store profiles: %w", err)
+				return err
 			}
 		}
-	}
-	if err := wb.Flush(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("store profiles: %w", err)
 	}
 	var contacts []protocol.ContactEvent
@@ -240,13 +250,10 @@ func (c *Cache) PutProfiles(fs []Fetched) error {
 
 // Profile returns a cached profile.
 func (c *Cache) Profile(id string) (*protocol.Profile, bool, error) {
-	c.mu.RLock()
-	gen := c.gen
-	c.mu.RUnlock()
 	var p *protocol.Profile
-	err := c.db.View(func(tx *badger.Txn) error {
+	err := c.view(func(tx *badger.Txn, gen uint64) error {
 		var err error
-		p, err = c.readProfile(tx, gen, id)
+		p, err = c.readProfile(tx, gen, id, c.readStrings())
 		return err
 	})
 	if err != nil {
@@ -260,16 +267,14 @@ func (c *Cache) Profile(id string) (*protocol.Profile, bool, error) {
 // max, oldest first, appended to evs. ok is false when the profile is not
 // cached (the history is not read then).
 func (c *Cache) Lookup(id string, since time.Time, max int, evs []protocol.ContactEvent) (p *protocol.Profile, out []protocol.ContactEvent, ok bool, err error) {
-	c.mu.RLock()
-	gen := c.gen
-	c.mu.RUnlock()
 	out = evs
-	err = c.db.View(func(tx *badger.Txn) error {
+	err = c.view(func(tx *badger.Txn, gen uint64) error {
 		var err error
-		if p, err = c.readProfile(tx, gen, id); err != nil || p == nil {
+		strs := c.readStrings()
+		if p, err = c.readProfile(tx, gen, id, strs); err != nil || p == nil {
 			return err
 		}
-		out, err = c.readHistory(tx, id, evs)
+		out, err = c.readHistoryStrings(tx, id, evs, strs)
 		return err
 	})
 	if err != nil {
@@ -279,7 +284,7 @@ func (c *Cache) Lookup(id string, since time.Time, max int, evs []protocol.Conta
 }
 
 // readProfile reads id's profile of generation gen, nil if not cached.
-func (c *Cache) readProfile(tx *badger.Txn, gen uint64, id string) (*protocol.Profile, error) {
+func (c *Cache) readProfile(tx *badger.Txn, gen uint64, id string, strs *protocol.Strings) (*protocol.Profile, error) {
 	it, err := tx.Get(profileKey(gen, id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, nil
@@ -292,7 +297,7 @@ func (c *Cache) readProfile(tx *badger.Txn, gen uint64, id string) (*protocol.Pr
 		if len(v) < 8 {
 			return fmt.Errorf("stored profile %s: %d bytes", id, len(v))
 		}
-		if q, ok := protocol.DecodeProfileJSONStrings(v[8:], c.strs); ok {
+		if q, ok := protocol.DecodeProfileJSONStrings(v[8:], strs); ok {
 			p = &q
 			return nil
 		}
@@ -304,11 +309,8 @@ func (c *Cache) readProfile(tx *badger.Txn, gen uint64, id string) (*protocol.Pr
 
 // HasProfile reports whether the cache holds id.
 func (c *Cache) HasProfile(id string) bool {
-	c.mu.RLock()
-	gen := c.gen
-	c.mu.RUnlock()
 	found := false
-	_ = c.db.View(func(tx *badger.Txn) error {
+	_ = c.view(func(tx *badger.Txn, gen uint64) error {
 		_, err := tx.Get(profileKey(gen, id))
 		found = err == nil
 		return nil
@@ -318,11 +320,8 @@ func (c *Cache) HasProfile(id string) bool {
 
 // ProfileCount counts the cached profiles (it reads every key).
 func (c *Cache) ProfileCount() int {
-	c.mu.RLock()
-	gen := c.gen
-	c.mu.RUnlock()
 	n := 0
-	_ = c.db.View(func(tx *badger.Txn) error {
+	_ = c.view(func(tx *badger.Txn, gen uint64) error {
 		opts := badger.DefaultIteratorOptions
 		opts.PrefetchValues = false
 		opts.Prefix = profileGenPrefix(gen)

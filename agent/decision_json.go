@@ -1,0 +1,318 @@
+package agent
+
+import (
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"touchpoint.dev/touchpoint/protocol/api"
+)
+
+// appendDecisionJSON appends d as encoding/json's Encoder (HTML escaping
+// off) writes it, newline included, without reflection: encoding the
+// answer by reflection was 10% of the agent's CPU under load
+// (docs/PERFORMANCE.md). ok is false when encoding/json would refuse d
+// (a float that is not finite, a time outside years 0–9999): the caller
+// then answers through encoding/json. A test holds the two to the same
+// bytes.
+func appendDecisionJSON(b []byte, d *api.Decision) (_ []byte, ok bool) {
+	w := jsonWriter{b: b, ok: true}
+	w.raw(`{"decisionId":`)
+	w.str(d.DecisionID)
+	w.raw(`,"customerId":`)
+	w.str(d.CustomerID)
+	w.raw(`,"channel":`)
+	w.str(d.Channel)
+	if d.Intent != "" {
+		w.raw(`,"intent":`)
+		w.str(d.Intent)
+	}
+	w.raw(`,"configIndex":`)
+	w.b = strconv.AppendUint(w.b, d.ConfigIndex, 10)
+	if !d.Time.IsZero() {
+		w.raw(`,"time":`)
+		w.time(d.Time)
+	}
+	w.raw(`,"offers":`)
+	if d.Offers == nil {
+		w.raw("null")
+	} else {
+		w.raw("[")
+		for i := range d.Offers {
+			if i > 0 {
+				w.raw(",")
+			}
+			w.offer(&d.Offers[i])
+		}
+		w.raw("]")
+	}
+	w.raw(`,"suppressed":`)
+	if d.Suppressed == nil {
+		w.raw("null")
+	} else {
+		w.raw("[")
+		for i := range d.Suppressed {
+			s := &d.Suppressed[i]
+			if i > 0 {
+				w.raw(",")
+			}
+			w.raw(`{"offerId":`)
+			w.str(s.OfferID)
+			if s.CampaignID != "" {
+				w.raw(`,"campaignId":`)
+				w.str(s.CampaignID)
+			}
+			w.raw(`,"code":`)
+			w.str(string(s.Code))
+			w.raw(`,"reason":`)
+			w.str(s.Reason)
+			w.raw("}")
+		}
+		w.raw("]")
+	}
+	w.raw(`,"holdout":`)
+	if d.Holdout == nil {
+		w.raw("null")
+	} else {
+		w.raw("[")
+		for i := range d.Holdout {
+			h := &d.Holdout[i]
+			if i > 0 {
+				w.raw(",")
+			}
+			w.raw(`{"campaignId":`)
+			w.str(h.CampaignID)
+			w.raw(`,"offerIds":`)
+			w.strs(h.OfferIDs)
+			w.raw("}")
+		}
+		w.raw("]")
+	}
+	if d.ChurnRisk != nil {
+		w.raw(`,"churnRisk":`)
+		w.float(*d.ChurnRisk)
+	}
+	if d.ChurnLevel != "" {
+		w.raw(`,"churnLevel":`)
+		w.str(d.ChurnLevel)
+	}
+	if d.ChurnModel != "" {
+		w.raw(`,"churnModel":`)
+		w.str(d.ChurnModel)
+	}
+	if d.ChurnModelVersion != 0 {
+		w.raw(`,"churnModelVersion":`)
+		w.b = strconv.AppendInt(w.b, int64(d.ChurnModelVersion), 10)
+	}
+	if d.Segment != "" {
+		w.raw(`,"segment":`)
+		w.str(d.Segment)
+	}
+	if d.Tariff != nil {
+		w.raw(`,"tariff":`)
+		w.tariff(d.Tariff)
+	}
+	w.raw("}\n")
+	return w.b, w.ok
+}
+
+type jsonWriter struct {
+	b  []byte
+	ok bool
+}
+
+func (w *jsonWriter) raw(s string) { w.b = append(w.b, s...) }
+
+func (w *jsonWriter) offer(o *api.DecisionOffer) {
+	w.raw(`{"offerId":`)
+	w.str(o.OfferID)
+	w.raw(`,"campaignId":`)
+	w.str(o.CampaignID)
+	if o.Name != "" {
+		w.raw(`,"name":`)
+		w.str(o.Name)
+	}
+	w.raw(`,"category":`)
+	w.str(o.Category)
+	w.raw(`,"rank":`)
+	w.b = strconv.AppendInt(w.b, int64(o.Rank), 10)
+	w.raw(`,"score":`)
+	w.float(o.Score)
+	w.raw(`,"propensity":`)
+	w.float(o.Propensity)
+	w.raw(`,"value":`)
+	w.float(o.Value)
+	w.raw(`,"weight":`)
+	w.float(o.Weight)
+	w.raw(`,"contextWeight":`)
+	w.float(o.ContextWeight)
+	w.raw(`,"leverWeight":`)
+	w.float(o.LeverWeight)
+	if o.Transactional {
+		w.raw(`,"transactional":true`)
+	}
+	if o.PlanID != "" {
+		w.raw(`,"planId":`)
+		w.str(o.PlanID)
+	}
+	w.raw(`,"reason":`)
+	w.str(o.Reason)
+	w.raw("}")
+}
+
+func (w *jsonWriter) tariff(t *api.TariffAdvice) {
+	w.raw("{")
+	if t.CurrentPlanID != "" {
+		w.raw(`"currentPlanId":`)
+		w.str(t.CurrentPlanID)
+		w.raw(",")
+	}
+	w.raw(`"currentBill":`)
+	w.floatPtr(t.CurrentBill)
+	if t.CurrentBillSource != "" {
+		w.raw(`,"currentBillSource":`)
+		w.str(t.CurrentBillSource)
+	}
+	w.raw(`,"usage":{"voiceMinutes":`)
+	w.float(t.Usage.VoiceMinutes)
+	w.raw(`,"dataMB":`)
+	w.float(t.Usage.DataMB)
+	w.raw(`,"sms":`)
+	w.float(t.Usage.SMS)
+	w.raw(`},"plans":`)
+	if t.Plans == nil {
+		w.raw("null")
+	} else {
+		w.raw("[")
+		for i := range t.Plans {
+			p := &t.Plans[i]
+			if i > 0 {
+				w.raw(",")
+			}
+			w.raw(`{"planId":`)
+			w.str(p.PlanID)
+			if p.Name != "" {
+				w.raw(`,"name":`)
+				w.str(p.Name)
+			}
+			w.raw(`,"bill":`)
+			w.float(p.Bill)
+			w.raw(`,"saving":`)
+			w.floatPtr(p.Saving)
+			if p.Current {
+				w.raw(`,"current":true`)
+			}
+			w.raw("}")
+		}
+		w.raw("]")
+	}
+	w.raw("}")
+}
+
+func (w *jsonWriter) strs(ss []string) {
+	if ss == nil {
+		w.raw("null")
+		return
+	}
+	w.raw("[")
+	for i, s := range ss {
+		if i > 0 {
+			w.raw(",")
+		}
+		w.str(s)
+	}
+	w.raw("]")
+}
+
+func (w *jsonWriter) floatPtr(f *float64) {
+	if f == nil {
+		w.raw("null")
+		return
+	}
+	w.float(*f)
+}
+
+// float is encoding/json's float64 encoding.
+func (w *jsonWriter) float(f float64) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		w.ok = false
+		return
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	w.b = strconv.AppendFloat(w.b, f, format, -1, 64)
+	if format == 'e' { // e-09 → e-9
+		if n := len(w.b); n >= 4 && w.b[n-4] == 'e' && w.b[n-3] == '-' && w.b[n-2] == '0' {
+			w.b[n-2] = w.b[n-1]
+			w.b = w.b[:n-1]
+		}
+	}
+}
+
+// time is time.Time's MarshalJSON.
+func (w *jsonWriter) time(t time.Time) {
+	if y := t.Year(); y < 0 || y > 9999 {
+		w.ok = false
+		return
+	}
+	w.raw(`"`)
+	w.b = t.AppendFormat(w.b, time.RFC3339Nano)
+	w.raw(`"`)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// str is encoding/json's string encoding with HTML escaping off.
+func (w *jsonWriter) str(s string) {
+	b := append(w.b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	w.b = append(b, '"')
+}
