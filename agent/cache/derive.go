@@ -15,7 +15,7 @@ import (
 // cache does not hold is not fetched for it; a held copy read at or after
 // the change's index already has it.
 func (c *Cache) applyDerive(tx *badger.Txn, ch api.Change) error {
-	p, err := c.readProfile(tx, c.gen, ch.ID)
+	p, err := c.readProfile(tx, c.gen, ch.ID, nil)
 	if err != nil || p == nil || p.Index >= ch.Index {
 		return err
 	}
