@@ -328,47 +328,79 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 			c.recorded.clear() // c.mu held: no merge runs
 		}
 	}()
-	err := c.update(c.gen, func(tx *badger.Txn) error {
-		for _, ch := range changes {
-			if ch.Index <= c.pos.Index {
-				continue
-			}
-			if ch.Index > pos.Index {
-				return fmt.Errorf("change at index %d beyond the page's index %d", ch.Index, pos.Index)
-			}
-			if ch.Kind == KindCustomer {
-				// Anything but a put may drop a history (an erasure):
-				// the contacts merged so far are no longer known to be in it.
-				histories = histories || ch.Op != api.OpPut
-				if err := c.applyCustomer(tx, ch); err != nil {
-					return err
-				}
-				applied++
-				continue
-			}
-			catalog = true
-			key := objKey(c.gen, ch.Kind, ch.ID)
-			switch ch.Op {
-			case api.OpPut:
-				b, err := encode(api.Object{Kind: ch.Kind, ID: ch.ID, Index: ch.Index, Doc: ch.Doc})
-				if err != nil {
-					return err
-				}
-				if err := tx.Set(key, b); err != nil {
-					return err
-				}
-			case api.OpDelete:
-				if err := tx.Delete(key); err != nil {
-					return err
-				}
-			default:
-				return fmt.Errorf("change at index %d: unknown op %q", ch.Index, ch.Op)
-			}
-			applied++
+	for _, ch := range changes {
+		if ch.Index > pos.Index {
+			return 0, fmt.Errorf("apply changes through %d: change at index %d beyond the page's index", pos.Index, ch.Index)
 		}
-		pb, _ := json.Marshal(pos)
-		return tx.Set(keyPos, pb)
-	})
+	}
+	// applyPart applies part in one transaction, and the position with
+	// the page's last part.
+	applyPart := func(part []api.Change, last bool) (n int, cat, hist bool, err error) {
+		err = c.update(c.gen, func(tx *badger.Txn) error {
+			n, cat, hist = 0, false, false
+			for _, ch := range part {
+				if ch.Index <= c.pos.Index {
+					continue
+				}
+				if ch.Kind == KindCustomer {
+					// Anything but a put may drop a history (an erasure):
+					// the contacts merged so far are no longer known to be in it.
+					hist = hist || ch.Op != api.OpPut
+					if err := c.applyCustomer(tx, ch); err != nil {
+						return err
+					}
+					n++
+					continue
+				}
+				cat = true
+				key := objKey(c.gen, ch.Kind, ch.ID)
+				switch ch.Op {
+				case api.OpPut:
+					b, err := encode(api.Object{Kind: ch.Kind, ID: ch.ID, Index: ch.Index, Doc: ch.Doc})
+					if err != nil {
+						return err
+					}
+					if err := tx.Set(key, b); err != nil {
+						return err
+					}
+				case api.OpDelete:
+					if err := tx.Delete(key); err != nil {
+						return err
+					}
+				default:
+					return fmt.Errorf("change at index %d: unknown op %q", ch.Index, ch.Op)
+				}
+				n++
+			}
+			if !last {
+				return nil
+			}
+			pb, _ := json.Marshal(pos)
+			return tx.Set(keyPos, pb)
+		})
+		return n, cat, hist, err
+	}
+	// A page larger than one badger transaction (an entry of 5,000
+	// profiles, or 5,000 derive changes each rewriting a held profile)
+	// goes in halves, each whole, the position with the last. A crash
+	// between them leaves the position before the page; applying it again
+	// is harmless (newer copies win, deletes and derives repeat as no-ops).
+	var apply func(part []api.Change, last bool) error
+	apply = func(part []api.Change, last bool) error {
+		n, cat, hist, err := applyPart(part, last)
+		if errors.Is(err, badger.ErrTxnTooBig) && len(part) > 1 {
+			h := len(part) / 2
+			if err := apply(part[:h], false); err != nil {
+				return err
+			}
+			return apply(part[h:], last)
+		}
+		if err == nil {
+			applied, catalog, histories = applied+n, catalog || cat, histories || hist
+		}
+		return err
+	}
+	err := apply(changes, true)
 	if err != nil {
 		return 0, fmt.Errorf("apply changes through %d: %w", pos.Index, err)
 	}
