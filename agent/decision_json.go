@@ -35,60 +35,29 @@ func appendDecisionJSON(b []byte, d *api.Decision) (_ []byte, ok bool) {
 		w.time(d.Time)
 	}
 	w.raw(`,"offers":`)
-	if d.Offers == nil {
-		w.raw("null")
-	} else {
-		w.raw("[")
-		for i := range d.Offers {
-			if i > 0 {
-				w.raw(",")
-			}
-			w.offer(&d.Offers[i])
-		}
-		w.raw("]")
-	}
+	list(&w, d.Offers, w.offer)
 	w.raw(`,"suppressed":`)
-	if d.Suppressed == nil {
-		w.raw("null")
-	} else {
-		w.raw("[")
-		for i := range d.Suppressed {
-			s := &d.Suppressed[i]
-			if i > 0 {
-				w.raw(",")
-			}
-			w.raw(`{"offerId":`)
-			w.str(s.OfferID)
-			if s.CampaignID != "" {
-				w.raw(`,"campaignId":`)
-				w.str(s.CampaignID)
-			}
-			w.raw(`,"code":`)
-			w.str(string(s.Code))
-			w.raw(`,"reason":`)
-			w.str(s.Reason)
-			w.raw("}")
+	list(&w, d.Suppressed, func(s *api.SuppressedOffer) {
+		w.raw(`{"offerId":`)
+		w.str(s.OfferID)
+		if s.CampaignID != "" {
+			w.raw(`,"campaignId":`)
+			w.str(s.CampaignID)
 		}
-		w.raw("]")
-	}
+		w.raw(`,"code":`)
+		w.str(string(s.Code))
+		w.raw(`,"reason":`)
+		w.str(s.Reason)
+		w.raw("}")
+	})
 	w.raw(`,"holdout":`)
-	if d.Holdout == nil {
-		w.raw("null")
-	} else {
-		w.raw("[")
-		for i := range d.Holdout {
-			h := &d.Holdout[i]
-			if i > 0 {
-				w.raw(",")
-			}
-			w.raw(`{"campaignId":`)
-			w.str(h.CampaignID)
-			w.raw(`,"offerIds":`)
-			w.strs(h.OfferIDs)
-			w.raw("}")
-		}
-		w.raw("]")
-	}
+	list(&w, d.Holdout, func(h *api.Holdout) {
+		w.raw(`{"campaignId":`)
+		w.str(h.CampaignID)
+		w.raw(`,"offerIds":`)
+		list(&w, h.OfferIDs, func(s *string) { w.str(*s) })
+		w.raw("}")
+	})
 	if d.ChurnRisk != nil {
 		w.raw(`,"churnRisk":`)
 		w.float(*d.ChurnRisk)
@@ -181,46 +150,38 @@ func (w *jsonWriter) tariff(t *api.TariffAdvice) {
 	w.raw(`,"sms":`)
 	w.float(t.Usage.SMS)
 	w.raw(`},"plans":`)
-	if t.Plans == nil {
-		w.raw("null")
-	} else {
-		w.raw("[")
-		for i := range t.Plans {
-			p := &t.Plans[i]
-			if i > 0 {
-				w.raw(",")
-			}
-			w.raw(`{"planId":`)
-			w.str(p.PlanID)
-			if p.Name != "" {
-				w.raw(`,"name":`)
-				w.str(p.Name)
-			}
-			w.raw(`,"bill":`)
-			w.float(p.Bill)
-			w.raw(`,"saving":`)
-			w.floatPtr(p.Saving)
-			if p.Current {
-				w.raw(`,"current":true`)
-			}
-			w.raw("}")
+	list(w, t.Plans, func(p *api.PlanBill) {
+		w.raw(`{"planId":`)
+		w.str(p.PlanID)
+		if p.Name != "" {
+			w.raw(`,"name":`)
+			w.str(p.Name)
 		}
-		w.raw("]")
-	}
+		w.raw(`,"bill":`)
+		w.float(p.Bill)
+		w.raw(`,"saving":`)
+		w.floatPtr(p.Saving)
+		if p.Current {
+			w.raw(`,"current":true`)
+		}
+		w.raw("}")
+	})
 	w.raw("}")
 }
 
-func (w *jsonWriter) strs(ss []string) {
-	if ss == nil {
+// list writes xs as a JSON array (null when nil, as encoding/json does),
+// each element by each.
+func list[T any](w *jsonWriter, xs []T, each func(*T)) {
+	if xs == nil {
 		w.raw("null")
 		return
 	}
 	w.raw("[")
-	for i, s := range ss {
+	for i := range xs {
 		if i > 0 {
 			w.raw(",")
 		}
-		w.str(s)
+		each(&xs[i])
 	}
 	w.raw("]")
 }
