@@ -38,15 +38,6 @@ func historyEvent(e protocol.ContactEvent) protocol.ContactEvent {
 	return e
 }
 
-// kept reports whether a history keeps e. Holdout contacts are not kept:
-// no decision counts them (a held-out customer was not contacted; see
-// agent/decide's contact policy), a held-out customer is held out at
-// every decision, so they would crowd the contacts that count out of
-// MaxHistory, and each would cost a history rewrite here and on every
-// agent holding the customer. They are in the outbox and the control
-// plane's ledger like any other contact.
-func kept(e protocol.ContactEvent) bool { return e.Outcome != protocol.OutcomeHoldout }
-
 // merger holds the memory history merges reuse: they run one at a time
 // (histMu), hundreds a second under load, and each would otherwise
 // allocate its history three times over.
@@ -86,9 +77,7 @@ func (m *merger) merge(have, evs []protocol.ContactEvent) (out []protocol.Contac
 	clear(m.seen)
 	out = slices.Grow(m.out[:0], len(have)+len(evs))
 	for i := range have {
-		if kept(have[i]) { // histories written before holdouts were left out hold some
-			out, _ = m.keep(out, &have[i])
-		}
+		out, _ = m.keep(out, &have[i])
 	}
 	for i := range evs {
 		var kept bool
@@ -120,7 +109,7 @@ func (m *merger) merge(have, evs []protocol.ContactEvent) (out []protocol.Contac
 func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn, customer string) bool) error {
 	by := map[string][]protocol.ContactEvent{}
 	for _, e := range evs {
-		if kept(e) && !c.recorded.has(e) {
+		if !c.recorded.has(e) {
 			by[e.CustomerID] = append(by[e.CustomerID], e)
 		}
 	}

@@ -75,8 +75,11 @@
 // # Contact policy
 //
 // The policies that apply are those whose channel is the request channel
-// or "all". A contact is any Contact at or before now whose outcome is not
-// holdout (a held-out customer was not contacted), of any type; a policy
+// or "all". A contact is any Contact at or before now, of any type and any
+// outcome, holdouts included (issue 4: "only POST /v1/contacts (and
+// holdouts) count toward caps": a held-out customer takes the slot the
+// treated one uses, so the control group is not contacted more by other
+// campaigns than the treatment group); a policy
 // counts those in [now−window, now] on its channel, or on every channel for
 // "all", and forbids marketing contact when the count is at least
 // maxContacts. maxContacts 0 therefore allows no marketing contact on that

@@ -84,14 +84,16 @@ func (p *policyC) inQuiet(m int) bool {
 }
 
 // count is how many contacts the policy counts in [now−window, now]:
-// every outcome but holdout (a held-out customer was not contacted), any
-// type, on the policy's channel or on every channel for "all".
+// every outcome, holdouts included (a held-out customer takes the contact
+// slot the treated one uses, so the control group is not contacted more
+// by other campaigns), any type, on the policy's channel or on every
+// channel for "all".
 func (p *policyC) count(s *scratch) int {
 	from := s.now.Add(-p.window)
 	n := 0
 	for i := range s.contacts { // only contacts at or before now
 		c := &s.contacts[i]
-		if c.Outcome == protocol.OutcomeHoldout || c.Time.Before(from) {
+		if c.Time.Before(from) {
 			continue
 		}
 		if p.all || c.Channel == p.channel {

@@ -21,7 +21,7 @@ func policy(id, channel string, max int, window string) protocol.ContactPolicy {
 }
 
 // Caps count contacts in [now−window, now] on the policy's channel (or all
-// of them), every outcome but holdout.
+// of them), every outcome, holdouts included.
 func TestDecide_ContactCaps(t *testing.T) {
 	h := time.Hour
 	for _, tc := range []struct {
@@ -52,8 +52,8 @@ func TestDecide_ContactCaps(t *testing.T) {
 			contacts: []Contact{contact(now, "kiosk", "presented", "x")}, want: "contact_cap"},
 		{name: "a contact after now does not count", policies: []protocol.ContactPolicy{policy("daily", "all", 1, "24h")},
 			contacts: []Contact{contact(now.Add(time.Second), "kiosk", "presented", "x")}, want: "ranked"},
-		{name: "holdout is not a contact", policies: []protocol.ContactPolicy{policy("daily", "all", 1, "24h")},
-			contacts: []Contact{contact(now.Add(-h), "kiosk", "holdout", "x")}, want: "ranked"},
+		{name: "a holdout counts toward the cap", policies: []protocol.ContactPolicy{policy("daily", "all", 1, "24h")},
+			contacts: []Contact{contact(now.Add(-h), "kiosk", "holdout", "x")}, want: "contact_cap", reason: "customer had 1"},
 		{name: "contacts of any type count", policies: []protocol.ContactPolicy{policy("daily", "all", 1, "24h")},
 			contacts: []Contact{{Time: now.Add(-h), Channel: "kiosk", Type: protocol.ContactComplaint, Outcome: "presented"}}, want: "contact_cap"},
 		{name: "an event given twice counts once", policies: []protocol.ContactPolicy{policy("daily", "all", 2, "24h")},
