@@ -138,10 +138,12 @@ func DecodeDecisionRequest(r io.Reader, limit int64) (DecisionRequest, error) {
 	if int64(len(body)) > limit {
 		return DecisionRequest{}, Errorf(CodeBodyTooLarge, "the body is larger than %d bytes", limit)
 	}
-	p := requestParser{dec: json.NewDecoder(bytes.NewReader(body))}
-	req, err := p.request()
-	if err != nil {
-		return DecisionRequest{}, err
+	req, ok := decodeSimpleRequest(body)
+	if !ok {
+		p := requestParser{dec: json.NewDecoder(bytes.NewReader(body))}
+		if req, err = p.request(); err != nil {
+			return DecisionRequest{}, err
+		}
 	}
 	if err := req.Validate(); err != nil {
 		return DecisionRequest{}, err
