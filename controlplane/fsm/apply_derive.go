@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -238,22 +239,17 @@ func applyCustomersDerive(e *entry) (any, *api.Error) {
 	}
 	// Only an erasure after the job's read can have removed a customer of
 	// the batch.
-	check := true
-	if v, ok := e.w.get(keyLastErase); !ok || len(v) == 8 && binary.BigEndian.Uint64(v) <= p.ReadIndex {
-		check = false
+	written := p.Customers
+	if v, ok := e.w.get(keyLastErase); ok && (len(v) != 8 || binary.BigEndian.Uint64(v) > p.ReadIndex) {
+		written = slices.DeleteFunc(slices.Clone(written), func(c DerivedFields) bool { return !e.w.has(profileKey(c.ID)) })
 	}
 	arena := make([]byte, 0, size)
-	written := p.Customers[:0:0]
-	for i := range p.Customers {
-		c := &p.Customers[i]
-		if check && !e.w.has(profileKey(c.ID)) {
-			continue
-		}
+	for i := range written {
+		c := &written[i]
 		start := len(arena)
 		arena = binary.BigEndian.AppendUint64(arena, e.index)
 		arena = c.AppendJSON(arena)
 		e.w.set(derivedKey(c.ID), arena[start:len(arena):len(arena)])
-		written = append(written, *c)
 	}
 	updated, missing := len(written), len(p.Customers)-len(written)
 	if updated > 0 {
