@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,7 +78,9 @@ var FastGossip = controlplane.GossipTiming{ProbeInterval: 200 * time.Millisecond
 // writes warnings to stderr instead, whole: a benchmark's log is cut).
 func Logger(t testing.TB) *slog.Logger {
 	level := slog.LevelWarn
-	var w io.Writer = testWriter{t}
+	tw := &testWriter{t: t}
+	t.Cleanup(tw.close)
+	var w io.Writer = tw
 	switch os.Getenv("TOUCHPOINT_TEST_LOG") {
 	case "debug":
 		level = slog.LevelDebug
@@ -87,10 +90,29 @@ func Logger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter writes to the test log until the test's cleanups run; a
+// goroutine of a stopped node that logs later (memberlist's, raft's
+// transport) writes to stderr instead: testing panics on a Log after the
+// test has completed.
+type testWriter struct {
+	t    testing.TB
+	mu   sync.Mutex
+	done bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
+func (w *testWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return os.Stderr.Write(p)
+	}
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
