@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,6 +11,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +25,14 @@ import (
 // ceiling: a trivial net/http handler on loopback that returns a decision
 // the agent really gave, driven by the same generator, so the figures say
 // how close the agent comes to what HTTP alone costs on this machine.
+//
+// The ceiling's server runs in a process of its own (this binary, started
+// again as the hidden ceiling-server command), as the agent does: a
+// handler inside the generator's process answers without a wake-up
+// crossing processes, and measured so it is a ceiling no server process
+// reaches (on the 2-core machine of docs/PERFORMANCE.md, one connection:
+// p99 0.12 ms in the generator's process, 0.24 ms in its own).
+// --ceiling in-process keeps that variant for comparison.
 func loadCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "load",
@@ -39,6 +50,7 @@ func loadCommand(e *env) *cli.Command {
 			&cli.DurationFlag{Name: "duration", Value: 20 * time.Second, Usage: "measured `DURATION` per target"},
 			&cli.DurationFlag{Name: "warmup", Value: 3 * time.Second, Usage: "unmeasured warm-up per target"},
 			&cli.BoolFlag{Name: "no-ceiling", Usage: "skip the ceiling run"},
+			&cli.StringFlag{Name: "ceiling", Value: ceilingProcess, Usage: "where the ceiling's handler runs: `WHERE` is " + ceilingProcess + " (its own, like the agent) or " + ceilingInProcess + " (the generator's)"},
 			&cli.StringFlag{Name: "api-key", EnvVars: []string{"TOUCHPOINT_AGENT_API_KEY"}, Usage: "agent API `KEY`"},
 			outputFlag(),
 		},
@@ -55,6 +67,10 @@ func loadCommand(e *env) *cli.Command {
 			if cfg.customers < 1 || cfg.conns < 1 || cfg.duration <= 0 {
 				return errors.New("--customers and --connections must be at least 1, --duration positive")
 			}
+			where := c.String("ceiling")
+			if where != ceilingProcess && where != ceilingInProcess {
+				return fmt.Errorf("--ceiling is %s or %s, not %q", ceilingProcess, ceilingInProcess, where)
+			}
 			captured, err := cfg.capture(c.Context)
 			if err != nil {
 				return err
@@ -66,11 +82,12 @@ func loadCommand(e *env) *cli.Command {
 			}
 			res.Agent = agentRes
 			if !c.Bool("no-ceiling") {
-				ceil, err := runCeiling(c.Context, cfg, captured)
+				ceil, err := runCeiling(c.Context, cfg, captured, where)
 				if err != nil {
 					return err
 				}
 				res.Ceiling = &ceil
+				res.CeilingIn = where
 				res.ThroughputShare = agentRes.RequestsPerSec / ceil.RequestsPerSec
 				res.P99Ratio = agentRes.P99ms / ceil.P99ms
 			}
@@ -85,8 +102,8 @@ func loadCommand(e *env) *cli.Command {
 			row("agent", res.Agent)
 			if res.Ceiling != nil {
 				row("ceiling", *res.Ceiling)
-				fmt.Fprintf(w, "agent/ceiling: throughput %.0f%%, p99 %.2f×  (%d connections, %s each)\n",
-					100*res.ThroughputShare, res.P99Ratio, cfg.conns, cfg.duration)
+				fmt.Fprintf(w, "agent/ceiling: throughput %.0f%%, p99 %.2f×  (%d connections, %s each; ceiling in %s)\n",
+					100*res.ThroughputShare, res.P99Ratio, cfg.conns, cfg.duration, ceilingWhere(where))
 			}
 			return nil
 		},
@@ -114,6 +131,7 @@ type loadReport struct {
 	Duration        string      `json:"duration"`
 	Agent           loadResult  `json:"agent"`
 	Ceiling         *loadResult `json:"ceiling,omitempty"`
+	CeilingIn       string      `json:"ceilingIn,omitempty"`
 	ThroughputShare float64     `json:"throughputShare,omitempty"`
 	P99Ratio        float64     `json:"p99Ratio,omitempty"`
 }
@@ -230,22 +248,127 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 	}, nil
 }
 
-// runCeiling serves the captured decision from a trivial handler on
-// loopback and drives it like the agent.
-func runCeiling(ctx context.Context, cfg loadConfig, captured []byte) (loadResult, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return loadResult{}, err
+const (
+	ceilingProcess   = "process"
+	ceilingInProcess = "in-process"
+)
+
+func ceilingWhere(where string) string {
+	if where == ceilingInProcess {
+		return "the generator's process"
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return "its own process"
+}
+
+// ceilingHandler answers every request with the captured decision.
+func ceilingHandler(captured []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(captured)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	cfg.url = "http://" + ln.Addr().String() + "/v1/decisions"
+	})
+}
+
+// runCeiling serves the captured decision from a trivial handler on
+// loopback, in its own process or in this one, and drives it like the
+// agent.
+func runCeiling(ctx context.Context, cfg loadConfig, captured []byte, where string) (loadResult, error) {
+	var addr string
+	if where == ceilingInProcess {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return loadResult{}, err
+		}
+		srv := &http.Server{Handler: ceilingHandler(captured)}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		addr = ln.Addr().String()
+	} else {
+		stop, a, err := startCeilingProcess(ctx, captured)
+		if err != nil {
+			return loadResult{}, err
+		}
+		defer stop()
+		addr = a
+	}
+	cfg.url = "http://" + addr + "/v1/decisions"
 	return runLoad(ctx, cfg)
+}
+
+// startCeilingProcess starts this binary's ceiling-server command, gives
+// it the captured decision as the first line of its standard input and
+// returns the address it listens on; stop ends it. The pipe stays open:
+// the child ends when it closes, so it does not outlive this process even
+// when this one is killed.
+func startCeilingProcess(ctx context.Context, captured []byte) (stop func(), addr string, err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, "", fmt.Errorf("find this program to start the ceiling: %w", err)
+	}
+	var line bytes.Buffer
+	if err := json.Compact(&line, captured); err != nil {
+		return nil, "", err
+	}
+	line.WriteByte('\n')
+	cmd := exec.CommandContext(ctx, self, ceilingServerName)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start the ceiling's process: %w", err)
+	}
+	stop = func() { _ = in.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	if _, err := in.Write(line.Bytes()); err != nil {
+		stop()
+		return nil, "", fmt.Errorf("hand the ceiling's process its answer: %w", err)
+	}
+	said, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return nil, "", fmt.Errorf("the ceiling's process did not say where it listens: %w", err)
+	}
+	return stop, strings.TrimSpace(said), nil
+}
+
+const ceilingServerName = "ceiling-server"
+
+// ceilingServerCommand is the ceiling's process: it reads the decision to
+// answer from the first line of standard input, listens on a free loopback
+// port, prints the address on standard output and serves until standard
+// input closes.
+func ceilingServerCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:   ceilingServerName,
+		Usage:  "serve the load command's ceiling (started by touchpoint load)",
+		Hidden: true,
+		Action: func(c *cli.Context) error {
+			in := bufio.NewReader(os.Stdin)
+			captured, err := in.ReadBytes('\n')
+			if err != nil {
+				return fmt.Errorf("read the answer to serve: %w", err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: ceilingHandler(bytes.TrimSuffix(captured, []byte("\n")))}
+			go func() {
+				_, _ = io.Copy(io.Discard, in)
+				_ = srv.Close()
+			}()
+			fmt.Fprintln(e.stdout, ln.Addr().String())
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

@@ -93,6 +93,7 @@ func newApp(e *env) *cli.App {
 			fleetCommand(e),
 			customersCommand(e),
 			loadCommand(e),
+			ceilingServerCommand(e),
 			modelsCommand(e),
 			churnCommand(e),
 			clvCommand(e),

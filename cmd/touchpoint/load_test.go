@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// TestMain lets the test binary stand in for the touchpoint binary when a
+// command starts it again (touchpoint load starts its ceiling that way).
+func TestMain(m *testing.M) {
+	if os.Getenv(runAsCLIEnv) == "1" {
+		os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+const runAsCLIEnv = "TOUCHPOINT_TEST_RUN_AS_CLI"
+
+// fakeDecisionAgent is a test double for an agent's decision API: it
+// answers every decision request with the same decision and counts them.
+func fakeDecisionAgent(t *testing.T, status int) (*httptest.Server, *atomic.Int64) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path != "/v1/decisions" || !strings.Contains(string(body), `"customerId":"C`) {
+			http.Error(w, "unexpected request", http.StatusBadRequest)
+			return
+		}
+		n.Add(1)
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(`{"decisionId":"d1","customerId":"C1","channel":"kiosk","offers":[]}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func TestLoad_DrivesTheAgentAndACeilingInItsOwnProcess(t *testing.T) {
+	t.Setenv(runAsCLIEnv, "1")
+	agent, served := fakeDecisionAgent(t, http.StatusOK)
+	for _, where := range []string{ceilingProcess, ceilingInProcess} {
+		t.Run(where, func(t *testing.T) {
+			before := served.Load()
+			out, errOut, code := tp(t, "http://127.0.0.1:1", "", "load", "--agent", agent.URL, "--connections", "4", "--customers", "50",
+				"--duration", "300ms", "--warmup", "50ms", "--ceiling", where, "-o", "json")
+			if code != 0 {
+				t.Fatalf("load: exit %d: %s", code, errOut)
+			}
+			var rep loadReport
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("load -o json: %v: %s", err, out)
+			}
+			if rep.Agent.Requests == 0 || rep.Agent.Errors != 0 || rep.Ceiling == nil || rep.Ceiling.Requests == 0 || rep.Ceiling.Errors != 0 {
+				t.Fatalf("report: %s", out)
+			}
+			if rep.CeilingIn != where || rep.ThroughputShare <= 0 || rep.P99Ratio <= 0 {
+				t.Fatalf("report: %s", out)
+			}
+			// Every agent request counted was served by the agent; the
+			// ceiling's were not (the capture adds one).
+			if got := served.Load() - before; got < int64(rep.Agent.Requests) || got > int64(rep.Agent.Requests)+int64(2*4*1000) {
+				t.Fatalf("the agent served %d requests, the report counts %d", got, rep.Agent.Requests)
+			}
+		})
+	}
+}
+
+func TestLoad_ReportsWhatGoesWrong(t *testing.T) {
+	missing, _ := fakeDecisionAgent(t, http.StatusNotFound)
+	if _, errOut, code := tp(t, "http://127.0.0.1:1", "", "load", "--agent", missing.URL, "--duration", "100ms", "--no-ceiling"); code == 0 || !strings.Contains(errOut, "answered 404") {
+		t.Fatalf("an agent answering 404: exit %d: %s", code, errOut)
+	}
+	ok, _ := fakeDecisionAgent(t, http.StatusOK)
+	if _, errOut, code := tp(t, "http://127.0.0.1:1", "", "load", "--agent", ok.URL, "--ceiling", "elsewhere"); code == 0 || !strings.Contains(errOut, "--ceiling") {
+		t.Fatalf("--ceiling elsewhere: exit %d: %s", code, errOut)
+	}
+}
