@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -56,5 +57,50 @@ func TestDecodeEventListInto_AppendsAndInterns(t *testing.T) {
 	}
 	if got, err := protocol.DecodeEventListInto(prefix, b[:len(b)-3], strs); err == nil || len(got) != 1 {
 		t.Fatalf("truncated list: %d events, error %v", len(got), err)
+	}
+}
+
+// Concurrent lookups and additions agree on one string per value, and the
+// table ends holding exactly its bound (run with -race).
+func TestStrings_ConcurrentLookupsAgree(t *testing.T) {
+	const bound = 500
+	s := protocol.NewStrings(bound)
+	var wg sync.WaitGroup
+	got := make([][]string, 4)
+	for g := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2 * bound {
+				got[g] = append(got[g], s.Of([]byte("v"+strconv.Itoa(i%(bound+100)))))
+			}
+		}()
+	}
+	wg.Wait()
+	if s.Len() != bound {
+		t.Fatalf("table holds %d strings, want its bound %d", s.Len(), bound)
+	}
+	interned := 0
+	for i := range 2 * bound {
+		want := "v" + strconv.Itoa(i%(bound+100))
+		first := got[0][i]
+		same := true
+		for g := range got {
+			if got[g][i] != want {
+				t.Fatalf("goroutine %d: Of(%q) = %q", g, want, got[g][i])
+			}
+			same = same && unsafe.StringData(got[g][i]) == unsafe.StringData(first)
+		}
+		if same {
+			interned++
+		}
+	}
+	// Values looked up once the table was full may be allocated anew by
+	// each goroutine; everything held by the table is one string.
+	if again := s.Of([]byte("v0")); unsafe.StringData(again) != unsafe.StringData(s.Of([]byte("v0"))) {
+		t.Fatal("a held string is not returned as one")
+	}
+	if interned < bound/2 {
+		t.Fatalf("only %d of %d lookups agreed on one string", interned, 2*bound)
 	}
 }
