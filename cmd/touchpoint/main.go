@@ -78,6 +78,13 @@ func newApp(e *env) *cli.App {
 			&cli.StringFlag{Name: "addr", Value: "http://127.0.0.1:7400", EnvVars: []string{"TOUCHPOINT_ADDR"}, Usage: "control-plane admin API `URL`"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"TOUCHPOINT_TOKEN"}, Usage: "bearer `TOKEN` for the admin API"},
 			&cli.StringFlag{Name: "ca-cert", EnvVars: []string{"TOUCHPOINT_CA_CERT"}, Usage: "PEM `FILE` of the CA (or self-signed certificate) the admin API's HTTPS certificate is checked against"},
+			pprofFlag(),
+		},
+		Before: func(c *cli.Context) error {
+			if a := c.String("pprof-addr"); a != "" {
+				return startPprof(a)
+			}
+			return nil
 		},
 		Commands: []*cli.Command{
 			controlplaneCommand(e),
