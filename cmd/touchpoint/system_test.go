@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,19 +48,42 @@ func touchpointBinary(t *testing.T) string {
 }
 
 // freeAddrs returns n distinct free loopback addresses: every listener is
-// held until all are chosen, so no two coincide.
+// held until all are chosen, so no two coincide. They are taken below the
+// kernel's ephemeral range: the processes they are for bind them only
+// later, and a port from that range can meanwhile become the source port
+// of any outgoing connection on the machine (a system test failed so,
+// "bind: address already in use", while other packages' tests ran).
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
+	lo := ephemeralLow()
 	var addrs []string
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(addrs) < n; tries++ {
+		if tries > 1000 {
+			t.Fatalf("no free loopback port below %d after %d tries", lo, tries)
+		}
+		port := lo - 1 - mrand.IntN(min(lo-1024, 16384))
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
 		defer ln.Close()
 		addrs = append(addrs, ln.Addr().String())
 	}
 	return addrs
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux;
+// 32768, its default, where it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if lo, err := strconv.Atoi(f[0]); err == nil && lo > 2048 {
+				return lo
+			}
+		}
+	}
+	return 32768
 }
 
 type proc struct {
