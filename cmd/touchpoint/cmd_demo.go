@@ -379,5 +379,12 @@ func (e *env) printDemo(url, token, dir, catalogFile, kioskURL, ivrURL string, c
 		"campaigns report grow-q4 --chart "+filepath.Join(dir, "grow-q4.png"),
 	)
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, e.msg(msgDemoLoad))
+	fmt.Fprintln(w)
+	commands(
+		"load --agent "+kioskURL+" --connections 64 --duration 20s",
+		"load --agent "+kioskURL+" --connections 1 --duration 20s",
+	)
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, e.msg(msgDemoStop))
 }

@@ -31,6 +31,7 @@ const (
 	msgDemoCustomers
 	msgDemoPurchases
 	msgDemoInsight
+	msgDemoLoad
 	msgDemoDecisions
 	msgHdrID
 	msgHdrKind
@@ -93,6 +94,7 @@ var messages = map[string]map[msgKey]string{
 		msgDemoContacts:     "Record contacts on the agents, then see them in the fleet and the ledger:",
 		msgDemoCustomers:    "Customers: %d sample customers imported from %s (C1 and C2 are the README's).",
 		msgDemoPurchases:    "Purchases: %d sample purchases of the last half year in the contact ledger (agent %s), for segments and lifetime value.",
+		msgDemoLoad:         "Measure the kiosk agent under load, next to a trivial HTTP handler in a process of its own (docs/PERFORMANCE.md):",
 		msgDemoInsight:      "Score every customer (RFM, value tier, lifecycle, lifetime value), learn offer propensities per segment, read a campaign's results:",
 		msgDemoDecisions:    "Ask the agents what to offer (C1 gets retain-10; C2 is not eligible; after two presented contacts C1 is capped on both agents):",
 		msgHdrID:            "ID",
@@ -154,6 +156,7 @@ var messages = map[string]map[msgKey]string{
 		msgDemoContacts:     "在代理上记录接触，然后在代理列表和接触台账中查看：",
 		msgDemoCustomers:    "客户：已从 %[2]s 导入 %[1]d 个示例客户（C1 和 C2 即 README 中的客户）。",
 		msgDemoPurchases:    "购买：接触台账中有 %d 条近半年的示例购买记录（代理 %s），供分群和客户终身价值使用。",
+		msgDemoLoad:         "对自助终端代理做压力测试，并与独立进程中的最简 HTTP 处理程序对比（docs/PERFORMANCE.md）：",
 		msgDemoInsight:      "为每位客户评分（RFM、价值层级、生命周期、终身价值），按分群学习优惠倾向，查看营销活动结果：",
 		msgDemoDecisions:    "询问代理该推荐什么（C1 获得 retain-10；C2 不符合条件；两次展示后 C1 在两个代理上都达到接触上限）：",
 		msgHdrID:            "编号",
