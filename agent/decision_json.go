@@ -18,16 +18,10 @@ import (
 // bytes.
 func appendDecisionJSON(b []byte, d *api.Decision) (_ []byte, ok bool) {
 	w := jsonWriter{b: b, ok: true}
-	w.raw(`{"decisionId":`)
-	w.str(d.DecisionID)
-	w.raw(`,"customerId":`)
-	w.str(d.CustomerID)
-	w.raw(`,"channel":`)
-	w.str(d.Channel)
-	if d.Intent != "" {
-		w.raw(`,"intent":`)
-		w.str(d.Intent)
-	}
+	w.strField(`{"decisionId":`, d.DecisionID)
+	w.strField(`,"customerId":`, d.CustomerID)
+	w.strField(`,"channel":`, d.Channel)
+	w.optStr(`,"intent":`, d.Intent)
 	w.raw(`,"configIndex":`)
 	w.b = strconv.AppendUint(w.b, d.ConfigIndex, 10)
 	if !d.Time.IsZero() {
@@ -38,22 +32,15 @@ func appendDecisionJSON(b []byte, d *api.Decision) (_ []byte, ok bool) {
 	list(&w, d.Offers, w.offer)
 	w.raw(`,"suppressed":`)
 	list(&w, d.Suppressed, func(s *api.SuppressedOffer) {
-		w.raw(`{"offerId":`)
-		w.str(s.OfferID)
-		if s.CampaignID != "" {
-			w.raw(`,"campaignId":`)
-			w.str(s.CampaignID)
-		}
-		w.raw(`,"code":`)
-		w.str(string(s.Code))
-		w.raw(`,"reason":`)
-		w.str(s.Reason)
+		w.strField(`{"offerId":`, s.OfferID)
+		w.optStr(`,"campaignId":`, s.CampaignID)
+		w.strField(`,"code":`, string(s.Code))
+		w.strField(`,"reason":`, s.Reason)
 		w.raw("}")
 	})
 	w.raw(`,"holdout":`)
 	list(&w, d.Holdout, func(h *api.Holdout) {
-		w.raw(`{"campaignId":`)
-		w.str(h.CampaignID)
+		w.strField(`{"campaignId":`, h.CampaignID)
 		w.raw(`,"offerIds":`)
 		list(&w, h.OfferIDs, func(s *string) { w.str(*s) })
 		w.raw("}")
@@ -62,22 +49,13 @@ func appendDecisionJSON(b []byte, d *api.Decision) (_ []byte, ok bool) {
 		w.raw(`,"churnRisk":`)
 		w.float(*d.ChurnRisk)
 	}
-	if d.ChurnLevel != "" {
-		w.raw(`,"churnLevel":`)
-		w.str(d.ChurnLevel)
-	}
-	if d.ChurnModel != "" {
-		w.raw(`,"churnModel":`)
-		w.str(d.ChurnModel)
-	}
+	w.optStr(`,"churnLevel":`, d.ChurnLevel)
+	w.optStr(`,"churnModel":`, d.ChurnModel)
 	if d.ChurnModelVersion != 0 {
 		w.raw(`,"churnModelVersion":`)
 		w.b = strconv.AppendInt(w.b, int64(d.ChurnModelVersion), 10)
 	}
-	if d.Segment != "" {
-		w.raw(`,"segment":`)
-		w.str(d.Segment)
-	}
+	w.optStr(`,"segment":`, d.Segment)
 	if d.Tariff != nil {
 		w.raw(`,"tariff":`)
 		w.tariff(d.Tariff)
@@ -93,72 +71,56 @@ type jsonWriter struct {
 
 func (w *jsonWriter) raw(s string) { w.b = append(w.b, s...) }
 
-func (w *jsonWriter) offer(o *api.DecisionOffer) {
-	w.raw(`{"offerId":`)
-	w.str(o.OfferID)
-	w.raw(`,"campaignId":`)
-	w.str(o.CampaignID)
-	if o.Name != "" {
-		w.raw(`,"name":`)
-		w.str(o.Name)
+// strField writes key (the comma and the quoted name with its colon) and v.
+func (w *jsonWriter) strField(key, v string) { w.raw(key); w.str(v) }
+
+// optStr writes the field only when v is set (omitempty).
+func (w *jsonWriter) optStr(key, v string) {
+	if v != "" {
+		w.strField(key, v)
 	}
-	w.raw(`,"category":`)
-	w.str(o.Category)
+}
+
+func (w *jsonWriter) floatField(key string, v float64) { w.raw(key); w.float(v) }
+
+func (w *jsonWriter) offer(o *api.DecisionOffer) {
+	w.strField(`{"offerId":`, o.OfferID)
+	w.strField(`,"campaignId":`, o.CampaignID)
+	w.optStr(`,"name":`, o.Name)
+	w.strField(`,"category":`, o.Category)
 	w.raw(`,"rank":`)
 	w.b = strconv.AppendInt(w.b, int64(o.Rank), 10)
-	w.raw(`,"score":`)
-	w.float(o.Score)
-	w.raw(`,"propensity":`)
-	w.float(o.Propensity)
-	w.raw(`,"value":`)
-	w.float(o.Value)
-	w.raw(`,"weight":`)
-	w.float(o.Weight)
-	w.raw(`,"contextWeight":`)
-	w.float(o.ContextWeight)
-	w.raw(`,"leverWeight":`)
-	w.float(o.LeverWeight)
+	w.floatField(`,"score":`, o.Score)
+	w.floatField(`,"propensity":`, o.Propensity)
+	w.floatField(`,"value":`, o.Value)
+	w.floatField(`,"weight":`, o.Weight)
+	w.floatField(`,"contextWeight":`, o.ContextWeight)
+	w.floatField(`,"leverWeight":`, o.LeverWeight)
 	if o.Transactional {
 		w.raw(`,"transactional":true`)
 	}
-	if o.PlanID != "" {
-		w.raw(`,"planId":`)
-		w.str(o.PlanID)
-	}
-	w.raw(`,"reason":`)
-	w.str(o.Reason)
+	w.optStr(`,"planId":`, o.PlanID)
+	w.strField(`,"reason":`, o.Reason)
 	w.raw("}")
 }
 
 func (w *jsonWriter) tariff(t *api.TariffAdvice) {
 	w.raw("{")
 	if t.CurrentPlanID != "" {
-		w.raw(`"currentPlanId":`)
-		w.str(t.CurrentPlanID)
+		w.strField(`"currentPlanId":`, t.CurrentPlanID)
 		w.raw(",")
 	}
 	w.raw(`"currentBill":`)
 	w.floatPtr(t.CurrentBill)
-	if t.CurrentBillSource != "" {
-		w.raw(`,"currentBillSource":`)
-		w.str(t.CurrentBillSource)
-	}
-	w.raw(`,"usage":{"voiceMinutes":`)
-	w.float(t.Usage.VoiceMinutes)
-	w.raw(`,"dataMB":`)
-	w.float(t.Usage.DataMB)
-	w.raw(`,"sms":`)
-	w.float(t.Usage.SMS)
+	w.optStr(`,"currentBillSource":`, t.CurrentBillSource)
+	w.floatField(`,"usage":{"voiceMinutes":`, t.Usage.VoiceMinutes)
+	w.floatField(`,"dataMB":`, t.Usage.DataMB)
+	w.floatField(`,"sms":`, t.Usage.SMS)
 	w.raw(`},"plans":`)
 	list(w, t.Plans, func(p *api.PlanBill) {
-		w.raw(`{"planId":`)
-		w.str(p.PlanID)
-		if p.Name != "" {
-			w.raw(`,"name":`)
-			w.str(p.Name)
-		}
-		w.raw(`,"bill":`)
-		w.float(p.Bill)
+		w.strField(`{"planId":`, p.PlanID)
+		w.optStr(`,"name":`, p.Name)
+		w.floatField(`,"bill":`, p.Bill)
 		w.raw(`,"saving":`)
 		w.floatPtr(p.Saving)
 		if p.Current {
