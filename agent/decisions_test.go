@@ -149,3 +149,38 @@ func TestAgent_TMFRecommendationAndCustomerUseTheEngineAndMaskPII(t *testing.T) 
 		t.Fatalf("PII in the answer: %s", res.body)
 	}
 }
+
+// An erased customer fetched from a node that has not yet applied the
+// erasure (a lagging follower, here the fake still serving it) is unknown
+// to an agent that has applied it: the stale copy is neither stored nor
+// decided on.
+func TestAgent_AStaleFetchAfterAnErasureIsUnknown(t *testing.T) {
+	fake := agenttest.Start(t, agenttest.Config{})
+	readmeCatalogue(fake, 0)
+	fake.PutCustomer(protocol.Profile{ID: "C2", Attributes: map[string]any{"tenureMonths": 3.0}, Index: 1})
+	cfg := config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(time.Hour, 1))
+	cfg.UnregionedMax = -1 // C2 is fetched on demand
+	a := start(t, cfg)
+	agenttest.WaitFor(t, 10*time.Second, "the catalogue", func() bool { return a.Status().Config.Index >= fake.Index() })
+	if _, res := decide(t, a.URL(), `{"customerId":"C2","channel":"kiosk"}`); res.status != 200 {
+		t.Fatalf("C2 before the erasure: %d %s", res.status, res.body)
+	}
+
+	erasedAt := fake.Delete("Customer", "C2")
+	agenttest.WaitFor(t, 10*time.Second, "the erasure", func() bool { return a.Status().Config.Index >= erasedAt })
+	before := fake.ProfileRequests()
+	for _, path := range []string{"/v1/decisions", "/tmf-api/customerManagement/v4/customer/C2"} {
+		var res response
+		if path == "/v1/decisions" {
+			_, res = decide(t, a.URL(), `{"customerId":"C2","channel":"kiosk"}`)
+		} else {
+			res = do(t, "GET", a.URL()+path, nil)
+		}
+		if res.status != 404 {
+			t.Fatalf("%s for the erased C2: %d %s", path, res.status, res.body)
+		}
+	}
+	if fake.ProfileRequests() == before {
+		t.Fatal("the agent did not ask the control plane: the test does not exercise a stale fetch")
+	}
+}

@@ -178,6 +178,22 @@ func setNewer(tx *badger.Txn, key []byte, p *protocol.Profile) error {
 // PutProfiles stores fetched or prefetched profiles and their history,
 // keeping a stored profile that is newer.
 func (c *Cache) PutProfiles(fs []Fetched) error {
+	_, err := c.putProfiles(fs)
+	return err
+}
+
+// PutFetched stores one fetched profile and its history as PutProfiles
+// does, and reports whether the cache knows the customer was erased after
+// the copy was read: the fetch was answered by a node that had not yet
+// applied the erasure, and the copy must not be used.
+func (c *Cache) PutFetched(f Fetched) (erased bool, err error) {
+	erasedAfter, err := c.putProfiles([]Fetched{f})
+	return err == nil && erasedAfter[0], err
+}
+
+// putProfiles is PutProfiles; erasedAfter[i] is set for each fs[i] that an
+// erasure applied here makes stale.
+func (c *Cache) putProfiles(fs []Fetched) (erasedAfter []bool, err error) {
 	// Shared with readers, exclusive of ApplyChanges and ApplySnapshot, so
 	// nothing writes a profile between the index check and the write;
 	// putMu orders concurrent puts.
@@ -186,12 +202,13 @@ func (c *Cache) PutProfiles(fs []Fetched) error {
 	c.putMu.Lock()
 	defer c.putMu.Unlock()
 	skip := make([]bool, len(fs))
-	err := c.view(func(tx *badger.Txn, _ uint64) error {
+	erasedAfter = make([]bool, len(fs))
+	err = c.view(func(tx *badger.Txn, _ uint64) error {
 		for i := range fs {
 			if e, err := erasedAt(tx, fs[i].Profile.ID); err != nil {
 				return err
 			} else if e >= fs[i].Profile.Index && e > 0 {
-				skip[i], fs[i].Contacts = true, nil // erased after this copy was read
+				skip[i], erasedAfter[i], fs[i].Contacts = true, true, nil // erased after this copy was read
 				continue
 			}
 			it, err := tx.Get(profileKey(c.gen, fs[i].Profile.ID))
@@ -208,7 +225,7 @@ func (c *Cache) PutProfiles(fs []Fetched) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store profiles: %w", err)
+		return nil, fmt.Errorf("store profiles: %w", err)
 	}
 	// One timestamp for the whole batch: a profile given twice is stored
 	// as its last copy (as when each went in a transaction of its own).
@@ -234,7 +251,7 @@ func (c *Cache) PutProfiles(fs []Fetched) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store profiles: %w", err)
+		return nil, fmt.Errorf("store profiles: %w", err)
 	}
 	var contacts []protocol.ContactEvent
 	for i := range fs {
@@ -243,9 +260,9 @@ func (c *Cache) PutProfiles(fs []Fetched) error {
 	c.histMu.Lock()
 	defer c.histMu.Unlock()
 	if err := c.addHistory(contacts, nil); err != nil {
-		return fmt.Errorf("store profiles: %w", err)
+		return nil, fmt.Errorf("store profiles: %w", err)
 	}
-	return nil
+	return erasedAfter, nil
 }
 
 // Profile returns a cached profile.

@@ -169,8 +169,8 @@ func TestCache_AFetchReadBeforeAnErasureDoesNotBringTheProfileBack(t *testing.T)
 		t.Fatal(err)
 	}
 	late := cache.Fetched{Profile: protocol.Profile{ID: "C1", Region: "sh", Index: 5}, Contacts: []protocol.ContactEvent{contact("ivr-1", 1, "C1", time.Now())}}
-	if err := c.PutProfiles([]cache.Fetched{late}); err != nil {
-		t.Fatal(err)
+	if erased, err := c.PutFetched(late); err != nil || !erased {
+		t.Fatalf("PutFetched of a copy read before the erasure: erased %v, %v", erased, err)
 	}
 	if c.HasProfile("C1") {
 		t.Fatal("a fetch answered before the erasure brought the profile back")
@@ -179,8 +179,8 @@ func TestCache_AFetchReadBeforeAnErasureDoesNotBringTheProfileBack(t *testing.T)
 		t.Fatalf("and its contacts: %+v", got)
 	}
 	// Re-imported after the erasure: a newer profile is kept.
-	if err := c.PutProfiles([]cache.Fetched{{Profile: protocol.Profile{ID: "C1", Region: "sh", Index: 12}}}); err != nil {
-		t.Fatal(err)
+	if erased, err := c.PutFetched(cache.Fetched{Profile: protocol.Profile{ID: "C1", Region: "sh", Index: 12}}); err != nil || erased {
+		t.Fatalf("PutFetched of a copy written after the erasure: erased %v, %v", erased, err)
 	}
 	if !c.HasProfile("C1") {
 		t.Fatal("a profile written after the erasure was refused")

@@ -19,6 +19,7 @@ import (
 // region filter of the change feed.
 type Profiles interface {
 	PutProfiles(fs []cache.Fetched) error
+	PutFetched(f cache.Fetched) (erased bool, err error)
 	AddContacts(evs []protocol.ContactEvent, own bool) error
 	SetRegion(region string, unregioned bool)
 }
@@ -91,8 +92,14 @@ func (l *Link) FetchProfile(ctx context.Context, id string) (*protocol.Profile, 
 	if m.Profile.ID != id {
 		return nil, fmt.Errorf("fetch profile %s: the node answered %s", id, m.Profile.ID)
 	}
-	if err := l.profiles.PutProfiles([]cache.Fetched{{Profile: m.Profile, Contacts: m.Contacts}}); err != nil {
+	erased, err := l.profiles.PutFetched(cache.Fetched{Profile: m.Profile, Contacts: m.Contacts})
+	if err != nil {
 		return nil, err
+	}
+	if erased {
+		// A node that had not yet applied the erasure answered: the
+		// customer is gone, as this agent already confirmed.
+		return nil, ErrUnknownCustomer
 	}
 	l.mu.Lock()
 	if l.refreshed != nil {
