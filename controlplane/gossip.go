@@ -29,7 +29,7 @@ func (s *Server) GossipAgents() map[string]api.FleetAgent {
 	}
 	out := map[string]api.FleetAgent{}
 	for id, st := range f.Agents() {
-		out[id] = api.FleetAgent{ID: id, Status: st.Status, ConfigIndex: st.Meta.ConfigIndex, OutboxBacklog: st.Meta.OutboxBacklog,
+		out[id] = api.FleetAgent{ID: id, Status: st.Status, ConfigIndex: st.Meta.ConfigIndex, AppliedIndex: st.Meta.ConfigIndex, OutboxBacklog: st.Meta.OutboxBacklog,
 			Version: st.Meta.Version, LastSeen: st.LastSeen, GossipAddr: st.Addr}
 	}
 	return out

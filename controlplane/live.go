@@ -35,6 +35,7 @@ func (s *Server) LiveAgents() map[string]api.FleetAgent {
 				a.Status = api.AgentAlive
 			}
 			a.ConfigIndex = max(a.ConfigIndex, si.ConfigIndex)
+			a.AppliedIndex = max(a.AppliedIndex, si.AppliedIndex)
 			a.OutboxBacklog = si.OutboxBacklog
 			if si.Version != "" {
 				a.Version = si.Version

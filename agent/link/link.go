@@ -208,6 +208,10 @@ type Link struct {
 	ackedSeq    atomic.Uint64
 	// acked is signalled (non-blocking) after every outbox ack.
 	acked chan struct{}
+	// applied is signalled (non-blocking) after every change page or
+	// snapshot the cache applied: the next Status reports it soon, so
+	// that an erasure's confirmation means the agent has applied it.
+	applied chan struct{}
 
 	// Customers (profiles.go): the cache's profile side, the session's
 	// connection, customers fetched in this session, and what was
@@ -255,7 +259,7 @@ func New(cfg Config, c Cache, ob Outbox) (*Link, error) {
 		log:   cfg.Logger.With("component", "link"),
 		cache: c,
 		ob:    ob,
-		acked: make(chan struct{}, 1),
+		acked: make(chan struct{}, 1), applied: make(chan struct{}, 1),
 	}
 	if p, ok := c.(Profiles); ok {
 		l.profiles = p

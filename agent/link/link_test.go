@@ -335,6 +335,36 @@ func TestLink_HelloCarriesHeldIndexAndGetsOnlyNewerChanges(t *testing.T) {
 	}
 }
 
+// The index an agent reports applied is what customers erase confirms on:
+// a pushed change is reported soon after it is applied, not at the next
+// periodic Status (an hour away here).
+func TestLink_ReportsAppliedChangesWithoutWaitingForThePeriodicStatus(t *testing.T) {
+	fake := agenttest.Start(t, agenttest.Config{})
+	fake.Put("Offer", "o1", map[string]any{"value": 1})
+	dir := t.TempDir()
+	cfg := newConfig(t, dir, []string{fake.Addr()}, fake.JoinToken(time.Hour, 1))
+	cfg.Timing.StatusEvery = time.Hour
+	a := mustOpen(t, dir, cfg)
+	a.run()
+	agenttest.WaitFor(t, 10*time.Second, "the snapshot", func() bool { return a.cache.Position().Index == 1 })
+	reported := func(idx uint64) func() bool {
+		return func() bool {
+			ss := fake.Statuses(agentID)
+			return len(ss) > 0 && ss[len(ss)-1].Index >= idx
+		}
+	}
+	agenttest.WaitFor(t, 5*time.Second, "the snapshot's index reported", reported(1))
+	for i := 2; i <= 4; i++ {
+		idx := fake.Put("Offer", fmt.Sprintf("o%d", i), map[string]any{"value": i})
+		agenttest.WaitFor(t, 5*time.Second, fmt.Sprintf("index %d reported", idx), reported(idx))
+	}
+	// Three pushes, each reported: a handful of Status frames, not one
+	// per page of a bulk import (appliedStatusGap spaces them).
+	if n := len(fake.Statuses(agentID)); n > 8 {
+		t.Fatalf("%d status frames for 4 applied positions", n)
+	}
+}
+
 func TestLink_NewEpochGetsASnapshot(t *testing.T) {
 	fake := agenttest.Start(t, agenttest.Config{})
 	fake.Put("Offer", "a", map[string]any{"value": 1})

@@ -286,6 +286,10 @@ func (l *Link) changeApplied() {
 	l.mu.Lock()
 	l.st.LastChangeError = ""
 	l.mu.Unlock()
+	select {
+	case l.applied <- struct{}{}:
+	default:
+	}
 }
 
 // changeFailed records why the copy could not follow and ends the session:
@@ -305,17 +309,25 @@ func (l *Link) changeFailed(pos cache.Position, err error) error {
 	return fmt.Errorf("apply configuration at %s: %w", pos, err)
 }
 
-// reportStatus sends Status frames every StatusEvery, and as soon as the
-// outbox fills, stops being full, drains or stops being empty.
+// reportStatus sends Status frames every StatusEvery, as soon as the
+// outbox fills, stops being full, drains or stops being empty, and within
+// appliedStatusGap of applying configuration changes (the index a Status
+// carries is what the fleet counts as applied: customers erase waits on
+// it).
 func (l *Link) reportStatus(ctx context.Context, w *frameWriter) error {
 	tick := time.NewTicker(l.cfg.StatusEvery)
 	defer tick.Stop()
-	var last struct{ full, empty bool }
+	var last struct {
+		full, empty bool
+		index       uint64
+		at          time.Time
+	}
 	send := func() error {
 		st := l.ob.Stats()
-		last.full, last.empty = st.Full, st.Backlog == 0
+		idx := l.cache.Position().Index
+		last.full, last.empty, last.index, last.at = st.Full, st.Backlog == 0, idx, time.Now()
 		return w.write(wire.MsgStatus, &wire.Status{
-			Index:         l.cache.Position().Index,
+			Index:         idx,
 			OutboxBacklog: st.Backlog,
 			OutboxFull:    st.Full,
 			NextSeq:       st.NextSeq,
@@ -324,6 +336,7 @@ func (l *Link) reportStatus(ctx context.Context, w *frameWriter) error {
 	if err := send(); err != nil {
 		return err
 	}
+	var soon <-chan time.Time // a Status owed for applied changes
 	for {
 		appended := l.ob.Appended()
 		select {
@@ -332,6 +345,19 @@ func (l *Link) reportStatus(ctx context.Context, w *frameWriter) error {
 		case <-tick.C:
 			if err := send(); err != nil {
 				return err
+			}
+			continue
+		case <-l.applied:
+			if soon == nil {
+				soon = time.After(max(0, appliedStatusGap-time.Since(last.at)))
+			}
+			continue
+		case <-soon:
+			soon = nil
+			if l.cache.Position().Index != last.index {
+				if err := send(); err != nil {
+					return err
+				}
 			}
 			continue
 		case <-appended:
@@ -344,6 +370,10 @@ func (l *Link) reportStatus(ctx context.Context, w *frameWriter) error {
 		}
 	}
 }
+
+// appliedStatusGap is the least time between a Status and the next one
+// sent for applied changes: a bulk import applies many pages a second.
+const appliedStatusGap = 100 * time.Millisecond
 
 // frameWriter serializes the writes of one stream.
 type frameWriter struct {

@@ -404,9 +404,10 @@ type fleetLister interface {
 	FleetAgents(ctx context.Context) ([]api.FleetAgent, error)
 }
 
-// awaitErasure polls the fleet until every agent with status alive holds a
-// configuration index at or past index (agents apply the change feed in
-// order, so they have dropped the customer), or wait runs out.
+// awaitErasure polls the fleet until every agent with status alive has
+// reported applying a configuration index at or past index (agents apply
+// the change feed in order, so they have dropped the customer), or wait
+// runs out. What a session has merely sent an agent does not count.
 func awaitErasure(ctx context.Context, fl fleetLister, index uint64, wait, every time.Duration) (confirmed, unconfirmed []string, offline int, err error) {
 	deadline := time.Now().Add(wait)
 	for {
@@ -420,7 +421,7 @@ func awaitErasure(ctx context.Context, fl fleetLister, index uint64, wait, every
 			case a.Revoked:
 			case a.Status != api.AgentAlive:
 				offline++
-			case a.ConfigIndex >= index:
+			case a.AppliedIndex >= index:
 				confirmed = append(confirmed, a.ID)
 			default:
 				unconfirmed = append(unconfirmed, a.ID)

@@ -336,11 +336,12 @@ func (f *fakeFleet) FleetAgents(context.Context) ([]api.FleetAgent, error) {
 	return s, nil
 }
 
-// An alive agent has applied the erasure once its configuration index
-// reaches the erase's; dead and revoked agents are not waited for.
+// An alive agent has applied the erasure once the configuration index it
+// reports applied reaches the erase's; dead and revoked agents are not
+// waited for.
 func TestAwaitErasure_WaitsForAliveAgentsOnly(t *testing.T) {
 	agent := func(id, status string, idx uint64, revoked bool) api.FleetAgent {
-		return api.FleetAgent{ID: id, Status: status, ConfigIndex: idx, Revoked: revoked}
+		return api.FleetAgent{ID: id, Status: status, ConfigIndex: idx, AppliedIndex: idx, Revoked: revoked}
 	}
 	fl := &fakeFleet{steps: [][]api.FleetAgent{
 		{agent("a", "alive", 9, false), agent("b", "alive", 10, false), agent("c", "dead", 0, false), agent("d", "alive", 0, true)},
@@ -356,6 +357,13 @@ func TestAwaitErasure_WaitsForAliveAgentsOnly(t *testing.T) {
 	conf, unconf, _, err = awaitErasure(context.Background(), fl, 10, 100*time.Millisecond, 10*time.Millisecond)
 	if err != nil || !reflect.DeepEqual(conf, []string{"b"}) || !reflect.DeepEqual(unconf, []string{"a"}) || time.Since(start) < 100*time.Millisecond {
 		t.Fatalf("timeout: confirmed %v unconfirmed %v err %v after %v", conf, unconf, err, time.Since(start))
+	}
+	// Sent the erasure by its session but not yet reporting it applied:
+	// not confirmed.
+	sent := api.FleetAgent{ID: "s", Status: "alive", ConfigIndex: 12, AppliedIndex: 9}
+	conf, unconf, _, err = awaitErasure(context.Background(), &fakeFleet{steps: [][]api.FleetAgent{{sent}}}, 10, 50*time.Millisecond, 10*time.Millisecond)
+	if err != nil || len(conf) != 0 || !reflect.DeepEqual(unconf, []string{"s"}) {
+		t.Fatalf("sent, not applied: confirmed %v unconfirmed %v err %v", conf, unconf, err)
 	}
 	if _, _, _, err := awaitErasure(context.Background(), &fakeFleet{steps: [][]api.FleetAgent{nil}}, 1, time.Second, time.Millisecond); err == nil {
 		t.Fatal("a fleet error is reported")

@@ -87,8 +87,8 @@ func (s *Server) fleetAgent(a fsm.Agent, live map[string]api.FleetAgent, head ui
 	out := api.FleetAgent{ID: a.ID, Site: a.Site, Channel: a.Channel, Status: api.AgentDead, GossipAddr: a.GossipAddr,
 		CertSerial: a.CertSerial, Enrolled: a.Enrolled, Revoked: a.Revoked}
 	if l, ok := live[a.ID]; ok {
-		out.Status, out.ConfigIndex, out.OutboxBacklog, out.Version, out.LastSeen, out.Session =
-			l.Status, l.ConfigIndex, l.OutboxBacklog, l.Version, l.LastSeen, l.Session
+		out.Status, out.ConfigIndex, out.AppliedIndex, out.OutboxBacklog, out.Version, out.LastSeen, out.Session =
+			l.Status, l.ConfigIndex, l.AppliedIndex, l.OutboxBacklog, l.Version, l.LastSeen, l.Session
 		if l.GossipAddr != "" {
 			out.GossipAddr = l.GossipAddr
 		}

@@ -507,6 +507,11 @@ func TestGateway_FleetShowsRegistryWithSessionState(t *testing.T) {
 	if f, err := s.next(5 * time.Second); err != nil || f.Type != wire.MsgSnapshot {
 		t.Fatalf("snapshot: %v %v", f.Type, err)
 	}
+	// Sent the snapshot, not yet reported applied: the fleet says so
+	// apart (customers erase waits on appliedIndex).
+	if as, err := cl.FleetAgents(context.Background()); err != nil || len(as) != 1 || as[0].AppliedIndex >= head {
+		t.Fatalf("before the agent's status: %+v %v", as, err)
+	}
 	if err := wire.WriteFrame(s.ctl, wire.MsgStatus, wire.Status{Index: head, OutboxBacklog: 17, NextSeq: 18}); err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +522,7 @@ func TestGateway_FleetShowsRegistryWithSessionState(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(as) == 1 && as[0].Status == api.AgentAlive && as[0].OutboxBacklog == 17 && as[0].Lag == 0 &&
-			as[0].ConfigIndex == head && as[0].Session == "n0" && as[0].Version == "test" {
+			as[0].ConfigIndex == head && as[0].AppliedIndex == head && as[0].Session == "n0" && as[0].Version == "test" {
 			break
 		}
 		if time.Now().After(deadline) {

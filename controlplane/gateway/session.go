@@ -28,7 +28,10 @@ type SessionInfo struct {
 	Version       string
 	Since         time.Time
 	LastSeen      time.Time
+	// ConfigIndex is the index the agent holds or has been sent;
+	// AppliedIndex what it reported holding (Hello, then Status).
 	ConfigIndex   uint64
+	AppliedIndex  uint64
 	OutboxBacklog uint64
 	OutboxFull    bool
 }
@@ -62,6 +65,7 @@ func (s *session) info() SessionInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	in := s.meta
+	in.AppliedIndex = in.ConfigIndex
 	if idx := s.sent.Load(); idx > in.ConfigIndex {
 		in.ConfigIndex = idx
 	}

@@ -322,7 +322,13 @@ type FleetAgent struct {
 	// ConfigIndex is the configuration index the agent holds; Lag is how
 	// many Raft indexes the newest configuration change is ahead of it (0:
 	// up to date).
-	ConfigIndex   uint64    `json:"configIndex"`
+	ConfigIndex uint64 `json:"configIndex"`
+	// AppliedIndex is the configuration index the agent itself last
+	// reported as applied to its cache (on its session, or in its gossip
+	// metadata). ConfigIndex can be ahead of it by changes a session has
+	// sent that the agent has not yet reported; customers erase counts an
+	// agent as confirmed on AppliedIndex.
+	AppliedIndex  uint64    `json:"appliedIndex"`
 	Lag           uint64    `json:"lag"`
 	OutboxBacklog uint64    `json:"outboxBacklog"`
 	Version       string    `json:"version"`
