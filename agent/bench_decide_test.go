@@ -181,7 +181,7 @@ func BenchmarkAgentDecide(b *testing.B) {
 // memLatencyNs measures the host's memory latency, as decisions over a
 // million profiles meet it: the mean time of a dependent load at random
 // in 512 MiB (pointer chasing through one random cycle, Sattolo's
-// shuffle). On the shared 2-core machine it moved between 210 and 390 ns
+// shuffle). On the shared 2-core machine it moved between 190 and 395 ns
 // within minutes, and the decisions' p99 with it (docs/PERFORMANCE.md);
 // the benchmark reports it beside them so each run says which host it
 // met. The memory is returned before the decisions are timed.

@@ -169,16 +169,13 @@ func TestAgent_AStaleFetchAfterAnErasureIsUnknown(t *testing.T) {
 	erasedAt := fake.Delete("Customer", "C2")
 	agenttest.WaitFor(t, 10*time.Second, "the erasure", func() bool { return a.Status().Config.Index >= erasedAt })
 	before := fake.ProfileRequests()
-	for _, path := range []string{"/v1/decisions", "/tmf-api/customerManagement/v4/customer/C2"} {
-		var res response
-		if path == "/v1/decisions" {
-			_, res = decide(t, a.URL(), `{"customerId":"C2","channel":"kiosk"}`)
-		} else {
-			res = do(t, "GET", a.URL()+path, nil)
-		}
-		if res.status != 404 {
-			t.Fatalf("%s for the erased C2: %d %s", path, res.status, res.body)
-		}
+	if _, res := decide(t, a.URL(), `{"customerId":"C2","channel":"kiosk"}`); res.status != 404 {
+		t.Fatalf("decision for the erased C2: %d %s", res.status, res.body)
+	} else if code, _ := res.errorCode(t); code != api.CodeUnknownCustomer {
+		t.Fatalf("decision for the erased C2: code %s", code)
+	}
+	if res := do(t, "GET", a.URL()+"/tmf-api/customerManagement/v4/customer/C2", nil); res.status != 404 {
+		t.Fatalf("TMF customer for the erased C2: %d %s", res.status, res.body)
 	}
 	if fake.ProfileRequests() == before {
 		t.Fatal("the agent did not ask the control plane: the test does not exercise a stale fetch")
