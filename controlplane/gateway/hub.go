@@ -13,8 +13,8 @@ import (
 // hub turns the change feed into frames once for every session. It wakes
 // on each apply, and when the feed's head moved it reads the new changes
 // once, encodes one frame, and wakes the sessions; a session whose index is
-// inside the frame's range writes those bytes as they are (the agent skips
-// changes at or below what it holds), the others read the feed themselves.
+// the frame's start writes those bytes as they are, the others read the
+// feed themselves (a node never sends an agent changes it holds).
 type hub struct {
 	state State
 	page  int

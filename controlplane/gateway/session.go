@@ -375,7 +375,8 @@ func (s *session) catchUp(ctx context.Context, ctl *quic.Stream, hello wire.Hell
 }
 
 // push sends the changes after what the agent holds, using the hub's
-// shared frame when it starts at or below the agent's index, then the
+// shared frame when it starts exactly at the agent's index (one that
+// started below it would resend changes the agent holds), then the
 // contacts committed since the last push.
 func (s *session) push(ctl *quic.Stream) error {
 	if err := s.pushChanges(ctl); err != nil {
@@ -391,7 +392,7 @@ func (s *session) pushChanges(ctl *quic.Stream) error {
 		if sent >= g.state.LastChange() {
 			return nil
 		}
-		if fr := g.hub.latest(); fr != nil && fr.from <= sent && sent < fr.to {
+		if fr := g.hub.latest(); fr != nil && fr.from == sent && sent < fr.to {
 			if _, err := ctl.Write(fr.frame); err != nil {
 				return fmt.Errorf("push: %w", err)
 			}
