@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -159,6 +160,9 @@ func BenchmarkAgentDecide(b *testing.B) {
 	}
 	lat := make([]time.Duration, 0, b.N)
 	var d api.Decision // reused, as postDecision's pool does
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	faults0 := minorFaults()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -169,6 +173,8 @@ func BenchmarkAgentDecide(b *testing.B) {
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
+	faults := minorFaults() - faults0
+	runtime.ReadMemStats(&ms1)
 	slices.Sort(lat)
 	q := func(p float64) float64 { return float64(lat[int(float64(len(lat)-1)*p)].Nanoseconds()) / 1000 }
 	b.ReportMetric(q(0.5), "p50-µs")
@@ -176,6 +182,18 @@ func BenchmarkAgentDecide(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
 	b.ReportMetric(rss, "rss-anon-MB")
 	b.ReportMetric(memNs, "mem-ns/hop")
+	// What a decision's tail can meet besides memory: the process's page
+	// faults (first touches of badger's memory-mapped tables) and the
+	// collector's cycles while the decisions ran.
+	b.ReportMetric(float64(faults)*1000/float64(b.N), "minflt/1k")
+	b.ReportMetric(float64(ms1.NumGC-ms0.NumGC), "gc-cycles")
+}
+
+// minorFaults is the process's minor page faults so far.
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Minflt
 }
 
 // memLatencyNs measures the host's memory latency, as decisions over a
