@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -20,8 +19,9 @@ const KindCustomer = "Customer"
 // Profiles and contact history live in the same store as the
 // configuration:
 //
-//	p/<gen 8><id>   profile index (8 bytes) + profile JSON
-//	h/<customer>    the customer's contacts, from any agent (history.go)
+//	p/<gen 8><id>   the profile's record: its index, JSON and contact
+//	                history (record.go)
+//	h/<customer>    the contacts of a customer not cached (history.go)
 //	e/<id>          the index at which the customer was erased
 //
 // Profiles belong to the configuration's generation, so a snapshot (which
@@ -72,20 +72,6 @@ func erasedAt(tx *badger.Txn, id string) (uint64, error) {
 	var idx uint64
 	err = it.Value(func(v []byte) error { idx = storedIndex(v); return nil })
 	return idx, err
-}
-
-func encodeProfile(p *protocol.Profile) ([]byte, error) {
-	if p.Validate() == nil { // the fast encoder takes valid profiles only
-		return protocol.AppendProfileJSON(binary.BigEndian.AppendUint64(make([]byte, 0, 8+protocol.ProfileJSONSize(p)), p.Index), p), nil
-	}
-	var buf bytes.Buffer
-	buf.Write(u64(p.Index))
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(p); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func storedIndex(v []byte) uint64 {
@@ -139,7 +125,7 @@ func (c *Cache) applyCustomer(tx *badger.Txn, ch api.Change) error {
 		if p.Index == 0 {
 			p.Index = ch.Index
 		}
-		return setNewer(tx, key, &p)
+		return setNewer(tx, c.gen, ch.ID, &p)
 	case api.OpDerive:
 		return c.applyDerive(tx, ch)
 	case api.OpDelete:
@@ -155,24 +141,50 @@ func (c *Cache) applyCustomer(tx *badger.Txn, ch api.Change) error {
 }
 
 // setNewer stores p unless the stored copy is newer (a prefetch may have
-// read a later state than the change being applied).
-func setNewer(tx *badger.Txn, key []byte, p *protocol.Profile) error {
-	if it, err := tx.Get(key); err == nil {
-		var idx uint64
-		if err := it.Value(func(v []byte) error { idx = storedIndex(v); return nil }); err != nil {
-			return err
-		}
-		if idx > p.Index {
+// read a later state than the change being applied), carrying the
+// customer's history over.
+func setNewer(tx *badger.Txn, gen uint64, id string, p *protocol.Profile) error {
+	var keep carried
+	newer := false
+	found, err := readRecord(tx, gen, id, func(r record) error {
+		if newer = r.index > p.Index; newer {
 			return nil
 		}
-	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		var err error
+		keep, err = carriedHistory(tx, id, true, r)
+		return err
+	})
+	if err != nil || newer {
 		return err
 	}
-	b, err := encodeProfile(p)
+	if !found {
+		if keep, err = carriedHistory(tx, id, false, record{}); err != nil {
+			return err
+		}
+	}
+	return writeRecord(tx, gen, id, p, keep)
+}
+
+// writer is what badger's transactions and write batches share.
+type writer interface {
+	Set(k, v []byte) error
+	Delete(k []byte) error
+}
+
+// writeRecord stores p as id's record with the history keep carries, and
+// deletes h/<id> when that is where the history came from.
+func writeRecord(w writer, gen uint64, id string, p *protocol.Profile, keep carried) error {
+	b, err := encodeRecord(p, keep.history)
 	if err != nil {
 		return err
 	}
-	return tx.Set(key, b)
+	if err := w.Set(profileKey(gen, id), b); err != nil {
+		return err
+	}
+	if keep.fromH {
+		return w.Delete(historyKey(id))
+	}
+	return nil
 }
 
 // PutProfiles stores fetched or prefetched profiles and their history,
@@ -201,6 +213,10 @@ func (c *Cache) putProfiles(fs []Fetched) (erasedAfter []bool, err error) {
 	defer c.mu.RUnlock()
 	c.putMu.Lock()
 	defer c.putMu.Unlock()
+	// Records hold histories too: no contact is merged between the read
+	// and the write of a profile.
+	c.histMu.Lock()
+	defer c.histMu.Unlock()
 	skip := make([]bool, len(fs))
 	erasedAfter = make([]bool, len(fs))
 	err = c.view(func(tx *badger.Txn, _ uint64) error {
@@ -227,39 +243,17 @@ func (c *Cache) putProfiles(fs []Fetched) (erasedAfter []bool, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("store profiles: %w", err)
 	}
-	// One timestamp for the whole batch: a profile given twice is stored
-	// as its last copy (as when each went in a transaction of its own).
-	last := make(map[string]int, len(fs))
-	for i := range fs {
-		if !skip[i] {
-			last[fs[i].Profile.ID] = i
-		}
-	}
-	err = c.batch(c.gen, func(wb *badger.WriteBatch) error {
-		for i := range fs {
-			if skip[i] || last[fs[i].Profile.ID] != i {
-				continue
-			}
-			b, err := encodeProfile(&fs[i].Profile)
-			if err != nil {
-				return err
-			}
-			if err := wb.Set(profileKey(c.gen, fs[i].Profile.ID), b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store profiles: %w", err)
-	}
+	// A profile given twice is stored as its last copy (as when each went
+	// in a transaction of its own).
+	puts := make(map[string]*protocol.Profile, len(fs))
 	var contacts []protocol.ContactEvent
 	for i := range fs {
+		if !skip[i] {
+			puts[fs[i].Profile.ID] = &fs[i].Profile
+		}
 		contacts = append(contacts, fs[i].Contacts...)
 	}
-	c.histMu.Lock()
-	defer c.histMu.Unlock()
-	if err := c.addHistory(contacts, nil); err != nil {
+	if err := c.writeCustomers(puts, contacts, false); err != nil {
 		return nil, fmt.Errorf("store profiles: %w", err)
 	}
 	return erasedAfter, nil
@@ -270,7 +264,7 @@ func (c *Cache) Profile(id string) (*protocol.Profile, bool, error) {
 	var p *protocol.Profile
 	err := c.view(func(tx *badger.Txn, gen uint64) error {
 		var err error
-		p, err = c.readProfile(tx, gen, id, c.readStrings())
+		p, err = c.readCustomer(tx, gen, id, c.readStrings(), true, nil)
 		return err
 	})
 	if err != nil {
@@ -282,46 +276,61 @@ func (c *Cache) Profile(id string) (*protocol.Profile, bool, error) {
 // Lookup reads a cached profile and its contact history in one read
 // transaction, as a decision needs them: the events since since, at most
 // max, oldest first, appended to evs. ok is false when the profile is not
-// cached (the history is not read then).
+// cached (the history is not read then). A profile written by this
+// version holds its history (record.go): one Get.
 func (c *Cache) Lookup(id string, since time.Time, max int, evs []protocol.ContactEvent) (p *protocol.Profile, out []protocol.ContactEvent, ok bool, err error) {
 	out = evs
 	err = c.view(func(tx *badger.Txn, gen uint64) error {
 		var err error
-		strs := c.readStrings()
-		if p, err = c.readProfile(tx, gen, id, strs); err != nil || p == nil {
-			return err
-		}
-		out, err = c.readHistoryStrings(tx, id, evs, strs)
+		p, err = c.readCustomer(tx, gen, id, c.readStrings(), true, &out)
 		return err
 	})
 	if err != nil {
 		return nil, evs, false, fmt.Errorf("read profile %s: %w", id, err)
 	}
-	return p, recent(out, len(evs), since, max), p != nil, nil
+	if p == nil {
+		return nil, evs, false, nil
+	}
+	return p, recent(out, len(evs), since, max), true, nil
 }
 
-// readProfile reads id's profile of generation gen, nil if not cached.
-func (c *Cache) readProfile(tx *badger.Txn, gen uint64, id string, strs *protocol.Strings) (*protocol.Profile, error) {
-	it, err := tx.Get(profileKey(gen, id))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+// readCustomer reads id's profile of generation gen, nil if not cached
+// (decoded only with profile set), and with evs set appends its history
+// to *evs: from the record, or from h/<id> for a record of the first
+// format or a customer not cached — except when profile is set and the
+// customer is not cached.
+func (c *Cache) readCustomer(tx *badger.Txn, gen uint64, id string, strs *protocol.Strings, profile bool, evs *[]protocol.ContactEvent) (*protocol.Profile, error) {
 	var p *protocol.Profile
-	err = it.Value(func(v []byte) error {
-		if len(v) < 8 {
-			return fmt.Errorf("stored profile %s: %d bytes", id, len(v))
+	inline := false
+	found, err := readRecord(tx, gen, id, func(r record) error {
+		var err error
+		if profile {
+			if p, err = decodeProfile(r.json, strs); err != nil {
+				return fmt.Errorf("stored profile %s: %w", id, err)
+			}
 		}
-		if q, ok := protocol.DecodeProfileJSONStrings(v[8:], strs); ok {
-			p = &q
+		if evs == nil || !r.inline {
 			return nil
 		}
-		p = &protocol.Profile{}
-		return json.Unmarshal(v[8:], p)
+		inline = true
+		*evs, err = decodeHistory(id, r.history, *evs, strs)
+		return err
 	})
-	return p, err
+	if err != nil || evs == nil || inline || profile && !found {
+		return p, err
+	}
+	it, err := tx.Get(historyKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return p, nil
+	}
+	if err != nil {
+		return p, err
+	}
+	return p, it.Value(func(v []byte) error {
+		var err error
+		*evs, err = decodeHistory(id, v, *evs, strs)
+		return err
+	})
 }
 
 // HasProfile reports whether the cache holds id.
