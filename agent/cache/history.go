@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -46,16 +47,7 @@ func historyEvent(e protocol.ContactEvent) protocol.ContactEvent {
 type merger struct {
 	have, out []protocol.ContactEvent
 	seen      map[historyID]bool
-	buf       []byte // the records and histories of one writeCustomers (hold)
-}
-
-// hold copies b to m.buf, the memory of one writeCustomers: one buffer
-// for the batch, each piece valid (a growth copies, the old array lives
-// on) until the batch is written; the next call reuses it.
-func (m *merger) hold(b []byte) []byte {
-	from := len(m.buf)
-	m.buf = append(m.buf, b...)
-	return m.buf[from:len(m.buf):len(m.buf)]
+	buf       []byte // the encoded histories of one addHistory
 }
 
 // maxMergeBuffer bounds the encoding buffer a merger keeps.
@@ -144,10 +136,10 @@ func (c *Cache) writeCustomers(puts map[string]*protocol.Profile, evs []protocol
 		found, err := readRecord(tx, gen, customer, func(r record) error {
 			cur = record{index: r.index, inline: r.inline}
 			if r.inline {
-				cur.history = c.merger.hold(r.history)
+				cur.history = bytes.Clone(r.history)
 			}
 			if p == nil { // the record's profile stays
-				cur.json = c.merger.hold(r.json)
+				cur.json = bytes.Clone(r.json)
 			}
 			return nil
 		})
@@ -179,6 +171,9 @@ func (c *Cache) writeCustomers(puts map[string]*protocol.Profile, evs []protocol
 				return err
 			}
 			if added {
+				// One buffer for the batch: each value stays valid (a
+				// growth copies, the old array lives on) until the batch
+				// is written, and is reused by the next call.
 				from := len(c.merger.buf)
 				c.merger.buf = protocol.AppendEventList(c.merger.buf, out)
 				hist = c.merger.buf[from:len(c.merger.buf):len(c.merger.buf)]
@@ -192,9 +187,7 @@ func (c *Cache) writeCustomers(puts map[string]*protocol.Profile, evs []protocol
 			}
 			writes[customer] = write{value: b, record: true, dropH: inH}
 		case found && (added || inH): // a record of the first format takes its history in
-			from := len(c.merger.buf)
-			c.merger.buf = appendRecord(c.merger.buf, cur.index, cur.json, hist)
-			writes[customer] = write{value: c.merger.buf[from:len(c.merger.buf):len(c.merger.buf)], record: true, dropH: inH}
+			writes[customer] = write{value: appendRecord(nil, cur.index, cur.json, hist), record: true, dropH: inH}
 		case !found && added:
 			writes[customer] = write{value: hist}
 		}
