@@ -15,20 +15,8 @@ import (
 // cache does not hold is not fetched for it; a held copy read at or after
 // the change's index already has it.
 func (c *Cache) applyDerive(tx *badger.Txn, ch api.Change) error {
-	var p *protocol.Profile
-	var keep carried
-	_, err := readRecord(tx, c.gen, ch.ID, func(r record) error {
-		if r.index >= ch.Index {
-			return nil
-		}
-		var err error
-		if p, err = decodeProfile(r.json, nil); err != nil {
-			return fmt.Errorf("stored profile %s: %w", ch.ID, err)
-		}
-		keep, err = carriedHistory(tx, ch.ID, true, r)
-		return err
-	})
-	if err != nil || p == nil {
+	p, err := c.readProfile(tx, c.gen, ch.ID, nil)
+	if err != nil || p == nil || p.Index >= ch.Index {
 		return err
 	}
 	u, err := protocol.DecodeDerivedUpdate(ch.Doc)
@@ -37,5 +25,9 @@ func (c *Cache) applyDerive(tx *badger.Txn, ch api.Change) error {
 	}
 	u.ApplyTo(p)
 	p.Index = ch.Index
-	return writeRecord(tx, c.gen, ch.ID, p, keep)
+	b, err := encodeProfile(p)
+	if err != nil {
+		return err
+	}
+	return tx.Set(profileKey(c.gen, ch.ID), b)
 }

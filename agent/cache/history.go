@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,16 +11,14 @@ import (
 	"touchpoint.dev/touchpoint/protocol"
 )
 
-// Contact history: per customer, protocol's event list
-// (protocol.AppendEventList) in the customer's profile record, or at
+// Contact history: one key per customer,
 //
-//	h/<customer>
+//	h/<customer>   protocol's event list (protocol.AppendEventList)
 //
-// while the profile is not cached (record.go); oldest first, each (agent,
-// sequence) once, at most MaxHistory contacts and none older than
-// HistoryWindow before the newest. A decision reads it with the profile's
-// Get (a prefix iteration costs ten times more in badger); writes read,
-// merge and rewrite it under histMu.
+// oldest first, each (agent, sequence) once, at most MaxHistory contacts
+// and none older than HistoryWindow before the newest. A decision reads it
+// with one Get (a prefix iteration costs ten times more in badger); writes
+// read, merge and rewrite it under histMu.
 const (
 	MaxHistory    = 256
 	HistoryWindow = 366 * 24 * time.Hour
@@ -103,107 +100,44 @@ func (m *merger) merge(have, evs []protocol.ContactEvent) (out []protocol.Contac
 	return out, added
 }
 
-// writeCustomers writes customers' records and histories (c.mu held
-// shared, histMu held): puts are new profiles to store (each carrying its
-// customer's history over), evs contacts to merge into their customers'
-// histories — in the record of a cached customer, at h/<id> otherwise
-// (record.go). With heldOnly, contacts are kept only for customers
-// cached or being put. Contacts already merged (c.recorded) are dropped
-// without reading their history, and a history the merge leaves as it was
-// is not written back: a contact the control plane pushes back to the
-// agent that logged it costs nothing. Everything goes in one batch.
-func (c *Cache) writeCustomers(puts map[string]*protocol.Profile, evs []protocol.ContactEvent, heldOnly bool) error {
+// addHistory merges contacts into their customers' histories (c.mu held
+// shared, histMu held). held, when not nil, says which customers to keep
+// contacts for. Contacts already merged (c.recorded) are dropped without
+// reading their history, and a history the merge leaves as it was is not
+// written back: a contact the control plane pushes back to the agent
+// that logged it costs nothing.
+func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn, customer string) bool) error {
 	by := map[string][]protocol.ContactEvent{}
 	for _, e := range evs {
 		if !c.recorded.has(e) {
 			by[e.CustomerID] = append(by[e.CustomerID], e)
 		}
 	}
-	if len(by) == 0 && len(puts) == 0 {
+	if len(by) == 0 {
 		return nil
 	}
-	type write struct {
-		value  []byte // a record, or h/<id>'s event list when !record
-		record bool
-		dropH  bool // delete h/<id>: the record took its history in
-	}
-	writes := make(map[string]write, len(by)+len(puts))
+	merged := make(map[string][]byte, len(by))
 	c.merger.buf = c.merger.buf[:0]
-	gen := c.gen
-	consider := func(tx *badger.Txn, customer string) error {
-		p, add := puts[customer], by[customer]
-		var cur record // the stored record, what this write needs of it copied
-		found, err := readRecord(tx, gen, customer, func(r record) error {
-			cur = record{index: r.index, inline: r.inline}
-			if r.inline {
-				cur.history = bytes.Clone(r.history)
+	err := c.view(func(tx *badger.Txn, _ uint64) error {
+		for customer, add := range by {
+			if held != nil && !held(tx, customer) {
+				delete(by, customer)
+				continue
 			}
-			if p == nil { // the record's profile stays
-				cur.json = bytes.Clone(r.json)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if !found && p == nil && heldOnly {
-			delete(by, customer)
-			return nil
-		}
-		inH := false // the history is at h/<id>
-		if !cur.inline {
-			it, err := tx.Get(historyKey(customer))
-			switch {
-			case errors.Is(err, badger.ErrKeyNotFound):
-			case err != nil:
-				return err
-			default:
-				if cur.history, err = it.ValueCopy(nil); err != nil {
-					return err
-				}
-				inH = true
-			}
-		}
-		hist, added := cur.history, false
-		if len(add) > 0 {
-			var out []protocol.ContactEvent
-			if out, added, err = c.mergeInto(customer, cur.history, add); err != nil {
-				return err
-			}
-			if added {
-				// One buffer for the batch: each value stays valid (a
-				// growth copies, the old array lives on) until the batch
-				// is written, and is reused by the next call.
-				from := len(c.merger.buf)
-				c.merger.buf = protocol.AppendEventList(c.merger.buf, out)
-				hist = c.merger.buf[from:len(c.merger.buf):len(c.merger.buf)]
-			}
-		}
-		switch {
-		case p != nil:
-			b, err := encodeRecord(p, hist)
+			// The merge's own string table: decisions' reads do not
+			// share its lock with this writer.
+			have, err := c.readHistoryStrings(tx, customer, c.merger.have[:0], c.histStrs)
+			c.merger.have = have
 			if err != nil {
 				return err
 			}
-			writes[customer] = write{value: b, record: true, dropH: inH}
-		case found && (added || inH): // a record of the first format takes its history in
-			writes[customer] = write{value: appendRecord(nil, cur.index, cur.json, hist), record: true, dropH: inH}
-		case !found && added:
-			writes[customer] = write{value: hist}
-		}
-		return nil
-	}
-	err := c.view(func(tx *badger.Txn, _ uint64) error {
-		for customer := range puts {
-			if err := consider(tx, customer); err != nil {
-				return err
-			}
-		}
-		for customer := range by {
-			if puts[customer] == nil {
-				if err := consider(tx, customer); err != nil {
-					return err
-				}
+			if out, added := c.merger.merge(have, add); added {
+				// One buffer for the batch: each value stays valid
+				// (a growth copies, the old array lives on) until the
+				// batch is written, and is reused by the next call.
+				from := len(c.merger.buf)
+				c.merger.buf = protocol.AppendEventList(c.merger.buf, out)
+				merged[customer] = c.merger.buf[from:len(c.merger.buf):len(c.merger.buf)]
 			}
 		}
 		return nil
@@ -214,20 +148,11 @@ func (c *Cache) writeCustomers(puts map[string]*protocol.Profile, evs []protocol
 	if cap(c.merger.buf) > maxMergeBuffer {
 		defer func() { c.merger.buf = nil }() // after the write: a prefetch's page, not kept
 	}
-	if len(writes) > 0 {
-		err = c.batch(gen, func(wb *badger.WriteBatch) error {
-			for customer, w := range writes {
-				key := historyKey(customer)
-				if w.record {
-					key = profileKey(gen, customer)
-				}
-				if err := wb.Set(key, w.value); err != nil {
+	if len(merged) > 0 {
+		err = c.batch(c.gen, func(wb *badger.WriteBatch) error {
+			for customer, v := range merged {
+				if err := wb.Set(historyKey(customer), v); err != nil {
 					return err
-				}
-				if w.dropH {
-					if err := wb.Delete(historyKey(customer)); err != nil {
-						return err
-					}
 				}
 			}
 			return nil
@@ -244,21 +169,6 @@ func (c *Cache) writeCustomers(puts map[string]*protocol.Profile, evs []protocol
 	return nil
 }
 
-// mergeInto decodes the encoded history have (through the merges' own
-// string table: decisions' reads do not share its lock with this writer)
-// and merges add into it; out is the merger's memory, valid until the
-// next merge.
-func (c *Cache) mergeInto(customer string, have []byte, add []protocol.ContactEvent) (out []protocol.ContactEvent, added bool, err error) {
-	c.merger.have = c.merger.have[:0]
-	if len(have) > 0 {
-		if c.merger.have, err = protocol.DecodeEventListInto(c.merger.have, have, c.histStrs); err != nil {
-			return nil, false, fmt.Errorf("contact history of %s: %w", customer, err)
-		}
-	}
-	out, added = c.merger.merge(c.merger.have, add)
-	return out, added, nil
-}
-
 // AddContacts records contacts in the history: all of them when own is
 // set (the agent's own, recorded as it accepts them, so its caps are exact
 // before the control plane acknowledges them), otherwise only those of
@@ -272,9 +182,17 @@ func (c *Cache) AddContacts(evs []protocol.ContactEvent, own bool) error {
 	// not fall between reading a history and writing it back.
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	gen := c.gen
 	c.histMu.Lock()
 	defer c.histMu.Unlock()
-	if err := c.writeCustomers(nil, evs, !own); err != nil {
+	var held func(*badger.Txn, string) bool
+	if !own {
+		held = func(tx *badger.Txn, customer string) bool {
+			_, err := tx.Get(profileKey(gen, customer))
+			return err == nil
+		}
+	}
+	if err := c.addHistory(evs, held); err != nil {
 		return fmt.Errorf("record contacts: %w", err)
 	}
 	return nil
@@ -284,8 +202,9 @@ func (c *Cache) AddContacts(evs []protocol.ContactEvent, own bool) error {
 // at most max (the newest max when there are more).
 func (c *Cache) Contacts(customer string, since time.Time, max int) ([]protocol.ContactEvent, error) {
 	var out []protocol.ContactEvent
-	err := c.view(func(tx *badger.Txn, gen uint64) error {
-		_, err := c.readCustomer(tx, gen, customer, c.readStrings(), false, &out)
+	err := c.view(func(tx *badger.Txn, _ uint64) error {
+		var err error
+		out, err = c.readHistory(tx, customer, nil)
 		return err
 	})
 	if err != nil {
@@ -310,19 +229,32 @@ func recent(evs []protocol.ContactEvent, from int, since time.Time, max int) []p
 	return append(evs[:from], evs[i:]...)
 }
 
-// decodeHistory appends an encoded history of customer to evs.
-func decodeHistory(customer string, b []byte, evs []protocol.ContactEvent, strs *protocol.Strings) ([]protocol.ContactEvent, error) {
-	if len(b) == 0 {
+// readHistory appends customer's stored history to evs, through the
+// cache's string table.
+func (c *Cache) readHistory(tx *badger.Txn, customer string, evs []protocol.ContactEvent) ([]protocol.ContactEvent, error) {
+	return c.readHistoryStrings(tx, customer, evs, c.readStrings())
+}
+
+func (c *Cache) readHistoryStrings(tx *badger.Txn, customer string, evs []protocol.ContactEvent, strs *protocol.Strings) ([]protocol.ContactEvent, error) {
+	it, err := tx.Get(historyKey(customer))
+	if errors.Is(err, badger.ErrKeyNotFound) {
 		return evs, nil
 	}
-	out, err := protocol.DecodeEventListInto(evs, b, strs)
 	if err != nil {
-		return evs, fmt.Errorf("contact history of %s: %w", customer, err)
+		return evs, err
 	}
+	out := evs
+	err = it.Value(func(v []byte) error {
+		var err error
+		if out, err = protocol.DecodeEventListInto(evs, v, strs); err != nil {
+			return fmt.Errorf("contact history: %w", err)
+		}
+		return nil
+	})
 	for i := len(evs); i < len(out); i++ {
 		out[i].CustomerID = customer // histories written before historyEvent carry it too
 	}
-	return out, nil
+	return out, err
 }
 
 // recorded remembers the last recordedMax contacts merged into histories

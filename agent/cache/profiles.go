@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -19,9 +20,8 @@ const KindCustomer = "Customer"
 // Profiles and contact history live in the same store as the
 // configuration:
 //
-//	p/<gen 8><id>   the profile's record: its index, JSON and contact
-//	                history (record.go)
-//	h/<customer>    the contacts of a customer not cached (history.go)
+//	p/<gen 8><id>   profile index (8 bytes) + profile JSON
+//	h/<customer>    the customer's contacts, from any agent (history.go)
 //	e/<id>          the index at which the customer was erased
 //
 // Profiles belong to the configuration's generation, so a snapshot (which
@@ -72,6 +72,20 @@ func erasedAt(tx *badger.Txn, id string) (uint64, error) {
 	var idx uint64
 	err = it.Value(func(v []byte) error { idx = storedIndex(v); return nil })
 	return idx, err
+}
+
+func encodeProfile(p *protocol.Profile) ([]byte, error) {
+	if p.Validate() == nil { // the fast encoder takes valid profiles only
+		return protocol.AppendProfileJSON(binary.BigEndian.AppendUint64(make([]byte, 0, 8+protocol.ProfileJSONSize(p)), p.Index), p), nil
+	}
+	var buf bytes.Buffer
+	buf.Write(u64(p.Index))
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func storedIndex(v []byte) uint64 {
@@ -125,7 +139,7 @@ func (c *Cache) applyCustomer(tx *badger.Txn, ch api.Change) error {
 		if p.Index == 0 {
 			p.Index = ch.Index
 		}
-		return setNewer(tx, c.gen, ch.ID, &p)
+		return setNewer(tx, key, &p)
 	case api.OpDerive:
 		return c.applyDerive(tx, ch)
 	case api.OpDelete:
@@ -141,50 +155,24 @@ func (c *Cache) applyCustomer(tx *badger.Txn, ch api.Change) error {
 }
 
 // setNewer stores p unless the stored copy is newer (a prefetch may have
-// read a later state than the change being applied), carrying the
-// customer's history over.
-func setNewer(tx *badger.Txn, gen uint64, id string, p *protocol.Profile) error {
-	var keep carried
-	newer := false
-	found, err := readRecord(tx, gen, id, func(r record) error {
-		if newer = r.index > p.Index; newer {
-			return nil
-		}
-		var err error
-		keep, err = carriedHistory(tx, id, true, r)
-		return err
-	})
-	if err != nil || newer {
-		return err
-	}
-	if !found {
-		if keep, err = carriedHistory(tx, id, false, record{}); err != nil {
+// read a later state than the change being applied).
+func setNewer(tx *badger.Txn, key []byte, p *protocol.Profile) error {
+	if it, err := tx.Get(key); err == nil {
+		var idx uint64
+		if err := it.Value(func(v []byte) error { idx = storedIndex(v); return nil }); err != nil {
 			return err
 		}
+		if idx > p.Index {
+			return nil
+		}
+	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		return err
 	}
-	return writeRecord(tx, gen, id, p, keep)
-}
-
-// writer is what badger's transactions and write batches share.
-type writer interface {
-	Set(k, v []byte) error
-	Delete(k []byte) error
-}
-
-// writeRecord stores p as id's record with the history keep carries, and
-// deletes h/<id> when that is where the history came from.
-func writeRecord(w writer, gen uint64, id string, p *protocol.Profile, keep carried) error {
-	b, err := encodeRecord(p, keep.history)
+	b, err := encodeProfile(p)
 	if err != nil {
 		return err
 	}
-	if err := w.Set(profileKey(gen, id), b); err != nil {
-		return err
-	}
-	if keep.fromH {
-		return w.Delete(historyKey(id))
-	}
-	return nil
+	return tx.Set(key, b)
 }
 
 // PutProfiles stores fetched or prefetched profiles and their history,
@@ -213,10 +201,6 @@ func (c *Cache) putProfiles(fs []Fetched) (erasedAfter []bool, err error) {
 	defer c.mu.RUnlock()
 	c.putMu.Lock()
 	defer c.putMu.Unlock()
-	// Records hold histories too: no contact is merged between the read
-	// and the write of a profile.
-	c.histMu.Lock()
-	defer c.histMu.Unlock()
 	skip := make([]bool, len(fs))
 	erasedAfter = make([]bool, len(fs))
 	err = c.view(func(tx *badger.Txn, _ uint64) error {
@@ -243,17 +227,39 @@ func (c *Cache) putProfiles(fs []Fetched) (erasedAfter []bool, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("store profiles: %w", err)
 	}
-	// A profile given twice is stored as its last copy (as when each went
-	// in a transaction of its own).
-	puts := make(map[string]*protocol.Profile, len(fs))
-	var contacts []protocol.ContactEvent
+	// One timestamp for the whole batch: a profile given twice is stored
+	// as its last copy (as when each went in a transaction of its own).
+	last := make(map[string]int, len(fs))
 	for i := range fs {
 		if !skip[i] {
-			puts[fs[i].Profile.ID] = &fs[i].Profile
+			last[fs[i].Profile.ID] = i
 		}
+	}
+	err = c.batch(c.gen, func(wb *badger.WriteBatch) error {
+		for i := range fs {
+			if skip[i] || last[fs[i].Profile.ID] != i {
+				continue
+			}
+			b, err := encodeProfile(&fs[i].Profile)
+			if err != nil {
+				return err
+			}
+			if err := wb.Set(profileKey(c.gen, fs[i].Profile.ID), b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store profiles: %w", err)
+	}
+	var contacts []protocol.ContactEvent
+	for i := range fs {
 		contacts = append(contacts, fs[i].Contacts...)
 	}
-	if err := c.writeCustomers(puts, contacts, false); err != nil {
+	c.histMu.Lock()
+	defer c.histMu.Unlock()
+	if err := c.addHistory(contacts, nil); err != nil {
 		return nil, fmt.Errorf("store profiles: %w", err)
 	}
 	return erasedAfter, nil
@@ -264,7 +270,7 @@ func (c *Cache) Profile(id string) (*protocol.Profile, bool, error) {
 	var p *protocol.Profile
 	err := c.view(func(tx *badger.Txn, gen uint64) error {
 		var err error
-		p, err = c.readCustomer(tx, gen, id, c.readStrings(), true, nil)
+		p, err = c.readProfile(tx, gen, id, c.readStrings())
 		return err
 	})
 	if err != nil {
@@ -276,61 +282,46 @@ func (c *Cache) Profile(id string) (*protocol.Profile, bool, error) {
 // Lookup reads a cached profile and its contact history in one read
 // transaction, as a decision needs them: the events since since, at most
 // max, oldest first, appended to evs. ok is false when the profile is not
-// cached (the history is not read then). A profile written by this
-// version holds its history (record.go): one Get.
+// cached (the history is not read then).
 func (c *Cache) Lookup(id string, since time.Time, max int, evs []protocol.ContactEvent) (p *protocol.Profile, out []protocol.ContactEvent, ok bool, err error) {
 	out = evs
 	err = c.view(func(tx *badger.Txn, gen uint64) error {
 		var err error
-		p, err = c.readCustomer(tx, gen, id, c.readStrings(), true, &out)
+		strs := c.readStrings()
+		if p, err = c.readProfile(tx, gen, id, strs); err != nil || p == nil {
+			return err
+		}
+		out, err = c.readHistoryStrings(tx, id, evs, strs)
 		return err
 	})
 	if err != nil {
 		return nil, evs, false, fmt.Errorf("read profile %s: %w", id, err)
 	}
-	if p == nil {
-		return nil, evs, false, nil
-	}
-	return p, recent(out, len(evs), since, max), true, nil
+	return p, recent(out, len(evs), since, max), p != nil, nil
 }
 
-// readCustomer reads id's profile of generation gen, nil if not cached
-// (decoded only with profile set), and with evs set appends its history
-// to *evs: from the record, or from h/<id> for a record of the first
-// format or a customer not cached — except when profile is set and the
-// customer is not cached.
-func (c *Cache) readCustomer(tx *badger.Txn, gen uint64, id string, strs *protocol.Strings, profile bool, evs *[]protocol.ContactEvent) (*protocol.Profile, error) {
-	var p *protocol.Profile
-	inline := false
-	found, err := readRecord(tx, gen, id, func(r record) error {
-		var err error
-		if profile {
-			if p, err = decodeProfile(r.json, strs); err != nil {
-				return fmt.Errorf("stored profile %s: %w", id, err)
-			}
-		}
-		if evs == nil || !r.inline {
-			return nil
-		}
-		inline = true
-		*evs, err = decodeHistory(id, r.history, *evs, strs)
-		return err
-	})
-	if err != nil || evs == nil || inline || profile && !found {
-		return p, err
-	}
-	it, err := tx.Get(historyKey(id))
+// readProfile reads id's profile of generation gen, nil if not cached.
+func (c *Cache) readProfile(tx *badger.Txn, gen uint64, id string, strs *protocol.Strings) (*protocol.Profile, error) {
+	it, err := tx.Get(profileKey(gen, id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return p, nil
+		return nil, nil
 	}
 	if err != nil {
-		return p, err
+		return nil, err
 	}
-	return p, it.Value(func(v []byte) error {
-		var err error
-		*evs, err = decodeHistory(id, v, *evs, strs)
-		return err
+	var p *protocol.Profile
+	err = it.Value(func(v []byte) error {
+		if len(v) < 8 {
+			return fmt.Errorf("stored profile %s: %d bytes", id, len(v))
+		}
+		if q, ok := protocol.DecodeProfileJSONStrings(v[8:], strs); ok {
+			p = &q
+			return nil
+		}
+		p = &protocol.Profile{}
+		return json.Unmarshal(v[8:], p)
 	})
+	return p, err
 }
 
 // HasProfile reports whether the cache holds id.
