@@ -241,8 +241,14 @@ func Open(cfg Config) (*Cache, error) {
 	c.read.Store(&readPoint{ts: c.last, gen: c.gen})
 	// A crash between writing a new generation and switching to it leaves
 	// orphans; drop every generation but the current one.
-	if err := c.dropStale(c.gen, false); err != nil {
+	if err := c.dropStale(c.gen); err != nil {
 		c.log.Warn("drop stale generations", "error", err)
+	}
+	if n, err := c.migrateHistories(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("move contact histories in agent cache %s: %w", cfg.Dir, err)
+	} else if n > 0 {
+		c.log.Info("moved contact histories next to their profiles", "histories", n)
 	}
 	return c, nil
 }
@@ -456,7 +462,7 @@ func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) 
 		return nil
 	})
 	if err != nil {
-		_ = c.dropStale(c.gen, false)
+		_ = c.dropStale(c.gen)
 		return false, fmt.Errorf("install snapshot: %w", err)
 	}
 	// The switch: generation and position together, and readers take the
@@ -469,25 +475,24 @@ func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) 
 		return tx.Set(keyGen, u64(next))
 	})
 	if err != nil {
-		_ = c.dropStale(c.gen, false)
+		_ = c.dropStale(c.gen)
 		return false, fmt.Errorf("install snapshot: %w", err)
 	}
 	c.gen, c.pos = next, pos
 	c.catalogMoved()
 	// Profiles and their history go with the old generation: the agent
 	// was too far behind to know which customers were erased meanwhile.
-	if err := c.dropStale(next, true); err != nil {
+	if err := c.dropStale(next); err != nil {
 		c.log.Warn("drop replaced generation", "error", err)
 	}
 	return true, nil
 }
 
-// dropStale deletes the objects and profiles of every generation but keep
-// and, with history, every customer's contact history.
-func (c *Cache) dropStale(keep uint64, history bool) error {
-	if history {
-		c.recorded.clear() // c.mu held: no merge runs
-	}
+// dropStale deletes the objects, profiles and contact histories of every
+// generation but keep. It forgets which contacts were merged (recorded):
+// what was dropped must merge again when it comes back.
+func (c *Cache) dropStale(keep uint64) error {
+	c.recorded.clear() // c.mu held (or Open's): no merge runs
 	var stale [][]byte
 	err := c.view(func(tx *badger.Txn, _ uint64) error {
 		opts := badger.DefaultIteratorOptions
@@ -502,10 +507,7 @@ func (c *Cache) dropStale(keep uint64, history bool) error {
 			}
 		}
 		collect(prefixObj, genPrefix(keep))
-		collect(prefixProfile, profileGenPrefix(keep))
-		if history {
-			collect(prefixHistory, nil)
-		}
+		collect(prefixProfile, profileGenPrefix(keep)) // and their histories
 		return nil
 	})
 	if err != nil || len(stale) == 0 {

@@ -11,22 +11,38 @@ import (
 	"touchpoint.dev/touchpoint/protocol"
 )
 
-// Contact history: one key per customer,
+// Contact history: one key per customer, right after the customer's
+// profile key,
 //
-//	h/<customer>   protocol's event list (protocol.AppendEventList)
+//	p/<gen 8><customer> 0x00   protocol's event list (protocol.AppendEventList)
 //
 // oldest first, each (agent, sequence) once, at most MaxHistory contacts
 // and none older than HistoryWindow before the newest. A decision reads it
 // with one Get (a prefix iteration costs ten times more in badger); writes
 // read, merge and rewrite it under histMu.
+//
+// Next to the profile, the history is almost always in the profile's
+// block: the decision's second read walks the table index and the block
+// the first one just brought into the processor's caches, instead of a
+// second random walk through memory. In paired runs over a million
+// profiles that cut a decision by 4-8 us at p50 and 9-16 us at p99
+// (docs/PERFORMANCE.md). The 0 byte, which no customer id holds, keeps
+// the key apart from every profile's. Stores written before kept
+// histories at h/<customer>; Open moves them (migrateHistories).
+//
+// A history is thus of the generation too: a snapshot drops the
+// profiles and their histories together (dropStale).
 const (
 	MaxHistory    = 256
 	HistoryWindow = 366 * 24 * time.Hour
 )
 
-func historyKey(customer string) []byte {
-	return append(append([]byte{}, prefixHistory...), customer...)
+func historyKey(gen uint64, customer string) []byte {
+	return append(appendProfileKey(make([]byte, 0, len(prefixProfile)+8+len(customer)+1), gen, customer), 0)
 }
+
+// isHistoryKey tells a history key from a profile key under p/.
+func isHistoryKey(k []byte) bool { return len(k) > 0 && k[len(k)-1] == 0 }
 
 // historyEvent is what a history keeps of an event: what decisions count
 // (time, channel, type, outcome, offer, campaign) and the agent and
@@ -126,7 +142,7 @@ func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn
 			}
 			// The merge's own string table: decisions' reads do not
 			// share its lock with this writer.
-			have, err := c.readHistoryStrings(tx, customer, c.merger.have[:0], c.histStrs)
+			have, err := c.readHistoryStrings(tx, c.gen, customer, c.merger.have[:0], c.histStrs)
 			c.merger.have = have
 			if err != nil {
 				return err
@@ -151,7 +167,7 @@ func (c *Cache) addHistory(evs []protocol.ContactEvent, held func(tx *badger.Txn
 	if len(merged) > 0 {
 		err = c.batch(c.gen, func(wb *badger.WriteBatch) error {
 			for customer, v := range merged {
-				if err := wb.Set(historyKey(customer), v); err != nil {
+				if err := wb.Set(historyKey(c.gen, customer), v); err != nil {
 					return err
 				}
 			}
@@ -202,9 +218,9 @@ func (c *Cache) AddContacts(evs []protocol.ContactEvent, own bool) error {
 // at most max (the newest max when there are more).
 func (c *Cache) Contacts(customer string, since time.Time, max int) ([]protocol.ContactEvent, error) {
 	var out []protocol.ContactEvent
-	err := c.view(func(tx *badger.Txn, _ uint64) error {
+	err := c.view(func(tx *badger.Txn, gen uint64) error {
 		var err error
-		out, err = c.readHistory(tx, customer, nil)
+		out, err = c.readHistory(tx, gen, customer, nil)
 		return err
 	})
 	if err != nil {
@@ -231,12 +247,12 @@ func recent(evs []protocol.ContactEvent, from int, since time.Time, max int) []p
 
 // readHistory appends customer's stored history to evs, through the
 // cache's string table.
-func (c *Cache) readHistory(tx *badger.Txn, customer string, evs []protocol.ContactEvent) ([]protocol.ContactEvent, error) {
-	return c.readHistoryStrings(tx, customer, evs, c.readStrings())
+func (c *Cache) readHistory(tx *badger.Txn, gen uint64, customer string, evs []protocol.ContactEvent) ([]protocol.ContactEvent, error) {
+	return c.readHistoryStrings(tx, gen, customer, evs, c.readStrings())
 }
 
-func (c *Cache) readHistoryStrings(tx *badger.Txn, customer string, evs []protocol.ContactEvent, strs *protocol.Strings) ([]protocol.ContactEvent, error) {
-	it, err := tx.Get(historyKey(customer))
+func (c *Cache) readHistoryStrings(tx *badger.Txn, gen uint64, customer string, evs []protocol.ContactEvent, strs *protocol.Strings) ([]protocol.ContactEvent, error) {
+	it, err := tx.Get(historyKey(gen, customer))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return evs, nil
 	}
@@ -298,3 +314,52 @@ func (r *recorded) add(e protocol.ContactEvent) {
 }
 
 func (r *recorded) clear() { *r = recorded{} }
+
+// migrateHistories moves the histories a store written before they sat
+// next to their profiles (h/<customer>) into the current generation, in
+// transactions that each write a few and delete their old keys: a crash
+// leaves every history in one place or both, and the next Open moves what
+// is left (the same value again where it was in both). It runs in Open,
+// before anything else reads or writes.
+func (c *Cache) migrateHistories() (int, error) {
+	moved := 0
+	// Each transaction well inside badger's limits for this memtable size.
+	maxSize, maxCount := c.db.MaxBatchSize()/4, c.db.MaxBatchCount()/4
+	for {
+		var keys, vals [][]byte
+		err := c.view(func(tx *badger.Txn, _ uint64) error {
+			opts := badger.DefaultIteratorOptions
+			opts.Prefix = legacyHistoryPrefix
+			it := tx.NewIterator(opts)
+			defer it.Close()
+			size := 0
+			for it.Rewind(); it.Valid() && int64(size) < maxSize && int64(len(keys)) < maxCount; it.Next() {
+				v, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				keys, vals = append(keys, it.Item().KeyCopy(nil)), append(vals, v)
+				size += len(v) + 2*len(keys[len(keys)-1]) + 16
+			}
+			return nil
+		})
+		if err != nil || len(keys) == 0 {
+			return moved, err
+		}
+		err = c.update(c.gen, func(tx *badger.Txn) error {
+			for i, k := range keys {
+				if err := tx.Set(historyKey(c.gen, string(k[len(legacyHistoryPrefix):])), vals[i]); err != nil {
+					return err
+				}
+				if err := tx.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return moved, err
+		}
+		moved += len(keys)
+	}
+}

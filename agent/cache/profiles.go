@@ -20,9 +20,9 @@ const KindCustomer = "Customer"
 // Profiles and contact history live in the same store as the
 // configuration:
 //
-//	p/<gen 8><id>   profile index (8 bytes) + profile JSON
-//	h/<customer>    the customer's contacts, from any agent (history.go)
-//	e/<id>          the index at which the customer was erased
+//	p/<gen 8><id>        profile index (8 bytes) + profile JSON
+//	p/<gen 8><id> 0x00   the customer's contacts, from any agent (history.go)
+//	e/<id>               the index at which the customer was erased
 //
 // Profiles belong to the configuration's generation, so a snapshot (which
 // the agent gets when it fell too far behind to know what was erased)
@@ -34,7 +34,9 @@ const KindCustomer = "Customer"
 // holds, and always for the agent's own contacts.
 var (
 	prefixProfile = []byte("p/")
-	prefixHistory = []byte("h/")
+	// h/<customer> held histories before they moved next to the profile
+	// (history.go); Open moves what a store still has there.
+	legacyHistoryPrefix = []byte("h/")
 	// e/<id> holds the index (8 bytes) at which the customer was erased: a
 	// fetch answered before the erasure and arriving after it must not
 	// bring the profile back. Kept across snapshots.
@@ -48,7 +50,10 @@ type Fetched struct {
 }
 
 func profileKey(gen uint64, id string) []byte {
-	k := make([]byte, 0, len(prefixProfile)+8+len(id))
+	return appendProfileKey(make([]byte, 0, len(prefixProfile)+8+len(id)), gen, id)
+}
+
+func appendProfileKey(k []byte, gen uint64, id string) []byte {
 	k = append(k, prefixProfile...)
 	k = binary.BigEndian.AppendUint64(k, gen)
 	return append(k, id...)
@@ -149,7 +154,7 @@ func (c *Cache) applyCustomer(tx *badger.Txn, ch api.Change) error {
 		if err := tx.Set(erasedKey(ch.ID), u64(ch.Index)); err != nil {
 			return err
 		}
-		return tx.Delete(historyKey(ch.ID))
+		return tx.Delete(historyKey(c.gen, ch.ID))
 	}
 	return fmt.Errorf("change at index %d: unknown op %q", ch.Index, ch.Op)
 }
@@ -291,7 +296,7 @@ func (c *Cache) Lookup(id string, since time.Time, max int, evs []protocol.Conta
 		if p, err = c.readProfile(tx, gen, id, strs); err != nil || p == nil {
 			return err
 		}
-		out, err = c.readHistoryStrings(tx, id, evs, strs)
+		out, err = c.readHistoryStrings(tx, gen, id, evs, strs)
 		return err
 	})
 	if err != nil {
@@ -345,7 +350,9 @@ func (c *Cache) ProfileCount() int {
 		it := tx.NewIterator(opts)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			n++
+			if !isHistoryKey(it.Item().Key()) {
+				n++
+			}
 		}
 		return nil
 	})
