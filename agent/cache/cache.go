@@ -30,6 +30,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -244,11 +245,12 @@ func Open(cfg Config) (*Cache, error) {
 	if err := c.dropStale(c.gen); err != nil {
 		c.log.Warn("drop stale generations", "error", err)
 	}
+	moveStart := time.Now()
 	if n, err := c.migrateHistories(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("move contact histories in agent cache %s: %w", cfg.Dir, err)
 	} else if n > 0 {
-		c.log.Info("moved contact histories next to their profiles", "histories", n)
+		c.log.Info("moved contact histories next to their profiles", "histories", n, "took", time.Since(moveStart).Round(time.Millisecond))
 	}
 	return c, nil
 }

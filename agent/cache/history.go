@@ -325,6 +325,9 @@ func (c *Cache) migrateHistories() (int, error) {
 	moved := 0
 	// Each transaction well inside badger's limits for this memtable size.
 	maxSize, maxCount := c.db.MaxBatchSize()/4, c.db.MaxBatchCount()/4
+	// Each pass goes on after the last key moved: seeking from the start
+	// would step over every deletion before it, quadratic in the store.
+	from := legacyHistoryPrefix
 	for {
 		var keys, vals [][]byte
 		err := c.view(func(tx *badger.Txn, _ uint64) error {
@@ -333,7 +336,7 @@ func (c *Cache) migrateHistories() (int, error) {
 			it := tx.NewIterator(opts)
 			defer it.Close()
 			size := 0
-			for it.Rewind(); it.Valid() && int64(size) < maxSize && int64(len(keys)) < maxCount; it.Next() {
+			for it.Seek(from); it.Valid() && int64(size) < maxSize && int64(len(keys)) < maxCount; it.Next() {
 				v, err := it.Item().ValueCopy(nil)
 				if err != nil {
 					return err
@@ -361,5 +364,6 @@ func (c *Cache) migrateHistories() (int, error) {
 			return moved, err
 		}
 		moved += len(keys)
+		from = append(keys[len(keys)-1], 0) // the next key after it
 	}
 }
