@@ -197,7 +197,9 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.check(); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "agent", cfg.ID), started: cfg.Now()}
+	// Every line the agent and its stores log names the agent, once.
+	cfg.Logger = cfg.Logger.With("agent", cfg.ID)
+	a := &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent"), started: cfg.Now()}
 	var key []byte
 	if cfg.EncryptionKeyFile != "" {
 		var err error

@@ -53,7 +53,7 @@ type membership struct {
 func newMembership(a *Agent) *membership {
 	m := &membership{
 		a:    a,
-		log:  a.cfg.Logger.With("component", "membership", "agent", a.cfg.ID),
+		log:  a.cfg.Logger.With("component", "membership"),
 		new:  func(c gossip.Config) (gossiper, error) { return gossip.New(c) },
 		wake: make(chan struct{}, 1),
 	}

@@ -47,7 +47,7 @@ var fastAgentGossip = agent.GossipTiming{MetaEvery: 200 * time.Millisecond, Rejo
 func newAgentConfig(t *testing.T, c *cptest.Cluster, id, channel, token string) agent.Config {
 	return agent.Config{ID: id, DataDir: filepath.Join(t.TempDir(), id), Site: "sh-01", Channel: channel,
 		HTTPAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0", ControlPlane: quicAddrs(c), JoinToken: token,
-		Version: "test", Logger: cptest.Logger(t).With("agent", id), LinkTiming: fastLink, GossipTiming: fastAgentGossip}
+		Version: "test", Logger: cptest.Logger(t), LinkTiming: fastLink, GossipTiming: fastAgentGossip}
 }
 
 func startTestAgent(t *testing.T, cfg agent.Config) *testAgent {

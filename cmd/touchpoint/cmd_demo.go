@@ -269,7 +269,7 @@ func startDemoAgents(ctx context.Context, c *cli.Context, cl *api.Client, srv *c
 	} {
 		a, err := agent.New(agent.Config{ID: d.id, DataDir: filepath.Join(dir, d.id), Site: "shanghai-01", Channel: d.channel,
 			HTTPAddr: freeOr(d.addr), GossipAddr: "127.0.0.1:0", ControlPlane: []string{srv.QUICAddr()}, JoinToken: tok.Token,
-			Version: version, Logger: log.With("agent", d.id)})
+			Version: version, Logger: log})
 		if err != nil {
 			for _, a := range agents {
 				_ = a.Close()
