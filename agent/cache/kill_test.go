@@ -11,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+
 	"touchpoint.dev/touchpoint/agent/cache"
+	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
@@ -132,5 +136,110 @@ func TestCache_Kill9LeavesAConsistentCopy(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("round %d: last acknowledged %d, reopened at %d", round, last, pos.Index)
+	}
+}
+
+const migrateHelperEnv = "CACHE_MIGRATE_HELPER_DIR"
+
+// TestCacheMigrateHelperProcess is not a test:
+// TestCache_Kill9DuringTheHistoryMoveLosesNothing runs the test binary
+// again with migrateHelperEnv set, and this function opens the cache there
+// (which moves the histories of an older store) until it is killed.
+func TestCacheMigrateHelperProcess(t *testing.T) {
+	dir := os.Getenv(migrateHelperEnv)
+	if dir == "" {
+		t.Skip("helper process for TestCache_Kill9DuringTheHistoryMoveLosesNothing")
+	}
+	c, err := cache.Open(cache.Config{Dir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open:", err)
+		os.Exit(2)
+	}
+	_ = c.Close()
+	fmt.Println("opened")
+}
+
+// Open moves an older store's histories in many transactions; kill -9 in
+// the middle of the move, five times, and the next Open still ends with every
+// history in its new place, each contact once.
+func TestCache_Kill9DuringTheHistoryMoveLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	const customers = 200_000
+	dir := t.TempDir()
+	c, err := cache.Open(cache.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	count := func(i int) int { return 1 + i%4 }
+	func() {
+		db, err := badger.OpenManaged(badger.DefaultOptions(dir).WithLogger(nil).WithCompression(options.None))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		wb := db.NewWriteBatchAt(db.MaxVersion() + 1)
+		defer wb.Cancel()
+		for i := range customers {
+			id := "C" + strconv.Itoa(i)
+			var evs []protocol.ContactEvent
+			for k := range count(i) {
+				evs = append(evs, contact("ivr-1", uint64(k+1), id, now.Add(time.Duration(k)*time.Minute)))
+			}
+			if err := wb.Set([]byte("h/"+id), protocol.AppendEventList(nil, evs)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := wb.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}()
+
+	// Kill the child part way through the move: a delay at which some but
+	// not all histories had moved. The move's speed depends on the machine,
+	// so the delay adapts: longer if nothing moved, shorter if all did.
+	delay, killedMidway := 60*time.Millisecond, 0
+	for attempt := 0; attempt < 20 && killedMidway < 5; attempt++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCacheMigrateHelperProcess$")
+		cmd.Env = append(os.Environ(), migrateHelperEnv+"="+dir)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		_ = cmd.Process.Kill() // SIGKILL
+		_ = cmd.Wait()
+		switch left := legacyHistories(t, dir); {
+		case left == 0:
+			t.Fatalf("the move finished within %v: nothing left to kill it in", delay) // cannot retry: it is done
+		case left == customers:
+			delay *= 2
+		default:
+			killedMidway++
+			t.Logf("killed after %v with %d of %d histories still at their old keys", delay, left, customers)
+			delay += delay / 4
+		}
+	}
+	if killedMidway < 5 {
+		t.Fatalf("the child was killed mid-move %d times in 20 attempts, want 5", killedMidway)
+	}
+
+	c, err = cache.Open(cache.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range customers {
+		id := "C" + strconv.Itoa(i)
+		got, err := c.Contacts(id, time.Time{}, 100)
+		if err != nil || len(got) != count(i) {
+			t.Fatalf("%s: %d contacts (%v) after the interrupted moves, want %d", id, len(got), err, count(i))
+		}
+	}
+	_ = c.Close()
+	if n := legacyHistories(t, dir); n != 0 {
+		t.Fatalf("%d histories left at their old keys", n)
 	}
 }
