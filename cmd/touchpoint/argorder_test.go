@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -75,6 +77,35 @@ func TestRun_FlagsAfterPositionalsParse(t *testing.T) {
 		}
 		if !strings.Contains(errb.String(), "connection refused") {
 			t.Errorf("%s: want a connection error, got %q", line, errb.String())
+		}
+	}
+}
+
+// Errors the CLI finds itself carry a stable code, as the API's do:
+// "error: <code>: <message>", for scripts to match on the code.
+func TestRun_LocalErrorsHaveStableCodes(t *testing.T) {
+	badCSV := filepath.Join(t.TempDir(), "c.csv")
+	if err := os.WriteFile(badCSV, []byte("id,name\nC1,x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		"touchpoint get":                              "error: usage: touchpoint get KIND [ID]",
+		"touchpoint get offers -o yaml":               `error: usage: -o "yaml"`,
+		"touchpoint apply":                            `error: usage: Required flag "filename" not set`,
+		"touchpoint customers erase C1 --wait banana": `error: usage: invalid value "banana" for flag -wait`,
+		"touchpoint frobnicate":                       "error: usage: No help topic for 'frobnicate'",
+		"touchpoint get widgets":                      `error: unknown_kind: unknown kind "widgets"`,
+		"touchpoint apply -f /nonexistent/x.yaml":     "error: file_error: read /nonexistent/x.yaml",
+		"touchpoint customers import " + badCSV + " --id-column customerID": `error: invalid_input: ` + badCSV + `: the header has no column "customerID"`,
+		"touchpoint get offers": "error: unreachable: GET http://127.0.0.1:1/",
+	}
+	t.Setenv("TOUCHPOINT_LANG", "en")
+	t.Setenv("TOUCHPOINT_ADDR", "http://127.0.0.1:1") // nothing listens: what needs no server must not ask one
+	for line, want := range cases {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), strings.Fields(line), &out, &errb)
+		if code == 0 || !strings.Contains(errb.String(), want) {
+			t.Errorf("%s: exit %d, stderr %q; want non-zero and %q", line, code, errb.String(), want)
 		}
 	}
 }

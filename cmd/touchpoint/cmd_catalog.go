@@ -85,7 +85,7 @@ func kindArg(s string) (protocol.Kind, error) {
 	k, ok := protocol.KindFromPlural(strings.ToLower(s))
 	if !ok {
 		if k, ok = protocol.KindFromPlural(s); !ok {
-			return "", fmt.Errorf("unknown kind %q: use offers, plans, campaigns or policies", s)
+			return "", &cliError{code: string(api.CodeUnknownKind), err: fmt.Errorf("unknown kind %q: use offers, plans, campaigns or policies", s)}
 		}
 	}
 	return k, nil

@@ -48,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr, lang: language()}
 	app := newApp(e)
 	app.Setup()
+	app.OnUsageError = onUsageError
+	codeUsageErrors(app.Commands)
 	if err := app.RunContext(ctx, reorderArgs(app, args)); err != nil {
 		e.printError(err)
 		return 1
@@ -55,17 +57,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// printError prints err with its stable code (errorCode) first.
 func (e *env) printError(err error) {
 	var ae *api.Error
-	if errors.As(err, &ae) {
-		fmt.Fprintf(e.stderr, "%s: %s\n", e.msg(msgError), ae.Error())
+	var ce *cliError
+	if errors.As(err, &ae) || errors.As(err, &ce) {
+		// Their text starts with their code. An API error keeps its own
+		// context out: the message is the server's.
+		if ae != nil {
+			err = ae
+		}
+		fmt.Fprintf(e.stderr, "%s: %s\n", e.msg(msgError), err.Error())
 		return
 	}
 	var ee cli.ExitCoder
 	if errors.As(err, &ee) && ee.Error() == "" {
 		return
 	}
-	fmt.Fprintf(e.stderr, "%s: %v\n", e.msg(msgError), err)
+	fmt.Fprintf(e.stderr, "%s: %s: %v\n", e.msg(msgError), errorCode(err), err)
 }
 
 func newApp(e *env) *cli.App {
@@ -151,7 +160,7 @@ func format(c *cli.Context) (string, error) {
 	case "table", "json":
 		return o, nil
 	default:
-		return "", fmt.Errorf("-o %q: use table or json", o)
+		return "", usageError(fmt.Errorf("-o %q: use table or json", o))
 	}
 }
 
@@ -170,7 +179,7 @@ func (e *env) table() *tabwriter.Writer {
 func args(c *cli.Context, min, max int, usage string) ([]string, error) {
 	a := c.Args().Slice()
 	if len(a) < min || len(a) > max {
-		return nil, fmt.Errorf("usage: touchpoint %s %s", commandPath(c), usage)
+		return nil, usageError(fmt.Errorf("touchpoint %s %s", commandPath(c), usage))
 	}
 	return a, nil
 }
