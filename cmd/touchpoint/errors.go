@@ -31,7 +31,8 @@ type cliError struct {
 	err  error
 }
 
-func (e *cliError) Error() string { return e.code + ": " + e.err.Error() }
+// Error is the message alone: printError puts the code in front.
+func (e *cliError) Error() string { return e.err.Error() }
 func (e *cliError) Unwrap() error { return e.err }
 
 // usageError is a usage error: wrong arguments, a bad flag value.

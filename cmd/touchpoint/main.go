@@ -60,14 +60,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // printError prints err with its stable code (errorCode) first.
 func (e *env) printError(err error) {
 	var ae *api.Error
-	var ce *cliError
-	if errors.As(err, &ae) || errors.As(err, &ce) {
-		// Their text starts with their code. An API error keeps its own
-		// context out: the message is the server's.
-		if ae != nil {
-			err = ae
-		}
-		fmt.Fprintf(e.stderr, "%s: %s\n", e.msg(msgError), err.Error())
+	if errors.As(err, &ae) {
+		// The server's message, without the client's context.
+		fmt.Fprintf(e.stderr, "%s: %s\n", e.msg(msgError), ae.Error())
 		return
 	}
 	var ee cli.ExitCoder
