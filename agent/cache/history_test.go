@@ -30,15 +30,34 @@ func TestCache_HistoryKeepsHoldouts(t *testing.T) {
 	}
 }
 
-// legacyStore runs fn on the cache's badger store as the agent's badger
-// (managed mode) opens it, committing at the store's next timestamp: how a
-// test writes what an older version of the agent left on disk.
-func legacyStore(t *testing.T, dir string, fn func(tx *badger.Txn)) {
+// openStore opens the cache's badger store in dir directly (managed mode,
+// as the agent opens it), for a test to write what an older version of
+// the agent left on disk.
+func openStore(t *testing.T, dir string) *badger.DB {
 	t.Helper()
 	db, err := badger.OpenManaged(badger.DefaultOptions(dir).WithLogger(nil).WithCompression(options.None))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+// legacyHistory is customer's history of n presented contacts a minute
+// apart from at, encoded as the cache stores it.
+func legacyHistory(customer string, n int, at time.Time) []byte {
+	var evs []protocol.ContactEvent
+	for i := range n {
+		evs = append(evs, contact("ivr-1", uint64(i+1), customer, at.Add(time.Duration(i)*time.Minute)))
+	}
+	return protocol.AppendEventList(nil, evs)
+}
+
+// legacyStore runs fn on the cache's badger store as the agent's badger
+// (managed mode) opens it, committing at the store's next timestamp: how a
+// test writes what an older version of the agent left on disk.
+func legacyStore(t *testing.T, dir string, fn func(tx *badger.Txn)) {
+	t.Helper()
+	db := openStore(t, dir)
 	defer db.Close()
 	ts := db.MaxVersion() + 1
 	tx := db.NewTransactionAt(ts, true)
@@ -85,17 +104,10 @@ func TestCache_HistoriesOfAnOlderStoreMoveNextToTheirProfiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}()
-	history := func(customer string, n int) []byte {
-		var evs []protocol.ContactEvent
-		for i := range n {
-			evs = append(evs, contact("ivr-1", uint64(i+1), customer, now.Add(time.Duration(i)*time.Minute)))
-		}
-		return protocol.AppendEventList(nil, evs)
-	}
 	legacyStore(t, dir, func(tx *badger.Txn) {
 		for i := range customers {
 			id := "C" + strconv.Itoa(i+1) // C1 and C2 are cached, the others are this agent's own contacts
-			if err := tx.Set([]byte("h/"+id), history(id, 1+i%3)); err != nil {
+			if err := tx.Set([]byte("h/"+id), legacyHistory(id, 1+i%3, now)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -134,7 +146,7 @@ func TestCache_HistoriesOfAnOlderStoreMoveNextToTheirProfiles(t *testing.T) {
 	}
 	// A crash mid-move: C1's history both moved and still at its old key.
 	legacyStore(t, dir, func(tx *badger.Txn) {
-		if err := tx.Set([]byte("h/C1"), history("C1", 1)); err != nil {
+		if err := tx.Set([]byte("h/C1"), legacyHistory("C1", 1, now)); err != nil {
 			t.Fatal(err)
 		}
 	})

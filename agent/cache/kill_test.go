@@ -12,11 +12,7 @@ import (
 	"testing"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/options"
-
 	"touchpoint.dev/touchpoint/agent/cache"
-	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
@@ -178,20 +174,13 @@ func TestCache_Kill9DuringTheHistoryMoveLosesNothing(t *testing.T) {
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	count := func(i int) int { return 1 + i%4 }
 	func() {
-		db, err := badger.OpenManaged(badger.DefaultOptions(pristine).WithLogger(nil).WithCompression(options.None))
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := openStore(t, pristine)
 		defer db.Close()
 		wb := db.NewWriteBatchAt(db.MaxVersion() + 1)
 		defer wb.Cancel()
 		for i := range customers {
 			id := "C" + strconv.Itoa(i)
-			var evs []protocol.ContactEvent
-			for k := range count(i) {
-				evs = append(evs, contact("ivr-1", uint64(k+1), id, now.Add(time.Duration(k)*time.Minute)))
-			}
-			if err := wb.Set([]byte("h/"+id), protocol.AppendEventList(nil, evs)); err != nil {
+			if err := wb.Set([]byte("h/"+id), legacyHistory(id, count(i), now)); err != nil {
 				t.Fatal(err)
 			}
 		}

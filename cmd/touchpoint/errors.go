@@ -17,12 +17,12 @@ import (
 // ("error: usage: …") for scripts to match, and they are only ever added,
 // never renamed.
 const (
-	codeUsage        = "usage"         // wrong arguments or flags
-	codeInvalidInput = "invalid_input" // a local file or value the command cannot use
-	codeFileError    = "file_error"    // a local file cannot be read or written
-	codeUnreachable  = "unreachable"   // the API could not be reached (connection, TLS)
-	codeTimeout      = "timeout"       // a wait or deadline ran out
-	codeInterrupted  = "interrupted"   // the command was cancelled (Ctrl-C, SIGTERM)
+	codeUsage        = "usage"                 // wrong arguments or flags
+	codeInvalidInput = "invalid_input"         // a local file or value the command cannot use
+	codeFileError    = "file_error"            // a local file cannot be read or written
+	codeUnreachable  = "unreachable"           // the API could not be reached (connection, TLS)
+	codeTimeout      = string(api.CodeTimeout) // a wait or deadline ran out (the API's own code)
+	codeInterrupted  = "interrupted"           // the command was cancelled (Ctrl-C, SIGTERM)
 )
 
 // cliError is an error the CLI raises itself, with its stable code.
