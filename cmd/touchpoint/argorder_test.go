@@ -75,8 +75,11 @@ func TestRun_FlagsAfterPositionalsParse(t *testing.T) {
 		if code == 0 {
 			t.Fatalf("%s: succeeded against a closed port", line)
 		}
-		if !strings.Contains(errb.String(), "connection refused") {
+		if !strings.HasPrefix(errb.String(), "error: unreachable: ") || !strings.Contains(errb.String(), "connection refused") {
 			t.Errorf("%s: want a connection error, got %q", line, errb.String())
+		}
+		if n := strings.Count(errb.String(), "http://127.0.0.1:1/"); n != 1 {
+			t.Errorf("%s: the request is named %d times, want once: %q", line, n, errb.String())
 		}
 	}
 }

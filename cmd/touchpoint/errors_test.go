@@ -24,6 +24,8 @@ func TestPrintError_CodeFirstOnce(t *testing.T) {
 		{fmt.Errorf("apply: %w", &api.Error{Code: api.CodeNotFound, Message: "no such offer"}), "error: not_found: no such offer\n"},
 		{fmt.Errorf("read: %w", statErr), "error: file_error: read: stat /nonexistent/x: no such file or directory\n"},
 		{&url.Error{Op: "Get", URL: "http://x", Err: errors.New("refused")}, "error: unreachable: Get \"http://x\": refused\n"},
+		{&api.RequestError{Method: "GET", URL: "http://x/v1/a", Err: &url.Error{Op: "Get", URL: "http://x/v1/a", Err: errors.New("refused")}},
+			"error: unreachable: GET http://x/v1/a: refused\n"},
 		{fmt.Errorf("wait: %w", context.DeadlineExceeded), "error: timeout: wait: context deadline exceeded\n"},
 		{errors.New("the header has no column"), "error: invalid_input: the header has no column\n"},
 	}
