@@ -116,24 +116,28 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			return nil, &RequestError{Method: method, URL: c.base + path, Err: ue}
-		}
-		return nil, fmt.Errorf("%s %s: %w", method, c.base+path, err)
+		return nil, &RequestError{Method: method, URL: c.base + path, Err: err}
 	}
 	return resp, nil
 }
 
 // RequestError is a request that got no answer: the connection, TLS or
-// a timeout. It names the request once ("GET http://…/v1/x: dial tcp …:
-// connection refused"), where the url.Error it wraps would name it again.
+// a timeout. Err is what http.Client.Do returned (a *url.Error); the
+// message names the request once ("GET http://…/v1/x: dial tcp …:
+// connection refused"), where the url.Error would name it again.
 type RequestError struct {
 	Method, URL string
-	Err         *url.Error
+	Err         error
 }
 
-func (e *RequestError) Error() string { return e.Method + " " + e.URL + ": " + e.Err.Err.Error() }
+func (e *RequestError) Error() string {
+	cause := e.Err
+	if ue, ok := cause.(*url.Error); ok {
+		cause = ue.Err
+	}
+	return e.Method + " " + e.URL + ": " + cause.Error()
+}
+
 func (e *RequestError) Unwrap() error { return e.Err }
 
 func decodeResponse(resp *http.Response, out any) error {
