@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"touchpoint.dev/touchpoint/controlplane/fsm"
@@ -65,7 +67,7 @@ func (s *Server) clusterStatus(ctx context.Context, q *request) (any, error) {
 			ps, err := s.askPeer(ctx, n.HTTPAddr, q.r.Header.Get("Authorization"))
 			if err != nil {
 				st.Nodes[i].State = api.StateUnreachable
-				st.Nodes[i].Error = err.Error()
+				st.Nodes[i].Error = peerError(err)
 				return
 			}
 			st.Nodes[i].State, st.Nodes[i].LastIndex = ps.State, ps.LastIndex
@@ -73,6 +75,23 @@ func (s *Server) clusterStatus(ctx context.Context, q *request) (any, error) {
 	}
 	wg.Wait()
 	return st, nil
+}
+
+// peerError says why a node did not answer cluster status, without the
+// request's own method and URL: the row already names the node and its
+// address.
+func peerError(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("no answer within %v", peerTimeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
 }
 
 func (s *Server) askPeer(ctx context.Context, addr, auth string) (*api.NodeStatus, error) {
