@@ -201,7 +201,12 @@ func (e *env) printClusterStatus(st *api.ClusterStatus, _ []string) error {
 			last = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.ID, n.Address, n.State, last)
-		if n.Error != "" {
+		switch {
+		case n.Error != "" && n.HTTPAddr != "":
+			// The address column is the Raft address; the node that did
+			// not answer is its admin API.
+			problems = append(problems, e.msg(msgNodeUnanswered, n.ID, n.HTTPAddr, n.Error))
+		case n.Error != "":
 			problems = append(problems, n.ID+": "+n.Error)
 		}
 	}

@@ -22,6 +22,7 @@ const (
 	msgTokenCreated
 	msgTokenShownOnce
 	msgNoLeader
+	msgNodeUnanswered
 	msgDemoReady
 	msgDemoTry
 	msgDemoStop
@@ -86,6 +87,7 @@ var messages = map[string]map[msgKey]string{
 		msgTokenCreated:     "created %s token %s",
 		msgTokenShownOnce:   "the token is shown once; store it now:",
 		msgNoLeader:         "(none)",
+		msgNodeUnanswered:   "%s: admin API at %s: %s",
 		msgDemoReady:        "Touchpoint demo: a one-node control plane is running at %s with a sample catalogue.",
 		msgDemoTry:          "Try these commands in another terminal:",
 		msgDemoStop:         "Press Ctrl-C to stop the demo.",
@@ -148,6 +150,7 @@ var messages = map[string]map[msgKey]string{
 		msgTokenCreated:     "已创建 %s 令牌 %s",
 		msgTokenShownOnce:   "令牌只显示一次，请立即保存：",
 		msgNoLeader:         "（无）",
+		msgNodeUnanswered:   "%s：管理 API %s：%s",
 		msgDemoReady:        "Touchpoint 演示：单节点控制平面已在 %s 运行，并载入了示例目录。",
 		msgDemoTry:          "请在另一个终端中尝试以下命令：",
 		msgDemoStop:         "按 Ctrl-C 结束演示。",

@@ -351,6 +351,17 @@ func TestSystem_RemoveDeadNodeAndKeepWorking(t *testing.T) {
 		}
 	}
 	leader := c.byID(st.Leader)
+	// What the operator reads: the dead node's admin address and why, once.
+	show := exec.Command(c.bin, "--addr", "http://"+leader.http, "--token", c.token, "cluster", "status")
+	show.Env = append(os.Environ(), "TOUCHPOINT_LANG=en")
+	shown, err := show.CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster status: %v: %s", err, shown)
+	}
+	if want := victim.id + ": admin API at " + victim.http + ": connection refused"; !strings.Contains(string(shown), want) ||
+		strings.Count(string(shown), victim.http) != 1 {
+		t.Fatalf("cluster status after kill -9 of %s, want the line %q once:\n%s", victim.id, want, shown)
+	}
 	var out, errb strings.Builder
 	cmd := exec.Command(c.bin, "--addr", "http://"+leader.http, "--token", c.token, "cluster", "remove", victim.id)
 	cmd.Stdout, cmd.Stderr = &out, &errb
