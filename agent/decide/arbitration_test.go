@@ -3,6 +3,8 @@ package decide
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -207,5 +209,43 @@ func TestDecideInto_ReusedDecisionEqualsAFreshOne(t *testing.T) {
 	empty := Compile(Catalog{}).Decide(input(profileC1(), "kiosk"))
 	if b, _ := json.Marshal(empty); !strings.Contains(string(b), `"offers":[],"suppressed":[],"holdout":[]`) {
 		t.Fatalf("empty decision: %s", b)
+	}
+}
+
+// sortKeys switches from insertion to a branchless merge above mergeAbove
+// candidates: both must rank exactly as rankKey.before orders, whatever
+// the size, ties in score and the order the keys come in.
+func TestSortKeys_RanksAsBeforeAtEverySize(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var tmp []rankKey
+	for n := range 3*mergeAbove + 7 {
+		for _, shape := range []string{"random", "ties", "ascending", "descending"} {
+			keys := make([]rankKey, n)
+			for i := range keys {
+				keys[i] = rankKey{score: r.Float64() * r.Float64() * 40, offer: int32(i * 3), cand: int32(i)}
+				switch {
+				case shape == "ties":
+					keys[i].score = float64(r.IntN(4))
+				case shape == "ascending":
+					keys[i].score = float64(i)
+				case shape == "descending":
+					keys[i].score = float64(n - i)
+				}
+			}
+			if shape == "random" || shape == "ties" {
+				r.Shuffle(n, func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+			}
+			want := slices.Clone(keys)
+			slices.SortFunc(want, func(a, b rankKey) int {
+				if a.before(b) {
+					return -1
+				}
+				return 1
+			})
+			tmp = sortKeys(keys, tmp)
+			if !slices.Equal(keys, want) {
+				t.Fatalf("%d keys, %s: ranked\n%v\nwant\n%v", n, shape, keys, want)
+			}
+		}
 	}
 }
