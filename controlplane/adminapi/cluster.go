@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -87,11 +86,7 @@ func peerError(err error) string {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
-	return err.Error()
+	return api.Cause(err).Error()
 }
 
 func (s *Server) askPeer(ctx context.Context, addr, auth string) (*api.NodeStatus, error) {

@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // A node that does not answer cluster status is shown on a row that
 // already names it and its address: the reason says why, once, without
-// the request's method and URL.
+// the request's method and URL. The requests are askPeer's own, with its
+// timeout.
 func TestClusterStatus_PeerErrorSaysWhyWithoutTheURL(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -35,24 +35,18 @@ func TestClusterStatus_PeerErrorSaysWhyWithoutTheURL(t *testing.T) {
 		}
 	}()
 
-	ask := func(addr string, timeout time.Duration) error {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/cluster/self", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			t.Fatalf("%s answered", addr)
-		}
-		return err
-	}
+	s := &Server{cfg: Config{Scheme: "http"}, fwd: &http.Client{}}
 	for _, c := range []struct {
 		name, addr, want string
 	}{
 		{"refused", closed, "connection refused"},
 		{"silent", silent.Addr().String(), "no answer within " + peerTimeout.String()},
 	} {
-		got := peerError(ask(c.addr, 200*time.Millisecond))
+		_, err := s.askPeer(context.Background(), c.addr, "Bearer x")
+		if err == nil {
+			t.Fatalf("%s: answered", c.name)
+		}
+		got := peerError(err)
 		if got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}

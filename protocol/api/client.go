@@ -131,11 +131,17 @@ type RequestError struct {
 }
 
 func (e *RequestError) Error() string {
-	cause := e.Err
-	if ue, ok := cause.(*url.Error); ok {
-		cause = ue.Err
+	return e.Method + " " + e.URL + ": " + Cause(e.Err).Error()
+}
+
+// Cause is what a request that got no answer failed on, without the
+// request's own method and URL: the inner error of a *url.Error, else err.
+func Cause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
 	}
-	return e.Method + " " + e.URL + ": " + cause.Error()
+	return err
 }
 
 func (e *RequestError) Unwrap() error { return e.Err }
