@@ -68,6 +68,11 @@ type AgentEnroll struct {
 	Channel    string `json:"channel"`
 	CertSerial string `json:"certSerial"`
 	GossipAddr string `json:"gossipAddr,omitempty"`
+	// KeyFingerprint is the SHA-256 (hex) of the agent's public key (PKIX
+	// DER). A command that carries it may not take over an id enrolled
+	// with another key (see applyAgentEnroll); commands written before it
+	// existed replay as they were applied.
+	KeyFingerprint string `json:"keyFingerprint,omitempty"`
 }
 
 // AgentRevoke cuts an agent off.
@@ -86,6 +91,9 @@ type Agent struct {
 	TokenID    string    `json:"tokenId"`
 	Revoked    bool      `json:"revoked"`
 	RevokedAt  time.Time `json:"revokedAt,omitzero"`
+	// KeyFingerprint is AgentEnroll's (empty for agents enrolled before
+	// it was recorded).
+	KeyFingerprint string `json:"keyFingerprint,omitempty"`
 }
 
 func applyJoinTokenCreate(e *entry) (any, *api.Error) {
@@ -147,6 +155,16 @@ func applyAgentEnroll(e *entry) (any, *api.Error) {
 		if a.Revoked {
 			return nil, api.Errorf(CodeRevoked, "agent %s was revoked; enroll it under a new id", p.AgentID)
 		}
+		// Another process under a live agent's id would take over its
+		// certificate (the agent is cut off) and restart its event
+		// sequence, whose first events the ledger would drop as
+		// duplicates of the agent's. The same key again is the same agent
+		// retrying (its answer was lost).
+		if p.KeyFingerprint != "" && a.KeyFingerprint != p.KeyFingerprint {
+			return nil, api.Errorf(api.CodeConflict, "agent %s is already enrolled (since %s, certificate %s); "+
+				"an agent that lost its data directory cannot take its id again: revoke %s (touchpoint fleet revoke %s) and enroll it under a new id",
+				p.AgentID, a.Enrolled.UTC().Format(time.RFC3339), a.CertSerial, p.AgentID, p.AgentID)
+		}
 	}
 	tok.UsesLeft--
 	if tok.UsesLeft == 0 {
@@ -156,7 +174,7 @@ func applyAgentEnroll(e *entry) (any, *api.Error) {
 		e.w.set(tkey, tb)
 	}
 	ab, _ := json.Marshal(Agent{ID: p.AgentID, Site: p.Site, Channel: p.Channel, CertSerial: p.CertSerial,
-		GossipAddr: p.GossipAddr, Enrolled: e.time(), TokenID: p.TokenID})
+		GossipAddr: p.GossipAddr, Enrolled: e.time(), TokenID: p.TokenID, KeyFingerprint: p.KeyFingerprint})
 	e.w.set(akey, ab)
 	e.w.fleet = true
 	e.addAudit("fleet.enroll", p.AgentID, "token "+p.TokenID+", certificate "+p.CertSerial)

@@ -2,6 +2,7 @@ package fsm_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,6 +95,46 @@ func TestFleet_RevokedAgentCannotReenroll(t *testing.T) {
 	agents, _ := f.Agents()
 	if len(agents) != 1 {
 		t.Fatalf("registry %+v", agents)
+	}
+}
+
+func enrollWithKey(token, agent, key, serial string) command {
+	c := enroll(token, agent)
+	p := c.payload.(fsm.AgentEnroll)
+	p.KeyFingerprint, p.CertSerial = key, serial
+	c.payload = p
+	return c
+}
+
+// A second process enrolling under a live agent's id would cut that agent
+// off and restart its event sequence: refused with conflict, the token
+// unspent and the registry unchanged. The same key again (a retry whose
+// answer was lost) is admitted; a command without a fingerprint, written
+// before the rule, replays as it was applied.
+func TestFleet_LiveIDCannotBeTakenByAnotherKey(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	applyOK(t, f, 1, initWithCA())
+	applyOK(t, f, 2, joinToken("t", 2, 100))
+	applyOK(t, f, 3, enrollWithKey("t", "kiosk-1", "aa", "01"))
+	r := apply(t, f, 4, enrollWithKey("t", "kiosk-1", "bb", "02"))
+	if r.Err == nil || r.Err.Code != "conflict" || !strings.Contains(r.Err.Message, "fleet revoke kiosk-1") {
+		t.Fatalf("another key under a live id: %+v", r.Err)
+	}
+	if a, _, _ := f.Agent("kiosk-1"); a.CertSerial != "01" || a.KeyFingerprint != "aa" {
+		t.Fatalf("the refused enrollment changed the registry: %+v", a)
+	}
+	applyOK(t, f, 5, enrollWithKey("t", "kiosk-2", "cc", "03")) // the refusal spent no use
+	if r := apply(t, f, 6, enrollWithKey("t", "kiosk-3", "dd", "04")); r.Err == nil || r.Err.Code != fsm.CodeTokenInvalid {
+		t.Fatalf("a third use of a two-use token: %+v", r.Err)
+	}
+	applyOK(t, f, 7, joinToken("u", 3, 100))
+	applyOK(t, f, 8, enrollWithKey("u", "kiosk-1", "aa", "05"))
+	if a, _, _ := f.Agent("kiosk-1"); a.CertSerial != "05" {
+		t.Fatalf("the same key re-enrolling: %+v", a)
+	}
+	applyOK(t, f, 9, enroll("u", "kiosk-1")) // no fingerprint: as applied before the rule
+	if a, _, _ := f.Agent("kiosk-1"); a.KeyFingerprint != "" {
+		t.Fatalf("a legacy enrollment: %+v", a)
 	}
 }
 

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -107,6 +109,14 @@ func checkEnroll(req wire.Enroll) error {
 	return nil
 }
 
+// keyFingerprint is the SHA-256 (hex) of the certificate's public key: the
+// registry tells an agent retrying its enrollment (same key) from another
+// process taking its id (fsm.AgentEnroll.KeyFingerprint).
+func keyFingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(sum[:])
+}
+
 // enrollHere enrolls on this node, which must be the leader.
 func (g *Gateway) enrollHere(ctx context.Context, req wire.Enroll) (*wire.Enrolled, error) {
 	if err := checkEnroll(req); err != nil {
@@ -129,7 +139,7 @@ func (g *Gateway) enrollHere(ctx context.Context, req wire.Enroll) (*wire.Enroll
 	leaf, _ := x509.ParseCertificate(certDER)
 	cmd, err := fsm.Encode(fsm.CmdAgentEnroll, 0, fsm.Envelope{Time: g.cfg.Now().UnixNano(), Actor: "agent:" + req.AgentID, Role: "agent"},
 		fsm.AgentEnroll{TokenID: tok.ID, SecretHash: tok.SecretHash(), AgentID: req.AgentID, Site: req.Site, Channel: req.Channel,
-			CertSerial: certSerial(leaf), GossipAddr: req.GossipAddr})
+			CertSerial: certSerial(leaf), GossipAddr: req.GossipAddr, KeyFingerprint: keyFingerprint(leaf)})
 	if err != nil {
 		return nil, err
 	}

@@ -276,6 +276,11 @@ func TestGateway_EnrollmentRefusesBadSpentAndExpiredTokens(t *testing.T) {
 			t.Fatal("a connection without a certificate opened a session")
 		}
 	}
+	// Another process (another key) under the live agent's id is refused
+	// and leaves the agent's certificate valid.
+	if code := newTestAgent(t, a.id).enroll(follower, mintToken(t, cl, "1h", 1)); code != "conflict" {
+		t.Fatalf("another key under a live id: %q, want conflict", code)
+	}
 	a.open(t, c.Nodes[0].QUICAddr())
 }
 
