@@ -104,6 +104,8 @@ type Server struct {
 	closeOnce sync.Once
 	closeErr  error
 	done      chan struct{}
+	// fatal carries an error that ends Run (a join the cluster refused).
+	fatal chan error
 }
 
 // New opens the node's state and binds its listeners. Run starts serving.
@@ -124,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, done: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, done: make(chan struct{}), fatal: make(chan error, 1)}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
@@ -149,6 +151,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.store = st
 	s.existing = st.Existing()
+	if !s.existing && !cfg.Bootstrap && cfg.Join == "" {
+		// Raft would wait for ever for a cluster that does not know it.
+		_ = st.Close(false)
+		ln.Close()
+		return nil, fmt.Errorf("data directory %s holds no cluster state: start the first node with --bootstrap, the others with --join URL (any member's admin URL)", cfg.DataDir)
+	}
 	if s.existing && (cfg.Bootstrap || cfg.Join != "") {
 		log.Info("data directory holds cluster state: --bootstrap and --join are ignored", "bootstrap", cfg.Bootstrap, "join", cfg.Join)
 	}
@@ -252,6 +260,9 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-errc:
 		_ = s.Close()
 		return fmt.Errorf("admin http: %w", err)
+	case err := <-s.fatal:
+		_ = s.Close()
+		return err
 	case <-s.done:
 		return s.closeErr
 	}
@@ -461,6 +472,11 @@ func (s *Server) joinCluster(ctx context.Context) {
 			s.log.Info("joined cluster", "via", s.cfg.Join)
 			return
 		}
+		if joinRefused(err) {
+			s.log.Error("join refused", "via", s.cfg.Join, "error", err)
+			s.fail(fmt.Errorf("join via %s: %w", s.cfg.Join, err))
+			return
+		}
 		s.log.Warn("join failed; retrying", "via", s.cfg.Join, "error", err, "in", backoff)
 		select {
 		case <-ctx.Done():
@@ -470,6 +486,30 @@ func (s *Server) joinCluster(ctx context.Context) {
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// joinRefused tells a join that can never succeed as asked (a wrong or
+// weak token, a URL that is no member's admin API, a bad request) from
+// one that may once the cluster has a leader or answers.
+func joinRefused(err error) bool {
+	var ae *api.Error
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.Code {
+	case api.CodeUnauthorized, api.CodeForbidden, api.CodeNotFound, api.CodeBadRequest,
+		api.CodeInvalidJSON, api.CodeUnknownField, api.CodeMissingField, api.CodeInvalidField:
+		return true
+	}
+	return false
+}
+
+// fail ends Run with err (the first one only).
+func (s *Server) fail(err error) {
+	select {
+	case s.fatal <- err:
+	default:
 	}
 }
 
