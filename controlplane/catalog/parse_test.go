@@ -314,6 +314,15 @@ func TestCompileRule(t *testing.T) {
 		{"profile.tenureMonths >=", true},
 		{"1 + 1", true},
 		{"unknownRoot.x > 1", true},
+		// Arithmetic over untyped attributes passes the type check but can
+		// never be true or false.
+		{"profile.tenureMonths + 1", true},
+		{"profile.a * profile.b", true},
+		{"-profile.a", true},
+		{"profile.isVip", false},
+		{"profile.isVip ?? false", false},
+		{"(profile.a + 1) > 2", false},
+		{"not (profile.a - 1 > 0)", false},
 		{strings.Repeat("profile.a > 1 && ", catalog.MaxRuleLength/16) + "true", true},
 	}
 	for _, tt := range tests {

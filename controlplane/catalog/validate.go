@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 
 	"touchpoint.dev/touchpoint/protocol"
@@ -268,5 +269,31 @@ func CompileRule(src string) (*vm.Program, error) {
 	if err != nil {
 		return nil, api.Errorf(api.CodeInvalidRule, "%v", err)
 	}
+	// Over profile and context, whose attributes are untyped here, the
+	// type check lets through a rule whose top is arithmetic: it can never
+	// be true or false, and every decision would filter the offer out
+	// with rule_error.
+	if op, ok := arithmetic(prog.Node()); ok {
+		return nil, api.Errorf(api.CodeInvalidRule, "the rule's result is the value of %q, a number or a string, never true or false; "+
+			"write a condition such as profile.tenureMonths >= 6", op)
+	}
 	return prog, nil
+}
+
+// arithmetic reports whether n, a rule's top node, is an arithmetic
+// operation (its operator then), whatever its operands' types.
+func arithmetic(n ast.Node) (string, bool) {
+	switch n := n.(type) {
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "+", "-", "*", "/", "%", "**", "^", "..":
+			return n.Operator, true
+		}
+	case *ast.UnaryNode:
+		switch n.Operator {
+		case "-", "+":
+			return n.Operator, true
+		}
+	}
+	return "", false
 }
