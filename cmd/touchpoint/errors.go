@@ -45,9 +45,12 @@ func errorCode(err error) string {
 	var ce *cliError
 	var ue *url.Error
 	var pe *fs.PathError
+	var adr *api.AddrError
 	switch {
 	case errors.As(err, &ae):
 		return string(ae.Code)
+	case errors.As(err, &adr):
+		return codeUsage // --addr or TOUCHPOINT_ADDR
 	case errors.As(err, &ce):
 		return ce.code
 	case errors.Is(err, context.Canceled):

@@ -26,6 +26,8 @@ func TestPrintError_CodeFirstOnce(t *testing.T) {
 		{&url.Error{Op: "Get", URL: "http://x", Err: errors.New("refused")}, "error: unreachable: Get \"http://x\": refused\n"},
 		{&api.RequestError{Method: "GET", URL: "http://x/v1/a", Err: &url.Error{Op: "Get", URL: "http://x/v1/a", Err: errors.New("refused")}},
 			"error: unreachable: GET http://x/v1/a: refused\n"},
+		{&api.AddrError{Addr: "ftp://x", Err: errors.New(`scheme "ftp": use http:// or https://`)},
+			"error: usage: admin API address \"ftp://x\": scheme \"ftp\": use http:// or https://\n"},
 		{fmt.Errorf("wait: %w", context.DeadlineExceeded), "error: timeout: wait: context deadline exceeded\n"},
 		{errors.New("the header has no column"), "error: invalid_input: the header has no column\n"},
 	}

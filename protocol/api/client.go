@@ -13,28 +13,77 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"touchpoint.dev/touchpoint/protocol"
 )
 
-// Client is a thin HTTP client for the admin API.
+// Client is a thin HTTP client for the admin API of one cluster, through
+// any of its members.
 type Client struct {
-	base  string
-	token string
-	http  *http.Client
+	bases   []string
+	addrErr error // why addr could not be used; every request returns it
+	next    atomic.Int32
+	token   string
+	http    *http.Client
 }
 
-// NewClient returns a client for the admin API at addr ("http://host:port"
-// or "host:port") authenticating with token.
+// NewClient returns a client for the admin API at addr authenticating with
+// token. addr is one member's URL ("http://host:port", or "host:port") or
+// several, separated by commas: a request that gets no answer from one
+// (the connection, TLS or a timeout) goes to the next, and the client
+// stays with the member that answered. Writes carry a request id, so one
+// sent again elsewhere is applied once. An addr that is no URL makes every
+// request fail with an *AddrError.
 func NewClient(addr, token string, hc *http.Client) *Client {
-	if !strings.Contains(addr, "://") {
-		addr = "http://" + addr
-	}
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
 	}
-	return &Client{base: strings.TrimRight(addr, "/"), token: token, http: hc}
+	c := &Client{token: token, http: hc}
+	c.bases, c.addrErr = parseAddrs(addr)
+	return c
+}
+
+// AddrError is an admin API address that cannot be used.
+type AddrError struct {
+	Addr string
+	Err  error
+}
+
+func (e *AddrError) Error() string {
+	return fmt.Sprintf("admin API address %q: %v", e.Addr, e.Err)
+}
+
+func (e *AddrError) Unwrap() error { return e.Err }
+
+func parseAddrs(addr string) ([]string, error) {
+	var bases []string
+	for _, a := range strings.Split(addr, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		full := a
+		if !strings.Contains(full, "://") {
+			full = "http://" + full
+		}
+		u, err := url.Parse(full)
+		if err != nil {
+			return nil, &AddrError{Addr: a, Err: Cause(err)}
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return nil, &AddrError{Addr: a, Err: fmt.Errorf("scheme %q: use http:// or https://", u.Scheme)}
+		}
+		if u.Host == "" || u.Port() == "" && strings.HasSuffix(u.Host, ":") {
+			return nil, &AddrError{Addr: a, Err: errors.New("no host:port")}
+		}
+		bases = append(bases, strings.TrimRight(full, "/"))
+	}
+	if len(bases) == 0 {
+		return nil, &AddrError{Addr: addr, Err: errors.New("no address given (--addr or TOUCHPOINT_ADDR)")}
+	}
+	return bases, nil
 }
 
 // NewRequestID returns a random id for HeaderRequestID.
@@ -87,7 +136,54 @@ func (c *Client) do(ctx context.Context, method, path string, contentType string
 	return lastErr
 }
 
+// send sends the request to the member that answered last, and on to
+// the others in turn while none answers.
 func (c *Client) send(ctx context.Context, method, path, contentType string, body io.ReadSeeker, reqID string) (*http.Response, error) {
+	if c.addrErr != nil {
+		return nil, c.addrErr
+	}
+	first := int(c.next.Load())
+	var errs []error
+	for i := range c.bases {
+		at := (first + i) % len(c.bases)
+		resp, err := c.sendTo(ctx, c.bases[at], method, path, contentType, body, reqID)
+		if err == nil {
+			c.next.Store(int32(at))
+			return resp, nil
+		}
+		var re *RequestError
+		if !errors.As(err, &re) || ctx.Err() != nil {
+			return nil, err
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	}
+	return nil, &RequestError{Method: method, URL: path, Err: &noMember{errs}}
+}
+
+// noMember is why a request reached none of several members.
+type noMember struct{ errs []error }
+
+func (e *noMember) Error() string {
+	var b strings.Builder
+	b.WriteString("no member answered")
+	for i, err := range e.errs {
+		var re *RequestError
+		errors.As(err, &re)
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		b.WriteString(sep + re.base + ": " + Cause(re.Err).Error())
+	}
+	return b.String()
+}
+
+func (e *noMember) Unwrap() []error { return e.errs }
+
+func (c *Client) sendTo(ctx context.Context, base, method, path, contentType string, body io.ReadSeeker, reqID string) (*http.Response, error) {
 	var rd io.Reader
 	var size int64
 	if body != nil {
@@ -100,7 +196,7 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 		}
 		rd = io.NopCloser(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
@@ -116,7 +212,7 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, &RequestError{Method: method, URL: c.base + path, Err: err}
+		return nil, &RequestError{Method: method, URL: base + path, Err: err, base: base}
 	}
 	return resp, nil
 }
@@ -128,6 +224,7 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 type RequestError struct {
 	Method, URL string
 	Err         error
+	base        string // the member's URL, where URL is base + path
 }
 
 func (e *RequestError) Error() string {
@@ -137,6 +234,10 @@ func (e *RequestError) Error() string {
 // Cause is what a request that got no answer failed on, without the
 // request's own method and URL: the inner error of a *url.Error, else err.
 func Cause(err error) error {
+	var nm *noMember
+	if errors.As(err, &nm) {
+		return nm // which names each member's own cause
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return ue.Err
