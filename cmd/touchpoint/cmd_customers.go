@@ -84,6 +84,7 @@ const (
 	cmDerived
 	cmRecent
 	cmNoContacts
+	cmContactsHidden
 	cmYes
 	cmNo
 	cmErased
@@ -116,6 +117,7 @@ var customerMessages = map[string]map[custKey]string{
 		cmDerived:         "derived fields",
 		cmRecent:          "recent contacts (newest first):",
 		cmNoContacts:      "no recent contacts",
+		cmContactsHidden:  "recent contacts not shown: this token's role may not read the contact ledger",
 		cmYes:             "yes",
 		cmNo:              "no",
 		cmErased:          "erased customer %s (index %d); %d contact-ledger events no longer name it",
@@ -146,6 +148,7 @@ var customerMessages = map[string]map[custKey]string{
 		cmDerived:         "派生字段",
 		cmRecent:          "最近接触（最新在前）：",
 		cmNoContacts:      "没有最近接触",
+		cmContactsHidden:  "未显示最近接触：此令牌的角色无权读取接触记录",
 		cmYes:             "是",
 		cmNo:              "否",
 		cmErased:          "已删除客户 %s（索引 %d）；%d 条接触台账事件已匿名化",
@@ -375,6 +378,10 @@ func (e *env) printCustomer(v *api.CustomerView) error {
 		return err
 	}
 	fmt.Fprintln(e.stdout)
+	if v.ContactsHidden {
+		fmt.Fprintln(e.stdout, e.cmsg(cmContactsHidden))
+		return nil
+	}
 	if len(v.RecentContacts) == 0 {
 		fmt.Fprintln(e.stdout, e.cmsg(cmNoContacts))
 		return nil

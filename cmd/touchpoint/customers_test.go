@@ -138,6 +138,10 @@ func TestCLI_CustomersImportShowErase(t *testing.T) {
 	// A viewer may read (masked) but not import or erase.
 	viewer := newToken(t, c, api.RoleViewer)
 	showJSON(t, leader, viewer, "C2")
+	// Its table says the contacts are hidden, not that there are none.
+	if out, errs, code := tp(t, leader, viewer, "customers", "show", "C2"); code != 0 || !strings.Contains(out, "recent contacts not shown") {
+		t.Errorf("viewer show: exit %d, %s%s", code, out, errs)
+	}
 	if _, errs, code := tp(t, leader, viewer, "customers", "import", file, "--id-column", "customerID"); code == 0 || !strings.Contains(errs, "forbidden") {
 		t.Errorf("viewer import: exit %d, %s", code, errs)
 	}

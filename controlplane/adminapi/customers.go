@@ -160,6 +160,8 @@ func (s *Server) getCustomer(_ context.Context, q *request) (any, error) {
 		if v.RecentContacts, err = cs.RecentContacts(id, api.RecentContactsLimit); err != nil {
 			return nil, err
 		}
+	} else {
+		v.ContactsHidden = true
 	}
 	return v, nil
 }

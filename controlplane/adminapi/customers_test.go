@@ -81,16 +81,16 @@ func TestCustomersAPI_UpsertShowMaskByRoleListErase(t *testing.T) {
 	if !v.Masked || v.Attributes["phone"] != "13*******01" || v.Attributes["name"] != "L****i" || v.Attributes["tenureMonths"] != 12.0 {
 		t.Errorf("operator view not masked: %+v", v.Attributes)
 	}
-	if len(v.RecentContacts) != api.RecentContactsLimit {
-		t.Errorf("operator reads the ledger: %d contacts", len(v.RecentContacts))
+	if len(v.RecentContacts) != api.RecentContactsLimit || v.ContactsHidden {
+		t.Errorf("operator reads the ledger: %d contacts, hidden %v", len(v.RecentContacts), v.ContactsHidden)
 	}
 	viewer := roleClient(t, c, 1, api.RoleViewer)
 	v, err = viewer.Customer(ctx, "C1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !v.Masked || v.Attributes["phone"] != "13*******01" || len(v.RecentContacts) != 0 {
-		t.Errorf("viewer view: masked=%v attrs=%v contacts=%d", v.Masked, v.Attributes, len(v.RecentContacts))
+	if !v.Masked || v.Attributes["phone"] != "13*******01" || len(v.RecentContacts) != 0 || !v.ContactsHidden {
+		t.Errorf("viewer view: masked=%v attrs=%v contacts=%d hidden=%v", v.Masked, v.Attributes, len(v.RecentContacts), v.ContactsHidden)
 	}
 	// The JSON has every pinned field, even when empty.
 	var raw map[string]json.RawMessage

@@ -32,7 +32,8 @@ type CustomersResult struct {
 // CustomerView answers GET /v1/customers/{id}: the 360° view of one
 // customer. Personal attributes are masked (Masked is true) unless the
 // caller's role is admin. RecentContacts holds the newest contacts first; it
-// is empty for roles that may not read the contact ledger (viewer).
+// is empty for roles that may not read the contact ledger (viewer), and
+// ContactsHidden then says so.
 type CustomerView struct {
 	ID             string                  `json:"id"`
 	Region         string                  `json:"region"`
@@ -41,6 +42,7 @@ type CustomerView struct {
 	DoNotDisturb   bool                    `json:"doNotDisturb"`
 	Derived        map[string]any          `json:"derived"`
 	RecentContacts []protocol.ContactEvent `json:"recentContacts"`
+	ContactsHidden bool                    `json:"contactsHidden,omitempty"`
 	Index          uint64                  `json:"index"`
 	Masked         bool                    `json:"masked"`
 }
