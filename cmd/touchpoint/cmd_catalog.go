@@ -85,7 +85,11 @@ func kindArg(s string) (protocol.Kind, error) {
 	k, ok := protocol.KindFromPlural(strings.ToLower(s))
 	if !ok {
 		if k, ok = protocol.KindFromPlural(s); !ok {
-			return "", &cliError{code: string(api.CodeUnknownKind), err: fmt.Errorf("unknown kind %q: use offers, plans, campaigns or policies", s)}
+			plurals := make([]string, len(protocol.Kinds))
+			for i, k := range protocol.Kinds {
+				plurals[i] = k.Plural()
+			}
+			return "", &cliError{code: string(api.CodeUnknownKind), err: fmt.Errorf("unknown kind %q: use one of %s", s, strings.Join(plurals, ", "))}
 		}
 	}
 	return k, nil
