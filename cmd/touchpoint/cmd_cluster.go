@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -191,7 +192,16 @@ func (e *env) printClusterStatus(st *api.ClusterStatus, _ []string) error {
 	if leader == "" {
 		leader = e.msg(msgNoLeader)
 	}
-	fmt.Fprintln(e.stdout, e.msg(msgLeader, leader))
+	// Right after a leader dies the others still name it until their
+	// heartbeat timeout.
+	silent := slices.ContainsFunc(st.Nodes, func(n api.ClusterNode) bool {
+		return n.ID == st.Leader && n.State == api.StateUnreachable
+	})
+	if silent {
+		fmt.Fprintln(e.stdout, e.msg(msgLeaderSilent, leader))
+	} else {
+		fmt.Fprintln(e.stdout, e.msg(msgLeader, leader))
+	}
 	tw := e.table()
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrAddress), e.msg(msgHdrState), e.msg(msgHdrLastIndex))
 	var problems []string

@@ -23,6 +23,7 @@ const (
 	msgTokenShownOnce
 	msgNoLeader
 	msgNodeUnanswered
+	msgLeaderSilent
 	msgDemoReady
 	msgDemoTry
 	msgDemoStop
@@ -88,6 +89,7 @@ var messages = map[string]map[msgKey]string{
 		msgTokenShownOnce:   "the token is shown once; store it now:",
 		msgNoLeader:         "(none)",
 		msgNodeUnanswered:   "%s: admin API at %s: %s",
+		msgLeaderSilent:     "leader: %s (not answering: the others elect a new leader within seconds)",
 		msgDemoReady:        "Touchpoint demo: a one-node control plane is running at %s with a sample catalogue.",
 		msgDemoTry:          "Try these commands in another terminal:",
 		msgDemoStop:         "Press Ctrl-C to stop the demo.",
@@ -151,6 +153,7 @@ var messages = map[string]map[msgKey]string{
 		msgTokenShownOnce:   "令牌只显示一次，请立即保存：",
 		msgNoLeader:         "（无）",
 		msgNodeUnanswered:   "%s：管理 API %s：%s",
+		msgLeaderSilent:     "领导者：%s（无应答：其余节点将在数秒内选出新领导者）",
 		msgDemoReady:        "Touchpoint 演示：单节点控制平面已在 %s 运行，并载入了示例目录。",
 		msgDemoTry:          "请在另一个终端中尝试以下命令：",
 		msgDemoStop:         "按 Ctrl-C 结束演示。",
