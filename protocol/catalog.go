@@ -237,6 +237,9 @@ type ContactPolicy struct {
 	// Channel is a channel name or "all".
 	Channel     string `json:"channel"`
 	MaxContacts int    `json:"maxContacts"`
+	// Types are the contact types the cap counts (ContactTypes); empty:
+	// every type.
+	Types []string `json:"types,omitempty"`
 	// Window is a Go duration ("168h").
 	Window         string      `json:"window"`
 	QuietHours     *QuietHours `json:"quietHours,omitempty"`

@@ -2,6 +2,7 @@ package decide
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"touchpoint.dev/touchpoint/protocol"
@@ -96,7 +97,7 @@ func (p *policyC) count(s *scratch) int {
 		if c.Time.Before(from) {
 			continue
 		}
-		if p.all || c.Channel == p.channel {
+		if (p.all || c.Channel == p.channel) && (len(p.p.Types) == 0 || slices.Contains(p.p.Types, c.Type)) {
 			n++
 		}
 	}

@@ -20,6 +20,11 @@ func policy(id, channel string, max int, window string) protocol.ContactPolicy {
 	return protocol.ContactPolicy{Kind: protocol.KindContactPolicy, ID: id, Channel: channel, MaxContacts: max, Window: window}
 }
 
+func offersOnly(p protocol.ContactPolicy) protocol.ContactPolicy {
+	p.Types = []string{protocol.ContactOffer}
+	return p
+}
+
 // Caps count contacts in [now−window, now] on the policy's channel (or all
 // of them), every outcome, holdouts included.
 func TestDecide_ContactCaps(t *testing.T) {
@@ -56,6 +61,11 @@ func TestDecide_ContactCaps(t *testing.T) {
 			contacts: []Contact{contact(now.Add(-h), "kiosk", "holdout", "x")}, want: "contact_cap", reason: "customer had 1"},
 		{name: "contacts of any type count", policies: []protocol.ContactPolicy{policy("daily", "all", 1, "24h")},
 			contacts: []Contact{{Time: now.Add(-h), Channel: "kiosk", Type: protocol.ContactComplaint, Outcome: "presented"}}, want: "contact_cap"},
+		{name: "a cap on offer contacts leaves out a complaint", policies: []protocol.ContactPolicy{offersOnly(policy("daily", "all", 1, "24h"))},
+			contacts: []Contact{{Time: now.Add(-h), Channel: "kiosk", Type: protocol.ContactComplaint, Outcome: "declined"}}, want: "ranked"},
+		{name: "a cap on offer contacts counts an offer", policies: []protocol.ContactPolicy{offersOnly(policy("daily", "all", 1, "24h"))},
+			contacts: []Contact{{Time: now.Add(-h), Channel: "kiosk", Type: protocol.ContactComplaint, Outcome: "declined"}, contact(now.Add(-h), "kiosk", "presented", "x")},
+			want: "contact_cap", reason: "customer had 1"},
 		{name: "an event given twice counts once", policies: []protocol.ContactPolicy{policy("daily", "all", 2, "24h")},
 			contacts: []Contact{contact(now.Add(-h), "kiosk", "presented", "x"), contact(now.Add(-h), "kiosk", "presented", "x")}, want: "ranked"},
 		{name: "the order of contacts does not matter", policies: []protocol.ContactPolicy{policy("daily", "all", 2, "24h")},

@@ -205,6 +205,8 @@ func TestParse_Rejects(t *testing.T) {
 		{"unknown time zone", policy("window: 24h\nquietHours: {start: \"21:00\", end: \"08:00\", timezone: Mars/Olympus}\n"), api.CodeInvalidField, "quietHours.timezone", 0, ""},
 		{"policy unknown channel", "kind: ContactPolicy\nid: p1\nchannel: fax\nwindow: 24h\n", api.CodeInvalidField, "channel", 0, ""},
 		{"policy negative max", policy("maxContacts: -1\nwindow: 24h\n"), api.CodeInvalidDocument, "", 0, "maxContacts"},
+		{"policy unknown contact type", policy("window: 24h\ntypes: [offer, call]\n"), api.CodeInvalidField, "types", 0, "call"},
+		{"policy contact type twice", policy("window: 24h\ntypes: [offer, offer]\n"), api.CodeInvalidField, "types", 0, "twice"},
 		{"YAML alias", "kind: Campaign\nid: c1\noffers: &o [o1]\nchannels: *o\n", api.CodeInvalidDocument, "", 0, "alias"},
 		{"YAML merge key", "base: &b {kind: Plan}\n<<: *b\nid: p\n", api.CodeInvalidDocument, "", 0, ""},
 		{"non-string mapping key", "kind: Plan\nid: p\n1: x\n", api.CodeInvalidDocument, "", 0, "strings"},

@@ -210,6 +210,14 @@ func validatePolicy(p *protocol.ContactPolicy) error {
 	if p.MaxContacts < 0 {
 		return fieldErr(api.CodeInvalidField, "maxContacts", "must be ≥ 0, got %d", p.MaxContacts)
 	}
+	for i, ty := range p.Types {
+		if !slices.Contains(protocol.ContactTypes, ty) {
+			return fieldErr(api.CodeInvalidField, "types", "unknown contact type %q; types are %v", ty, protocol.ContactTypes)
+		}
+		if slices.Contains(p.Types[:i], ty) {
+			return fieldErr(api.CodeInvalidField, "types", "contact type %q listed twice", ty)
+		}
+	}
 	if p.Window == "" {
 		return fieldErr(api.CodeMissingField, "window", `a contact policy needs a window such as "168h"`)
 	}
