@@ -65,7 +65,7 @@ func TestDecide_ContactCaps(t *testing.T) {
 			contacts: []Contact{{Time: now.Add(-h), Channel: "kiosk", Type: protocol.ContactComplaint, Outcome: "declined"}}, want: "ranked"},
 		{name: "a cap on offer contacts counts an offer", policies: []protocol.ContactPolicy{offersOnly(policy("daily", "all", 1, "24h"))},
 			contacts: []Contact{{Time: now.Add(-h), Channel: "kiosk", Type: protocol.ContactComplaint, Outcome: "declined"}, contact(now.Add(-h), "kiosk", "presented", "x")},
-			want: "contact_cap", reason: "customer had 1"},
+			want:     "contact_cap", reason: "customer had 1"},
 		{name: "an event given twice counts once", policies: []protocol.ContactPolicy{policy("daily", "all", 2, "24h")},
 			contacts: []Contact{contact(now.Add(-h), "kiosk", "presented", "x"), contact(now.Add(-h), "kiosk", "presented", "x")}, want: "ranked"},
 		{name: "the order of contacts does not matter", policies: []protocol.ContactPolicy{policy("daily", "all", 2, "24h")},

@@ -162,29 +162,6 @@ func tokensCommand(e *env) *cli.Command {
 	}
 }
 
-func auditCommand(e *env) *cli.Command {
-	return &cli.Command{
-		Name:  "audit",
-		Usage: "show the audit log: who changed what, when, at which index",
-		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "limit", Value: 50, Usage: "show the newest `N` entries"},
-			outputFlag(),
-		},
-		Action: adminAction(e, 0, 0, "",
-			func(c *cli.Context, _ []string) ([]api.AuditEntry, error) {
-				return client(c).Audit(c.Context, c.Int("limit"))
-			},
-			func(es []api.AuditEntry, _ []string) error {
-				tw := e.table()
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrIndex), e.msg(msgHdrTime), e.msg(msgHdrActor), e.msg(msgHdrRole), e.msg(msgHdrAction), e.msg(msgHdrTarget), e.msg(msgHdrDetails))
-				for _, a := range es {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Index, a.Time.Format(time.RFC3339), a.Actor, a.Role, a.Action, a.Target, a.Details)
-				}
-				return tw.Flush()
-			}),
-	}
-}
-
 // printClusterStatus shows the leader and a table of nodes; reachability
 // problems follow the table so it stays narrow.
 func (e *env) printClusterStatus(st *api.ClusterStatus, _ []string) error {

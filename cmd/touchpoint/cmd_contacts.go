@@ -10,6 +10,9 @@ import (
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
+// maxContactsLimit is the most contacts GET /v1/contacts returns.
+const maxContactsLimit = 100000
+
 func contactsCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "contacts",
@@ -37,12 +40,16 @@ func contactsCommand(e *env) *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "customer", Required: true, Usage: "customer `ID`"},
 					&cli.StringFlag{Name: "since", Usage: "only contacts at or after `T`: an RFC 3339 time or a duration back from now (24h)"},
-					&cli.IntFlag{Name: "limit", Value: 1000, Usage: "at most `N` contacts"},
+					&cli.IntFlag{Name: "limit", Value: 1000, Usage: fmt.Sprintf("at most `N` contacts, 1 to %d", maxContactsLimit)},
 					outputFlag(),
 				},
 				Action: adminAction(e, 0, 0, "--customer ID [--since T]",
 					func(c *cli.Context, _ []string) ([]protocol.ContactEvent, error) {
-						return client(c).Contacts(c.Context, c.String("customer"), c.String("since"), c.Int("limit"))
+						limit, err := intFlag(c, "limit", 1, maxContactsLimit)
+						if err != nil {
+							return nil, err
+						}
+						return client(c).Contacts(c.Context, c.String("customer"), c.String("since"), limit)
 					},
 					func(evs []protocol.ContactEvent, _ []string) error {
 						tw := e.table()

@@ -51,7 +51,7 @@ func customersCommand(e *env) *cli.Command {
 				Usage:     "erase a customer from the control plane and every agent; reports which connected agents confirmed",
 				ArgsUsage: "ID",
 				Flags: []cli.Flag{
-					&cli.DurationFlag{Name: "wait", Value: 30 * time.Second, Usage: "how long to wait for connected agents to confirm"},
+					&cli.DurationFlag{Name: "wait", Value: 30 * time.Second, Usage: "how long to wait for connected agents to confirm, 0s or more"},
 					outputFlag(),
 				},
 				Action: func(c *cli.Context) error { return e.eraseCustomer(c) },
@@ -94,6 +94,9 @@ const (
 	cmNoAgents
 	cmOffline
 	cmFleetUnread
+	cmConfirmedOne
+	cmUnconfirmedOne
+	cmOfflineOne
 )
 
 var customerMessages = map[string]map[custKey]string{
@@ -127,6 +130,9 @@ var customerMessages = map[string]map[custKey]string{
 		cmNoAgents:        "no agents are connected",
 		cmOffline:         "%d agents are not connected; they drop the customer when they reconnect",
 		cmFleetUnread:     "erased at index %d, but the fleet could not be read to confirm: %w",
+		cmConfirmedOne:    "confirmed by %d connected agent: %s",
+		cmUnconfirmedOne:  "NOT confirmed within %s by %d connected agent: %s (it still holds the profile until it catches up)",
+		cmOfflineOne:      "%d agent is not connected; it drops the customer when it reconnects",
 	},
 	"zh": {
 		cmImported:        "已导入 %d 个客户，跳过 %d 行（索引 %d）",
@@ -158,6 +164,9 @@ var customerMessages = map[string]map[custKey]string{
 		cmNoAgents:        "没有在线代理",
 		cmOffline:         "%d 个代理未连接；重新连接后会删除该客户",
 		cmFleetUnread:     "已在索引 %d 删除，但无法读取代理列表以确认：%w",
+		cmConfirmedOne:    "%d 个在线代理已确认：%s",
+		cmUnconfirmedOne:  "%[2]d 个在线代理在 %[1]s 内未确认：%[3]s（追上进度前仍持有该档案）",
+		cmOfflineOne:      "%d 个代理未连接；重新连接后会删除该客户",
 	},
 }
 
@@ -454,34 +463,58 @@ func (e *env) eraseCustomer(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	wait := c.Duration("wait")
+	if wait < 0 {
+		// Checked before the erase: a refused flag erases nothing.
+		return usageError(fmt.Errorf("--wait %s: must be 0s or more (0s checks once without waiting)", wait))
+	}
 	cl := client(c)
 	res, err := cl.EraseCustomer(c.Context, a[0])
 	if err != nil {
 		return err
 	}
 	rep := eraseReport{ID: a[0], Index: res.Index, anonymized: res.AnonymizedEvents}
-	rep.Confirmed, rep.Unconfirmed, rep.offline, err = awaitErasure(c.Context, cl, res.Index, max(c.Duration("wait"), 0), 250*time.Millisecond)
+	rep.Confirmed, rep.Unconfirmed, rep.offline, err = awaitErasure(c.Context, cl, res.Index, wait, 250*time.Millisecond)
 	if err != nil {
 		return fmt.Errorf(e.cmsg(cmFleetUnread), res.Index, err)
 	}
 	if out == "json" {
 		return e.printJSON(rep)
 	}
+	e.printErasure(rep, wait)
+	return nil
+}
+
+// printErasure is customers erase's text output.
+func (e *env) printErasure(rep eraseReport, wait time.Duration) {
 	fmt.Fprintln(e.stdout, e.cmsg(cmErased, rep.ID, rep.Index, rep.anonymized))
+	confirmed := func() {
+		n := len(rep.Confirmed)
+		fmt.Fprintln(e.stdout, e.cmsg(pluralKey(n, cmConfirmedOne, cmConfirmed), n, strings.Join(rep.Confirmed, ", ")))
+	}
 	switch {
 	case len(rep.Confirmed) == 0 && len(rep.Unconfirmed) == 0:
 		fmt.Fprintln(e.stdout, e.cmsg(cmNoAgents))
 	case len(rep.Unconfirmed) == 0:
-		fmt.Fprintln(e.stdout, e.cmsg(cmConfirmed, len(rep.Confirmed), strings.Join(rep.Confirmed, ", ")))
+		confirmed()
 		fmt.Fprintln(e.stdout, e.cmsg(cmAllConfirmed))
 	default:
 		if len(rep.Confirmed) > 0 {
-			fmt.Fprintln(e.stdout, e.cmsg(cmConfirmed, len(rep.Confirmed), strings.Join(rep.Confirmed, ", ")))
+			confirmed()
 		}
-		fmt.Fprintln(e.stdout, e.cmsg(cmUnconfirmed, c.Duration("wait"), len(rep.Unconfirmed), strings.Join(rep.Unconfirmed, ", ")))
+		n := len(rep.Unconfirmed)
+		fmt.Fprintln(e.stdout, e.cmsg(pluralKey(n, cmUnconfirmedOne, cmUnconfirmed), wait, n, strings.Join(rep.Unconfirmed, ", ")))
 	}
 	if rep.offline > 0 {
-		fmt.Fprintln(e.stdout, e.cmsg(cmOffline, rep.offline))
+		fmt.Fprintln(e.stdout, e.cmsg(pluralKey(rep.offline, cmOfflineOne, cmOffline), rep.offline))
 	}
-	return nil
+}
+
+// pluralKey is one when n is 1, else many (English has two forms; Chinese
+// has one, the same text under both keys).
+func pluralKey(n int, one, many custKey) custKey {
+	if n == 1 {
+		return one
+	}
+	return many
 }

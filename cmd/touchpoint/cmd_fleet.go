@@ -9,6 +9,10 @@ import (
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
+// maxJoinTokenUses is the most enrollments one join token allows
+// (POST /v1/fleet/tokens, docs/API.md).
+const maxJoinTokenUses = 100000
+
 func fleetCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "fleet",
@@ -57,12 +61,16 @@ func fleetCommand(e *env) *cli.Command {
 				Usage: "mint a short-lived join token an agent presents once to enroll",
 				Flags: []cli.Flag{
 					&cli.DurationFlag{Name: "ttl", Value: time.Hour, Usage: "how long the token is valid"},
-					&cli.IntFlag{Name: "uses", Value: 1, Usage: "how many agents may enroll with it"},
+					&cli.IntFlag{Name: "uses", Value: 1, Usage: fmt.Sprintf("how many agents may enroll with it, 1 to %d", maxJoinTokenUses)},
 					outputFlag(),
 				},
 				Action: adminAction(e, 0, 0, "[--ttl 1h] [--uses 1]",
 					func(c *cli.Context, _ []string) (*api.JoinTokenResult, error) {
-						return client(c).JoinToken(c.Context, api.JoinTokenRequest{TTL: c.Duration("ttl").String(), Uses: c.Int("uses")})
+						uses, err := intFlag(c, "uses", 1, maxJoinTokenUses)
+						if err != nil {
+							return nil, err
+						}
+						return client(c).JoinToken(c.Context, api.JoinTokenRequest{TTL: c.Duration("ttl").String(), Uses: uses})
 					},
 					func(t *api.JoinTokenResult, _ []string) error {
 						fmt.Fprintln(e.stdout, e.msg(msgJoinToken, t.ID, t.Uses, t.Expires.Format(time.RFC3339)))

@@ -511,7 +511,7 @@ func TestCLI_CustomersEraseReportsAgentsThatConfirmed(t *testing.T) {
 		return err == nil && a.Status != api.AgentAlive
 	})
 	out = mustTP(t, addr, c.Token, "customers", "erase", "C2", "--wait", "10s")
-	if !strings.Contains(out, "confirmed by 1 connected agents: ivr-1") || !strings.Contains(out, "1 agents are not connected") {
+	if !strings.Contains(out, "confirmed by 1 connected agent: ivr-1") || !strings.Contains(out, "1 agent is not connected") {
 		t.Errorf("erase with one agent down:\n%s", out)
 	}
 }

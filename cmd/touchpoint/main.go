@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 	_ "time/tzdata" // quiet hours resolve time zones even in FROM-scratch images
 
@@ -159,6 +158,16 @@ func format(c *cli.Context) (string, error) {
 	}
 }
 
+// intFlag returns int flag name (its default when not given), or a usage
+// error naming the flag and its range when the value is outside lo to hi.
+func intFlag(c *cli.Context, name string, lo, hi int) (int, error) {
+	n := c.Int(name)
+	if n < lo || n > hi {
+		return 0, usageError(fmt.Errorf("--%s %d: must be between %d and %d", name, n, lo, hi))
+	}
+	return n, nil
+}
+
 func (e *env) printJSON(v any) error {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
@@ -166,8 +175,10 @@ func (e *env) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-func (e *env) table() *tabwriter.Writer {
-	return tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+// table is where a command writes a table: tab-separated cells, one line
+// per row, then Flush. Columns line up by display width (tableWriter).
+func (e *env) table() *tableWriter {
+	return newTableWriter(e.stdout)
 }
 
 // args returns exactly n positional arguments or a usage error.
