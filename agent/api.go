@@ -152,6 +152,7 @@ func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev.Site = a.cfg.Site
+	a.fillCampaign(&ev)
 	stored, err := a.appendContact(r.Context(), ev)
 	switch {
 	case err == nil:

@@ -16,9 +16,12 @@ import (
 )
 
 // ContactRequest is the body of POST /v1/contacts: one contact and its
-// outcome. Channel defaults to the agent's; the ids are optional and need
-// not name anything the agent knows (a customer or an offer the cache does
-// not hold is still logged).
+// outcome. Channel defaults to the agent's. CustomerID follows the rule of
+// every customer id (protocol.ValidAgentID); the other ids are optional and
+// need not name anything the agent knows (a customer or an offer the cache
+// does not hold is still logged). A contact that names an offer but no
+// campaign is given the offer's campaign when the catalogue has exactly one
+// (fillCampaign).
 type ContactRequest struct {
 	CustomerID string   `json:"customerId"`
 	Channel    string   `json:"channel,omitempty"`
@@ -55,22 +58,19 @@ func decodeContact(body []byte, agentChannel string) (protocol.ContactEvent, *ap
 	if req.Channel == "" {
 		req.Channel = agentChannel
 	}
-	for _, f := range []struct {
-		name, v  string
-		required bool
-	}{
-		{"customerId", req.CustomerID, true},
-		{"offerId", req.OfferID, false},
-		{"campaignId", req.CampaignID, false},
-		{"decisionId", req.DecisionID, false},
+	switch {
+	case req.CustomerID == "":
+		return protocol.ContactEvent{}, &api.Error{Code: api.CodeMissingField, Field: "customerId", Message: msgRequired}
+	case !protocol.ValidAgentID(req.CustomerID):
+		// The rule of every customer id (decisions, imports, erasure): an
+		// id it refuses could never be erased, and "~erased" is the
+		// ledger's bucket of erased customers' events.
+		return protocol.ContactEvent{}, &api.Error{Code: api.CodeInvalidField, Field: "customerId", Message: msgBadCustomer}
+	}
+	for _, f := range []struct{ name, v string }{
+		{"offerId", req.OfferID}, {"campaignId", req.CampaignID}, {"decisionId", req.DecisionID},
 	} {
-		if f.v == "" {
-			if f.required {
-				return protocol.ContactEvent{}, &api.Error{Code: api.CodeMissingField, Field: f.name, Message: msgRequired}
-			}
-			continue
-		}
-		if !validID(f.v) {
+		if f.v != "" && !validID(f.v) {
 			return protocol.ContactEvent{}, &api.Error{Code: api.CodeInvalidField, Field: f.name, Message: msgBadID}
 		}
 	}
@@ -106,7 +106,9 @@ func decodeContact(body []byte, agentChannel string) (protocol.ContactEvent, *ap
 }
 
 // validID accepts 1 to 128 bytes of UTF-8 without control characters or
-// surrounding spaces.
+// surrounding spaces: an offer, campaign or decision id of a contact, which
+// may come from outside the catalogue. Only customer ids key the ledger
+// (and its erased bucket); these are stored as given.
 func validID(s string) bool {
 	if s == "" || len(s) > maxIDLen || !utf8.ValidString(s) || strings.TrimSpace(s) != s {
 		return false
@@ -117,6 +119,29 @@ func validID(s string) bool {
 		}
 	}
 	return true
+}
+
+// fillCampaign names the campaign of a contact that names an offer but no
+// campaign, when exactly one campaign of the agent's current catalogue
+// lists the offer (whatever its status: an offer accepted after its
+// campaign completed still counts for it). Campaign results count contacts by
+// campaignId, and a decision lists each offer under its campaign, but
+// clients often send back only the offer. An offer in several campaigns,
+// or one the agent does not know, leaves the campaign empty; a campaign
+// the client gave is never replaced.
+func (a *Agent) fillCampaign(ev *protocol.ContactEvent) {
+	if ev.OfferID == "" || ev.CampaignID != "" {
+		return
+	}
+	eng, err := a.engines.get()
+	if err != nil {
+		// The contact matters more than its campaign: log it without.
+		a.log.Warn("find the campaign of a contact's offer", "offer", ev.OfferID, "error", err)
+		return
+	}
+	if id, ok := eng.CampaignOfOffer(ev.OfferID); ok {
+		ev.CampaignID = id
+	}
 }
 
 // decodeStrict decodes a JSON body, refusing unknown fields and trailing

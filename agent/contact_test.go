@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -56,6 +57,63 @@ func TestDecodeContact(t *testing.T) {
 	ev, _ := decodeContact([]byte(`{"customerId":"c1","type":"offer","outcome":"presented"}`), "terminal")
 	if ev.Channel != "terminal" {
 		t.Fatalf("channel default: %q", ev.Channel)
+	}
+}
+
+// TestDecodeContact_CustomerIDFollowsTheProtocolRule: a contact's customer
+// id is refused exactly where a decision's is (protocol.ValidAgentID, the
+// rule imports and erasure use too), with the same code and message; the
+// other ids keep their looser rule.
+func TestDecodeContact_CustomerIDFollowsTheProtocolRule(t *testing.T) {
+	body := func(field, id string) string {
+		b, _ := json.Marshal(map[string]string{"customerId": "C1", "type": "offer", "outcome": "presented", field: id})
+		return string(b)
+	}
+	tests := []struct {
+		name, field, id string
+		ok              bool
+	}{
+		{"phone number", "customerId", "13800138000", true},
+		{"letters digits and punctuation", "customerId", "C-1_a.B", true},
+		{"128 bytes", "customerId", strings.Repeat("c", 128), true},
+		{"inner space", "customerId", "a b", false},
+		{"the erased bucket", "customerId", "~erased", false},
+		{"dot", "customerId", ".", false},
+		{"dot dot", "customerId", "..", false},
+		{"slash", "customerId", "a/b", false},
+		{"colon", "customerId", "a:b", false},
+		{"non-ASCII", "customerId", "客户1", false},
+		{"129 bytes", "customerId", strings.Repeat("c", 129), false},
+		{"offer with a space", "offerId", "retain 10", true},
+		{"campaign in Chinese", "campaignId", "冬季挽留", true},
+		{"decision id", "decisionId", "d-0123456789abcdef01234567", true},
+		{"offer with a newline", "offerId", "retain\n10", false},
+		{"padded campaign", "campaignId", " winback", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, aerr := decodeContact([]byte(body(tc.field, tc.id)), "kiosk")
+			switch {
+			case tc.ok && aerr != nil:
+				t.Fatalf("%s %q refused: %v", tc.field, tc.id, aerr)
+			case tc.ok && ev.CustomerID == "":
+				t.Fatalf("event: %+v", ev)
+			case !tc.ok && (aerr == nil || aerr.Code != api.CodeInvalidField || aerr.Field != tc.field):
+				t.Fatalf("%s %q: got %v (field %q), want %s (field %q)", tc.field, tc.id, aerr, fieldOf(aerr), api.CodeInvalidField, tc.field)
+			}
+			if tc.field != "customerId" {
+				return
+			}
+			// The decision API says the same of the same id.
+			derr := (&api.DecisionRequest{CustomerID: tc.id, Channel: "kiosk"}).Validate()
+			if (derr == nil) != tc.ok {
+				t.Fatalf("decision API: %v, contact API: %v", derr, aerr)
+			}
+			var de *api.Error
+			if !tc.ok && (!errors.As(derr, &de) || de.Code != aerr.Code || de.Field != aerr.Field || de.Message != aerr.Message) {
+				t.Fatalf("decision API says %v, contact API says %v", derr, aerr)
+			}
+		})
 	}
 }
 

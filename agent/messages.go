@@ -6,6 +6,7 @@ package agent
 const (
 	msgRequired     = "is required"
 	msgBadID        = "must be 1 to 128 characters without control characters or surrounding spaces"
+	msgBadCustomer  = "must be 1 to 128 ASCII letters, digits, '-', '_' or '.'"
 	msgOneOf        = "must be one of "
 	msgBadValue     = "must be a number from 0 to 1e12 (yuan)"
 	msgExpected     = "expected "

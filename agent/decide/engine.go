@@ -81,6 +81,18 @@ type Engine struct {
 // Index is the catalogue index the engine was compiled from.
 func (e *Engine) Index() uint64 { return e.index }
 
+// CampaignOfOffer is the id of the one campaign of the catalogue that
+// lists offerID, whatever that campaign's status or schedule. ok is false
+// when the catalogue holds no such offer, or no campaign or several list
+// it: then a contact that names only the offer does not say which.
+func (e *Engine) CampaignOfOffer(offerID string) (id string, ok bool) {
+	i, found := slices.BinarySearchFunc(e.offers, offerID, func(o offerC, id string) int { return cmp.Compare(o.o.ID, id) })
+	if !found || len(e.offers[i].campaigns) != 1 {
+		return "", false
+	}
+	return e.campaigns[e.offers[i].campaigns[0]].c.ID, true
+}
+
 // chanSet is a set of protocol.KnownChannels by index; 0 means every
 // channel.
 type chanSet uint16
