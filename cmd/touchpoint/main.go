@@ -78,7 +78,7 @@ func newApp(e *env) *cli.App {
 		Version: version,
 		Writer:  e.stdout, ErrWriter: e.stderr,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "addr", Value: "http://127.0.0.1:7400", EnvVars: []string{"TOUCHPOINT_ADDR"}, Usage: "control-plane admin API `URL`"},
+			&cli.StringFlag{Name: "addr", Value: "http://127.0.0.1:7400", EnvVars: []string{"TOUCHPOINT_ADDR"}, Usage: "control-plane admin API `URL`; several members' URLs, comma-separated, to go on to the next when one does not answer"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"TOUCHPOINT_TOKEN"}, Usage: "bearer `TOKEN` for the admin API"},
 			&cli.StringFlag{Name: "ca-cert", EnvVars: []string{"TOUCHPOINT_CA_CERT"}, Usage: "PEM `FILE` of the CA (or self-signed certificate) the admin API's HTTPS certificate is checked against"},
 			pprofFlag(),
