@@ -92,15 +92,16 @@ func TestRun_LocalErrorsHaveStableCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string]string{
-		"touchpoint get":                              "error: usage: touchpoint get KIND [ID]",
-		"touchpoint get offers -o yaml":               `error: usage: -o "yaml"`,
-		"touchpoint apply":                            `error: usage: Required flag "filename" not set`,
-		"touchpoint customers erase C1 --wait banana": `error: usage: invalid value "banana" for flag -wait`,
-		"touchpoint frobnicate":                       "error: usage: No help topic for 'frobnicate'",
-		"touchpoint get widgets":                      `error: unknown_kind: unknown kind "widgets"`,
-		"touchpoint apply -f /nonexistent/x.yaml":     "error: file_error: read /nonexistent/x.yaml",
+		"touchpoint get":                                                    "error: usage: touchpoint get KIND [ID]",
+		"touchpoint get offers -o yaml":                                     `error: usage: -o "yaml"`,
+		"touchpoint apply":                                                  `error: usage: required flag --filename not given`,
+		"touchpoint customers erase C1 --wait banana":                       `error: usage: invalid value "banana" for flag -wait`,
+		"touchpoint frobnicate":                                             `error: usage: unknown command "frobnicate": 'touchpoint --help' lists the commands`,
+		"touchpoint controlplane --id n1":                                   "error: usage: required flags --data-dir, --raft-addr, --http-addr not given",
+		"touchpoint get widgets":                                            `error: unknown_kind: unknown kind "widgets"`,
+		"touchpoint apply -f /nonexistent/x.yaml":                           "error: file_error: read /nonexistent/x.yaml",
 		"touchpoint customers import " + badCSV + " --id-column customerID": `error: invalid_input: ` + badCSV + `: the header has no column "customerID"`,
-		"touchpoint get offers": "error: unreachable: GET http://127.0.0.1:1/",
+		"touchpoint get offers":                                             "error: unreachable: GET http://127.0.0.1:1/",
 	}
 	t.Setenv("TOUCHPOINT_LANG", "en")
 	t.Setenv("TOUCHPOINT_ADDR", "http://127.0.0.1:1") // nothing listens: what needs no server must not ask one
@@ -119,8 +120,8 @@ func TestRun_UsageErrors(t *testing.T) {
 		"touchpoint get widgets":                  `unknown kind "widgets"`,
 		"touchpoint get offers a b":               "usage: touchpoint get KIND [ID]",
 		"touchpoint get offers -o yaml":           `-o "yaml": use table or json`,
-		"touchpoint apply":                        `Required flag "filename" not set`,
-		"touchpoint tokens create":                `Required flag "role" not set`,
+		"touchpoint apply":                        `required flag --filename not given`,
+		"touchpoint tokens create":                `required flag --role not given`,
 		"touchpoint cluster snapshot save":        "usage: touchpoint cluster snapshot save FILE",
 		"touchpoint apply -f /nonexistent/x.yaml": "read /nonexistent/x.yaml",
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"strings"
@@ -67,6 +68,30 @@ func errorCode(err error) string {
 		return codeUsage
 	}
 	return codeInvalidInput
+}
+
+// cliText rewrites urfave/cli's own messages for a missing flag or an
+// unknown command in the CLI's words; any other message is returned as it
+// is.
+func cliText(msg string) string {
+	if rest, ok := strings.CutPrefix(msg, "No help topic for '"); ok {
+		return fmt.Sprintf("unknown command %q: 'touchpoint --help' lists the commands", strings.TrimSuffix(rest, "'"))
+	}
+	for _, form := range []struct{ prefix, text string }{
+		{`Required flag "`, "required flag %s not given"},
+		{`Required flags "`, "required flags %s not given"},
+	} {
+		if rest, ok := strings.CutPrefix(msg, form.prefix); ok {
+			if names, ok := strings.CutSuffix(rest, `" not set`); ok {
+				flags := strings.Split(names, ", ")
+				for i, f := range flags {
+					flags[i] = "--" + f
+				}
+				return fmt.Sprintf(form.text, strings.Join(flags, ", "))
+			}
+		}
+	}
+	return msg
 }
 
 // onUsageError codes the flag-parsing errors urfave/cli reports (a value

@@ -68,7 +68,7 @@ func (e *env) printError(err error) {
 	if errors.As(err, &ee) && ee.Error() == "" {
 		return
 	}
-	fmt.Fprintf(e.stderr, "%s: %s: %v\n", e.msg(msgError), errorCode(err), err)
+	fmt.Fprintf(e.stderr, "%s: %s: %s\n", e.msg(msgError), errorCode(err), cliText(err.Error()))
 }
 
 func newApp(e *env) *cli.App {
