@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,7 +30,7 @@ func customersCommand(e *env) *cli.Command {
 					&cli.StringFlag{Name: "region-column", Usage: "`NAME` of the home region column (default region, when present)"},
 					outputFlag(),
 				},
-				Action: func(c *cli.Context) error { return e.importCustomers(c) },
+				Action: func(c *cli.Context) error { return e.importCustomersFile(c) },
 			},
 			{
 				Name:      "show",
@@ -65,13 +62,7 @@ func customersCommand(e *env) *cli.Command {
 type custKey int
 
 const (
-	cmImported custKey = iota
-	cmReplaceNote
-	cmByReason
-	cmFirstSkipped
-	cmMoreSkipped
-	cmNothingImported
-	cmProgress
+	cmProgress custKey = iota
 	cmHdrAttribute
 	cmHdrValue
 	cmRegion
@@ -101,72 +92,60 @@ const (
 
 var customerMessages = map[string]map[custKey]string{
 	"en": {
-		cmImported:        "imported %d customers, skipped %d rows (index %d)",
-		cmReplaceNote:     "a re-imported id replaces its stored attributes, consents and region as a whole; derived fields (segments, lifetime value) stay",
-		cmByReason:        "skipped rows by reason:",
-		cmFirstSkipped:    "skipped rows:",
-		cmMoreSkipped:     "… and %d more (-o json lists the first %d)",
-		cmNothingImported: "nothing was imported",
-		cmProgress:        "%d rows  %d committed  %.0f rows/s",
-		cmHdrAttribute:    "ATTRIBUTE",
-		cmHdrValue:        "VALUE",
-		cmRegion:          "region",
-		cmIndex:           "index",
-		cmDND:             "do not disturb",
-		cmConsents:        "consents",
-		cmMasked:          "masked",
-		cmMaskedYes:       "yes: personal data is shown to admins only",
-		cmNone:            "(none)",
-		cmDerived:         "derived fields",
-		cmRecent:          "recent contacts (newest first):",
-		cmNoContacts:      "no recent contacts",
-		cmContactsHidden:  "recent contacts not shown: this token's role may not read the contact ledger",
-		cmYes:             "yes",
-		cmNo:              "no",
-		cmErased:          "erased customer %s (index %d); %d contact-ledger events no longer name it",
-		cmConfirmed:       "confirmed by %d connected agents: %s",
-		cmUnconfirmed:     "NOT confirmed within %s by %d connected agents: %s (they still hold the profile until they catch up)",
-		cmAllConfirmed:    "every connected agent has dropped the customer",
-		cmNoAgents:        "no agents are connected",
-		cmOffline:         "%d agents are not connected; they drop the customer when they reconnect",
-		cmFleetUnread:     "erased at index %d, but the fleet could not be read to confirm: %w",
-		cmConfirmedOne:    "confirmed by %d connected agent: %s",
-		cmUnconfirmedOne:  "NOT confirmed within %s by %d connected agent: %s (it still holds the profile until it catches up)",
-		cmOfflineOne:      "%d agent is not connected; it drops the customer when it reconnects",
+		cmProgress:       "%d rows  %d committed  %.0f rows/s",
+		cmHdrAttribute:   "ATTRIBUTE",
+		cmHdrValue:       "VALUE",
+		cmRegion:         "region",
+		cmIndex:          "index",
+		cmDND:            "do not disturb",
+		cmConsents:       "consents",
+		cmMasked:         "masked",
+		cmMaskedYes:      "yes: personal data is shown to admins only",
+		cmNone:           "(none)",
+		cmDerived:        "derived fields",
+		cmRecent:         "recent contacts (newest first):",
+		cmNoContacts:     "no recent contacts",
+		cmContactsHidden: "recent contacts not shown: this token's role may not read the contact ledger",
+		cmYes:            "yes",
+		cmNo:             "no",
+		cmErased:         "erased customer %s (index %d); %d contact-ledger events no longer name it",
+		cmConfirmed:      "confirmed by %d connected agents: %s",
+		cmUnconfirmed:    "NOT confirmed within %s by %d connected agents: %s (they still hold the profile until they catch up)",
+		cmAllConfirmed:   "every connected agent has dropped the customer",
+		cmNoAgents:       "no agents are connected",
+		cmOffline:        "%d agents are not connected; they drop the customer when they reconnect",
+		cmFleetUnread:    "erased at index %d, but the fleet could not be read to confirm: %w",
+		cmConfirmedOne:   "confirmed by %d connected agent: %s",
+		cmUnconfirmedOne: "NOT confirmed within %s by %d connected agent: %s (it still holds the profile until it catches up)",
+		cmOfflineOne:     "%d agent is not connected; it drops the customer when it reconnects",
 	},
 	"zh": {
-		cmImported:        "已导入 %d 个客户，跳过 %d 行（索引 %d）",
-		cmReplaceNote:     "重复导入的客户编号会整体替换已存的属性、同意和区域；派生字段（分群、终身价值）保留",
-		cmByReason:        "跳过原因统计：",
-		cmFirstSkipped:    "跳过的行：",
-		cmMoreSkipped:     "……另有 %d 行（-o json 列出前 %d 行）",
-		cmNothingImported: "没有导入任何客户",
-		cmProgress:        "%d 行  已提交 %d  %.0f 行/秒",
-		cmHdrAttribute:    "属性",
-		cmHdrValue:        "值",
-		cmRegion:          "区域",
-		cmIndex:           "索引",
-		cmDND:             "免打扰",
-		cmConsents:        "营销同意",
-		cmMasked:          "已脱敏",
-		cmMaskedYes:       "是：个人信息仅对管理员显示",
-		cmNone:            "（无）",
-		cmDerived:         "派生字段",
-		cmRecent:          "最近接触（最新在前）：",
-		cmNoContacts:      "没有最近接触",
-		cmContactsHidden:  "未显示最近接触：此令牌的角色无权读取接触记录",
-		cmYes:             "是",
-		cmNo:              "否",
-		cmErased:          "已删除客户 %s（索引 %d）；%d 条接触台账事件已匿名化",
-		cmConfirmed:       "%d 个在线代理已确认：%s",
-		cmUnconfirmed:     "%[2]d 个在线代理在 %[1]s 内未确认：%[3]s（追上进度前仍持有该档案）",
-		cmAllConfirmed:    "所有在线代理均已删除该客户",
-		cmNoAgents:        "没有在线代理",
-		cmOffline:         "%d 个代理未连接；重新连接后会删除该客户",
-		cmFleetUnread:     "已在索引 %d 删除，但无法读取代理列表以确认：%w",
-		cmConfirmedOne:    "%d 个在线代理已确认：%s",
-		cmUnconfirmedOne:  "%[2]d 个在线代理在 %[1]s 内未确认：%[3]s（追上进度前仍持有该档案）",
-		cmOfflineOne:      "%d 个代理未连接；重新连接后会删除该客户",
+		cmProgress:       "%d 行  已提交 %d  %.0f 行/秒",
+		cmHdrAttribute:   "属性",
+		cmHdrValue:       "值",
+		cmRegion:         "区域",
+		cmIndex:          "索引",
+		cmDND:            "免打扰",
+		cmConsents:       "营销同意",
+		cmMasked:         "已脱敏",
+		cmMaskedYes:      "是：个人信息仅对管理员显示",
+		cmNone:           "（无）",
+		cmDerived:        "派生字段",
+		cmRecent:         "最近接触（最新在前）：",
+		cmNoContacts:     "没有最近接触",
+		cmContactsHidden: "未显示最近接触：此令牌的角色无权读取接触记录",
+		cmYes:            "是",
+		cmNo:             "否",
+		cmErased:         "已删除客户 %s（索引 %d）；%d 条接触台账事件已匿名化",
+		cmConfirmed:      "%d 个在线代理已确认：%s",
+		cmUnconfirmed:    "%[2]d 个在线代理在 %[1]s 内未确认：%[3]s（追上进度前仍持有该档案）",
+		cmAllConfirmed:   "所有在线代理均已删除该客户",
+		cmNoAgents:       "没有在线代理",
+		cmOffline:        "%d 个代理未连接；重新连接后会删除该客户",
+		cmFleetUnread:    "已在索引 %d 删除，但无法读取代理列表以确认：%w",
+		cmConfirmedOne:   "%d 个在线代理已确认：%s",
+		cmUnconfirmedOne: "%[2]d 个在线代理在 %[1]s 内未确认：%[3]s（追上进度前仍持有该档案）",
+		cmOfflineOne:     "%d 个代理未连接；重新连接后会删除该客户",
 	},
 }
 
@@ -202,50 +181,6 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func (e *env) importCustomers(c *cli.Context) error {
-	out, err := format(c)
-	if err != nil {
-		return err
-	}
-	a, err := args(c, 1, 1, "FILE [--id-column NAME] [--region-column NAME]")
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(a[0])
-	if err != nil {
-		return fmt.Errorf("open %s: %w", a[0], err)
-	}
-	defer f.Close()
-	var size int64
-	if st, err := f.Stat(); err == nil {
-		size = st.Size()
-	}
-	cr := &countingReader{r: f}
-	br := bufio.NewReaderSize(cr, 256<<10)
-	cols := newColumns(c.String("id-column"), c.String("region-column"))
-	src, err := openSource(a[0], br, cols, c.IsSet("id-column"), c.IsSet("region-column"))
-	if err != nil {
-		return fmt.Errorf("%s: %w", a[0], err)
-	}
-	var prog importProgress
-	stop := func() {}
-	if isTerminal(e.stderr) {
-		stop = e.drawProgress(&prog, cr, size)
-	}
-	rep, err := runImport(c.Context, src, client(c), importConfig{}, &prog)
-	stop()
-	if perr := e.printImport(rep, out); perr != nil {
-		return perr
-	}
-	if err != nil {
-		return err
-	}
-	if rep.Imported == 0 {
-		return errors.New(e.cmsg(cmNothingImported))
-	}
-	return nil
 }
 
 // drawProgress redraws a progress line on the terminal until the returned
@@ -286,46 +221,6 @@ func (e *env) drawProgress(prog *importProgress, cr *countingReader, size int64)
 		close(done)
 		wg.Wait()
 	}
-}
-
-// maxTextErrors is how many skipped rows the text summary lists.
-const maxTextErrors = 20
-
-func (e *env) printImport(rep *importReport, out string) error {
-	if rep.Errors == nil {
-		rep.Errors = []rowError{}
-	}
-	if out == "json" {
-		return e.printJSON(rep)
-	}
-	fmt.Fprintln(e.stdout, e.cmsg(cmImported, rep.Imported, rep.Skipped, rep.Index))
-	if rep.Imported > 0 {
-		fmt.Fprintln(e.stdout, e.cmsg(cmReplaceNote))
-	}
-	if rep.Skipped == 0 {
-		return nil
-	}
-	fmt.Fprintln(e.stdout, e.cmsg(cmByReason))
-	tw := e.table()
-	kinds := sortedKeys(rep.byKind)
-	slices.SortStableFunc(kinds, func(a, b string) int { return rep.byKind[b] - rep.byKind[a] })
-	for _, k := range kinds {
-		fmt.Fprintf(tw, "  %s\t%d\n", k, rep.byKind[k])
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, e.cmsg(cmFirstSkipped))
-	for i, re := range rep.Errors {
-		if i == maxTextErrors {
-			break
-		}
-		fmt.Fprintf(e.stdout, "  line %d: %s\n", re.Line, re.Reason)
-	}
-	if rep.Skipped > maxTextErrors {
-		fmt.Fprintln(e.stdout, "  "+e.cmsg(cmMoreSkipped, rep.Skipped-maxTextErrors, maxReportedErrors))
-	}
-	return nil
 }
 
 func formatValue(v any) string {

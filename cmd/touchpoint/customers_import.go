@@ -47,15 +47,27 @@ const maxSignificantDigits = 15
 // maxJSONLine bounds one JSON Lines record.
 const maxJSONLine = 1 << 20
 
-// rowError is a row the import skipped: its line and why.
+// rowError is a row the import skipped: its line and why. A stray quote
+// makes one error of several lines: Line to LastLine, every one of them
+// counted as a skipped row.
 type rowError struct {
 	Line int `json:"line"`
+	// LastLine is set when the error spans lines (Line to LastLine).
+	LastLine int `json:"lastLine,omitempty"`
 	// Kind groups reasons in the summary; Reason is Kind with details.
 	Kind   string `json:"-"`
 	Reason string `json:"reason"`
 }
 
 func (e *rowError) Error() string { return e.Reason }
+
+// rows is how many rows of the file the error skips.
+func (e *rowError) rows() int {
+	if e.LastLine > e.Line {
+		return e.LastLine - e.Line + 1
+	}
+	return 1
+}
 
 func badRow(line int, kind, format string, args ...any) *rowError {
 	r := kind
@@ -332,10 +344,11 @@ func profileFromRow(cols []csvColumn, rec []string, line int) (protocol.Profile,
 	for i, raw := range rec {
 		c := &cols[i]
 		if !utf8.ValidString(raw) {
-			return p, badRow(line, kindUTF8, "column %s", c.name)
+			// "invalid UTF-8: column name" read like a header problem.
+			return p, &rowError{Line: line, Kind: kindUTF8, Reason: fmt.Sprintf("%s in column %q", kindUTF8, c.name)}
 		}
 		if len(raw) > protocol.MaxAttributeValue {
-			return p, badRow(line, kindTooLong, "column %s is %d bytes; at most %d", c.name, len(raw), protocol.MaxAttributeValue)
+			return p, badRow(line, kindTooLong, "column %q is %d bytes; at most %d", c.name, len(raw), protocol.MaxAttributeValue)
 		}
 		switch c.role {
 		case roleID:
@@ -349,7 +362,7 @@ func profileFromRow(cols []csvColumn, rec []string, line int) (protocol.Profile,
 			}
 			b, ok := parseBool(v)
 			if !ok {
-				return p, badRow(line, kindBool, "column %s: %q (use yes/no or true/false)", c.name, truncate(v))
+				return p, badRow(line, kindBool, "column %q: %q (use yes/no or true/false)", c.name, truncate(v))
 			}
 			if c.role == roleDND {
 				p.DoNotDisturb = b
@@ -394,11 +407,18 @@ type rowSource interface {
 
 type csvSource struct {
 	r    *csv.Reader
+	br   *bufio.Reader // what r reads from: at its end, a quote ran to the end of the file
 	cols []csvColumn
 }
 
 func newCSVSource(r io.Reader, cols columns, explicitID, explicitRegion bool) (*csvSource, error) {
-	cr := csv.NewReader(r)
+	// csv.NewReader reads from a *bufio.Reader of 4 KiB or more as it is,
+	// so br.Peek tells when the csv reader has consumed the whole file.
+	br, ok := r.(*bufio.Reader)
+	if !ok || br.Size() < 4096 {
+		br = bufio.NewReaderSize(r, 64<<10)
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -412,26 +432,70 @@ func newCSVSource(r io.Reader, cols columns, explicitID, explicitRegion bool) (*
 	if err != nil {
 		return nil, err
 	}
-	return &csvSource{r: cr, cols: plan}, nil
+	return &csvSource{r: cr, br: br, cols: plan}, nil
 }
 
 func (s *csvSource) next() (protocol.Profile, int, error) {
 	rec, err := s.r.Read()
 	if err != nil {
-		// A malformed record is skipped; the reader goes on with the next
-		// line (an unterminated quote runs to the end of the file).
+		// A malformed record is skipped and the reader goes on after it.
+		// An unterminated quote makes one record of every line up to the
+		// next quote, or to the end of the file: all of them are skipped.
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return protocol.Profile{}, pe.StartLine, badRow(pe.StartLine, kindSyntax, "%v", pe.Err)
+			return protocol.Profile{}, pe.StartLine, s.syntaxError(pe)
 		}
 		return protocol.Profile{}, 0, err
 	}
 	line, _ := s.r.FieldPos(0)
 	p, re := profileFromRow(s.cols, rec, line)
 	if re != nil {
+		// A quote closed on a later line by `",` or `"` at the end of a
+		// line parses, as one record of the wrong width: the lines it
+		// swallowed are skipped with it.
+		if re.Kind == kindColumns {
+			if last := s.recordEnd(rec); last > line {
+				return p, line, &rowError{Line: line, LastLine: last, Kind: kindSyntax,
+					Reason: fmt.Sprintf("%s: a quote opened on line %d runs to line %d and makes a row of %d columns, the header has %d; these %d lines are skipped",
+						kindSyntax, line, last, len(rec), len(s.cols), last-line+1)}
+			}
+		}
 		return p, line, re
 	}
 	return p, line, nil
+}
+
+// recordEnd is the line the record just read ends on: a quoted field
+// holds the line ends it runs over (as "\n").
+func (s *csvSource) recordEnd(rec []string) int {
+	if len(rec) == 0 {
+		return 0
+	}
+	l, _ := s.r.FieldPos(len(rec) - 1)
+	return l + strings.Count(rec[len(rec)-1], "\n")
+}
+
+// syntaxError is the skipped rows of a record encoding/csv refused: the
+// record's lines, StartLine to Line. A quote that opens a field and is not
+// closed before the line ends takes the following lines into the field,
+// up to the next quote or the end of the file.
+func (s *csvSource) syntaxError(pe *csv.ParseError) *rowError {
+	first, last := pe.StartLine, max(pe.Line, pe.StartLine)
+	_, perr := s.br.Peek(1)
+	atEOF := perr != nil && errors.Is(pe.Err, csv.ErrQuote)
+	switch {
+	case atEOF && last > first:
+		return &rowError{Line: first, LastLine: last, Kind: kindSyntax,
+			Reason: fmt.Sprintf("%s: a quote opened on line %d is never closed: it runs to the end of the file at line %d (%v); these %d lines are skipped",
+				kindSyntax, first, last, pe.Err, last-first+1)}
+	case atEOF:
+		return badRow(first, kindSyntax, "a quote opened on line %d is never closed (%v)", first, pe.Err)
+	case last > first:
+		return &rowError{Line: first, LastLine: last, Kind: kindSyntax,
+			Reason: fmt.Sprintf("%s: a quote opened on line %d runs to line %d (%v); these %d lines are skipped",
+				kindSyntax, first, last, pe.Err, last-first+1)}
+	}
+	return badRow(first, kindSyntax, "%v", pe.Err)
 }
 
 type jsonlSource struct {
@@ -505,13 +569,19 @@ func profileFromJSON(b []byte, cols columns, line int) (protocol.Profile, *rowEr
 	var rec map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&rec); err != nil {
+		// A JSON value of another type: say which, not what Go type it
+		// did not fit.
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return p, badRow(line, kindJSON, "a JSON Lines row must be a JSON object, not %s", jsonKind(b))
+		}
 		return p, badRow(line, kindJSON, "%v", err)
 	}
 	if dec.More() {
 		return p, badRow(line, kindJSON, "more than one value on the line")
 	}
 	if rec == nil {
-		return p, badRow(line, kindJSON, "the line is not a JSON object")
+		return p, badRow(line, kindJSON, "a JSON Lines row must be a JSON object, not null")
 	}
 	var idKey, regionKey string
 	for _, n := range cols.idNames {
@@ -578,6 +648,26 @@ func profileFromJSON(b []byte, cols columns, line int) (protocol.Profile, *rowEr
 		}
 	}
 	return p, checkProfile(&p, line)
+}
+
+// jsonKind names the kind of the JSON value b holds, by its first byte.
+func jsonKind(b []byte) string {
+	t := bytes.TrimSpace(b)
+	switch {
+	case len(t) == 0:
+		return "nothing"
+	case t[0] == '[':
+		return "an array"
+	case t[0] == '"':
+		return "a string"
+	case t[0] == 't' || t[0] == 'f':
+		return "a boolean"
+	case t[0] == 'n':
+		return "null"
+	case t[0] == '{':
+		return "an object"
+	}
+	return "a number"
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -654,14 +744,14 @@ func setJSONAttr(m map[string]any, name string, v json.RawMessage, line int) (ma
 	case t[0] == '"':
 		var s string
 		if json.Unmarshal(t, &s) != nil {
-			return m, badRow(line, kindJSON, "attribute %s", name)
+			return m, badRow(line, kindJSON, "attribute %q", name)
 		}
 		s = strings.TrimSpace(s)
 		if s == "" {
 			return m, nil
 		}
 		if len(s) > protocol.MaxAttributeValue {
-			return m, badRow(line, kindTooLong, "attribute %s is %d bytes; at most %d", name, len(s), protocol.MaxAttributeValue)
+			return m, badRow(line, kindTooLong, "attribute %q is %d bytes; at most %d", name, len(s), protocol.MaxAttributeValue)
 		}
 		val = s
 	case string(t) == "true" || string(t) == "false":
@@ -673,11 +763,11 @@ func setJSONAttr(m map[string]any, name string, v json.RawMessage, line int) (ma
 		}
 		f, err := strconv.ParseFloat(string(t), 64)
 		if err != nil || math.IsInf(f, 0) {
-			return m, badRow(line, kindInvalid, "attribute %s: %s is not a number a float64 holds", name, truncate(string(t)))
+			return m, badRow(line, kindInvalid, "attribute %q: %s is not a number a float64 holds", name, truncate(string(t)))
 		}
 		val = f
 	default:
-		return m, badRow(line, kindInvalid, "attribute %s: objects and arrays are not attribute values", name)
+		return m, badRow(line, kindInvalid, "attribute %q: objects and arrays are not attribute values", name)
 	}
 	if m == nil {
 		m = map[string]any{}
@@ -705,12 +795,20 @@ func (c *importConfig) setDefaults() {
 	}
 }
 
-// importReport is the outcome of an import (-o json prints it).
+// importReport is the outcome of an import (-o json prints it). Imported
+// and Skipped count rows: Imported + Skipped is the file's data rows
+// (blank lines aside).
 type importReport struct {
 	Imported int        `json:"imported"`
 	Skipped  int        `json:"skipped"`
 	Errors   []rowError `json:"errors"`
 	Index    uint64     `json:"index"`
+	// Customers is how many distinct ids the imported rows hold, and
+	// Repeated how many imported rows repeat an id an earlier imported row
+	// of the file has: Imported = Customers + Repeated. Of one id, the
+	// last row imported is what the cluster keeps.
+	Customers int `json:"customers"`
+	Repeated  int `json:"repeated"`
 	// byKind counts skipped rows per kind of reason, for the summary.
 	byKind map[string]int
 }
@@ -719,11 +817,12 @@ type importReport struct {
 const maxReportedErrors = 100
 
 func (r *importReport) skip(e *rowError) {
-	r.Skipped++
+	n := e.rows()
+	r.Skipped += n
 	if r.byKind == nil {
 		r.byKind = map[string]int{}
 	}
-	r.byKind[e.Kind]++
+	r.byKind[e.Kind] += n
 	if len(r.Errors) < maxReportedErrors {
 		r.Errors = append(r.Errors, *e)
 	}
@@ -740,6 +839,14 @@ type pendingRow struct {
 }
 
 type batch struct{ rows []pendingRow }
+
+// importWorker sends one shard's batches, one after another.
+type importWorker struct {
+	ch chan batch
+	// seen holds the ids the worker has committed. Shards do not share
+	// ids, so the workers' sets together count the file's distinct ids.
+	seen map[string]struct{}
+}
 
 // importer streams rows into batches. Rows are sharded by id over the
 // in-flight workers and each worker sends its batches one after another,
@@ -760,35 +867,53 @@ type importProgress struct {
 	Committed atomic.Int64 // rows the cluster committed
 }
 
-// runImport reads src to the end and imports it. The report is filled in
-// even when an error ends the import.
+// runImport reads src to the end and imports it. An answer that refuses
+// the request as a whole (requestRefused) ends the import: reading stops
+// and the requests in flight are cancelled. The report is filled in even
+// when an error ends the import.
 func runImport(ctx context.Context, src rowSource, cl upserter, cfg importConfig, prog *importProgress) (*importReport, error) {
 	cfg.setDefaults()
 	if prog == nil {
 		prog = &importProgress{}
 	}
 	im := &importer{cfg: cfg, api: cl, prog: prog}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	chans := make([]chan batch, cfg.InFlight)
+	// The first request goes alone: when its answer refuses the import
+	// (a wrong token, a role that may not import), no other is sent.
+	var firstSent atomic.Bool
+	firstAnswered := make(chan struct{})
+	workers := make([]*importWorker, cfg.InFlight)
 	var wg sync.WaitGroup
-	for i := range chans {
-		chans[i] = make(chan batch, 1)
+	for i := range workers {
+		w := &importWorker{ch: make(chan batch, 1), seen: map[string]struct{}{}}
+		workers[i] = w
 		wg.Add(1)
-		go func(ch chan batch) {
+		go func() {
 			defer wg.Done()
-			for b := range ch {
-				if err := im.send(ctx, b.rows); err != nil {
+			for b := range w.ch {
+				first := firstSent.CompareAndSwap(false, true)
+				if !first {
+					select {
+					case <-firstAnswered:
+					case <-ctx.Done():
+					}
+				}
+				if err := im.send(ctx, w, b.rows); err != nil {
 					im.fail(err)
 					cancel()
 				}
+				if first {
+					close(firstAnswered)
+				}
 			}
-		}(chans[i])
+		}()
 	}
 	pending := make([][]pendingRow, cfg.InFlight)
 	sizes := make([]int, cfg.InFlight)
 	var readErr error
-	for {
+	for ctx.Err() == nil {
 		p, line, err := src.next()
 		if err == io.EOF {
 			break
@@ -798,14 +923,11 @@ func runImport(ctx context.Context, src rowSource, cl upserter, cfg importConfig
 			im.mu.Lock()
 			im.report.skip(re)
 			im.mu.Unlock()
-			prog.Read.Add(1)
+			prog.Read.Add(int64(re.rows()))
 			continue
 		}
 		if err != nil {
 			readErr = err
-			break
-		}
-		if ctx.Err() != nil {
 			break
 		}
 		w := int(shard(p.ID) % uint32(cfg.InFlight))
@@ -813,7 +935,7 @@ func runImport(ctx context.Context, src rowSource, cl upserter, cfg importConfig
 		sizes[w] += approxJSONSize(&p)
 		if len(pending[w]) >= cfg.BatchRows || sizes[w] >= cfg.BatchBytes {
 			select {
-			case chans[w] <- batch{rows: pending[w]}:
+			case workers[w].ch <- batch{rows: pending[w]}:
 			case <-ctx.Done():
 			}
 			pending[w], sizes[w] = nil, 0
@@ -823,11 +945,11 @@ func runImport(ctx context.Context, src rowSource, cl upserter, cfg importConfig
 	for w := range pending {
 		if len(pending[w]) > 0 && ctx.Err() == nil {
 			select {
-			case chans[w] <- batch{rows: pending[w]}:
+			case workers[w].ch <- batch{rows: pending[w]}:
 			case <-ctx.Done():
 			}
 		}
-		close(chans[w])
+		close(workers[w].ch)
 	}
 	wg.Wait()
 	im.mu.Lock()
@@ -839,7 +961,9 @@ func runImport(ctx context.Context, src rowSource, cl upserter, cfg importConfig
 	if im.fatal != nil {
 		return &rep, im.fatal
 	}
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	// Interrupted (Ctrl-C): the rows read since the last answer are not
+	// committed, so the report is not the file's.
+	if err := context.Cause(parent); err != nil {
 		return &rep, err
 	}
 	return &rep, nil
@@ -868,8 +992,8 @@ func approxJSONSize(p *protocol.Profile) int {
 
 // send commits rows. A profile the cluster refuses (located by its
 // position) is skipped and the rest sent again; a request that is too large
-// is split; an error that is not about the rows ends the import.
-func (im *importer) send(ctx context.Context, rows []pendingRow) error {
+// is split; an answer that refuses the request as a whole ends the import.
+func (im *importer) send(ctx context.Context, w *importWorker, rows []pendingRow) error {
 	for len(rows) > 0 {
 		if ctx.Err() != nil {
 			return nil
@@ -880,22 +1004,32 @@ func (im *importer) send(ctx context.Context, rows []pendingRow) error {
 		}
 		res, err := im.api.UpsertCustomersJSON(ctx, body)
 		if err == nil {
+			fresh := 0
+			for i := range rows {
+				if _, ok := w.seen[rows[i].p.ID]; !ok {
+					// A CSV id shares its memory with its whole row.
+					w.seen[strings.Clone(rows[i].p.ID)] = struct{}{}
+					fresh++
+				}
+			}
 			im.mu.Lock()
 			im.report.Imported += len(rows)
+			im.report.Customers += fresh
+			im.report.Repeated += len(rows) - fresh
 			im.report.Index = max(im.report.Index, res.Index)
 			im.mu.Unlock()
 			im.prog.Committed.Add(int64(len(rows)))
 			return nil
 		}
+		if ctx.Err() != nil {
+			return nil // another worker's error ended the import
+		}
 		var ae *api.Error
-		if !errors.As(err, &ae) || ae.Status >= 500 || ae.Status == 0 || ae.Code == api.CodeUnauthorized || ae.Code == api.CodeForbidden {
-			if ctx.Err() != nil {
-				return nil
-			}
+		if requestRefused(err, len(rows)) || !errors.As(err, &ae) {
 			return err
 		}
 		switch {
-		case ae.Document != nil && *ae.Document >= 0 && *ae.Document < len(rows):
+		case ae.Document != nil:
 			i := *ae.Document
 			im.mu.Lock()
 			im.report.skip(badRow(rows[i].line, kindRefused, "%s", refusal(ae)))
@@ -903,7 +1037,7 @@ func (im *importer) send(ctx context.Context, rows []pendingRow) error {
 			rows = append(rows[:i:i], rows[i+1:]...)
 		case ae.Code == api.CodeBodyTooLarge && len(rows) > 1:
 			half := len(rows) / 2
-			if err := im.send(ctx, rows[:half]); err != nil {
+			if err := im.send(ctx, w, rows[:half]); err != nil {
 				return err
 			}
 			rows = rows[half:]
@@ -917,6 +1051,29 @@ func (im *importer) send(ctx context.Context, rows []pendingRow) error {
 		}
 	}
 	return nil
+}
+
+// requestRefused reports whether err, the answer to a request of n
+// profiles, refuses the request as a whole rather than its rows: no answer
+// at all (connection, TLS, timeout), a token that is unknown or whose role
+// may not import, no leader, a server error, anything but a 400 or 413.
+// Every later request would be refused the same way, so the import stops.
+// About the rows are: a refusal located at one of them, a body too large
+// (split, or its one row skipped), and a 400 that says the profiles are
+// invalid.
+func requestRefused(err error, n int) bool {
+	var ae *api.Error
+	if !errors.As(err, &ae) {
+		return true
+	}
+	if ae.Document != nil {
+		return *ae.Document < 0 || *ae.Document >= n
+	}
+	switch ae.Code {
+	case api.CodeBodyTooLarge, api.CodeInvalidField, api.CodeInvalidDocument, api.CodeMissingField, api.CodeUnknownField:
+		return false
+	}
+	return true
 }
 
 // refusal is an API error without its position in the request (the

@@ -74,6 +74,23 @@ const (
 	msgNoAgents
 	msgGossipRotated
 	msgRevokedYes
+	// customers import (customers_import.go)
+	msgImportSummary
+	msgImportSummaryRepeats
+	msgImportOneRow
+	msgImportRows
+	msgImportOneCustomer
+	msgImportCustomers
+	msgImportOneRepeat
+	msgImportRepeats
+	msgImportReplaceNote
+	msgImportByReason
+	msgImportFirstSkipped
+	msgImportLine
+	msgImportLines
+	msgImportMore
+	msgImportNothing
+	msgImportPartial
 )
 
 var messages = map[string]map[msgKey]string{
@@ -140,6 +157,24 @@ var messages = map[string]map[msgKey]string{
 		msgNoAgents:         "no agents enrolled; mint a join token with: touchpoint fleet token",
 		msgGossipRotated:    "gossip key rotated (index %d); the previous key stays valid until the next rotation",
 		msgRevokedYes:       "revoked",
+		// customers import: counts are filled in with msgImportOneRow /
+		// msgImportRows and the like, so that 1 reads "1 row".
+		msgImportSummary:        "imported %s, skipped %s (index %d)",
+		msgImportSummaryRepeats: "imported %s (%s: %s; the last row of an id wins), skipped %s (index %d)",
+		msgImportOneRow:         "1 row",
+		msgImportRows:           "%d rows",
+		msgImportOneCustomer:    "1 customer",
+		msgImportCustomers:      "%d customers",
+		msgImportOneRepeat:      "1 row repeats an id seen earlier in the file",
+		msgImportRepeats:        "%d rows repeat an id seen earlier in the file",
+		msgImportReplaceNote:    "a re-imported id replaces its stored attributes, consents and region as a whole; derived fields (segments, lifetime value) stay",
+		msgImportByReason:       "skipped rows by reason:",
+		msgImportFirstSkipped:   "skipped rows:",
+		msgImportLine:           "line %d: %s",
+		msgImportLines:          "lines %d–%d: %s",
+		msgImportMore:           "… %s not listed (-o json lists the first %d)",
+		msgImportNothing:        "nothing was imported",
+		msgImportPartial:        "rows committed before the error: at least %d (index %d); importing the file again is safe, as a re-imported id replaces its profile",
 	},
 	"zh": {
 		msgError:            "错误",
@@ -204,6 +239,23 @@ var messages = map[string]map[msgKey]string{
 		msgNoAgents:         "尚无已注册代理；用 touchpoint fleet token 生成加入令牌",
 		msgGossipRotated:    "已轮换 gossip 密钥（索引 %d）；旧密钥在下次轮换前仍有效",
 		msgRevokedYes:       "已吊销",
+		// customers import
+		msgImportSummary:        "已导入 %s，跳过 %s（索引 %d）",
+		msgImportSummaryRepeats: "已导入 %s（%s：%s；同一编号以最后一行为准），跳过 %s（索引 %d）",
+		msgImportOneRow:         "1 行",
+		msgImportRows:           "%d 行",
+		msgImportOneCustomer:    "1 个客户",
+		msgImportCustomers:      "%d 个客户",
+		msgImportOneRepeat:      "1 行的编号与文件中前面的行重复",
+		msgImportRepeats:        "%d 行的编号与文件中前面的行重复",
+		msgImportReplaceNote:    "重复导入的客户编号会整体替换已存的属性、同意和区域；派生字段（分群、终身价值）保留",
+		msgImportByReason:       "跳过原因统计：",
+		msgImportFirstSkipped:   "跳过的行：",
+		msgImportLine:           "第 %d 行：%s",
+		msgImportLines:          "第 %d–%d 行：%s",
+		msgImportMore:           "……另有 %s 未列出（-o json 列出前 %d 条）",
+		msgImportNothing:        "没有导入任何客户",
+		msgImportPartial:        "出错前至少已提交 %d 行（索引 %d）；可以安全地重新导入该文件，重复导入的编号会替换其档案",
 	},
 }
 
