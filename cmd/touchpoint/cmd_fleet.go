@@ -41,7 +41,7 @@ func fleetCommand(e *env) *cli.Command {
 					func(c *cli.Context, a []string) (*api.FleetAgent, error) {
 						return client(c).FleetAgent(c.Context, a[0])
 					},
-					func(ag *api.FleetAgent, _ []string) error { return e.fleetTable([]api.FleetAgent{*ag}) }),
+					func(ag *api.FleetAgent, _ []string) error { return e.fleetDetail(ag) }),
 			},
 			{
 				Name:  "rotate-gossip-key",
@@ -93,6 +93,44 @@ func fleetCommand(e *env) *cli.Command {
 			},
 		},
 	}
+}
+
+// fleetDetail is fleet show's view of one agent: every field, one per
+// line, where fleet ls has a row of the most used ones.
+func (e *env) fleetDetail(a *api.FleetAgent) error {
+	seen := "-"
+	if !a.LastSeen.IsZero() {
+		seen = a.LastSeen.Format(time.RFC3339)
+	}
+	session := a.Session
+	if session == "" {
+		session = e.msg(msgNoSession)
+	}
+	revoked := e.msg(msgNo)
+	if a.Revoked {
+		revoked = e.msg(msgYes)
+	}
+	tw := e.table()
+	for _, row := range [][2]string{
+		{e.msg(msgHdrID), a.ID},
+		{e.msg(msgHdrSite), a.Site},
+		{e.msg(msgHdrChannel), a.Channel},
+		{e.msg(msgHdrStatus), a.Status},
+		{e.msg(msgHdrSession), session},
+		{e.msg(msgHdrConfigIndex), fmt.Sprint(a.ConfigIndex)},
+		{e.msg(msgHdrAppliedIndex), fmt.Sprint(a.AppliedIndex)},
+		{e.msg(msgHdrLag), fmt.Sprint(a.Lag)},
+		{e.msg(msgHdrBacklog), fmt.Sprint(a.OutboxBacklog)},
+		{e.msg(msgHdrVersion), a.Version},
+		{e.msg(msgHdrLastSeen), seen},
+		{e.msg(msgHdrGossipAddr), a.GossipAddr},
+		{e.msg(msgHdrCertSerial), a.CertSerial},
+		{e.msg(msgHdrEnrolled), a.Enrolled.Format(time.RFC3339)},
+		{e.msg(msgHdrRevoked), revoked},
+	} {
+		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
+	}
+	return tw.Flush()
 }
 
 func (e *env) fleetTable(as []api.FleetAgent) error {

@@ -74,6 +74,15 @@ const (
 	msgNoAgents
 	msgGossipRotated
 	msgRevokedYes
+	msgHdrSession
+	msgHdrAppliedIndex
+	msgHdrGossipAddr
+	msgHdrCertSerial
+	msgHdrEnrolled
+	msgHdrRevoked
+	msgNoSession
+	msgYes
+	msgNo
 	// customers import (customers_import.go)
 	msgImportSummary
 	msgImportSummaryRepeats
@@ -157,6 +166,15 @@ var messages = map[string]map[msgKey]string{
 		msgNoAgents:         "no agents enrolled; mint a join token with: touchpoint fleet token",
 		msgGossipRotated:    "gossip key rotated (index %d); the previous key stays valid until the next rotation",
 		msgRevokedYes:       "revoked",
+		msgHdrSession:       "SESSION",
+		msgHdrAppliedIndex:  "APPLIED INDEX",
+		msgHdrGossipAddr:    "GOSSIP ADDRESS",
+		msgHdrCertSerial:    "CERTIFICATE",
+		msgHdrEnrolled:      "ENROLLED",
+		msgHdrRevoked:       "REVOKED",
+		msgNoSession:        "(none: no node holds its session)",
+		msgYes:              "yes",
+		msgNo:               "no",
 		// customers import: counts are filled in with msgImportOneRow /
 		// msgImportRows and the like, so that 1 reads "1 row".
 		msgImportSummary:        "imported %s, skipped %s (index %d)",
@@ -239,6 +257,15 @@ var messages = map[string]map[msgKey]string{
 		msgNoAgents:         "尚无已注册代理；用 touchpoint fleet token 生成加入令牌",
 		msgGossipRotated:    "已轮换 gossip 密钥（索引 %d）；旧密钥在下次轮换前仍有效",
 		msgRevokedYes:       "已吊销",
+		msgHdrSession:       "会话",
+		msgHdrAppliedIndex:  "已应用索引",
+		msgHdrGossipAddr:    "GOSSIP 地址",
+		msgHdrCertSerial:    "证书",
+		msgHdrEnrolled:      "注册时间",
+		msgHdrRevoked:       "已吊销",
+		msgNoSession:        "（无：没有节点持有其会话）",
+		msgYes:              "是",
+		msgNo:               "否",
 		// customers import
 		msgImportSummary:        "已导入 %s，跳过 %s（索引 %d）",
 		msgImportSummaryRepeats: "已导入 %s（%s：%s；同一编号以最后一行为准），跳过 %s（索引 %d）",
