@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"text/tabwriter"
@@ -13,22 +14,21 @@ import (
 func tabwriterTable(t *testing.T, chunks ...string) string {
 	t.Helper()
 	var b bytes.Buffer
-	tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
-	for _, c := range chunks {
-		if _, err := tw.Write([]byte(c)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
+	return writeChunks(t, &b, tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0), chunks)
 }
 
 func ownTable(t *testing.T, chunks ...string) string {
 	t.Helper()
 	var b bytes.Buffer
-	tw := newTableWriter(&b)
+	return writeChunks(t, &b, newTableWriter(&b), chunks)
+}
+
+// writeChunks writes chunks to tw, flushes it and returns what reached b.
+func writeChunks(t *testing.T, b *bytes.Buffer, tw interface {
+	io.Writer
+	Flush() error
+}, chunks []string) string {
+	t.Helper()
 	for _, c := range chunks {
 		if _, err := tw.Write([]byte(c)); err != nil {
 			t.Fatal(err)
