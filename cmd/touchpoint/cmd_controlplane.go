@@ -60,7 +60,8 @@ func controlplaneCommand(e *env) *cli.Command {
 		Usage: "run a control-plane node",
 		Description: "The first node of a new cluster starts with --bootstrap and writes an admin token to\n" +
 			"DIR/admin.token. Other nodes start with --join http://HOST:PORT --token TOKEN. A node\n" +
-			"restarts from DIR with neither flag.",
+			"restarts from DIR with the same --id and addresses and neither flag; a DIR without\n" +
+			"cluster state needs one of them.",
 		Flags: append(flags, logFlags("info")...),
 		Action: func(c *cli.Context) error {
 			if c.Bool("bootstrap") && c.String("join") != "" {
