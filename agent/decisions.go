@@ -295,7 +295,12 @@ func asAPIError(err error) *api.Error {
 // counts it).
 func (a *Agent) recordHoldouts(d api.Decision) {
 	for _, h := range d.Holdout {
+		// The holdout happened at the decision, not when its batch is
+		// written: a contact the client logs right after the decision
+		// must come after it, or the campaign report would put a held-out
+		// customer whose first event is that contact in the treatment.
 		ev := protocol.ContactEvent{
+			Time:       d.Time,
 			CustomerID: d.CustomerID, Channel: d.Channel, Site: a.cfg.Site, Type: protocol.ContactOffer,
 			Outcome: protocol.OutcomeHoldout, DecisionID: d.DecisionID, CampaignID: h.CampaignID,
 		}

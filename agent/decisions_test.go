@@ -118,6 +118,10 @@ func TestAgent_HoldoutIsLoggedAsAContact(t *testing.T) {
 	agenttest.WaitFor(t, 10*time.Second, "the holdout contact at the control plane", func() bool {
 		for _, e := range fake.Events(a.Status().ID) {
 			if e.Outcome == protocol.OutcomeHoldout && e.DecisionID == d.DecisionID && e.CampaignID == "winback-q4" && e.CustomerID == "C1" {
+				// At the decision's time, not its batch's.
+				if !e.Time.Equal(d.Time) {
+					t.Fatalf("holdout at %v, the decision at %v", e.Time, d.Time)
+				}
 				return true
 			}
 		}
