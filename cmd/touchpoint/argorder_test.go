@@ -102,6 +102,8 @@ func TestRun_LocalErrorsHaveStableCodes(t *testing.T) {
 		"touchpoint apply -f /nonexistent/x.yaml":                           "error: file_error: read /nonexistent/x.yaml",
 		"touchpoint customers import " + badCSV + " --id-column customerID": `error: invalid_input: ` + badCSV + `: the header has no column "customerID"`,
 		"touchpoint get offers":                                             "error: unreachable: GET http://127.0.0.1:1/",
+		"touchpoint --ca-cert /nonexistent/ca.pem get offers":               "error: file_error: --ca-cert: open /nonexistent/ca.pem",
+		"touchpoint --ca-cert " + badCSV + " get offers":                    "error: invalid_input: --ca-cert " + badCSV + ": no PEM certificate in the file",
 	}
 	t.Setenv("TOUCHPOINT_LANG", "en")
 	t.Setenv("TOUCHPOINT_ADDR", "http://127.0.0.1:1") // nothing listens: what needs no server must not ask one

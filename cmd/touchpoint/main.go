@@ -84,6 +84,9 @@ func newApp(e *env) *cli.App {
 			pprofFlag(),
 		},
 		Before: func(c *cli.Context) error {
+			if _, err := caPool(c.String("ca-cert")); err != nil {
+				return err // before any command asks the API
+			}
 			if a := c.String("pprof-addr"); a != "" {
 				return startPprof(a)
 			}
@@ -130,18 +133,31 @@ func client(c *cli.Context) *api.Client {
 
 func httpClient(c *cli.Context) *http.Client {
 	hc := &http.Client{Timeout: 60 * time.Second}
-	file := c.String("ca-cert")
+	pool, err := caPool(c.String("ca-cert"))
+	switch {
+	case err != nil:
+		hc.Transport = errTransport{err} // the app's Before has refused it already
+	case pool != nil:
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	return hc
+}
+
+// caPool reads --ca-cert (nil, nil when it is not given): a file that cannot
+// be read is a file_error, one without a PEM certificate an invalid_input.
+func caPool(file string) (*x509.CertPool, error) {
 	if file == "" {
-		return hc
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, &cliError{code: codeFileError, err: fmt.Errorf("--ca-cert: %w", err)}
 	}
 	pool := x509.NewCertPool()
-	pem, err := os.ReadFile(file)
-	if err != nil || !pool.AppendCertsFromPEM(pem) {
-		hc.Transport = errTransport{fmt.Errorf("--ca-cert %s: no PEM certificate could be read (%v)", file, err)}
-		return hc
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, &cliError{code: codeInvalidInput, err: fmt.Errorf("--ca-cert %s: no PEM certificate in the file", file)}
 	}
-	hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
-	return hc
+	return pool, nil
 }
 
 type errTransport struct{ err error }

@@ -256,6 +256,11 @@ func decodeResponse(resp *http.Response, out any) error {
 			eb.Error.Status = resp.StatusCode
 			return eb.Error
 		}
+		if resp.StatusCode == http.StatusBadRequest && bytes.Contains(b, []byte("Client sent an HTTP request to an HTTPS server")) {
+			// net/http's own answer on a TLS port.
+			return &Error{Code: CodeBadRequest, Status: resp.StatusCode,
+				Message: "the admin API speaks HTTPS: give an https:// address (--addr, TOUCHPOINT_ADDR)"}
+		}
 		return &Error{Code: CodeInternal, Status: resp.StatusCode,
 			Message: fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))}
 	}

@@ -78,3 +78,15 @@ func TestClient_BadAddressIsAnAddrError(t *testing.T) {
 		}
 	}
 }
+
+// Plain HTTP to a TLS port gets net/http's plain-text 400: the client says
+// to use https:// instead of passing it on as an internal error.
+func TestClient_HTTPToAnHTTPSPortSaysUseHTTPS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	err := api.NewClient(strings.Replace(srv.URL, "https://", "http://", 1), "", nil).Do(context.Background(), http.MethodGet, "/v1/x", "", nil, nil)
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != api.CodeBadRequest || !strings.Contains(ae.Message, "https://") {
+		t.Fatalf("HTTP to a TLS port: %v", err)
+	}
+}
