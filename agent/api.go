@@ -151,6 +151,12 @@ func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, aerr)
 		return
 	}
+	if a.link.Revoked() {
+		// 202 means the event will reach the ledger; a revoked agent's
+		// never will.
+		a.refuse(w, r, api.Errorf(api.CodeRevoked, msgRevoked))
+		return
+	}
 	ev.Site = a.cfg.Site
 	a.fillCampaign(&ev)
 	stored, err := a.appendContact(r.Context(), ev)

@@ -7,6 +7,7 @@ const (
 	msgRequired     = "is required"
 	msgBadID        = "must be 1 to 128 characters without control characters or surrounding spaces"
 	msgBadCustomer  = "must be 1 to 128 ASCII letters, digits, '-', '_' or '.'"
+	msgRevoked      = "the control plane revoked this agent: a contact it took could never reach the ledger; enroll the device under a new id"
 	msgOneOf        = "must be one of "
 	msgBadValue     = "must be a number from 0 to 1e12 (yuan)"
 	msgExpected     = "expected "

@@ -41,7 +41,7 @@ import (
 // which the agent may not import).
 const (
 	CodeTokenInvalid api.Code = "token_invalid"
-	CodeRevoked      api.Code = "revoked"
+	CodeRevoked               = api.CodeRevoked
 	CodeSequenceGap  api.Code = "sequence_gap"
 )
 

@@ -191,6 +191,10 @@ type Link struct {
 	ob    Outbox
 	token *protocol.JoinToken // set only when the agent must enroll
 
+	// revoked is set while the cluster's last answer was that this agent
+	// is revoked (Revoked).
+	revoked atomic.Bool
+
 	mu       sync.Mutex
 	id       *identity // nil until enrolled
 	keys     [][]byte
@@ -373,6 +377,10 @@ func (l *Link) Close() error {
 	}
 	return nil
 }
+
+// Revoked reports whether the cluster's last answer to this agent was that
+// it is revoked: events it takes can never be delivered.
+func (l *Link) Revoked() bool { return l.revoked.Load() }
 
 // Status reports the link's state.
 func (l *Link) Status() Status {

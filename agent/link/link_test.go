@@ -551,6 +551,9 @@ func TestLink_RevokedAgentBacksOffAndKeepsItsData(t *testing.T) {
 		st := a.link.Status()
 		return !st.Connected && strings.Contains(st.LastError, "revoked")
 	})
+	if !a.link.Revoked() {
+		t.Fatal("Revoked is false after the cluster said so")
+	}
 	n := len(fake.Hellos())
 	time.Sleep(100 * time.Millisecond) // RefusedBackoff is 150-300ms here
 	if len(fake.Hellos()) > n+1 {

@@ -21,12 +21,8 @@ import (
 
 // Codes of the node's Error answer to Hello that mean the cluster refuses
 // this agent: waiting longer does not help, but the operator may undo it.
-const (
-	codeRevoked api.Code = "revoked"
-)
-
 func refused(c api.Code) bool {
-	return c == codeRevoked || c == api.CodeUnauthorized || c == api.CodeForbidden
+	return c == api.CodeRevoked || c == api.CodeUnauthorized || c == api.CodeForbidden
 }
 
 // refusal finds why the cluster refuses the agent in err: an Error frame,
@@ -69,6 +65,7 @@ func (l *Link) sessions(ctx context.Context, tr *quic.Transport) {
 			bo.reset()
 		}
 		ae, isRefusal := refusal(err)
+		l.revoked.Store(isRefusal && ae.Code == api.CodeRevoked)
 		switch {
 		case isRefusal:
 			d := jitter(l.cfg.RefusedBackoff)
@@ -181,6 +178,7 @@ func (l *Link) session(ctx context.Context, tr *quic.Transport, addr string) (we
 	l.mu.Unlock()
 	l.setState(StateConnected, addr, wel.NodeID)
 	l.setError(nil)
+	l.revoked.Store(false)
 	l.log.Info("session established", "server", addr, "node", wel.NodeID, "cluster", wel.ClusterID,
 		"index", pos.Index, "highest_seq", wel.HighestSeq)
 	l.learnServers(wel.Servers)

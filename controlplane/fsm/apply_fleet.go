@@ -30,7 +30,7 @@ var (
 // Fleet error codes.
 const (
 	CodeTokenInvalid api.Code = "token_invalid"
-	CodeRevoked      api.Code = "revoked"
+	CodeRevoked               = api.CodeRevoked
 )
 
 // ClusterCA is the cluster certificate authority as stored.

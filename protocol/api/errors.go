@@ -46,6 +46,10 @@ const (
 	// CodeNoActiveModel: the request needs the active churn model and
 	// none is active (409): activate one with `touchpoint models activate`.
 	CodeNoActiveModel Code = "no_active_model"
+	// CodeRevoked: the control plane revoked this agent (403). Enrollment
+	// refuses a revoked id; an agent told it is revoked refuses contacts,
+	// which could never reach the ledger.
+	CodeRevoked Code = "revoked"
 )
 
 // HTTPStatus is the status code an error with this code is served with.
@@ -63,7 +67,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusRequestEntityTooLarge
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
-	case CodeForbidden:
+	case CodeForbidden, CodeRevoked:
 		return http.StatusForbidden
 	case CodeNoLeader, CodeUnavailable, CodeOutboxFull:
 		return http.StatusServiceUnavailable
