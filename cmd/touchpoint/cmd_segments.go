@@ -98,6 +98,12 @@ func (e *env) printSegments(r *api.SegmentsRunResult) error {
 	}
 	fmt.Fprintln(e.stdout, e.smsg(sgSummary, r.Customers, r.AsOf.Format(time.DateOnly), r.Source))
 	fmt.Fprintln(e.stdout, verb+e.smsg(sgUnchanged, r.Unchanged, r.Missing))
+	if r.Skipped > 0 {
+		fmt.Fprintln(e.stdout, e.smsg(sgSkipped, r.Skipped))
+		for _, why := range r.SkippedCustomers {
+			fmt.Fprintln(e.stdout, "  "+why)
+		}
+	}
 	fmt.Fprintln(e.stdout, e.smsg(sgTimes, r.ReadSeconds, r.ScoreSeconds, r.WriteSeconds))
 	for _, part := range []struct {
 		title string

@@ -23,6 +23,7 @@ const (
 	sgArmHeader
 	sgNothingLearned
 	sgNoneWritten
+	sgSkipped
 )
 
 var segmentMessages = map[string]map[segKey]string{
@@ -43,9 +44,11 @@ var segmentMessages = map[string]map[segKey]string{
 		sgArmHeader:      "OFFER\tSEGMENT\tCONTACTS\tACCEPTED\tMEAN\t95% INTERVAL\tSAMPLED",
 		sgNothingLearned: "nothing learned: none of the %d ledger events naming an offer is a counted outcome (holdouts never count); no table applied",
 		sgNoneWritten:    "no profile changed",
+		sgSkipped:        "skipped %d customers whose inputs are not numbers ≥ 0 (their stored fields stay):",
 	},
 	"zh": {
 		sgSummary:        "已为 %d 位客户评分，截至 %s（RFM 来自%s）",
+		sgSkipped:        "跳过 %d 位输入不是 ≥ 0 数值的客户（其已存字段保留）：",
 		sgWritten:        "已更新 %d 份档案（最后索引 %d）",
 		sgDryRun:         "试运行：将更新 %d 份档案",
 		sgUnchanged:      "；%d 份未变，%d 份期间已删除",

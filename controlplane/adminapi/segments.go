@@ -151,22 +151,24 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 	var (
 		// stored[i] is what the store holds of the fields a run owns
 		// for cs[i] (ownedFields): the run keeps no whole profile.
-		stored   []string
-		cs       []segment.Customer
-		badInput error
+		stored []string
+		cs     []segment.Customer
 	)
 	err = st.EachProfile(func(p *protocol.Profile) error {
 		c, err := segmentInputs(p, acts[p.ID], in, fromAttrs, asOf)
 		if err != nil {
-			badInput = err
-			return err
+			// One customer's unreadable attribute skips that customer
+			// (its stored fields stay) and is reported, rather than
+			// holding up the whole base.
+			res.Skipped++
+			if len(res.SkippedCustomers) < maxSkippedReported {
+				res.SkippedCustomers = append(res.SkippedCustomers, err.Error())
+			}
+			return ctx.Err()
 		}
 		stored, cs = append(stored, ownedFields(p.Derived)), append(cs, c)
 		return ctx.Err()
 	})
-	if badInput != nil {
-		return nil, fieldError("inputs", "%v", badInput)
-	}
 	if err != nil {
 		return nil, api.Errorf(api.CodeInternal, "read the profiles: %v", err)
 	}
@@ -221,6 +223,9 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 	res.WriteSeconds = time.Since(start).Seconds()
 	return res, nil
 }
+
+// maxSkippedReported bounds how many skipped customers a run names.
+const maxSkippedReported = 10
 
 // segmentInputs reads one customer's inputs from the profile and the
 // ledger. A missing attribute is 0; a present one must be a number.

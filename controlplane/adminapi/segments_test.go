@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +98,16 @@ func TestSegmentsAPI_RunScoresTheBaseWritesDerivedFieldsAndSkipsUnchanged(t *tes
 	}
 	if v, _ := admin.Customer(ctx, "C090"); v.Derived["rfm"] != "555" {
 		t.Errorf("re-import dropped the scores: %v", v.Derived)
+	}
+
+	// A customer whose input attribute is not a number ≥ 0 is skipped and
+	// named; the others are scored.
+	if _, err := admin.UpsertCustomers(ctx, []protocol.Profile{{ID: "Z2", Attributes: map[string]any{"tenureMonths": "1e400"}}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := admin.RunSegments(ctx, api.SegmentsRunRequest{AsOf: asOf, DryRun: true})
+	if err != nil || r.Skipped != 1 || len(r.SkippedCustomers) != 1 || !strings.Contains(r.SkippedCustomers[0], "customer Z2: attribute tenureMonths") || r.Customers == 0 {
+		t.Fatalf("a run with one unreadable attribute: %v %+v", err, r)
 	}
 
 	// Bad input: a config field that does not exist, half the attribute

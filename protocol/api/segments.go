@@ -50,15 +50,20 @@ type SegmentsRunResult struct {
 	Source string `json:"source"`
 	// Updated profiles got new derived fields; Unchanged already had them;
 	// Missing were erased while the run wrote.
-	Updated   int            `json:"updated"`
-	Unchanged int            `json:"unchanged"`
-	Missing   int            `json:"missing"`
-	Index     uint64         `json:"index,omitempty"`
-	Segments  map[string]int `json:"segments"`
-	Tiers     map[string]int `json:"tiers"`
-	Stages    map[string]int `json:"stages"`
-	CLV       CLVRunSummary  `json:"clv"`
-	DryRun    bool           `json:"dryRun,omitempty"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+	Missing   int `json:"missing"`
+	// Skipped customers have an input attribute that is not a number ≥ 0:
+	// they are left out of the run (their stored fields stay), and
+	// SkippedCustomers says why for the first ten.
+	Skipped          int            `json:"skipped"`
+	SkippedCustomers []string       `json:"skippedCustomers,omitempty"`
+	Index            uint64         `json:"index,omitempty"`
+	Segments         map[string]int `json:"segments"`
+	Tiers            map[string]int `json:"tiers"`
+	Stages           map[string]int `json:"stages"`
+	CLV              CLVRunSummary  `json:"clv"`
+	DryRun           bool           `json:"dryRun,omitempty"`
 	// Seconds spent reading the state, scoring, and writing.
 	ReadSeconds  float64 `json:"readSeconds"`
 	ScoreSeconds float64 `json:"scoreSeconds"`
