@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -322,7 +323,12 @@ func daysBetween(from, to time.Time) float64 {
 	return math.Max(0, math.Floor(to.Sub(from).Hours()/24))
 }
 
-type lifetimeValue struct{ clv, purchases, alive float64 }
+// lifetimeValue is one purchaser's BG/NBD figures, and its clv when
+// Gamma-Gamma could be fitted (hasCLV).
+type lifetimeValue struct {
+	clv, purchases, alive float64
+	hasCLV                bool
+}
 
 // fitLifetimeValue fits BG/NBD and Gamma-Gamma on the ledger's purchases
 // (in weeks, each UTC day with a purchase one purchase) and values every
@@ -353,6 +359,12 @@ func fitLifetimeValue(ps []segment.Customer, acts map[string]fsm.Activity, asOf 
 		sum.Skipped = fmt.Sprintf("%d customers with a purchase in the ledger; a fit takes at least %d", len(cs), minCLVCustomers)
 		return nil
 	}
+	if !slices.ContainsFunc(cs, func(c clv.Customer) bool { return c.X > 0 }) {
+		// BG/NBD fits how often customers come back: with no one back,
+		// it degenerates (everyone alive for sure, buying nothing).
+		sum.Skipped = fmt.Sprintf("none of the %d customers with a purchase has bought on a second day; a fit needs repeat purchases", len(cs))
+		return nil
+	}
 	sample := everyKth(cs, maxCLVFit)
 	sum.FittedOn = len(sample)
 	bg, err := clv.FitBGNBD(sample)
@@ -372,7 +384,7 @@ func fitLifetimeValue(ps []segment.Customer, acts map[string]fsm.Activity, asOf 
 	if ggErr == nil {
 		sum.GammaGamma = map[string]float64{"p": gg.P, "q": gg.Q, "v": gg.V}
 	} else {
-		sum.Skipped = fmt.Sprintf("Gamma-Gamma fit: %v (clv is not written; expectedPurchases and pAlive are)", ggErr)
+		sum.Skipped = fmt.Sprintf("Gamma-Gamma fit: %v (clv is not written, and an earlier run's is removed; expectedPurchases and pAlive are written)", ggErr)
 	}
 	// Valuing half a million purchasers (a hypergeometric series each)
 	// takes seconds: on every core.
@@ -387,7 +399,7 @@ func fitLifetimeValue(ps []segment.Customer, acts map[string]fsm.Activity, asOf 
 				purchases := bg.ExpectedPurchases(weeks, cs[i])
 				vs[i] = lifetimeValue{purchases: round4(purchases), alive: round4(bg.PAlive(cs[i]))}
 				if ggErr == nil {
-					vs[i].clv = math.Round(100*purchases*gg.ExpectedSpend(cs[i])) / 100
+					vs[i].clv, vs[i].hasCLV = math.Round(100*purchases*gg.ExpectedSpend(cs[i]))/100, true
 				}
 			}
 		}()
@@ -437,7 +449,10 @@ func scoreFields(r *segmentScore, v lifetimeValue, hasV bool) map[string]any {
 		d[fieldRFM] = r.rfm.Code()
 	}
 	if hasV {
-		d[fieldCLV], d[fieldExpectedPurchases], d[fieldPAlive] = v.clv, v.purchases, v.alive
+		d[fieldExpectedPurchases], d[fieldPAlive] = v.purchases, v.alive
+		if v.hasCLV {
+			d[fieldCLV] = v.clv
+		}
 	}
 	return d
 }
@@ -468,7 +483,9 @@ func appendScoreOwned(b []byte, r *segmentScore, v lifetimeValue, hasV bool) []b
 	b = appendOwned(b, 5, string(r.tier))
 	b = appendOwned(b, 6, string(r.stage))
 	if hasV {
-		b = appendOwned(b, 7, v.clv)
+		if v.hasCLV {
+			b = appendOwned(b, 7, v.clv)
+		}
 		b = appendOwned(b, 8, v.purchases)
 		b = appendOwned(b, 9, v.alive)
 	}
