@@ -19,6 +19,7 @@ import (
 
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
+	"touchpoint.dev/touchpoint/protocol/attrtext"
 )
 
 // Customer import: a CSV or JSON Lines file becomes typed profiles, read as a
@@ -39,10 +40,6 @@ const (
 	colConsentUnder = "consent_"
 	colConsentDot   = "consent."
 )
-
-// maxSignificantDigits keeps longer digit strings (account numbers, ICCIDs)
-// as text: a float64 holds 15 decimal digits exactly.
-const maxSignificantDigits = 15
 
 // maxJSONLine bounds one JSON Lines record.
 const maxJSONLine = 1 << 20
@@ -225,92 +222,13 @@ func typedValue(raw string, pii bool) (any, bool) {
 	if pii {
 		return v, true
 	}
-	if b, ok := parseBool(v); ok {
+	if b, ok := attrtext.Bool(v); ok {
 		return b, true
 	}
-	if f, ok := parseNumber(v); ok {
+	if f, ok := attrtext.Number(v); ok {
 		return f, true
 	}
 	return v, true
-}
-
-func parseBool(v string) (bool, bool) {
-	switch len(v) {
-	case 2, 3, 4, 5:
-	default:
-		return false, false
-	}
-	switch strings.ToLower(v) {
-	case "yes", "true":
-		return true, true
-	case "no", "false":
-		return false, true
-	}
-	return false, false
-}
-
-// parseNumber accepts [+-]digits[.digits][e[+-]digits] (or .digits), with no
-// leading zero before other digits and at most 15 significant digits.
-func parseNumber(v string) (float64, bool) {
-	i := 0
-	if i < len(v) && (v[i] == '+' || v[i] == '-') {
-		i++
-	}
-	intStart := i
-	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
-		i++
-	}
-	intDigits := i - intStart
-	if intDigits > 1 && v[intStart] == '0' {
-		return 0, false // "0123": an identifier, not a number
-	}
-	fracDigits := 0
-	if i < len(v) && v[i] == '.' {
-		i++
-		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
-			i++
-			fracDigits++
-		}
-	}
-	if intDigits+fracDigits == 0 {
-		return 0, false
-	}
-	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
-		i++
-		if i < len(v) && (v[i] == '+' || v[i] == '-') {
-			i++
-		}
-		expStart := i
-		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
-			i++
-		}
-		if i == expStart {
-			return 0, false
-		}
-	}
-	if i != len(v) {
-		return 0, false
-	}
-	sig := 0
-	leading := true
-	for j := intStart; j < len(v) && v[j] != 'e' && v[j] != 'E'; j++ {
-		if v[j] == '.' {
-			continue
-		}
-		if leading && v[j] == '0' {
-			continue
-		}
-		leading = false
-		sig++
-	}
-	if sig > maxSignificantDigits {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsInf(f, 0) {
-		return 0, false
-	}
-	return f, true
 }
 
 // checkID refuses a customer id the cluster would.
@@ -360,7 +278,7 @@ func profileFromRow(cols []csvColumn, rec []string, line int) (protocol.Profile,
 			if v == "" {
 				continue
 			}
-			b, ok := parseBool(v)
+			b, ok := attrtext.Bool(v)
 			if !ok {
 				return p, badRow(line, kindBool, "column %q: %q (use yes/no or true/false)", c.name, truncate(v))
 			}
@@ -704,7 +622,7 @@ func jsonBool(v json.RawMessage, field string, line int) (*bool, *rowError) {
 		if strings.TrimSpace(s) == "" {
 			return nil, nil
 		}
-		if b, ok := parseBool(strings.TrimSpace(s)); ok {
+		if b, ok := attrtext.Bool(strings.TrimSpace(s)); ok {
 			return &b, nil
 		}
 	}

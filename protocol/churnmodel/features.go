@@ -58,13 +58,13 @@ type Encoder struct {
 	features []Feature
 	offset   []int
 	owner    []int // owner[j] is the feature encoded input j belongs to
-	levels   []map[string]int
+	levels   []levelIndex
 	width    int
 }
 
 // NewEncoder checks a feature spec and prepares it for encoding.
 func NewEncoder(fs []Feature) (*Encoder, error) {
-	e := &Encoder{features: fs, offset: make([]int, len(fs)), levels: make([]map[string]int, len(fs))}
+	e := &Encoder{features: fs, offset: make([]int, len(fs)), levels: make([]levelIndex, len(fs))}
 	for i := range fs {
 		f := &fs[i]
 		switch f.Kind {
@@ -73,14 +73,11 @@ func NewEncoder(fs []Feature) (*Encoder, error) {
 				return nil, fmt.Errorf("feature %q: bad mean/std/median", f.Name)
 			}
 		case FeatureCategorical:
-			m := make(map[string]int, len(f.Levels))
-			for k, l := range f.Levels {
-				if _, dup := m[l]; dup {
-					return nil, fmt.Errorf("feature %q: level %q listed twice", f.Name, l)
-				}
-				m[l] = k
+			ix, err := newLevelIndex(f)
+			if err != nil {
+				return nil, err
 			}
-			e.levels[i] = m
+			e.levels[i] = ix
 		default:
 			return nil, fmt.Errorf("feature %q: kind %q: want numeric or categorical", f.Name, f.Kind)
 		}
@@ -123,6 +120,13 @@ func (e *Encoder) Names() []string {
 // Put writes feature i's encoding of v into dst (dst[offset of i:]). v is
 // nil (missing), a number (float64, float32, int, int64), a string (parsed
 // as a number for a numeric feature; "" is missing) or a bool.
+//
+// For a categorical feature, a string is its level's exact text. A number
+// is the level its strconv text names, else the first level that spells
+// the same number in decimal ("1.50" for 1.5, not the code "0123" for
+// 123). A bool is the level "true" or "false", else the first level that
+// spells it yes/no/true/false in any case ("Yes" for true): the level the
+// training CSV's cell was, when `customers import` typed that cell.
 func (e *Encoder) Put(dst []float64, i int, v any) {
 	f := &e.features[i]
 	at := e.offset[i]
@@ -130,25 +134,7 @@ func (e *Encoder) Put(dst []float64, i int, v any) {
 		for k := range f.Levels {
 			dst[at+k] = 0
 		}
-		var s string
-		switch x := v.(type) {
-		case nil:
-			s = MissingLevel
-		case string:
-			s = x
-			if s == "" {
-				s = MissingLevel
-			}
-		case float64:
-			s = strconv.FormatFloat(x, 'f', -1, 64)
-		case int:
-			s = strconv.Itoa(x)
-		case bool:
-			s = strconv.FormatBool(x)
-		default:
-			s = fmt.Sprint(x)
-		}
-		if k, ok := e.levels[i][s]; ok {
+		if k := e.levels[i].level(v); k >= 0 {
 			dst[at+k] = 1
 		}
 		return

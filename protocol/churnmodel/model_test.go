@@ -123,12 +123,13 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"kind":"logistic","features":[{"name":"x","kind":"numeric","std":1},{"name":"p","kind":"categorical","levels":["a","b"]}],"coefficients":[1,2,3],"baseScore":0.5}`))
 	f.Add([]byte(`{"kind":"gbdt","features":[{"name":"x","kind":"numeric","std":2,"missingIndicator":true}],"trees":[{"feature":[1,-1,-1],"threshold":[0.5,0,0],"left":[1,-1,-1],"right":[2,-1,-1],"value":[0,-1,1]}]}`))
 	f.Add([]byte(`{"kind":"gbdt","features":[],"trees":[],"warningThresholds":{"medium":0.9,"high":0.1,"critical":0.5}}`))
+	f.Add([]byte(`{"kind":"logistic","features":[{"name":"p","kind":"categorical","levels":["2.0","No","Yes","false"]}],"coefficients":[1,2,3,4]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := churnmodel.Decode(data)
 		if err != nil {
 			return
 		}
-		for _, attrs := range []map[string]any{{}, {"x": 1.0, "p": "a"}, {"x": "zz", "p": 2.0}} {
+		for _, attrs := range []map[string]any{{}, {"x": 1.0, "p": "a"}, {"x": "zz", "p": 2.0}, {"x": true, "p": false}, {"p": 7}} {
 			p := m.Score(attrs)
 			if !(p >= 0 && p <= 1) && !math.IsNaN(p) {
 				t.Fatalf("score %v", p)
