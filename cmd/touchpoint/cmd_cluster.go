@@ -158,6 +158,20 @@ func tokensCommand(e *env) *cli.Command {
 						return tw.Flush()
 					}),
 			},
+			{
+				Name:      "revoke",
+				Usage:     "revoke an admin API token by id: every node refuses its secret from then on",
+				ArgsUsage: "ID",
+				Flags:     []cli.Flag{outputFlag()},
+				Action: adminAction(e, 1, 1, "ID",
+					func(c *cli.Context, a []string) (*api.WriteResult, error) {
+						return client(c).RevokeToken(c.Context, a[0])
+					},
+					func(r *api.WriteResult, a []string) error {
+						fmt.Fprintln(e.stdout, e.msg(msgTokenRevoked, a[0], r.Index))
+						return nil
+					}),
+			},
 		},
 	}
 }

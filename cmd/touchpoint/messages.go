@@ -24,6 +24,7 @@ const (
 	msgNoLeader
 	msgNodeUnanswered
 	msgLeaderSilent
+	msgTokenRevoked
 	msgDemoReady
 	msgDemoTry
 	msgDemoStop
@@ -116,6 +117,7 @@ var messages = map[string]map[msgKey]string{
 		msgNoLeader:         "(none)",
 		msgNodeUnanswered:   "%s: admin API at %s: %s",
 		msgLeaderSilent:     "leader: %s (not answering: the others elect a new leader within seconds)",
+		msgTokenRevoked:     "revoked token %s (index %d): requests with it are refused",
 		msgDemoReady:        "Touchpoint demo: a one-node control plane is running at %s with a sample catalogue.",
 		msgDemoTry:          "Try these commands in another terminal:",
 		msgDemoStop:         "Press Ctrl-C to stop the demo.",
@@ -207,6 +209,7 @@ var messages = map[string]map[msgKey]string{
 		msgNoLeader:         "（无）",
 		msgNodeUnanswered:   "%s：管理 API %s：%s",
 		msgLeaderSilent:     "领导者：%s（无应答：其余节点将在数秒内选出新领导者）",
+		msgTokenRevoked:     "已吊销令牌 %s（索引 %d）：使用它的请求将被拒绝",
 		msgDemoReady:        "Touchpoint 演示：单节点控制平面已在 %s 运行，并载入了示例目录。",
 		msgDemoTry:          "请在另一个终端中尝试以下命令：",
 		msgDemoStop:         "按 Ctrl-C 结束演示。",

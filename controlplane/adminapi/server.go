@@ -49,6 +49,7 @@ type State interface {
 	Audit(limit int) ([]api.AuditEntry, error)
 	Token(hash string) (api.TokenInfo, bool, error)
 	Tokens() ([]api.TokenInfo, error)
+	TokenByID(id string) (hash string, info api.TokenInfo, found bool, err error)
 	Nodes() (map[string]fsm.NodeRegister, error)
 	Cluster() (fsm.ClusterInfo, error)
 	WriteSnapshot(w io.Writer) error
@@ -230,6 +231,7 @@ func (s *Server) routes() {
 	}
 	s.route("POST /v1/tokens", leaderWrite, adminOnly, limitSmall, s.createToken)
 	s.route("GET /v1/tokens", leaderRead, adminOnly, limitSmall, s.listTokens)
+	s.route("POST /v1/tokens/revoke", leaderWrite, adminOnly, limitSmall, s.revokeToken)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

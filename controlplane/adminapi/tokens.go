@@ -57,6 +57,46 @@ func (s *Server) createToken(ctx context.Context, q *request) (any, error) {
 	return &api.TokenResult{Token: tok, ID: TokenID(tok), Role: tr.Role, Name: tr.Name, Index: res.Index}, nil
 }
 
+// revokeToken deletes a token: requests with its secret are refused from
+// the commit on, on every node. The last admin token is kept, or nobody
+// could manage the cluster any more.
+func (s *Server) revokeToken(ctx context.Context, q *request) (any, error) {
+	var rr api.TokenRevokeRequest
+	if err := decodeStrict(q.body, &rr); err != nil {
+		return nil, err
+	}
+	if rr.ID == "" {
+		return nil, &api.Error{Code: api.CodeMissingField, Field: "id", Message: "give the token id (touchpoint tokens ls)"}
+	}
+	hash, info, found, err := s.state.TokenByID(rr.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, api.Errorf(api.CodeNotFound, "no token %q", rr.ID)
+	}
+	if info.Role == api.RoleAdmin {
+		all, err := s.state.Tokens()
+		if err != nil {
+			return nil, err
+		}
+		admins := 0
+		for _, t := range all {
+			if t.Role == api.RoleAdmin {
+				admins++
+			}
+		}
+		if admins == 1 {
+			return nil, api.Errorf(api.CodeConflict, "token %q is the last admin token: create another admin token first", rr.ID)
+		}
+	}
+	res, err := s.propose(ctx, q, fsm.CmdTokenRevoke, fsm.TokenRevoke{TokenID: rr.ID, TokenHash: hash}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &writeResult{Index: res.Index, Duplicate: res.Duplicate}, nil
+}
+
 func (s *Server) listTokens(context.Context, *request) (any, error) {
 	return s.state.Tokens()
 }

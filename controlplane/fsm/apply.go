@@ -351,6 +351,8 @@ func (f *FSM) dispatch(e *entry) (any, *api.Error) {
 		return applyAgentEnroll(e)
 	case CmdAgentRevoke:
 		return applyAgentRevoke(e)
+	case CmdTokenRevoke:
+		return applyTokenRevoke(e)
 	case CmdGossipKeys:
 		return applyGossipKeys(e)
 	case CmdAgentGossip:

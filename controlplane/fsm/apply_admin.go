@@ -63,6 +63,25 @@ func applyTokenCreate(e *entry) (any, *api.Error) {
 	return nil, nil
 }
 
+func applyTokenRevoke(e *entry) (any, *api.Error) {
+	p, aerr := decodePayload[TokenRevoke](e)
+	if aerr != nil {
+		return nil, aerr
+	}
+	key := strKey(prefixToken, p.TokenHash)
+	b, ok := e.w.get(key)
+	var st storedToken
+	if ok {
+		_ = json.Unmarshal(b, &st)
+	}
+	if !ok || st.ID != p.TokenID {
+		return nil, api.Errorf(api.CodeNotFound, "no token %q", p.TokenID)
+	}
+	e.w.del(key)
+	e.addAudit("token.revoke", p.TokenID, "role "+st.Role)
+	return nil, nil
+}
+
 func applyNodeRegister(e *entry) (any, *api.Error) {
 	p, aerr := decodePayload[NodeRegister](e)
 	if aerr != nil {

@@ -30,6 +30,7 @@ const (
 	CmdCustomersUpsert CommandType = 14
 	CmdCustomerErase   CommandType = 15
 	CmdCustomersDerive CommandType = 16
+	CmdTokenRevoke     CommandType = 17
 )
 
 func (t CommandType) String() string {
@@ -66,6 +67,8 @@ func (t CommandType) String() string {
 		return "customers.erase"
 	case CmdCustomersDerive:
 		return "customers.derive"
+	case CmdTokenRevoke:
+		return "token.revoke"
 	}
 	return fmt.Sprintf("command(%d)", uint16(t))
 }
@@ -227,6 +230,14 @@ type TokenCreate struct {
 	TokenHash string `json:"tokenHash"`
 	Role      string `json:"role"`
 	Name      string `json:"name,omitempty"`
+}
+
+// TokenRevoke deletes an admin API token: requests with its secret are
+// refused from the entry on. TokenHash is the stored key, TokenID what the
+// operator named; both must match.
+type TokenRevoke struct {
+	TokenID   string `json:"tokenId"`
+	TokenHash string `json:"tokenHash"`
 }
 
 // NodeRegister records a control-plane node's addresses.

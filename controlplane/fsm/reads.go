@@ -253,6 +253,24 @@ func (f *FSM) Token(hash string) (api.TokenInfo, bool, error) {
 	return api.TokenInfo{ID: st.ID, Role: st.Role, Name: st.Name, Created: st.Created}, found, err
 }
 
+// TokenByID finds a stored token by its id: its hash (the key) and info.
+func (f *FSM) TokenByID(id string) (hash string, info api.TokenInfo, found bool, err error) {
+	err = f.view(func(tx *badger.Txn) error {
+		return scan(tx, prefixToken, func(k, v []byte) (bool, error) {
+			var st storedToken
+			if err := json.Unmarshal(v, &st); err != nil {
+				return false, err
+			}
+			if st.ID != id {
+				return true, nil
+			}
+			hash, info, found = string(k[len(prefixToken):]), api.TokenInfo{ID: st.ID, Role: st.Role, Name: st.Name, Created: st.Created}, true
+			return false, nil
+		})
+	})
+	return hash, info, found, err
+}
+
 // Tokens lists every stored token (without secrets).
 func (f *FSM) Tokens() ([]api.TokenInfo, error) {
 	out := []api.TokenInfo{}

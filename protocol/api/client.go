@@ -411,6 +411,16 @@ func (c *Client) CreateToken(ctx context.Context, r TokenRequest) (*TokenResult,
 	return &t, nil
 }
 
+// RevokeToken deletes an admin API token by id.
+func (c *Client) RevokeToken(ctx context.Context, id string) (*WriteResult, error) {
+	b, _ := json.Marshal(TokenRevokeRequest{ID: id})
+	var r WriteResult
+	if err := c.Do(ctx, http.MethodPost, "/v1/tokens/revoke", "application/json", b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // Tokens lists the stored tokens, without secrets.
 func (c *Client) Tokens(ctx context.Context) ([]TokenInfo, error) {
 	var ts []TokenInfo

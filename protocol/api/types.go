@@ -251,6 +251,11 @@ type TokenRequest struct {
 	Name string `json:"name,omitempty"`
 }
 
+// TokenRevokeRequest names the admin API token to revoke, by its id.
+type TokenRevokeRequest struct {
+	ID string `json:"id"`
+}
+
 // TokenResult carries a new token. The secret is shown once and stored only
 // as a hash.
 type TokenResult struct {
