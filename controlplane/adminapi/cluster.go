@@ -249,7 +249,7 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, roles []s
 		reqID = api.NewRequestID()
 	}
 	q := &request{r: r, who: who, reqID: reqID}
-	res, err := s.propose(r.Context(), q, fsm.CmdRestored, fsm.Restored{Epoch: before.Epoch + 1}, nil)
+	res, err := s.propose(r.Context(), q, fsm.CmdRestored, fsm.Restored{Epoch: before.Epoch + 1, ReopenSequences: true}, nil)
 	if err != nil {
 		api.WriteError(w, storeError(err))
 		return

@@ -140,6 +140,9 @@ func applyRestored(e *entry) (any, *api.Error) {
 	// it are left to prune, which deletes a bounded number at a time (the
 	// feed can hold more than one transaction may delete).
 	e.w.set(keyChgFloor, u64(e.index))
+	if p.ReopenSequences {
+		e.w.set(keyLedgerReopen, u64(e.index))
+	}
 	// Every follower of the feed must resynchronise: the floor sends them
 	// a snapshot, and the change index tells watchers to look.
 	e.w.lastChange = e.index

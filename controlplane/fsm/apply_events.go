@@ -22,7 +22,11 @@ import (
 //     sessions of one agent interleave, and silently accepting it would
 //     make the loss permanent — the batch is refused with sequence_gap;
 //   - the new events are stored and the mark moves to the last of them,
-//     in the same transaction.
+//     in the same transaction;
+//   - after a snapshot restore the ledger lacks what the cluster
+//     acknowledged after the snapshot, which the agents dropped from their
+//     outboxes: the first batch an agent sends after the restore may skip
+//     ahead once, and the mark counts the sequences lost (LostOnRestore).
 //
 // Keys:
 //
@@ -65,6 +69,11 @@ type agentMark struct {
 	HighestSeq uint64    `json:"highestSeq"`
 	Received   uint64    `json:"received"`
 	LastEvent  time.Time `json:"lastEvent"`
+	// Index is the entry that last moved the mark; a restore after it
+	// (keyLedgerReopen) lets the next batch skip ahead.
+	Index uint64 `json:"index,omitempty"`
+	// LostOnRestore counts the sequences skipped after restores.
+	LostOnRestore uint64 `json:"lostOnRestore,omitempty"`
 }
 
 // AgentContacts is one agent's line in contact statistics.
@@ -115,6 +124,11 @@ func applyEventsIngest(e *entry) (any, *api.Error) {
 	// Check the whole batch before writing anything.
 	next := mark.HighestSeq + 1
 	dups := 0
+	var lost uint64
+	reopened := false
+	if b, ok := e.w.get(keyLedgerReopen); ok && u64From(b) > mark.Index {
+		reopened = true
+	}
 	for i, ev := range p.Events {
 		if ev.AgentID != p.AgentID {
 			return nil, api.Errorf(api.CodeInvalidField, "event %d belongs to agent %q, not %q", i, ev.AgentID, p.AgentID)
@@ -130,6 +144,10 @@ func applyEventsIngest(e *entry) (any, *api.Error) {
 			dups++ // a resent prefix the cluster already holds
 		case ev.Seq == next:
 			next++
+		case reopened && i == dups && ev.Seq > next:
+			// The first new event after a restore: the sequences before
+			// it were acknowledged and are gone with the restore.
+			lost, next = ev.Seq-next, ev.Seq+1
 		default:
 			return nil, api.Errorf(CodeSequenceGap, "agent %s: event %d has sequence %d, expected %d (the cluster holds through %d)",
 				p.AgentID, i, ev.Seq, next, mark.HighestSeq)
@@ -146,6 +164,12 @@ func applyEventsIngest(e *entry) (any, *api.Error) {
 		}
 	}
 	if stored := len(p.Events) - dups; stored > 0 {
+		mark.Index = e.index
+		if lost > 0 {
+			mark.LostOnRestore += lost
+			e.addAudit("ledger.restore-gap", p.AgentID, fmt.Sprintf("sequences %d-%d were acknowledged after the restored snapshot and are not in the ledger",
+				p.Events[dups].Seq-lost, p.Events[dups].Seq-1))
+		}
 		b, _ := json.Marshal(mark)
 		e.w.set(markKey(p.AgentID), b)
 		e.w.contacts = append(e.w.contacts, p.Events[dups:])

@@ -2,6 +2,7 @@ package fsm_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,6 +86,46 @@ func TestEvents_GapIsRefusedAndNothingStored(t *testing.T) {
 	evs, _ := f.ContactsByCustomer("C1", time.Time{}, 0)
 	if len(evs) != 2 {
 		t.Fatalf("refused batches stored events: %d", len(evs))
+	}
+}
+
+// After a snapshot restore the ledger lacks what was acknowledged after the
+// snapshot, which the agents dropped: the first batch of each agent may
+// skip ahead once, counted and audited; the next gap is refused again. A
+// restore written before ReopenSequences existed reopens nothing.
+func TestEvents_RestoreLetsEachAgentSkipAheadOnce(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	applyOK(t, f, 1, initCluster("tp-r"))
+	ingestResult(t, apply(t, f, 2, ingest("ivr-1", 1, 2)))
+	ingestResult(t, apply(t, f, 3, ingest("kiosk-1", 1)))
+	applyOK(t, f, 4, command{typ: fsm.CmdRestored, payload: fsm.Restored{Epoch: 2}})
+	if r := apply(t, f, 5, ingest("ivr-1", 5)); r.Err == nil || r.Err.Code != fsm.CodeSequenceGap {
+		t.Fatalf("a gap after a restore without ReopenSequences: %+v", r.Err)
+	}
+	applyOK(t, f, 6, command{typ: fsm.CmdRestored, payload: fsm.Restored{Epoch: 3, ReopenSequences: true}})
+	if ir := ingestResult(t, apply(t, f, 7, ingest("ivr-1", 5, 6))); ir.HighestSeq != 6 || ir.Stored != 2 {
+		t.Fatalf("the first batch after the restore: %+v", ir)
+	}
+	if r := apply(t, f, 8, ingest("ivr-1", 9)); r.Err == nil || r.Err.Code != fsm.CodeSequenceGap {
+		t.Fatalf("a second gap: %+v", r.Err)
+	}
+	// Another agent gets its own one skip; one without a gap needs none.
+	if ir := ingestResult(t, apply(t, f, 9, ingest("kiosk-1", 2))); ir.HighestSeq != 2 {
+		t.Fatalf("kiosk-1 without a gap: %+v", ir)
+	}
+	if r := apply(t, f, 10, ingest("kiosk-1", 4)); r.Err == nil || r.Err.Code != fsm.CodeSequenceGap {
+		t.Fatalf("kiosk-1 spent its skip on a batch without a gap: %+v", r.Err)
+	}
+	audit, err := f.Audit(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range audit {
+		found = found || (a.Action == "ledger.restore-gap" && a.Target == "ivr-1" && strings.Contains(a.Details, "3-4"))
+	}
+	if !found {
+		t.Fatalf("no audit entry of the skipped sequences: %+v", audit)
 	}
 }
 

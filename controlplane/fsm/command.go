@@ -260,4 +260,10 @@ type NodeRemove struct {
 // snapshot: the epoch changes so followers of the change feed resynchronise.
 type Restored struct {
 	Epoch uint64 `json:"epoch"`
+	// ReopenSequences lets each agent's next events skip the sequences
+	// the restored ledger lacks: events the cluster acknowledged after the
+	// snapshot was taken, which the agents no longer hold (see
+	// applyEventsIngest). Restores written before it existed replay
+	// without it.
+	ReopenSequences bool `json:"reopenSequences,omitempty"`
 }

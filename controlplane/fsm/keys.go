@@ -34,6 +34,9 @@ var (
 	keyApplied  = []byte("m/applied")
 	keyCluster  = []byte("m/cluster")
 	keyChgFloor = []byte("m/chgfloor")
+	// keyLedgerReopen is the index of the last restore that reopened the
+	// agents' event sequences (Restored.ReopenSequences).
+	keyLedgerReopen = []byte("m/ledger-reopen")
 	// keyLastChange: the index of the newest configuration change, 8 bytes.
 	keyLastChange = []byte("m/lastchange")
 	// keyLastErase: the index of the newest customer erasure, 8 bytes.
