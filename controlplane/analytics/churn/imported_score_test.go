@@ -36,9 +36,9 @@ func importTyped(cell string) (any, bool) {
 // train` does (both kinds, default seed), import churn-bigml-20.csv as
 // customers (its Yes/No plan cells become booleans) and score them. Every
 // customer must score exactly as its row does offline, where the plans are
-// the text the model learnt its levels from. (A protocol test importing
-// the training package: it is pure, standard library only, and the only
-// way to the trained model.)
+// the text the model learnt its levels from. It lives with the training,
+// which it needs for the model; the matching it checks is
+// protocol/churnmodel's.
 func TestScore_ImportedBooleansMeetTheTrainedYesNoLevels(t *testing.T) {
 	dir := analyticstest.SharedData(t)
 	load := func(name string) *churn.Dataset {
