@@ -48,8 +48,11 @@ func (e *env) printPropensities(r *api.PropensitiesLearnResult) error {
 		fmt.Fprintln(e.stdout, e.smsg(sgNothingLearned, r.Events))
 		return nil
 	}
-	if r.DryRun {
+	switch {
+	case r.DryRun:
 		head = e.smsg(sgLearnedDry, len(t.Arms), t.Contacts, r.Events, r.Segments, t.SegmentField)
+	case r.Unchanged:
+		head = e.smsg(sgLearnedSame, len(t.Arms), t.Contacts, r.Events, r.Segments, t.SegmentField)
 	}
 	fmt.Fprintln(e.stdout, head)
 	arms := t.Arms

@@ -24,6 +24,7 @@ const (
 	sgNothingLearned
 	sgNoneWritten
 	sgSkipped
+	sgLearnedSame
 )
 
 var segmentMessages = map[string]map[segKey]string{
@@ -45,10 +46,12 @@ var segmentMessages = map[string]map[segKey]string{
 		sgNothingLearned: "nothing learned: none of the %d ledger events naming an offer is a counted outcome (holdouts never count); no table applied",
 		sgNoneWritten:    "no profile changed",
 		sgSkipped:        "skipped %d customers whose inputs are not numbers ≥ 0 (their stored fields stay):",
+		sgLearnedSame:    "learned %d arms from %d contacts (%d ledger events naming an offer, %d segments by %s); the stored table is already this one: nothing applied",
 	},
 	"zh": {
 		sgSummary:        "已为 %d 位客户评分，截至 %s（RFM 来自%s）",
 		sgSkipped:        "跳过 %d 位输入不是 ≥ 0 数值的客户（其已存字段保留）：",
+		sgLearnedSame:    "从 %[2]d 次接触学得 %[1]d 个臂（%[3]d 条含优惠的台账事件，按 %[5]s 分 %[4]d 个群）；已存的表与之相同，未应用",
 		sgWritten:        "已更新 %d 份档案（最后索引 %d）",
 		sgDryRun:         "试运行：将更新 %d 份档案",
 		sgUnchanged:      "；%d 份未变，%d 份期间已删除",

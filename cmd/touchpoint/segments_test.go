@@ -150,6 +150,10 @@ propensity: 0.2
 	if !strings.Contains(out, "learned 2 arms from 40 contacts (81 ledger events naming an offer, 2 segments by rfmSegment)") {
 		t.Errorf("learn output:\n%s", out)
 	}
+	// The same ledger again: the stored table is this one, nothing applied.
+	if out := mustTP(t, addr, c.Token, "propensities", "learn"); !strings.Contains(out, "the stored table is already this one: nothing applied") {
+		t.Errorf("learn twice on an unchanged ledger:\n%s", out)
+	}
 	got := mustTP(t, addr, c.Token, "get", "propensities", "default", "-o", "json")
 	var tab protocol.PropensityTable
 	if err := json.Unmarshal([]byte(got), &tab); err != nil {

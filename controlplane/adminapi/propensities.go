@@ -36,7 +36,9 @@ func (s *Server) learnPropensities(ctx context.Context, q *request) (any, error)
 			return nil, err
 		}
 	}
-	return s.learn(ctx, q, req, false)
+	// A table the store already holds is not applied again: a second run
+	// on an unchanged ledger adds nothing to the change feed.
+	return s.learn(ctx, q, req, true)
 }
 
 // propensityLearner is who the leader's periodic learning acts as, in the

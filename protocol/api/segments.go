@@ -123,8 +123,8 @@ type PropensitiesLearnResult struct {
 	Table     json.RawMessage `json:"table"`    // the PropensityTable document
 	DryRun    bool            `json:"dryRun,omitempty"`
 	Duplicate bool            `json:"duplicate,omitempty"`
-	// Unchanged: the leader's periodic run found the stored table
-	// already up to date and applied nothing.
+	// Unchanged: the stored table is already the one learned (same
+	// arms and options), so nothing was applied.
 	Unchanged bool `json:"unchanged,omitempty"`
 	// NothingLearned: no counted outcome in the ledger (holdouts never
 	// count), so no table was applied.
