@@ -235,8 +235,13 @@ func (e *env) modelsList(c *cli.Context) error {
 		if m.Trees > 0 {
 			trees = fmt.Sprint(m.Trees)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.4f\t%.4f\t%d\t%s\t%.0f kB\t%s\n", m.ID, m.ModelKind, m.Version, m.Status,
-			m.Metrics.AUC, m.Metrics.Accuracy, m.Metrics.TrainRows, trees, float64(m.Bytes)/1000, m.CreatedAt)
+		// A model applied by hand, not trained here, has no metrics.
+		auc, acc, rows := "-", "-", "-"
+		if mt := m.Metrics; mt.TrainRows > 0 || mt.AUC > 0 || mt.Accuracy > 0 {
+			auc, acc, rows = fmt.Sprintf("%.4f", mt.AUC), fmt.Sprintf("%.4f", mt.Accuracy), fmt.Sprint(mt.TrainRows)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%.0f kB\t%s\n", m.ID, m.ModelKind, m.Version, m.Status,
+			auc, acc, rows, trees, float64(m.Bytes)/1000, m.CreatedAt)
 	}
 	return tw.Flush()
 }
