@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,7 +41,9 @@ func loadCommand(e *env) *cli.Command {
 		Description: "Sends POST /v1/decisions for customers PREFIX1..PREFIXN (random, uniform) on CHANNEL over\n" +
 			"--connections keep-alive connections for --duration after a short warm-up, then does the same\n" +
 			"against a trivial handler that answers a captured real decision (unless --no-ceiling).\n" +
-			"Prints requests/s and latency percentiles for both.",
+			"Prints requests/s and latency percentiles for both, and what the errors were.\n" +
+			"The decisions are real: a campaign's held-out decisions log holdout contacts, which reach the\n" +
+			"ledger and count toward contact caps and campaign reports. Load a test or demo base, not a live one.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "agent", Value: "http://127.0.0.1:7481", Usage: "agent API `URL`"},
 			&cli.StringFlag{Name: "channel", Value: "kiosk", Usage: "decision `CHANNEL`"},
@@ -100,6 +103,10 @@ func loadCommand(e *env) *cli.Command {
 				fmt.Fprintf(w, "%-8s %10.0f %9.3f %9.3f %9.3f %9.3f %8d\n", name, r.RequestsPerSec, r.P50ms, r.P90ms, r.P99ms, r.MaxMs, r.Errors)
 			}
 			row("agent", res.Agent)
+			if res.Agent.Errors > 0 {
+				// Not in the figures above, which count answered requests.
+				fmt.Fprintf(w, "agent errors: %s\n", errorKinds(res.Agent.ErrorsBy))
+			}
 			if res.Ceiling != nil {
 				row("ceiling", *res.Ceiling)
 				fmt.Fprintf(w, "agent/ceiling: throughput %.0f%%, p99 %.2f×  (%d connections, %s each; ceiling in %s)\n",
@@ -117,13 +124,16 @@ type loadConfig struct {
 }
 
 type loadResult struct {
-	Requests       int     `json:"requests"`
-	Errors         int     `json:"errors"`
-	RequestsPerSec float64 `json:"requestsPerSec"`
-	P50ms          float64 `json:"p50ms"`
-	P90ms          float64 `json:"p90ms"`
-	P99ms          float64 `json:"p99ms"`
-	MaxMs          float64 `json:"maxMs"`
+	Requests int `json:"requests"`
+	Errors   int `json:"errors"`
+	// ErrorsBy counts the errors by what they were ("status 404",
+	// "no answer").
+	ErrorsBy       map[string]int `json:"errorsBy,omitempty"`
+	RequestsPerSec float64        `json:"requestsPerSec"`
+	P50ms          float64        `json:"p50ms"`
+	P90ms          float64        `json:"p90ms"`
+	P99ms          float64        `json:"p99ms"`
+	MaxMs          float64        `json:"maxMs"`
 }
 
 type loadReport struct {
@@ -173,7 +183,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		all      []time.Duration
-		errs     int
+		errs     = map[string]int{}
 		measured = make(chan struct{})
 		stop     = make(chan struct{})
 	)
@@ -187,14 +197,16 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 			cl := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 			r := rand.New(rand.NewPCG(seed, 0x70c4))
 			lat := make([]time.Duration, 0, 1<<16)
-			bad := 0
+			bad := map[string]int{}
 			on := false
 			for {
 				select {
 				case <-stop:
 					mu.Lock()
 					all = append(all, lat...)
-					errs += bad
+					for k, n := range bad {
+						errs[k] += n
+					}
 					mu.Unlock()
 					return
 				case <-measured:
@@ -208,11 +220,12 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 				}
 				t0 := time.Now()
 				res, err := cl.Do(req)
+				kind := "no answer"
 				if err == nil {
 					_, err = io.Copy(io.Discard, res.Body)
 					res.Body.Close()
 					if err == nil && res.StatusCode != http.StatusOK {
-						err = fmt.Errorf("status %d", res.StatusCode)
+						kind, err = fmt.Sprintf("status %d", res.StatusCode), errors.New("not 200")
 					}
 				}
 				d := time.Since(t0)
@@ -220,7 +233,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 					continue
 				}
 				if err != nil {
-					bad++
+					bad[kind]++
 					continue
 				}
 				lat = append(lat, d)
@@ -237,13 +250,17 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 	if ctx.Err() != nil {
 		return loadResult{}, ctx.Err()
 	}
+	total := 0
+	for _, n := range errs {
+		total += n
+	}
 	if len(all) == 0 {
-		return loadResult{}, fmt.Errorf("no request to %s succeeded (%d errors)", cfg.url, errs)
+		return loadResult{}, fmt.Errorf("no request to %s succeeded (%d errors: %s)", cfg.url, total, errorKinds(errs))
 	}
 	slices.Sort(all)
 	q := func(p float64) float64 { return float64(all[int(float64(len(all)-1)*p)].Microseconds()) / 1000 }
 	return loadResult{
-		Requests: len(all), Errors: errs, RequestsPerSec: float64(len(all)) / elapsed.Seconds(),
+		Requests: len(all), Errors: total, ErrorsBy: errs, RequestsPerSec: float64(len(all)) / elapsed.Seconds(),
 		P50ms: q(0.5), P90ms: q(0.9), P99ms: q(0.99), MaxMs: q(1),
 	}, nil
 }
@@ -376,4 +393,23 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+// errorKinds lists error counts by kind, most first ("12355 × status
+// 404, 3 × no answer"); a 404 is a customer the agent does not know
+// (--customers beyond the base?).
+func errorKinds(by map[string]int) string {
+	kinds := make([]string, 0, len(by))
+	for k := range by {
+		kinds = append(kinds, k)
+	}
+	slices.SortFunc(kinds, func(a, b string) int { return cmp.Or(by[b]-by[a], strings.Compare(a, b)) })
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%d × %s", by[k], k)
+		if k == "status 404" {
+			parts[i] += " (customers the agent does not know: is --customers beyond the base?)"
+		}
+	}
+	return strings.Join(parts, ", ")
 }

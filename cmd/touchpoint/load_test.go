@@ -71,6 +71,26 @@ func TestLoad_DrivesTheAgentAndACeilingInItsOwnProcess(t *testing.T) {
 	}
 }
 
+// Requests the agent refuses are left out of the figures and listed by
+// kind: a 404 is a customer beyond the base.
+func TestLoad_ListsTheErrorsByKind(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), `"customerId":"C2`) { // C2 and C20; C1 answers the capture
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":{"code":"unknown_customer","message":"x"}}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"decisionId":"d1","customerId":"C1","channel":"kiosk","offers":[]}`))
+	}))
+	t.Cleanup(srv.Close)
+	out, errOut, code := tp(t, "http://127.0.0.1:1", "", "load", "--agent", srv.URL, "--connections", "2", "--customers", "20",
+		"--duration", "200ms", "--warmup", "20ms", "--no-ceiling")
+	if code != 0 || !strings.Contains(out, "agent errors: ") || !strings.Contains(out, "× status 404 (customers the agent does not know") {
+		t.Fatalf("load against an agent that does not know C2 and C20: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
 func TestLoad_ReportsWhatGoesWrong(t *testing.T) {
 	missing, _ := fakeDecisionAgent(t, http.StatusNotFound)
 	if _, errOut, code := tp(t, "http://127.0.0.1:1", "", "load", "--agent", missing.URL, "--duration", "100ms", "--no-ceiling"); code == 0 || !strings.Contains(errOut, "answered 404") {
