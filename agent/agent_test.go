@@ -152,11 +152,20 @@ func TestAgent_PostContact(t *testing.T) {
 	if res := do(t, "POST", a.URL()+"/v1/contacts", []byte(`{"customerId":"nobody","type":"inquiry","outcome":"ignored","offerId":"no-such-offer"}`)); res.status != 202 {
 		t.Fatalf("unknown customer: %d %s", res.status, res.body)
 	}
+	// A decision refused is not a contact refused.
+	if res := do(t, "POST", a.URL()+"/v1/decisions", []byte(`{"customerId":"a b","channel":"kiosk"}`)); res.status != 400 {
+		t.Fatalf("a decision for a bad id: %d %s", res.status, res.body)
+	}
 	metrics := string(do(t, "GET", a.URL()+"/metrics", nil).body)
+	if strings.Contains(metrics, `touchpoint_agent_contacts_rejected_total{code="invalid_field"} 2`) {
+		t.Error("a refused decision counted as a refused contact")
+	}
 	for _, want := range []string{
+		`touchpoint_agent_requests_refused_total{code="invalid_field",route="POST /v1/decisions"} 1`,
 		`touchpoint_agent_events_appended_total 2`,
-		`touchpoint_agent_contacts_rejected_total{reason="invalid_json"} 1`,
-		`touchpoint_agent_contacts_rejected_total{reason="body_too_large"} 1`,
+		`touchpoint_agent_contacts_rejected_total{code="invalid_json"} 1`,
+		`touchpoint_agent_contacts_rejected_total{code="body_too_large"} 1`,
+		`touchpoint_agent_requests_refused_total{code="invalid_json",route="POST /v1/contacts"} 1`,
 		`touchpoint_agent_session_state{state="connected"} 1`,
 		`touchpoint_agent_outbox_depth`, `touchpoint_agent_config_index`, `touchpoint_agent_events_acknowledged_total`,
 	} {

@@ -52,12 +52,28 @@ type OutboxStatus struct {
 	Full         bool   `json:"full"`
 }
 
+// routeOf is the route label of a refused request: the mux's pattern, or
+// "unrouted" before the mux has matched one (the API key check).
+func routeOf(r *http.Request) string {
+	switch {
+	case r.Pattern != "":
+		return r.Pattern
+	case r.Method+" "+r.URL.Path == routeContacts:
+		return routeContacts // a contact request all the same
+	}
+	return "unrouted"
+}
+
+// routeContacts is the contact API's route; its refusals are also
+// contacts_rejected_total.
+const routeContacts = "POST /v1/contacts"
+
 func (a *Agent) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{ErrorLog: nil}))
-	mux.HandleFunc("POST /v1/contacts", a.postContact)
+	mux.HandleFunc(routeContacts, a.postContact)
 	mux.HandleFunc("POST /v1/decisions", a.postDecision)
 	mux.HandleFunc("POST "+tmfRecommendationPath, a.tmfRecommend)
 	mux.HandleFunc("GET "+tmfCustomerPath+"{id}", a.tmfCustomer)
@@ -91,13 +107,13 @@ func (a *Agent) authenticate(next http.Handler) http.Handler {
 			}
 		}
 		if key == "" {
-			a.metrics.rejected(api.CodeUnauthorized)
+			a.metrics.rejected(routeOf(r), api.CodeUnauthorized)
 			api.WriteError(w, api.Errorf(api.CodeUnauthorized, msgUnauthorized))
 			return
 		}
 		got := sha256.Sum256([]byte(key))
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			a.metrics.rejected(api.CodeUnauthorized)
+			a.metrics.rejected(routeOf(r), api.CodeUnauthorized)
 			api.WriteError(w, api.Errorf(api.CodeUnauthorized, msgBadKey))
 			return
 		}
@@ -171,7 +187,7 @@ func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		// The client went away: it saw no answer, so it was not told the
 		// contact is logged (it may be: it is then delivered like any).
-		a.metrics.rejected(api.CodeTimeout)
+		a.metrics.rejected(routeOf(r), api.CodeTimeout)
 		return
 	default:
 		a.log.Error("log contact", "error", err)
@@ -186,7 +202,7 @@ func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Agent) refuse(w http.ResponseWriter, r *http.Request, e *api.Error) {
-	a.metrics.rejected(e.Code)
+	a.metrics.rejected(routeOf(r), e.Code)
 	api.WriteError(w, e)
 }
 

@@ -15,6 +15,9 @@ type metrics struct {
 	reg      *prometheus.Registry
 	appended prometheus.Counter
 	refused  *prometheus.CounterVec
+	// requestsRefused counts every refused API request; refused only
+	// those of POST /v1/contacts.
+	requestsRefused *prometheus.CounterVec
 
 	decisions       prometheus.Counter
 	profileFetches  *prometheus.CounterVec
@@ -30,8 +33,12 @@ func newMetrics(a *Agent) *metrics {
 	})
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Name: "contacts_rejected_total",
-		Help: "Contact requests refused, by error code.",
-	}, []string{"reason"})
+		Help: "Contact requests (POST /v1/contacts) refused, by error code.",
+	}, []string{"code"})
+	m.requestsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "requests_refused_total",
+		Help: "API requests refused, by route and error code (a decision for an unknown customer is POST /v1/decisions, unknown_customer).",
+	}, []string{"route", "code"})
 	m.decisions = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: ns, Name: "decisions_total", Help: "Decisions answered.",
 	})
@@ -58,7 +65,7 @@ func newMetrics(a *Agent) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.appended, m.refused, m.decisions, m.profileFetches, m.holdoutsDropped,
+		m.appended, m.refused, m.requestsRefused, m.decisions, m.profileFetches, m.holdoutsDropped,
 		stateCollector{desc: state, a: a},
 		gauge("config_index", "Configuration index the cache holds.", func() float64 { return float64(a.cache.Position().Index) }),
 		gauge("config_ready", "1 once the cache holds a configuration.", func() float64 { return b2f(a.ready()) }),
@@ -72,7 +79,13 @@ func newMetrics(a *Agent) *metrics {
 	return m
 }
 
-func (m *metrics) rejected(code api.Code) { m.refused.WithLabelValues(string(code)).Inc() }
+// rejected counts a refused request of route (the mux's pattern).
+func (m *metrics) rejected(route string, code api.Code) {
+	m.requestsRefused.WithLabelValues(route, string(code)).Inc()
+	if route == routeContacts {
+		m.refused.WithLabelValues(string(code)).Inc()
+	}
+}
 
 // stateCollector exports the link's state as one series per state.
 type stateCollector struct {
