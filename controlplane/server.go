@@ -100,6 +100,10 @@ type Server struct {
 	http     *http.Server
 	httpAddr string
 	existing bool
+	// peers asks the other nodes' admin APIs (scheme "http" or "https")
+	// whether this node is still a member (membership.go).
+	peers  *http.Client
+	scheme string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -157,6 +161,13 @@ func New(cfg Config) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("data directory %s holds no cluster state: start the first node with --bootstrap, the others with --join URL (any member's admin URL)", cfg.DataDir)
 	}
+	if s.existing {
+		if err := s.checkMember(); err != nil {
+			_ = st.Close(false)
+			ln.Close()
+			return nil, err
+		}
+	}
 	if s.existing && (cfg.Bootstrap || cfg.Join != "") {
 		log.Info("data directory holds cluster state: --bootstrap and --join are ignored", "bootstrap", cfg.Bootstrap, "join", cfg.Join)
 	}
@@ -188,6 +199,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.gw = gw
 	}
+	s.peers, s.scheme = fwd, scheme
 	s.api = adminapi.New(adminapi.Config{
 		HTTPAddr: s.httpAddr, Scheme: scheme, Version: cfg.Version, TmpDir: cfg.DataDir,
 		Logger: log, Now: cfg.Now, ForwardClient: fwd,
@@ -283,7 +295,13 @@ func (s *Server) maintain(ctx context.Context) {
 	s.recoverTokenFile()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var member membershipWatch
 	for {
+		if err := member.check(ctx, s); err != nil {
+			s.log.Error("this node was removed from the cluster; stopping", "error", err)
+			s.fail(err)
+			return
+		}
 		if s.store.IsLeader() {
 			if err := s.registerSelf(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("register node", "error", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"touchpoint.dev/touchpoint/controlplane"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
@@ -24,6 +25,7 @@ const (
 	codeUnreachable  = "unreachable"           // the API could not be reached (connection, TLS)
 	codeTimeout      = string(api.CodeTimeout) // a wait or deadline ran out (the API's own code)
 	codeInterrupted  = "interrupted"           // the command was cancelled (Ctrl-C, SIGTERM)
+	codeRemoved      = "removed"               // a control plane node the cluster removed was started
 )
 
 // cliError is an error the CLI raises itself, with its stable code.
@@ -54,6 +56,8 @@ func errorCode(err error) string {
 		return codeUsage // --addr or TOUCHPOINT_ADDR
 	case errors.As(err, &ce):
 		return ce.code
+	case errors.Is(err, controlplane.ErrRemoved):
+		return codeRemoved
 	case errors.Is(err, context.Canceled):
 		return codeInterrupted
 	case errors.Is(err, context.DeadlineExceeded):

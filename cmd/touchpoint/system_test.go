@@ -377,4 +377,64 @@ func TestSystem_RemoveDeadNodeAndKeepWorking(t *testing.T) {
 	if _, err := c.client(leader).Apply(rctx, []byte(`{"kind":"Offer","id":"after-remove","category":"care","value":0,"cost":0}`), "application/json"); err != nil {
 		t.Fatalf("write after remove: %v", err)
 	}
+
+	// The leader that removed the dead node would hand it the entry
+	// saying so when it comes back; a new leader does not. Started again
+	// under a new leader, the removed node (its own log still lists it)
+	// learns from the leader that it is out, and stops.
+	c.kill9(leader)
+	c.start(leader)
+	c.waitStatus(2, "")
+	c.start(victim)
+	c.waitRemoved(victim, "the leader, n", ", does not list it")
+
+	// A running node that is removed stops at once; started again, it
+	// refuses from its own log.
+	leader = c.byID(c.waitStatus(2, "").Leader)
+	var other *proc
+	for _, p := range c.procs {
+		if p != victim && p != leader {
+			other = p
+		}
+	}
+	cmd = exec.Command(c.bin, "--addr", "http://"+leader.http, "--token", c.token, "cluster", "remove", other.id)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cluster remove %s: %v: %s", other.id, err, out)
+	}
+	c.waitRemoved(other, "its Raft configuration no longer lists it")
+	c.start(other)
+	c.waitRemoved(other, "its Raft configuration no longer lists it")
+	if st := c.waitStatus(1, ""); st.Leader != leader.id || len(st.Nodes) != 1 {
+		t.Fatalf("after removing two nodes: %+v", st)
+	}
+}
+
+// waitRemoved waits until p's process ends, and checks that it ended with
+// the error removed, saying how it learnt it (each of why) and what to do.
+func (c *sysCluster) waitRemoved(p *proc, why ...string) {
+	c.t.Helper()
+	exited := make(chan error, 1)
+	go func() { exited <- p.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err == nil {
+			c.t.Fatalf("removed node %s exited with status 0", p.id)
+		}
+	case <-time.After(60 * time.Second):
+		c.t.Fatalf("removed node %s still running after 60 s", p.id)
+	}
+	b, err := os.ReadFile(p.log.Name())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	last := lines[len(lines)-1]
+	for _, want := range append([]string{"error: removed: node " + p.id + " was removed from the cluster (cluster remove): " + why[0], "empty the directory and start it with --join"}, why[1:]...) {
+		if !strings.Contains(last, want) {
+			c.t.Fatalf("removed node %s's last line, want %q in it:\n%s", p.id, want, last)
+		}
+	}
+	if err := os.Truncate(p.log.Name(), 0); err != nil { // the next check reads only its own run
+		c.t.Fatal(err)
+	}
 }

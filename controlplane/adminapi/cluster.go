@@ -32,6 +32,30 @@ func (s *Server) self(context.Context, *request) (any, error) {
 	return s.selfStatus(), nil
 }
 
+// membership answers whether a node is in this node's Raft configuration.
+// It needs no token: a node the cluster removed while it was down asks its
+// old peers at start and holds no token, and the answer tells no more than
+// whether an id is a member.
+func (s *Server) membership(w http.ResponseWriter, r *http.Request) {
+	servers, err := s.store.Servers()
+	if err != nil {
+		api.WriteError(w, storeError(err))
+		return
+	}
+	m := api.Membership{ID: r.PathValue("id"), Node: s.store.ID()}
+	for _, sv := range servers {
+		m.Member = m.Member || sv.ID == m.ID
+	}
+	m.Leader, _ = s.store.Leader()
+	ci, err := s.state.Cluster()
+	if err != nil {
+		api.WriteError(w, err)
+		return
+	}
+	m.ClusterID = ci.ClusterID
+	api.WriteJSON(w, http.StatusOK, m)
+}
+
 // peerTimeout bounds asking one node for its state in cluster status.
 const peerTimeout = 1500 * time.Millisecond
 

@@ -185,6 +185,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "state": s.store.State()})
 	})
+	s.mux.HandleFunc("GET /v1/cluster/members/{id}", s.membership)
 	s.route("GET /v1/cluster/self", local, anyRole, limitSmall, s.self)
 	s.route("GET /v1/cluster/status", local, anyRole, limitSmall, s.clusterStatus)
 	s.route("POST /v1/cluster/join", leaderWrite, operators, limitSmall, s.join)

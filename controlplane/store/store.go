@@ -390,6 +390,23 @@ func (s *Store) Servers() ([]Server, error) {
 	return out, nil
 }
 
+// Removed reports whether this node's latest raft configuration leaves
+// it out: the cluster removed it (cluster remove) and the entry saying so
+// reached it. An empty configuration (a joining node the leader has not
+// reached yet) is not a removal.
+func (s *Store) Removed() (bool, error) {
+	servers, err := s.Servers()
+	if err != nil || len(servers) == 0 {
+		return false, err
+	}
+	for _, sv := range servers {
+		if sv.ID == s.cfg.ID {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // AddVoter adds (or re-adds at a new address) a voter. Leader only.
 func (s *Store) AddVoter(id, addr string) error {
 	if s.raft.State() != raft.Leader {

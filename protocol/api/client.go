@@ -362,6 +362,15 @@ func (c *Client) Join(ctx context.Context, r JoinRequest) error {
 	return c.Do(ctx, http.MethodPost, "/v1/cluster/join", "application/json", b, nil)
 }
 
+// Membership asks the node whether id is in its Raft configuration.
+func (c *Client) Membership(ctx context.Context, id string) (*Membership, error) {
+	var m Membership
+	if err := c.Do(ctx, http.MethodGet, "/v1/cluster/members/"+url.PathEscape(id), "", nil, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
 // Remove takes a server out of the Raft configuration.
 func (c *Client) Remove(ctx context.Context, id string) (*WriteResult, error) {
 	b, _ := json.Marshal(RemoveRequest{ID: id})

@@ -229,6 +229,21 @@ type JoinRequest struct {
 	GossipAddr string `json:"gossipAddr,omitempty"`
 }
 
+// Membership is a node's answer to "is ID a member?" from its own Raft
+// configuration (GET /v1/cluster/members/{id}, no token needed). A node
+// the cluster removed while it was down asks its old peers at start: it
+// cannot learn from its own log that it is out.
+type Membership struct {
+	ID     string `json:"id"`
+	Member bool   `json:"member"`
+	// ClusterID and Leader say whose answer it is: one from another
+	// cluster, or from a node that knows no leader, proves nothing.
+	ClusterID string `json:"clusterId"`
+	Leader    string `json:"leader,omitempty"`
+	// Node is the answering node's id.
+	Node string `json:"node"`
+}
+
 // RemoveRequest asks the cluster to drop a server from its configuration.
 type RemoveRequest struct {
 	ID string `json:"id"`
