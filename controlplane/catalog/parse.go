@@ -336,6 +336,17 @@ func (p *Parser) decodeOne(raw json.RawMessage) (Doc, error) {
 	if err != nil {
 		return Doc{}, err
 	}
+	if kind == protocol.KindContactPolicy {
+		// Left out, the cap would be 0: no marketing contact at all on
+		// the channel. Whoever means that writes it.
+		var cap struct {
+			MaxContacts *json.RawMessage `json:"maxContacts"`
+		}
+		if err := json.Unmarshal(raw, &cap); err == nil && cap.MaxContacts == nil {
+			return Doc{}, &api.Error{Code: api.CodeMissingField, Field: "maxContacts",
+				Message: "a contact policy needs maxContacts, the most contacts per window (0 stops every marketing contact on the channel)"}
+		}
+	}
 	canon, err := canonicalJSON(v)
 	if err != nil {
 		return Doc{}, fmt.Errorf("encode %s %s: %w", kind, *h.ID, err)
