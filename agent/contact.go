@@ -127,8 +127,9 @@ func validID(s string) bool {
 // campaign completed still counts for it). Campaign results count contacts by
 // campaignId, and a decision lists each offer under its campaign, but
 // clients often send back only the offer. An offer in several campaigns,
-// or one the agent does not know, leaves the campaign empty; a campaign
-// the client gave is never replaced.
+// or one the agent does not know, leaves the campaign empty, as does a
+// customer the campaign holds out (CampaignOfOffer); a campaign the client
+// gave is never replaced.
 func (a *Agent) fillCampaign(ev *protocol.ContactEvent) {
 	if ev.OfferID == "" || ev.CampaignID != "" {
 		return
@@ -139,7 +140,7 @@ func (a *Agent) fillCampaign(ev *protocol.ContactEvent) {
 		a.log.Warn("find the campaign of a contact's offer", "offer", ev.OfferID, "error", err)
 		return
 	}
-	if id, ok := eng.CampaignOfOffer(ev.OfferID); ok {
+	if id, ok := eng.CampaignOfOffer(ev.OfferID, ev.CustomerID); ok {
 		ev.CampaignID = id
 	}
 }

@@ -1,11 +1,14 @@
 package agent
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"testing"
 
 	"touchpoint.dev/touchpoint/agent/cache"
+	"touchpoint.dev/touchpoint/agent/decide"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
@@ -86,6 +89,32 @@ func TestContact_CampaignIsFilledFromTheOffersOnlyCampaign(t *testing.T) {
 				t.Fatalf("fillCampaign changed more than the campaign:\n%+v\n%+v", before, ev)
 			}
 		})
+	}
+}
+
+// TestContact_HeldOutCustomerKeepsNoCampaign: a customer the campaign
+// holds out who takes its offer unprompted is not filled into the
+// campaign (that would count them as contacted and presented in the
+// control group); a treated customer is.
+func TestContact_HeldOutCustomerKeepsNoCampaign(t *testing.T) {
+	c := campaignDoc("camp-a", "", "offer-a")
+	c["controlGroupPercent"] = 30
+	a, _ := catalogueAgent(t, offerDoc("offer-a"), c)
+	var held, treated string
+	for i := 0; held == "" || treated == ""; i++ {
+		id := fmt.Sprintf("K%05d", i)
+		if decide.InControlGroup(id, "camp-a", 30) {
+			held = cmp.Or(held, id)
+		} else {
+			treated = cmp.Or(treated, id)
+		}
+	}
+	for _, tc := range []struct{ customer, want string }{{held, ""}, {treated, "camp-a"}} {
+		ev := protocol.ContactEvent{CustomerID: tc.customer, Channel: "kiosk", Type: "offer", Outcome: "accepted", OfferID: "offer-a"}
+		a.fillCampaign(&ev)
+		if ev.CampaignID != tc.want {
+			t.Errorf("customer %s (held out: %v): campaign %q, want %q", tc.customer, tc.customer == held, ev.CampaignID, tc.want)
+		}
 	}
 }
 

@@ -82,15 +82,23 @@ type Engine struct {
 func (e *Engine) Index() uint64 { return e.index }
 
 // CampaignOfOffer is the id of the one campaign of the catalogue that
-// lists offerID, whatever that campaign's status or schedule. ok is false
-// when the catalogue holds no such offer, or no campaign or several list
-// it: then a contact that names only the offer does not say which.
-func (e *Engine) CampaignOfOffer(offerID string) (id string, ok bool) {
+// lists offerID, whatever that campaign's status or schedule, for a
+// contact of customerID. ok is false when the catalogue holds no such
+// offer, or no campaign or several list it (then a contact that names only
+// the offer does not say which), and when the customer is in that
+// campaign's control group: a held-out customer who takes the offer
+// unprompted was not treated by the campaign, and campaign results count
+// that acceptance as the control group's, by its having no campaign.
+func (e *Engine) CampaignOfOffer(offerID, customerID string) (id string, ok bool) {
 	i, found := slices.BinarySearchFunc(e.offers, offerID, func(o offerC, id string) int { return cmp.Compare(o.o.ID, id) })
 	if !found || len(e.offers[i].campaigns) != 1 {
 		return "", false
 	}
-	return e.campaigns[e.offers[i].campaigns[0]].c.ID, true
+	c := &e.campaigns[e.offers[i].campaigns[0]]
+	if InControlGroup(customerID, c.c.ID, c.control) {
+		return "", false
+	}
+	return c.c.ID, true
 }
 
 // chanSet is a set of protocol.KnownChannels by index; 0 means every
