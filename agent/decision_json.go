@@ -116,7 +116,9 @@ func (w *jsonWriter) tariff(t *api.TariffAdvice) {
 	w.floatField(`,"usage":{"voiceMinutes":`, t.Usage.VoiceMinutes)
 	w.floatField(`,"dataMB":`, t.Usage.DataMB)
 	w.floatField(`,"sms":`, t.Usage.SMS)
-	w.raw(`},"plans":`)
+	w.raw("}")
+	w.optStr(`,"usageError":`, t.UsageError)
+	w.raw(`,"plans":`)
 	list(w, t.Plans, func(p *api.PlanBill) {
 		w.strField(`{"planId":`, p.PlanID)
 		w.optStr(`,"name":`, p.Name)

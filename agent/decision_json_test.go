@@ -77,7 +77,7 @@ func TestAppendDecisionJSON_EdgeCases(t *testing.T) {
 				Suppressed: []api.SuppressedOffer{{OfferID: s, CampaignID: s, Code: api.SuppressionCode(s), Reason: s}, {}},
 				Holdout:    []api.Holdout{{CampaignID: s, OfferIDs: []string{s, s}}, {}, {OfferIDs: []string{}}},
 				ChurnRisk:  f(x), ChurnLevel: s, ChurnModel: s, ChurnModelVersion: -2, Segment: s,
-				Tariff: &api.TariffAdvice{CurrentPlanID: s, CurrentBill: f(x), CurrentBillSource: s, Usage: api.TariffUsage{VoiceMinutes: x, DataMB: x, SMS: x},
+				Tariff: &api.TariffAdvice{CurrentPlanID: s, CurrentBill: f(x), CurrentBillSource: s, Usage: api.TariffUsage{VoiceMinutes: x, DataMB: x, SMS: x}, UsageError: s,
 					Plans: []api.PlanBill{{PlanID: s, Name: s, Bill: x, Saving: f(x), Current: true}, {}}},
 			}
 			checkSameJSON(t, &d)
@@ -121,7 +121,7 @@ func TestAppendDecisionJSON_KnowsEveryField(t *testing.T) {
 		want int
 	}{
 		{api.Decision{}, 15}, {api.DecisionOffer{}, 14}, {api.SuppressedOffer{}, 4}, {api.Holdout{}, 2},
-		{api.TariffAdvice{}, 5}, {api.TariffUsage{}, 3}, {api.PlanBill{}, 5},
+		{api.TariffAdvice{}, 6}, {api.TariffUsage{}, 3}, {api.PlanBill{}, 5},
 	} {
 		if n := reflect.TypeOf(c.v).NumField(); n != c.want {
 			t.Errorf("%T has %d fields, appendDecisionJSON writes %d: update it (and this test)", c.v, n, c.want)

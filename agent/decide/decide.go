@@ -164,6 +164,7 @@ type scratch struct {
 	cur       float64 // current bill
 	curKnown  bool
 	curPlan   int
+	badUsage  int // index in usageAttributes of an unusable usage attribute, -1 if none
 }
 
 func (e *Engine) newScratch() *scratch {

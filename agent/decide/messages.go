@@ -47,6 +47,8 @@ const (
 	msgNoPlan           = "tariff offer %s names no plan"
 	msgSameBill         = "no saving: the customer's bill is %s yuan now and would be %s yuan on %s"
 	msgAlreadyOnPlan    = "no saving: the customer is already on %s (bill %s yuan)"
+	msgNoUsage          = "no saving can be shown: %s cannot be billed, the profile's %s is not a monthly usage (a number ≥ 0)"
+	msgUsageUnusable    = "%s is not a monthly usage (a number ≥ 0): %s; no plan is billed"
 	msgBillUnknown      = "no saving can be shown: the customer's current bill is unknown (no plan, monthlyCharge, arpu or monthlySpend in the profile); %s would bill %s yuan"
 	msgHeldOut          = "held out: the customer is in the control group of every campaign that would present it"
 	msgRankOffer        = "%s offer worth %s yuan"

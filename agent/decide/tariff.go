@@ -2,6 +2,7 @@ package decide
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 
@@ -51,27 +52,52 @@ func number(v any) (float64, bool) {
 	return f, true
 }
 
-func usage(m map[string]any, k string) float64 {
-	v, _ := number(m[k])
-	return v
+// usageAttributes are the profile attributes re-rated, in TariffUsage's
+// order.
+var usageAttributes = [...]string{"voiceMinutes", "dataMB", "sms"}
+
+// usage reads one month's usage attribute: a missing one is 0 (nothing
+// recorded), one that is no finite number ≥ 0 is unusable (ok false).
+func usage(m map[string]any, k string) (float64, bool) {
+	v, present := m[k]
+	if !present || v == nil {
+		return 0, true
+	}
+	f, ok := number(v)
+	return f, ok && f >= 0
 }
 
 // tariff re-rates the customer's usage under every plan (retired ones too,
 // for the customer who is still on one) and finds the current bill: the
 // customer's plan (attribute plan or planId) re-rated, else the first of
 // monthlyCharge, arpu, monthlySpend the profile has, else unknown.
+//
+// A usage attribute that is there but no number ≥ 0 (text such as
+// "420 min", a negative count) makes every bill unknown: the advice names
+// the attribute (UsageError) and lists no plan, and every tariff offer is
+// suppressed saying why, rather than billing the month as if it were 0.
 func (e *Engine) tariff(s *scratch, adv *api.TariffAdvice) {
-	u := api.TariffUsage{
-		VoiceMinutes: usage(s.profile, "voiceMinutes"),
-		DataMB:       usage(s.profile, "dataMB"),
-		SMS:          usage(s.profile, "sms"),
+	var vals [len(usageAttributes)]float64
+	s.badUsage = -1
+	for i, k := range usageAttributes {
+		var ok bool
+		if vals[i], ok = usage(s.profile, k); !ok && s.badUsage < 0 {
+			s.badUsage = i
+		}
+	}
+	u := api.TariffUsage{VoiceMinutes: vals[0], DataMB: vals[1], SMS: vals[2]}
+	bill, plans := adv.CurrentBill, adv.Plans
+	*adv = api.TariffAdvice{Usage: u}
+	s.curKnown, s.curPlan, s.cur = false, -1, 0
+	if s.badUsage >= 0 {
+		k := usageAttributes[s.badUsage]
+		adv.UsageError = fmt.Sprintf(msgUsageUnusable, k, clip(fmt.Sprint(s.profile[k]), 40))
+		adv.Plans = resize(plans, 0)
+		return
 	}
 	for i := range e.plans {
 		s.bills[i] = Bill(&e.plans[i].p, u)
 	}
-	bill, plans := adv.CurrentBill, adv.Plans
-	*adv = api.TariffAdvice{Usage: u}
-	s.curKnown, s.curPlan, s.cur = false, -1, 0
 	for _, k := range []string{"plan", "planId"} {
 		if id, ok := s.profile[k].(string); ok {
 			if pi, ok := e.planByID[id]; ok {
@@ -91,6 +117,9 @@ func (e *Engine) tariff(s *scratch, adv *api.TariffAdvice) {
 		}
 	}
 	s.order = append(s.order[:0], e.active...)
+	if s.curPlan >= 0 && !e.plans[s.curPlan].active {
+		s.order = append(s.order, s.curPlan) // the customer's own retired plan, to show its bill
+	}
 	slices.SortFunc(s.order, func(a, b int) int {
 		return cmp.Or(cmp.Compare(s.bills[a], s.bills[b]), cmp.Compare(a, b))
 	})
@@ -130,8 +159,12 @@ func (e *Engine) saving(s *scratch, o *offerC) (float64, code, reason) {
 	if o.reasonPlan != noReason {
 		return 0, codePlanUnavailable, o.reasonPlan
 	}
-	bill := s.bills[o.plan]
 	start := len(s.arena)
+	if s.badUsage >= 0 {
+		s.arena = appendf(s.arena, msgNoUsage, text(o.o.PlanID), text(usageAttributes[s.badUsage]))
+		return 0, codeNoSaving, s.since(start)
+	}
+	bill := s.bills[o.plan]
 	switch {
 	case !s.curKnown:
 		s.arena = appendf(s.arena, msgBillUnknown, text(o.o.PlanID), yuan(bill))
@@ -146,4 +179,13 @@ func (e *Engine) saving(s *scratch, o *offerC) (float64, code, reason) {
 		return 0, codeNoSaving, s.since(start)
 	}
 	return saving, 0, noReason
+}
+
+// clip shortens s to at most n runes, marking the cut with "…".
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }

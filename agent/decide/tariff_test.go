@@ -81,6 +81,7 @@ func TestDecide_TariffAdvice(t *testing.T) {
 		want        map[string]string
 		value       map[string]float64
 		reason      map[string]string
+		usageError  string
 	}{
 		{name: "C1 on basic-38 saves 89.44 on plus-58",
 			attrs:       map[string]any{"voiceMinutes": 420.0, "dataMB": 5120.0, "sms": 30.0, "plan": "basic-38"},
@@ -112,9 +113,24 @@ func TestDecide_TariffAdvice(t *testing.T) {
 			wantCurrent: nil, wantPlans: "plus-58:58 basic-38:86",
 			want:   map[string]string{"move-plus-58": "no_saving", "move-basic-38": "no_saving"},
 			reason: map[string]string{"move-plus-58": "current bill is unknown"}},
+		{name: "a usage given as text bills no plan, rather than as 0",
+			attrs:       map[string]any{"voiceMinutes": "420 min", "dataMB": 5120.0, "sms": 30.0, "plan": "basic-38"},
+			wantCurrent: nil, wantPlans: "",
+			want:       map[string]string{"move-plus-58": "no_saving", "move-basic-38": "no_saving"},
+			reason:     map[string]string{"move-plus-58": "plus-58 cannot be billed, the profile's voiceMinutes is not a monthly usage"},
+			usageError: "voiceMinutes is not a monthly usage (a number ≥ 0): 420 min; no plan is billed"},
+		{name: "a negative usage bills no plan",
+			attrs:       map[string]any{"voiceMinutes": 420.0, "sms": -5.0, "arpu": 99.0},
+			wantCurrent: nil, wantPlans: "",
+			want:       map[string]string{"move-plus-58": "no_saving", "move-basic-38": "no_saving"},
+			usageError: "sms is not a monthly usage (a number ≥ 0): -5; no plan is billed"},
+		{name: "a usage of null counts as not recorded",
+			attrs:       map[string]any{"voiceMinutes": 420.0, "dataMB": 5120.0, "sms": nil, "plan": "basic-38"},
+			wantCurrent: 147.44, wantSource: "plan", wantPlans: "plus-58:58 basic-38:147.44",
+			want: map[string]string{"move-plus-58": "ranked", "move-basic-38": "no_saving"}},
 		{name: "a customer on a retired plan is re-rated on it; retired plans are not advised",
 			attrs: map[string]any{"plan": "old-18", "voiceMinutes": 10.0}, plans: []protocol.Plan{retired},
-			wantCurrent: 18.0, wantSource: "plan", wantPlans: "basic-38:38 plus-58:58",
+			wantCurrent: 18.0, wantSource: "plan", wantPlans: "old-18:18 basic-38:38 plus-58:58",
 			want: map[string]string{"move-plus-58": "no_saving", "move-basic-38": "no_saving"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,6 +149,12 @@ func TestDecide_TariffAdvice(t *testing.T) {
 				if tr.CurrentBill == nil || *tr.CurrentBill != want || tr.CurrentBillSource != tc.wantSource {
 					t.Errorf("current bill %v from %q, want %v from %q", tr.CurrentBill, tr.CurrentBillSource, want, tc.wantSource)
 				}
+			}
+			if tr.UsageError != tc.usageError {
+				t.Errorf("usage error %q, want %q", tr.UsageError, tc.usageError)
+			}
+			if tr.Plans == nil {
+				t.Errorf("plans is nil: the answer would say null, not []")
 			}
 			var plans []string
 			for _, p := range tr.Plans {

@@ -482,12 +482,18 @@ type TariffAdvice struct {
 	// ("monthlyCharge", "arpu", "monthlySpend").
 	CurrentBillSource string      `json:"currentBillSource,omitempty"`
 	Usage             TariffUsage `json:"usage"`
-	// Plans are every active plan, cheapest bill first (ties by id).
+	// UsageError, when set, says which usage attribute is there but is
+	// no number ≥ 0 (text such as "420 min"): no plan can be billed, so
+	// Plans is empty, CurrentBill nil and every tariff offer suppressed.
+	UsageError string `json:"usageError,omitempty"`
+	// Plans are every active plan, and the customer's current plan when
+	// it is retired, cheapest bill first (ties by catalogue order).
 	Plans []PlanBill `json:"plans"`
 }
 
 // TariffUsage is the monthly usage re-rated (profile attributes
-// voiceMinutes, dataMB, sms; a missing one counts 0).
+// voiceMinutes, dataMB, sms; a missing one counts 0, an unusable one 0
+// with TariffAdvice.UsageError set).
 type TariffUsage struct {
 	VoiceMinutes float64 `json:"voiceMinutes"`
 	DataMB       float64 `json:"dataMB"`
