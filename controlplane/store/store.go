@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
@@ -112,6 +113,41 @@ func Open(cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// openLog opens the Raft log (and stable store) in dir. raft-wal does not
+// close its metadata database (bolt, which holds a file lock) in
+// WAL.Close: the caller owns meta and closes it, or a node could not
+// reopen its directory in the same process.
+//
+// raft-wal must be v0.4.1 or later: before it, truncating the log's tail
+// (Raft's "clearing log suffix", when a deposed leader drops entries it
+// never replicated) sealed the segment without its index block, and the
+// node panicked at every start after (hashicorp/raft-wal#31; wal_test.go).
+func openLog(dir string, log hclog.Logger) (*raftwal.WAL, *metadb.BoltMetaDB, error) {
+	meta := &metadb.BoltMetaDB{}
+	wal, err := raftwal.Open(dir, raftwal.WithLogger(log), raftwal.WithMetaStore(meta))
+	if err != nil {
+		_ = meta.Close()
+		return nil, nil, fmt.Errorf("open raft log: %w", err)
+	}
+	return wal, meta, nil
+}
+
+// newRaft is raft.NewRaft, with the panic it raises on a log entry it
+// cannot read (while it scans the log for configuration changes) turned
+// into an error that says what the operator can do.
+func newRaft(rc *raft.Config, f raft.FSM, wal *raftwal.WAL, snaps raft.SnapshotStore, trans raft.Transport, dir string) (r *raft.Raft, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("raft log in %s cannot be read (%v): remove this node from the cluster from another member (touchpoint cluster remove ID), then empty its data directory and start it with --join URL; copy admin.token out first if this node holds it", dir, p)
+		}
+	}()
+	r, err = raft.NewRaft(rc, f, wal, wal, snaps, trans)
+	if err != nil {
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	return r, nil
+}
+
 func (s *Store) open() error {
 	cfg := s.cfg
 	for _, d := range []string{"raft", "snapshots", "fsm"} {
@@ -120,15 +156,11 @@ func (s *Store) open() error {
 		}
 	}
 	hl := newHCLogger(s.log)
-	// raft-wal does not close its metadata database (bolt, which holds a
-	// file lock) in WAL.Close: we own it and close it ourselves, or a node
-	// could not reopen its directory in the same process.
-	s.meta = &metadb.BoltMetaDB{}
-	wal, err := raftwal.Open(filepath.Join(cfg.DataDir, "raft"), raftwal.WithLogger(hl.Named("wal")), raftwal.WithMetaStore(s.meta))
+	wal, meta, err := openLog(filepath.Join(cfg.DataDir, "raft"), hl.Named("wal"))
 	if err != nil {
-		return fmt.Errorf("open raft log: %w", err)
+		return err
 	}
-	s.wal = wal
+	s.wal, s.meta = wal, meta
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.DataDir, "snapshots"), 2, hl)
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
@@ -213,9 +245,9 @@ func (s *Store) open() error {
 		return fmt.Errorf("check raft state: %w", err)
 	}
 	s.existing = existing
-	r, err := raft.NewRaft(rc, f, wal, wal, snaps, s.trans)
+	r, err := newRaft(rc, f, wal, snaps, s.trans, filepath.Join(cfg.DataDir, "raft"))
 	if err != nil {
-		return fmt.Errorf("start raft: %w", err)
+		return err
 	}
 	s.raft = r
 	f.Started()
