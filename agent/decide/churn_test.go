@@ -72,10 +72,11 @@ func TestDecide_RulesSeeTheLiveChurnLevel(t *testing.T) {
 	if v := verdict(t, e.Decide(input(calm, "kiosk")), "save-desk"); v != "not_eligible" {
 		t.Errorf("low-risk customer with a stale critical level: %s, want not_eligible", v)
 	}
-	// A missing feature is imputed, not a failure: the customer scores.
-	d := e.Decide(input(&protocol.Profile{ID: "C9"}, "kiosk"))
-	if d.ChurnRisk == nil || d.ChurnLevel == "" {
-		t.Errorf("a profile without the model's features: risk %v level %q", d.ChurnRisk, d.ChurnLevel)
+	// Too few of the model's features: the customer is not scored, and
+	// the level the control plane derived (if any) stands.
+	d := e.Decide(input(&protocol.Profile{ID: "C9", Derived: map[string]any{"churnLevel": "medium"}}, "kiosk"))
+	if d.ChurnModel != "" || d.ChurnRisk != nil || d.ChurnLevel != "medium" {
+		t.Errorf("a profile without the model's features: model %q risk %v level %q, want unscored and the derived medium", d.ChurnModel, d.ChurnRisk, d.ChurnLevel)
 	}
 }
 

@@ -45,10 +45,18 @@ func (e *env) churnWatchlist(c *cli.Context) error {
 		return err
 	}
 	if churnmodel.LevelRank(c.String("level")) < 0 {
-		return fmt.Errorf("--level %q: use low, medium, high or critical", c.String("level"))
+		return usageError(fmt.Errorf("--level %q: use low, medium, high or critical", c.String("level")))
+	}
+	limit, err := intFlag(c, "limit", 1, api.MaxWatchlistLimit)
+	if err != nil {
+		return err
+	}
+	factors, err := intFlag(c, "factors", 1, api.MaxWatchlistFactors)
+	if err != nil {
+		return err
 	}
 	wl, err := client(c).ChurnWatchlist(c.Context, api.WatchlistQuery{
-		Level: c.String("level"), Limit: c.Int("limit"), Factors: c.Int("factors"), Region: c.String("region"),
+		Level: c.String("level"), Limit: limit, Factors: factors, Region: c.String("region"),
 	})
 	if err != nil {
 		return err
@@ -57,6 +65,9 @@ func (e *env) churnWatchlist(c *cli.Context) error {
 		return e.printJSON(wl)
 	}
 	fmt.Fprintln(e.stdout, e.modelMsg(mdlWatchTitle, wl.Model, wl.ModelVersion, wl.Level, wl.MinRisk, wl.Matched, wl.Scanned))
+	if wl.Unscored > 0 {
+		fmt.Fprintln(e.stdout, e.modelMsg(mdlWatchUnscored, wl.Unscored))
+	}
 	if wl.Masked {
 		fmt.Fprintln(e.stdout, e.modelMsg(mdlMasked))
 	}

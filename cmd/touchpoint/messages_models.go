@@ -28,6 +28,7 @@ const (
 	mdlDeactivated
 	mdlAlsoDeactivated
 	mdlWatchTitle
+	mdlWatchUnscored
 	mdlWatchEmpty
 	mdlHdrCustomer
 	mdlHdrRegion
@@ -60,6 +61,7 @@ var modelMessages = map[string]map[modelKey]string{
 		mdlDeactivated:          "model %s version %d is inactive at index %d",
 		mdlAlsoDeactivated:      "deactivated: %s",
 		mdlWatchTitle:           "churn watchlist: model %s version %d, level %s and above (risk ≥ %.2f): %d of %d customers",
+		mdlWatchUnscored:        "%d of them not scored: their profiles hold fewer than half of the model's features",
 		mdlWatchEmpty:           "no customer is at or above this level",
 		mdlHdrCustomer:          "CUSTOMER",
 		mdlHdrRegion:            "REGION",
@@ -90,6 +92,7 @@ var modelMessages = map[string]map[modelKey]string{
 		mdlDeactivated:          "模型 %s 版本 %d 已在索引 %d 停用",
 		mdlAlsoDeactivated:      "已停用：%s",
 		mdlWatchTitle:           "流失预警名单：模型 %s 版本 %d，%s 及以上（风险 ≥ %.2f）：%d / %d 位客户",
+		mdlWatchUnscored:        "其中 %d 位未评分：档案中模型特征不足一半",
 		mdlWatchEmpty:           "没有客户达到该级别",
 		mdlHdrCustomer:          "客户",
 		mdlHdrRegion:            "地区",

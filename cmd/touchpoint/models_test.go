@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,7 +225,13 @@ func TestModels_TrainStoreActivateScoreOnAgentAndWatchlist(t *testing.T) {
 	}
 
 	profiles := churnProfiles(t, testCSV, 60)
-	if _, err := cl.UpsertCustomers(context.Background(), profiles); err != nil {
+	// Two customers from another source, with none of the model's
+	// features: scanned, not scored.
+	strangers := []protocol.Profile{
+		{ID: "X1", Attributes: map[string]any{"recencyDays": 3.0, "totalSpend": 120.0}},
+		{ID: "X2", Attributes: map[string]any{"State": "KS"}},
+	}
+	if _, err := cl.UpsertCustomers(context.Background(), append(slices.Clone(profiles), strangers...)); err != nil {
 		t.Fatal(err)
 	}
 	ag := startTestAgent(t, newAgentConfig(t, c, "ivr-1", "ivr", mintJoinToken(t, cl, 1)))
@@ -238,7 +245,7 @@ func TestModels_TrainStoreActivateScoreOnAgentAndWatchlist(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &wl); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if wl.Model != gbdt.ID || wl.Scanned != len(profiles) || wl.Matched < 1 || len(wl.Customers) != min(5, wl.Matched) || wl.MinRisk != 0.3 {
+	if wl.Model != gbdt.ID || wl.Scanned != len(profiles)+2 || wl.Unscored != 2 || wl.Matched < 1 || len(wl.Customers) != min(5, wl.Matched) || wl.MinRisk != 0.3 {
 		t.Fatalf("watchlist: %s", out)
 	}
 	for i, w := range wl.Customers {
@@ -252,7 +259,8 @@ func TestModels_TrainStoreActivateScoreOnAgentAndWatchlist(t *testing.T) {
 		}
 	}
 	table := mustTP(t, addr, c.Token, "churn", "watchlist", "--level", "medium", "--limit", "3")
-	if !strings.Contains(table, "TOP RISK FACTORS") || !strings.Contains(table, wl.Customers[0].CustomerID) {
+	if !strings.Contains(table, "TOP RISK FACTORS") || !strings.Contains(table, wl.Customers[0].CustomerID) ||
+		!strings.Contains(table, "2 of them not scored") {
 		t.Errorf("watchlist table:\n%s", table)
 	}
 	t.Logf("touchpoint models ls:\n%s\ntouchpoint churn watchlist --level medium --limit 3:\n%s", mustTP(t, addr, c.Token, "models", "ls"), table)
@@ -263,7 +271,7 @@ func TestModels_TrainStoreActivateScoreOnAgentAndWatchlist(t *testing.T) {
 		want string
 	}{
 		{[]string{"churn", "watchlist", "--level", "severe"}, "--level"},
-		{[]string{"churn", "watchlist", "--limit", "5000"}, "invalid_field"},
+		{[]string{"churn", "watchlist", "--limit", "5000"}, "error: usage: --limit 5000: must be between 1 and 1000"},
 		{[]string{"models", "activate", "no-such-model"}, "not_found"},
 	} {
 		if _, errs, code := tp(t, addr, c.Token, tc.args...); code == 0 || !strings.Contains(errs, tc.want) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -287,6 +288,10 @@ func (s *Server) churnWatchlist(ctx context.Context, q *request) (any, error) {
 				p := &page[i]
 				out.Scanned++
 				risk := model.Score(protocol.ScoringAttributes(p, attrs))
+				if math.IsNaN(risk) {
+					out.Unscored++ // too few of the model's features
+					continue
+				}
 				if !(risk >= minRisk) {
 					continue
 				}

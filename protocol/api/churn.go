@@ -79,14 +79,17 @@ type ModelActivateResult struct {
 // level's cut-off), highest first, at most Limit; Matched counts all of
 // them among the Scanned profiles.
 type Watchlist struct {
-	Model        string           `json:"model"`
-	ModelVersion int              `json:"modelVersion"`
-	Level        string           `json:"level"`
-	MinRisk      float64          `json:"minRisk"`
-	Scanned      int              `json:"scanned"`
-	Matched      int              `json:"matched"`
-	Customers    []WatchlistEntry `json:"customers"`
-	Masked       bool             `json:"masked"`
+	Model        string  `json:"model"`
+	ModelVersion int     `json:"modelVersion"`
+	Level        string  `json:"level"`
+	MinRisk      float64 `json:"minRisk"`
+	Scanned      int     `json:"scanned"`
+	// Unscored counts the scanned profiles holding fewer than half of the
+	// model's features: not scored (churnmodel.Encoder.Covered).
+	Unscored  int              `json:"unscored"`
+	Matched   int              `json:"matched"`
+	Customers []WatchlistEntry `json:"customers"`
+	Masked    bool             `json:"masked"`
 }
 
 // WatchlistEntry is one customer on the watchlist with the features that

@@ -127,7 +127,10 @@ func (e *Encoder) Names() []string {
 // 123). A bool is the level "true" or "false", else the first level that
 // spells it yes/no/true/false in any case ("Yes" for true): the level the
 // training CSV's cell was, when `customers import` typed that cell.
-func (e *Encoder) Put(dst []float64, i int, v any) {
+//
+// It reports whether v is there: not nil, not "", and for a numeric
+// feature a number (a value it cannot read is imputed like a missing one).
+func (e *Encoder) Put(dst []float64, i int, v any) (present bool) {
 	f := &e.features[i]
 	at := e.offset[i]
 	if f.Kind == FeatureCategorical {
@@ -137,7 +140,7 @@ func (e *Encoder) Put(dst []float64, i int, v any) {
 		if k := e.levels[i].level(v); k >= 0 {
 			dst[at+k] = 1
 		}
-		return
+		return v != nil && v != ""
 	}
 	x, ok := 0.0, false
 	switch t := v.(type) {
@@ -169,12 +172,24 @@ func (e *Encoder) Put(dst []float64, i int, v any) {
 			dst[at+1] = 1
 		}
 	}
+	return ok
 }
 
 // Encode writes the encoding of attrs (looked up by feature name) into
-// dst, which holds Width() inputs.
-func (e *Encoder) Encode(dst []float64, attrs map[string]any) {
+// dst, which holds Width() inputs, and returns how many of the features
+// attrs holds (Put's present).
+func (e *Encoder) Encode(dst []float64, attrs map[string]any) (present int) {
 	for i := range e.features {
-		e.Put(dst, i, attrs[e.features[i].Name])
+		if e.Put(dst, i, attrs[e.features[i].Name]) {
+			present++
+		}
 	}
+	return present
 }
+
+// Covered reports whether present of the encoder's features are enough
+// to score a customer: at least half of them. A profile with less (a
+// customer imported from another source, with none of the columns the
+// model was trained on) would be scored almost wholly from the training
+// medians, a confident-looking risk that says nothing of the customer.
+func (e *Encoder) Covered(present int) bool { return 2*present >= len(e.features) }

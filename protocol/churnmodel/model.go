@@ -280,16 +280,19 @@ func (m *Model) Margin(x []float64) float64 {
 // Score is the churn probability of one customer from profile-like
 // attributes: numbers as float64, categorical values as strings, a
 // missing key (or nil) as missing. It is safe for concurrent use and
-// does not allocate once warm. A model that fails to prepare scores NaN;
-// Prepare (or Decode) reports why.
+// does not allocate once warm. It is NaN, not scored, when attrs hold
+// fewer than half of the model's features (Encoder.Covered), and when the
+// model fails to prepare (Prepare or Decode reports why).
 func (m *Model) Score(attrs map[string]any) float64 {
 	if m.Prepare() != nil {
 		return math.NaN()
 	}
 	sp := m.scratch.Get().(*[]float64)
 	x := *sp
-	m.enc.Encode(x, attrs)
-	p := Sigmoid(m.Margin(x))
+	p := math.NaN()
+	if m.enc.Covered(m.enc.Encode(x, attrs)) {
+		p = Sigmoid(m.Margin(x))
+	}
 	m.scratch.Put(sp)
 	return p
 }

@@ -74,7 +74,7 @@ func TestDecode_DefaultsAndChecksWarningThresholds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Warning != DefaultWarningThresholds || m.Level(map[string]any{}) != LevelHigh {
+	if m.Warning != DefaultWarningThresholds || m.Level(map[string]any{"x": 0.0}) != LevelHigh {
 		t.Errorf("thresholds %+v, level of p=0.5 %s: want the defaults and high", m.Warning, m.Level(nil))
 	}
 	if _, err := Decode([]byte(`{"kind":"logistic","features":[],"coefficients":[],"warningThresholds":{"medium":0.8,"high":0.5,"critical":0.9}}`)); err == nil {

@@ -76,13 +76,24 @@ func TestTrain_MissingAndCategoricalHandling(t *testing.T) {
 			if !(high > low+0.3) {
 				t.Errorf("score prepaid/290 min %.3f, gold/20 min %.3f: want the first far higher", high, low)
 			}
-			// Missing keys, unseen levels and wrong types score, and a
-			// missing number scores as the median would, plus its indicator.
+			// With at least half the features there, a missing key, an
+			// unseen level and a wrong type score, and a missing number
+			// scores as the median would, plus its indicator.
 			for _, attrs := range []map[string]any{
-				{}, {"plan": "platinum"}, {"minutes": "n/a"}, {"plan": nil, "minutes": nil}, {"plan": 3.0, "minutes": true},
+				{"calls": 1.0, "plan": "platinum"}, {"calls": 1.0, "plan": "gold", "minutes": "n/a"},
+				{"calls": 2.0, "plan": nil, "minutes": 10.0}, {"plan": 3.0, "minutes": true},
 			} {
 				if p := m.Score(attrs); !(p > 0 && p < 1) {
 					t.Errorf("score(%v) = %v", attrs, p)
+				}
+			}
+			// With fewer than half, the customer is not scored: the risk
+			// would be the training medians', not theirs.
+			for _, attrs := range []map[string]any{
+				nil, {}, {"plan": "gold"}, {"minutes": "n/a", "calls": 1.0}, {"plan": "", "minutes": nil, "calls": 3.0}, {"other": 1.0, "more": "x"},
+			} {
+				if p := m.Score(attrs); !math.IsNaN(p) {
+					t.Errorf("score(%v) = %v, want NaN (too few of the model's features)", attrs, p)
 				}
 			}
 			// An unseen level is all zeros in the one-hot inputs.
