@@ -28,7 +28,9 @@ func clvCommand(e *env) *cli.Command {
 				Description: "Reads --data locally; no control plane is needed. FILE is either a per-customer summary CSV\n" +
 					"with header ID,frequency,recency,T or ID,x,t_x,T,zbar (times in weeks), or a whitespace-separated\n" +
 					"transaction log: customer_id date(YYYYMMDD) quantity value, like CDNOW_master.txt, summarised per\n" +
-					"customer in weeks up to --calibration-end (default: the last date in the log).",
+					"customer in weeks up to --calibration-end (default: the last date in the log; a later date is refused).\n" +
+					fmt.Sprintf("A fit resting on fewer than %d repeat customers, with parameters at extreme values or that did not\n", clv.MinRepeaters) +
+					"converge is printed with warnings on stderr (and in -o json's \"warnings\"); see docs/CLV.md.",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "data", Required: true, Usage: "summary CSV or transaction log `FILE`"},
 					&cli.StringFlag{Name: "calibration-end", Usage: "last `YYYY-MM-DD` of the calibration period (transaction logs only)"},
@@ -52,6 +54,9 @@ func clvCommand(e *env) *cli.Command {
 					if err != nil {
 						return err
 					}
+					for _, w := range res.Warnings {
+						fmt.Fprintf(e.stderr, "warning: %s\n", w)
+					}
 					if out == "json" {
 						return e.printJSON(res)
 					}
@@ -62,11 +67,17 @@ func clvCommand(e *env) *cli.Command {
 	}
 }
 
-// clvResult is `clv fit -o json`.
+// clvResult is `clv fit -o json`. RepeatCustomers counts the customers
+// with x > 0; GammaGamma.Customers those of them with a positive mean
+// repeat spend, the ones it is fitted over. Warnings is never null.
 type clvResult struct {
-	Customers  int            `json:"customers"`
-	BGNBD      clvBGNBD       `json:"bgnbd"`
-	GammaGamma *clvGammaGamma `json:"gammaGamma,omitempty"`
+	Customers       int            `json:"customers"`
+	RepeatCustomers int            `json:"repeatCustomers"`
+	BGNBD           clvBGNBD       `json:"bgnbd"`
+	GammaGamma      *clvGammaGamma `json:"gammaGamma,omitempty"`
+	Warnings        []clv.Warning  `json:"warnings"`
+	// hasSpend is whether the data carried spend (text output only).
+	hasSpend bool
 }
 
 type clvGammaGamma struct {
@@ -110,6 +121,10 @@ func fitCLV(file string, opt clv.TransactionOptions, calibrationSet bool) (*clvR
 	} else {
 		ds, err = clv.ParseTransactions(br, opt)
 	}
+	if ce := (*clv.CalibrationEndError)(nil); errors.As(err, &ce) {
+		return nil, usageError(fmt.Errorf("--calibration-end %s is after the last transaction date in %s, %s: the log cannot tell whether customers bought in between; give a date on or before it",
+			ce.End.Format(time.DateOnly), file, ce.LastDate.Format(time.DateOnly)))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
@@ -117,7 +132,8 @@ func fitCLV(file string, opt clv.TransactionOptions, calibrationSet bool) (*clvR
 	if err != nil {
 		return nil, fmt.Errorf("fit BG/NBD: %w", err)
 	}
-	res := &clvResult{Customers: len(ds.Customers), BGNBD: clvBGNBD{bg.R, bg.Alpha, bg.A, bg.B, bg.LogLikelihood}}
+	res := &clvResult{Customers: bg.Customers, RepeatCustomers: bg.Repeaters, BGNBD: clvBGNBD{bg.R, bg.Alpha, bg.A, bg.B, bg.LogLikelihood},
+		Warnings: append([]clv.Warning{}, bg.Warnings()...), hasSpend: ds.HasSpend}
 	if ds.HasSpend {
 		gg, err := clv.FitGammaGamma(ds.Customers)
 		switch {
@@ -126,6 +142,7 @@ func fitCLV(file string, opt clv.TransactionOptions, calibrationSet bool) (*clvR
 			return nil, fmt.Errorf("fit Gamma-Gamma: %w", err)
 		default:
 			res.GammaGamma = &clvGammaGamma{gg.P, gg.Q, gg.V, gg.Customers, gg.LogLikelihood}
+			res.Warnings = append(res.Warnings, gg.Warnings()...)
 		}
 	}
 	return res, nil
@@ -133,13 +150,16 @@ func fitCLV(file string, opt clv.TransactionOptions, calibrationSet bool) (*clvR
 
 func (e *env) printCLV(res *clvResult) error {
 	tw := e.table()
-	fmt.Fprintf(tw, "customers\t%d\n", res.Customers)
+	fmt.Fprintf(tw, "customers\t%d\t(%d with repeat purchases)\n", res.Customers, res.RepeatCustomers)
 	fmt.Fprintf(tw, "BG/NBD\tr %.4g\talpha %.4g\ta %.4g\tb %.4g\tlog-likelihood %.1f\n",
 		res.BGNBD.R, res.BGNBD.Alpha, res.BGNBD.A, res.BGNBD.B, res.BGNBD.LogLikelihood)
-	if gg := res.GammaGamma; gg != nil {
-		fmt.Fprintf(tw, "Gamma-Gamma\tp %.4g\tq %.4g\tv %.4g\tlog-likelihood %.1f\t(%d customers with repeat purchases)\n",
+	switch gg := res.GammaGamma; {
+	case gg != nil:
+		fmt.Fprintf(tw, "Gamma-Gamma\tp %.4g\tq %.4g\tv %.4g\tlog-likelihood %.1f\t(%d customers with positive repeat spend)\n",
 			gg.P, gg.Q, gg.V, gg.LogLikelihood, gg.Customers)
-	} else {
+	case res.hasSpend:
+		fmt.Fprintf(tw, "Gamma-Gamma\tnot fitted: no customer has a repeat purchase with positive spend\n")
+	default:
 		fmt.Fprintf(tw, "Gamma-Gamma\tnot fitted: the data has no spend\n")
 	}
 	return tw.Flush()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -51,15 +52,47 @@ func contactsCommand(e *env) *cli.Command {
 						}
 						return client(c).Contacts(c.Context, c.String("customer"), c.String("since"), limit)
 					},
-					func(evs []protocol.ContactEvent, _ []string) error {
-						tw := e.table()
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrTime), e.msg(msgHdrAgent), e.msg(msgHdrChannel), e.msg(msgHdrType), e.msg(msgHdrOutcome), e.msg(msgHdrOffer), e.msg(msgHdrSeq))
-						for _, ev := range evs {
-							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", ev.Time.Format(time.RFC3339), ev.AgentID, ev.Channel, ev.Type, ev.Outcome, ev.OfferID, ev.Seq)
-						}
-						return tw.Flush()
-					}),
+					func(evs []protocol.ContactEvent, _ []string) error { return e.printContacts(evs) }),
 			},
 		},
 	}
+}
+
+// printContacts is the contact table of `contacts query` and `customers
+// show`, one event a line in the order given: an empty field is "-", the
+// value in yuan with two decimals, the decision id shortened (shortID).
+func (e *env) printContacts(evs []protocol.ContactEvent) error {
+	tw := e.table()
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		e.msg(msgHdrTime), e.msg(msgHdrAgent), e.msg(msgHdrChannel), e.msg(msgHdrType), e.msg(msgHdrOutcome),
+		e.msg(msgHdrCampaign), e.msg(msgHdrOffer), e.msg(msgHdrValue), e.msg(msgHdrDecision), e.msg(msgHdrSeq))
+	for _, ev := range evs {
+		value := "-"
+		if ev.Value != 0 {
+			value = strconv.FormatFloat(ev.Value, 'f', 2, 64)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", ev.Time.Format(time.RFC3339), ev.AgentID, ev.Channel, ev.Type, ev.Outcome,
+			orDash(ev.CampaignID), orDash(ev.OfferID), value, orDash(shortID(ev.DecisionID)), ev.Seq)
+	}
+	return tw.Flush()
+}
+
+// shortIDLen is how many characters of a decision id the contact table
+// shows: the agent's ids are "d-" and 24 hex digits, and 8 of them tell a
+// customer's decisions apart; -o json has the whole id.
+const shortIDLen = 10
+
+// shortID is id cut to shortIDLen characters, with "…" when cut.
+func shortID(id string) string {
+	if r := []rune(id); len(r) > shortIDLen+1 {
+		return string(r[:shortIDLen]) + "…"
+	}
+	return id
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

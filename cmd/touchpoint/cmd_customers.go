@@ -291,12 +291,7 @@ func (e *env) printCustomer(v *api.CustomerView) error {
 		return nil
 	}
 	fmt.Fprintln(e.stdout, e.cmsg(cmRecent))
-	tw = e.table()
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrTime), e.msg(msgHdrAgent), e.msg(msgHdrChannel), e.msg(msgHdrType), e.msg(msgHdrOutcome), e.msg(msgHdrOffer))
-	for _, ev := range v.RecentContacts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.Format(time.RFC3339), ev.AgentID, ev.Channel, ev.Type, ev.Outcome, ev.OfferID)
-	}
-	return tw.Flush()
+	return e.printContacts(v.RecentContacts)
 }
 
 // eraseReport is what customers erase -o json prints.

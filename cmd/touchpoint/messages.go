@@ -63,6 +63,8 @@ const (
 	msgHdrOutcome
 	msgHdrOffer
 	msgHdrSeq
+	msgHdrCampaign
+	msgHdrDecision
 	msgJoinToken
 	msgRevoked
 	msgHdrSite
@@ -156,6 +158,8 @@ var messages = map[string]map[msgKey]string{
 		msgHdrOutcome:       "OUTCOME",
 		msgHdrOffer:         "OFFER",
 		msgHdrSeq:           "SEQ",
+		msgHdrCampaign:      "CAMPAIGN",
+		msgHdrDecision:      "DECISION",
 		msgJoinToken:        "join token %s: %d use(s), valid until %s",
 		msgRevoked:          "revoked agent %s (index %d)",
 		msgHdrSite:          "SITE",
@@ -248,6 +252,8 @@ var messages = map[string]map[msgKey]string{
 		msgHdrOutcome:       "结果",
 		msgHdrOffer:         "优惠",
 		msgHdrSeq:           "序号",
+		msgHdrCampaign:      "活动",
+		msgHdrDecision:      "决策",
 		msgJoinToken:        "加入令牌 %s：可用 %d 次，有效期至 %s",
 		msgRevoked:          "已吊销代理 %s（索引 %d）",
 		msgHdrSite:          "站点",

@@ -17,12 +17,21 @@ type BGNBD struct {
 	B     float64 `json:"b"`
 }
 
-// BGNBDFit is the result of FitBGNBD.
+// BGNBDFit is the result of FitBGNBD. Warnings says what makes it
+// doubtful.
 type BGNBDFit struct {
 	BGNBD
 	LogLikelihood      float64 `json:"logLikelihood"`
 	StartLogLikelihood float64 `json:"startLogLikelihood"`
 	Evaluations        int     `json:"evaluations"`
+	// Customers is how many customers were fitted, Repeaters how many of
+	// them made a repeat purchase (x > 0): only they inform the dropout
+	// parameters a and b.
+	Customers int `json:"customers"`
+	Repeaters int `json:"repeaters"`
+	// Converged is false when the optimiser stopped still improving the
+	// likelihood (see minimize).
+	Converged bool `json:"converged"`
 }
 
 func (m BGNBD) valid() bool {
@@ -173,19 +182,26 @@ func FitBGNBD(cs []Customer) (BGNBDFit, error) {
 	startLL := start.logLikelihood(gs)
 	var best []float64
 	bestF := math.Inf(1)
-	evals := 0
+	evals, converged := 0, false
 	for _, x0 := range [][]float64{{0, 0, 0, 0}, {-1, 1, -1, 1}, {-2, 2, 0, 0.5}} {
-		x, f, n := minimize(nll, x0, 1, 20000)
+		x, f, n, ok := minimize(nll, x0, 1, 20000)
 		evals += n
 		if f < bestF {
-			best, bestF = x, f
+			best, bestF, converged = x, f, ok
 		}
 	}
 	if math.IsInf(bestF, 0) || math.IsNaN(bestF) {
 		return BGNBDFit{}, errors.New("clv: BG/NBD fit found no point with a finite likelihood")
 	}
+	repeaters := 0
+	for _, c := range cs {
+		if c.X > 0 {
+			repeaters++
+		}
+	}
 	p, _ := expParams(best)
-	return BGNBDFit{BGNBD: BGNBD{p[0], p[1], p[2], p[3]}, LogLikelihood: -bestF, StartLogLikelihood: startLL, Evaluations: evals}, nil
+	return BGNBDFit{BGNBD: BGNBD{p[0], p[1], p[2], p[3]}, LogLikelihood: -bestF, StartLogLikelihood: startLL, Evaluations: evals,
+		Customers: len(cs), Repeaters: repeaters, Converged: converged}, nil
 }
 
 // check reports a summary the models cannot use.

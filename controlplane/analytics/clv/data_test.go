@@ -58,6 +58,9 @@ func TestFitBGNBD_CDNOWSummaryMatchesPublishedFit(t *testing.T) {
 	if ll := fit.BGNBD.LogLikelihood(ds.Customers); ll != fit.LogLikelihood {
 		t.Errorf("LogLikelihood at the fit = %v, fit says %v", ll, fit.LogLikelihood)
 	}
+	if ws := fit.Warnings(); len(ws) != 0 || fit.Customers != 2357 || fit.Repeaters != 946 {
+		t.Errorf("%d customers, %d repeaters, warnings %v; want 2357, 946 and none", fit.Customers, fit.Repeaters, ws)
+	}
 }
 
 func TestFitGammaGamma_CDNOWRepeatersMatchPublishedFit(t *testing.T) {
@@ -79,6 +82,9 @@ func TestFitGammaGamma_CDNOWRepeatersMatchPublishedFit(t *testing.T) {
 	assertSig3(t, "p", fit.P, 6.25)
 	assertSig3(t, "q", fit.Q, 3.74)
 	assertSig3(t, "v", fit.V, 15.44)
+	if ws := fit.Warnings(); len(ws) != 0 {
+		t.Errorf("warnings %v, want none", ws)
+	}
 
 	// Both layouts describe the same cohort: the BG/NBD fit agrees.
 	bg, err := FitBGNBD(ds.Customers)
@@ -112,6 +118,9 @@ func TestParseTransactions_CDNOWMasterFitsFullCohort(t *testing.T) {
 	if !(fit.LogLikelihood > fit.StartLogLikelihood) {
 		t.Errorf("log-likelihood %v did not improve on the start %v", fit.LogLikelihood, fit.StartLogLikelihood)
 	}
+	if ws := fit.Warnings(); len(ws) != 0 {
+		t.Errorf("BG/NBD warnings %v, want none", ws)
+	}
 	gg, err := FitGammaGamma(ds.Customers)
 	if err != nil {
 		t.Fatal(err)
@@ -125,5 +134,53 @@ func TestParseTransactions_CDNOWMasterFitsFullCohort(t *testing.T) {
 	}
 	if !(gg.LogLikelihood > gg.StartLogLikelihood) {
 		t.Errorf("Gamma-Gamma log-likelihood %v did not improve on the start %v", gg.LogLikelihood, gg.StartLogLikelihood)
+	}
+	if ws := gg.Warnings(); len(ws) != 0 {
+		t.Errorf("Gamma-Gamma warnings %v, want none", ws)
+	}
+	// docs/CLV.md: 11,516 customers bought again, 11,515 of them for more
+	// than $0.
+	if fit.Repeaters != 11516 || gg.Customers != 11515 {
+		t.Errorf("%d repeaters, Gamma-Gamma over %d; want 11516 and 11515", fit.Repeaters, gg.Customers)
+	}
+}
+
+// The fit of docs/CLV.md's table to the CDNOW summary files' period:
+// 9,451 of the 23,570 customers bought again by 1997-09-30, and one of
+// them (10244) only for $0, so Gamma-Gamma is fitted over 9,450.
+func TestFits_CDNOWMasterToSeptember1997MatchDocs(t *testing.T) {
+	ds, err := ParseTransactions(openData(t, "CDNOW_master.txt"), TransactionOptions{CalibrationEnd: time.Date(1997, 9, 30, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeroSpend := ""
+	for _, c := range ds.Customers {
+		if c.X > 0 && c.Zbar == 0 {
+			zeroSpend += " " + c.ID
+		}
+	}
+	if zeroSpend != " 10244" {
+		t.Errorf("repeaters with $0 repeat spend:%s; want 10244 alone", zeroSpend)
+	}
+	bg, err := FitBGNBD(ds.Customers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gg, err := FitGammaGamma(ds.Customers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bg.Customers != 23570 || bg.Repeaters != 9451 || gg.Customers != 9450 {
+		t.Errorf("%d customers, %d repeaters, Gamma-Gamma over %d; want 23570, 9451, 9450", bg.Customers, bg.Repeaters, gg.Customers)
+	}
+	assertSig3(t, "r", bg.R, 0.2516)
+	assertSig3(t, "alpha", bg.Alpha, 4.789)
+	assertSig3(t, "a", bg.A, 0.7234)
+	assertSig3(t, "b", bg.B, 2.161)
+	assertSig3(t, "p", gg.P, 6.275)
+	assertSig3(t, "q", gg.Q, 3.624)
+	assertSig3(t, "v", gg.V, 14.98)
+	if ws := append(bg.Warnings(), gg.Warnings()...); len(ws) != 0 {
+		t.Errorf("warnings %v, want none", ws)
 	}
 }

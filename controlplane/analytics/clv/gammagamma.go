@@ -15,13 +15,19 @@ type GammaGamma struct {
 	V float64 `json:"v"`
 }
 
-// GammaGammaFit is the result of FitGammaGamma.
+// GammaGammaFit is the result of FitGammaGamma. Warnings says what makes
+// it doubtful.
 type GammaGammaFit struct {
 	GammaGamma
 	LogLikelihood      float64 `json:"logLikelihood"`
 	StartLogLikelihood float64 `json:"startLogLikelihood"`
-	Customers          int     `json:"customers"`
-	Evaluations        int     `json:"evaluations"`
+	// Customers is how many customers were fitted: those with a repeat
+	// purchase and a positive mean repeat spend (Repeaters).
+	Customers   int `json:"customers"`
+	Evaluations int `json:"evaluations"`
+	// Converged is false when the optimiser stopped still improving the
+	// likelihood (see minimize).
+	Converged bool `json:"converged"`
 }
 
 // LogLikelihood is the Gamma-Gamma log-likelihood of the mean spends
@@ -69,12 +75,12 @@ func FitGammaGamma(all []Customer) (GammaGammaFit, error) {
 	start := GammaGamma{1, 1, 1}
 	var best []float64
 	bestF := math.Inf(1)
-	evals := 0
+	evals, converged := 0, false
 	for _, x0 := range [][]float64{{0, 0, 0}, {1, 1, 2}, {2, 0.5, 3}} {
-		x, f, n := minimize(nll, x0, 1, 20000)
+		x, f, n, ok := minimize(nll, x0, 1, 20000)
 		evals += n
 		if f < bestF {
-			best, bestF = x, f
+			best, bestF, converged = x, f, ok
 		}
 	}
 	if math.IsInf(bestF, 0) || math.IsNaN(bestF) {
@@ -82,7 +88,7 @@ func FitGammaGamma(all []Customer) (GammaGammaFit, error) {
 	}
 	p, _ := expParams(best)
 	return GammaGammaFit{GammaGamma: GammaGamma{p[0], p[1], p[2]}, LogLikelihood: -bestF,
-		StartLogLikelihood: start.LogLikelihood(cs), Customers: len(cs), Evaluations: evals}, nil
+		StartLogLikelihood: start.LogLikelihood(cs), Customers: len(cs), Evaluations: evals, Converged: converged}, nil
 }
 
 // ExpectedSpend is the expected mean transaction value of a customer

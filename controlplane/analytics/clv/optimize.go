@@ -5,11 +5,18 @@ import (
 	"sort"
 )
 
+// maxRestarts is how many times minimize restarts Nelder–Mead before it
+// gives up on the restarts settling.
+const maxRestarts = 20
+
 // minimize finds a local minimum of f from x0 by Nelder–Mead, restarted
 // from the best point with a fresh simplex until a restart no longer
 // improves f. f may return +Inf (or NaN) for points outside its domain.
-// It returns the minimiser, the minimum and the number of evaluations.
-func minimize(f func([]float64) float64, x0 []float64, step float64, maxEval int) ([]float64, float64, int) {
+// It returns the minimiser, the minimum, the number of evaluations and
+// whether it converged: false when it stopped because it ran out of
+// evaluations or restarts while each restart still improved f (as it
+// does when f keeps falling towards the edge of its domain).
+func minimize(f func([]float64) float64, x0 []float64, step float64, maxEval int) ([]float64, float64, int, bool) {
 	eval := func(x []float64) float64 {
 		v := f(x)
 		if math.IsNaN(v) {
@@ -20,7 +27,7 @@ func minimize(f func([]float64) float64, x0 []float64, step float64, maxEval int
 	best := append([]float64(nil), x0...)
 	bestF := eval(best)
 	evals := 1
-	for restart := 0; restart < 20 && evals < maxEval; restart++ {
+	for restart := 0; restart < maxRestarts && evals < maxEval; restart++ {
 		x, fx, n := nelderMead(eval, best, step, maxEval-evals)
 		evals += n
 		improved := bestF - fx
@@ -28,11 +35,11 @@ func minimize(f func([]float64) float64, x0 []float64, step float64, maxEval int
 			best, bestF = x, fx
 		}
 		if restart > 0 && improved <= 1e-10*(1+math.Abs(bestF)) {
-			break
+			return best, bestF, evals, true
 		}
 		step = math.Max(step/2, 0.05)
 	}
-	return best, bestF, evals
+	return best, bestF, evals, false
 }
 
 // nelderMead is one run of the simplex method with the standard
@@ -121,12 +128,16 @@ func nelderMead(f func([]float64) float64, x0 []float64, step float64, maxEval i
 	return s[0].x, s[0].f, evals
 }
 
+// logBound is the largest |log| of a parameter the fits search: beyond
+// it the likelihood's terms over- or underflow.
+const logBound = 25
+
 // expParams maps log-parameters to parameters, refusing values whose
 // exponent would over- or underflow the likelihood.
 func expParams(logp []float64) ([]float64, bool) {
 	p := make([]float64, len(logp))
 	for i, l := range logp {
-		if math.IsNaN(l) || l < -25 || l > 25 {
+		if math.IsNaN(l) || l < -logBound || l > logBound {
 			return nil, false
 		}
 		p[i] = math.Exp(l)

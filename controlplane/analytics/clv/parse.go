@@ -109,8 +109,22 @@ func ParseSummaryCSV(r io.Reader) (*Dataset, error) {
 type TransactionOptions struct {
 	// CalibrationEnd is the last day of the calibration period (its
 	// date is used, in UTC); transactions after it are ignored. Zero
-	// means the last date in the log.
+	// means the last date in the log; a date after it is refused with a
+	// *CalibrationEndError.
 	CalibrationEnd time.Time
+}
+
+// CalibrationEndError is ParseTransactions refusing a calibration end
+// after the log's last transaction date: the log says nothing about the
+// days after it, yet every customer's age T would count them as observed
+// days without a purchase, and the fit would take them for dropout.
+type CalibrationEndError struct {
+	End, LastDate time.Time
+}
+
+func (e *CalibrationEndError) Error() string {
+	return fmt.Sprintf("calibration end %s is after the log's last transaction date, %s: the log cannot tell whether customers bought in between",
+		e.End.Format(time.DateOnly), e.LastDate.Format(time.DateOnly))
 }
 
 // ParseTransactions reads a raw transaction log — whitespace-separated
@@ -122,7 +136,8 @@ type TransactionOptions struct {
 // the first to the last, T the weeks from the first to the calibration
 // end, and zbar the mean of the repeat days' totals (the first day
 // excluded). Customers whose first purchase is after the calibration end
-// are left out. Customers come out in order of first appearance.
+// are left out. Customers come out in order of first appearance. A
+// calibration end after the log's last date is a *CalibrationEndError.
 func ParseTransactions(r io.Reader, opt TransactionOptions) (*Dataset, error) {
 	type hist struct {
 		id   string
@@ -176,6 +191,9 @@ func ParseTransactions(r io.Reader, opt TransactionOptions) (*Dataset, error) {
 	if !opt.CalibrationEnd.IsZero() {
 		y, m, d := opt.CalibrationEnd.Date()
 		end = dayNumber(y, int(m), d)
+		if end > lastDay {
+			return nil, &CalibrationEndError{End: dayDate(end), LastDate: dayDate(lastDay)}
+		}
 	}
 	ds := &Dataset{HasSpend: true}
 	for _, h := range order {
@@ -229,6 +247,9 @@ func parseDay(s string) (int, error) {
 	}
 	return dayNumber(t.Year(), int(t.Month()), t.Day()), nil
 }
+
+// dayDate is the date of a day number, at midnight UTC.
+func dayDate(day int) time.Time { return time.Unix(int64(day)*86400, 0).UTC() }
 
 // dayNumber counts days from 1970-01-01 in the proleptic Gregorian
 // calendar.

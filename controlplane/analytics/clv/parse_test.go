@@ -3,6 +3,7 @@ package clv
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"math"
 	"slices"
 	"strconv"
@@ -77,6 +78,27 @@ func TestParseTransactions_CalibrationEndCutsLaterTransactions(t *testing.T) {
 	all, err := ParseTransactions(strings.NewReader(smallLog), TransactionOptions{CalibrationEnd: last})
 	if err != nil || len(all.Customers) != 4 || all.Customers[2].X != 1 {
 		t.Errorf("calibration end on the last date: %+v, %v", all, err)
+	}
+}
+
+// A calibration end after the last date would count the days past it as
+// days without purchases: refused, naming both dates.
+func TestParseTransactions_CalibrationEndAfterLastDateIsRefused(t *testing.T) {
+	for _, end := range []time.Time{
+		time.Date(1997, 3, 2, 0, 0, 0, 0, time.UTC), // the day after the last date, 1997-03-01
+		time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		ds, err := ParseTransactions(strings.NewReader(smallLog), TransactionOptions{CalibrationEnd: end})
+		var ce *CalibrationEndError
+		if !errors.As(err, &ce) {
+			t.Fatalf("calibration end %s: %+v, %v; want a CalibrationEndError", end.Format(time.DateOnly), ds, err)
+		}
+		if !ce.End.Equal(end) || ce.LastDate.Format(time.DateOnly) != "1997-03-01" {
+			t.Errorf("error dates %s, %s; want %s, 1997-03-01", ce.End, ce.LastDate, end.Format(time.DateOnly))
+		}
+		if msg := err.Error(); !strings.Contains(msg, end.Format(time.DateOnly)) || !strings.Contains(msg, "1997-03-01") {
+			t.Errorf("message %q names neither date", msg)
+		}
 	}
 }
 
@@ -189,6 +211,7 @@ func summaryCSV(ds *Dataset) string {
 func FuzzParseTransactions(f *testing.F) {
 	f.Add([]byte(smallLog), int64(0))
 	f.Add([]byte("1 19970101 1 2\n1 19970101 1 3\n"), int64(19970102))
+	f.Add([]byte("1 19970101 1 2\n1 19970105 1 3\n2 19970102 1 4\n"), int64(19970103))
 	f.Add([]byte("a 99991231 0 0\n"), int64(10000101))
 	f.Fuzz(func(t *testing.T, in []byte, end int64) {
 		var opt TransactionOptions
