@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -15,6 +16,10 @@ import (
 
 // segmentsTimeout bounds a run: a million customers take tens of seconds.
 const segmentsTimeout = 10 * time.Minute
+
+// segmentNone is the RFM segment a run gives the customers it does not
+// rank (no purchase by the as-of date, or RFM attributes missing).
+const segmentNone = "none"
 
 func segmentsCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -37,17 +42,20 @@ func segmentsCommand(e *env) *cli.Command {
 				&cli.BoolFlag{Name: "dry-run", Usage: "score and report without writing"},
 				outputFlag(),
 			},
-			Action: adminAction(e, 0, 0, "",
-				func(c *cli.Context, _ []string) (*api.SegmentsRunResult, error) {
-					req, err := segmentsRequest(c)
-					if err != nil {
-						return nil, err
-					}
-					hc := httpClient(c)
-					hc.Timeout = segmentsTimeout
-					return api.NewClient(c.String("addr"), c.String("token"), hc).RunSegments(c.Context, req)
-				},
-				func(r *api.SegmentsRunResult, _ []string) error { return e.printSegments(r) }),
+			Action: func(c *cli.Context) error {
+				var req api.SegmentsRunRequest // what was asked, for the text answer
+				return adminAction(e, 0, 0, "",
+					func(c *cli.Context, _ []string) (*api.SegmentsRunResult, error) {
+						var err error
+						if req, err = segmentsRequest(c); err != nil {
+							return nil, err
+						}
+						hc := httpClient(c)
+						hc.Timeout = segmentsTimeout
+						return api.NewClient(c.String("addr"), c.String("token"), hc).RunSegments(c.Context, req)
+					},
+					func(r *api.SegmentsRunResult, _ []string) error { return e.printSegments(r, &req) })(c)
+			},
 		}},
 	}
 }
@@ -58,10 +66,15 @@ func segmentsRequest(c *cli.Context) (api.SegmentsRunRequest, error) {
 		Tenure: c.String("tenure"), RecentUsage: c.String("recent-usage"), EarlierUsage: c.String("earlier-usage"),
 		InactiveDays: c.String("inactive-days"),
 	}}
-	if w := c.Float64("clv-weeks"); w > 0 {
-		req.CLVHorizonWeeks = w
-	} else {
+	// The API takes 0 for its default and a negative horizon for none;
+	// the flag's 0 is none.
+	switch w := c.Float64("clv-weeks"); {
+	case !(w >= 0) || math.IsInf(w, 0):
+		return req, usageError(fmt.Errorf("--clv-weeks %v: want a number of weeks ≥ 0 (0 skips lifetime value)", w))
+	case w == 0:
 		req.CLVHorizonWeeks = -1
+	default:
+		req.CLVHorizonWeeks = w
 	}
 	if s := c.String("as-of"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
@@ -88,7 +101,8 @@ func segmentsRequest(c *cli.Context) (api.SegmentsRunRequest, error) {
 	return req, nil
 }
 
-func (e *env) printSegments(r *api.SegmentsRunResult) error {
+// printSegments prints a run's answer to req for people.
+func (e *env) printSegments(r *api.SegmentsRunResult, req *api.SegmentsRunRequest) error {
 	verb := e.smsg(sgWritten, r.Updated, r.Index)
 	if r.Updated == 0 {
 		verb = e.smsg(sgNoneWritten)
@@ -102,6 +116,15 @@ func (e *env) printSegments(r *api.SegmentsRunResult) error {
 		fmt.Fprintln(e.stdout, e.smsg(sgSkipped, r.Skipped))
 		for _, why := range r.SkippedCustomers {
 			fmt.Fprintln(e.stdout, "  "+why)
+		}
+	}
+	if n := r.Segments[segmentNone]; n > 0 {
+		// Customers without RFM inputs are not ranked (docs/SEGMENTS.md).
+		if r.Source == "attributes" {
+			in := req.Inputs
+			fmt.Fprintln(e.stdout, e.smsg(sgUnrankedAttrs, n, in.Recency, in.Frequency, in.Monetary))
+		} else {
+			fmt.Fprintln(e.stdout, e.smsg(sgUnrankedLedger, n, r.AsOf.Format(time.DateOnly)))
 		}
 	}
 	fmt.Fprintln(e.stdout, e.smsg(sgTimes, r.ReadSeconds, r.ScoreSeconds, r.WriteSeconds))
@@ -125,6 +148,8 @@ func (e *env) printSegments(r *api.SegmentsRunResult) error {
 		if r.CLV.Skipped != "" {
 			fmt.Fprintln(e.stdout, "  "+r.CLV.Skipped)
 		}
+	case req.CLVHorizonWeeks < 0:
+		fmt.Fprintln(e.stdout, e.smsg(sgCLVNotAsked))
 	default:
 		fmt.Fprintln(e.stdout, e.smsg(sgNoCLV, r.CLV.Skipped))
 	}

@@ -25,6 +25,9 @@ const (
 	sgNoneWritten
 	sgSkipped
 	sgLearnedSame
+	sgCLVNotAsked
+	sgUnrankedLedger
+	sgUnrankedAttrs
 )
 
 var segmentMessages = map[string]map[segKey]string{
@@ -47,6 +50,9 @@ var segmentMessages = map[string]map[segKey]string{
 		sgNoneWritten:    "no profile changed",
 		sgSkipped:        "skipped %d customers whose inputs are not numbers ≥ 0 (their stored fields stay):",
 		sgLearnedSame:    "learned %d arms from %d contacts (%d ledger events naming an offer, %d segments by %s); the stored table is already this one: nothing applied",
+		sgCLVNotAsked:    "lifetime value not computed (--clv-weeks 0)",
+		sgUnrankedLedger: "%d customers without a purchase by %s: not ranked (RFM segment none)",
+		sgUnrankedAttrs:  "%d customers without all of the attributes %s, %s and %s: not ranked (RFM segment none)",
 	},
 	"zh": {
 		sgSummary:        "已为 %d 位客户评分，截至 %s（RFM 来自%s）",
@@ -67,6 +73,9 @@ var segmentMessages = map[string]map[segKey]string{
 		sgArmHeader:      "优惠\t分群\t接触\t接受\t均值\t95% 区间\t抽样",
 		sgNothingLearned: "未学到内容：%d 条含优惠的台账事件中没有计入的结果（对照组事件从不计入）；未应用倾向表",
 		sgNoneWritten:    "没有档案变化",
+		sgCLVNotAsked:    "未计算客户终身价值（--clv-weeks 0）",
+		sgUnrankedLedger: "%d 位客户截至 %s 没有购买：未参与 RFM 排名（RFM 分群 none）",
+		sgUnrankedAttrs:  "%d 位客户缺少属性 %s、%s 或 %s：未参与 RFM 排名（RFM 分群 none）",
 	},
 }
 

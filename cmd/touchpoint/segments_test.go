@@ -176,3 +176,49 @@ propensity: 0.2
 }
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// The run's text answer names the customers it does not rank, and
+// --clv-weeks speaks the CLI's words: 0 skips lifetime value, a negative
+// horizon is a usage error. A lifecycle threshold written as 0 is
+// refused, not read as the default.
+func TestCLI_SegmentsRunReportsUnrankedCustomersAndChecksItsFlags(t *testing.T) {
+	c := cptest.New(t, 1)
+	addr := c.Nodes[0].URL()
+	var ps []protocol.Profile
+	for i := range 10 {
+		ps = append(ps, protocol.Profile{ID: fmt.Sprintf("C%d", i), Attributes: map[string]any{"lastBuyDays": float64(i), "buys": float64(1 + i), "spend": float64(10 * i)}})
+	}
+	for i := range 3 {
+		ps = append(ps, protocol.Profile{ID: fmt.Sprintf("N%d", i), Attributes: map[string]any{"tenureMonths": 5.0}})
+	}
+	if _, err := c.Client(0).UpsertCustomers(context.Background(), ps); err != nil {
+		t.Fatal(err)
+	}
+	out := mustTP(t, addr, c.Token, "segments", "run", "--recency", "lastBuyDays", "--frequency", "buys", "--monetary", "spend", "--dry-run", "--clv-weeks", "0")
+	for _, want := range []string{
+		"3 customers without all of the attributes lastBuyDays, buys and spend: not ranked (RFM segment none)",
+		"lifetime value not computed (--clv-weeks 0)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "clvHorizonWeeks") {
+		t.Errorf("output speaks of the API's field:\n%s", out)
+	}
+	out = mustTP(t, addr, c.Token, "segments", "run", "--as-of", "2026-11-30", "--dry-run")
+	if !strings.Contains(out, "13 customers without a purchase by 2026-11-30: not ranked (RFM segment none)") {
+		t.Errorf("ledger run output:\n%s", out)
+	}
+	for _, w := range []string{"-5", "NaN", "Inf"} {
+		_, errOut, code := tp(t, addr, c.Token, "segments", "run", "--dry-run", "--clv-weeks", w)
+		if code == 0 || !strings.Contains(errOut, "error: usage: --clv-weeks") {
+			t.Errorf("--clv-weeks %s: exit %d, %s", w, code, errOut)
+		}
+	}
+	cfg := writeFile(t, "seg.yaml", "lifecycle: {lapsedDays: 0}\n")
+	_, errOut, code := tp(t, addr, c.Token, "segments", "run", "--dry-run", "--config", cfg)
+	if code == 0 || !strings.Contains(errOut, "invalid_field") || !strings.Contains(errOut, "lapsed days 0") {
+		t.Errorf("lapsedDays 0: exit %d, %s", code, errOut)
+	}
+}

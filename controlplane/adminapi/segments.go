@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -72,7 +73,7 @@ var segmentRunners = []string{api.RoleAdmin, api.RoleOperator, api.RoleAnalyst}
 // segmentState is what the job reads; the FSM provides it.
 type segmentState interface {
 	Applied() uint64
-	Activities() (map[string]fsm.Activity, error)
+	EachContact(fn func(ev *protocol.ContactEvent) error) error
 	EachProfile(fn func(p *protocol.Profile) error) error
 }
 
@@ -107,7 +108,7 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 		}
 	}
 	scfg := segment.Config{Tiers: cfg.Tiers, Lifecycle: cfg.Lifecycle, Segments: cfg.Segments}
-	if err := scfg.Validate(); err != nil {
+	if err := validateSegmentConfig(scfg, req.Config); err != nil {
 		return nil, fieldError("config", "config: %v", err)
 	}
 	in := req.Inputs
@@ -145,7 +146,7 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 	// Any customer erased after this index is looked up again when the
 	// scores are written (fsm.CustomersDerive).
 	readIndex := st.Applied()
-	acts, err := st.Activities()
+	acts, err := fsm.SumActivities(st.EachContact, asOf)
 	if err != nil {
 		return nil, api.Errorf(api.CodeInternal, "read the ledger: %v", err)
 	}
@@ -154,9 +155,12 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 		// for cs[i] (ownedFields): the run keeps no whole profile.
 		stored []string
 		cs     []segment.Customer
+		// ranked[i]: cs[i] has RFM inputs (a purchase by asOf, or all
+		// three RFM attributes) and is ranked.
+		ranked []bool
 	)
 	err = st.EachProfile(func(p *protocol.Profile) error {
-		c, err := segmentInputs(p, acts[p.ID], in, fromAttrs, asOf)
+		c, rank, err := segmentInputs(p, acts[p.ID], in, fromAttrs, asOf)
 		if err != nil {
 			// One customer's unreadable attribute skips that customer
 			// (its stored fields stay) and is reported, rather than
@@ -167,7 +171,7 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 			}
 			return ctx.Err()
 		}
-		stored, cs = append(stored, ownedFields(p.Derived)), append(cs, c)
+		stored, cs, ranked = append(stored, ownedFields(p.Derived)), append(cs, c), append(ranked, rank)
 		return ctx.Err()
 	})
 	if err != nil {
@@ -177,7 +181,7 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 	res.ReadSeconds = time.Since(start).Seconds()
 
 	start = time.Now()
-	scores, err := scoreSegments(cs, acts, fromAttrs, scfg)
+	scores, err := scoreSegments(cs, ranked, scfg)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +205,7 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 		}
 		changed = append(changed, i)
 	}
-	stored, acts = nil, nil // the write does not need them
+	stored, acts, ranked = nil, nil, nil // the write does not need them
 	res.ScoreSeconds = time.Since(start).Seconds()
 	if req.DryRun {
 		res.Updated = len(changed)
@@ -229,36 +233,41 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 const maxSkippedReported = 10
 
 // segmentInputs reads one customer's inputs from the profile and the
-// ledger. A missing attribute is 0; a present one must be a number.
-func segmentInputs(p *protocol.Profile, a fsm.Activity, in api.SegmentInputs, fromAttrs bool, asOf time.Time) (segment.Customer, error) {
-	c := segment.Customer{ID: p.ID}
-	num := func(name string) (float64, error) {
+// ledger (a, summed up to asOf). A missing attribute is 0; a present one
+// must be a number. ranked says whether the customer has RFM inputs: a
+// purchase in the ledger or, from attributes, all three RFM attributes.
+// Ranked without them, it would pass for one who bought today.
+func segmentInputs(p *protocol.Profile, a fsm.Activity, in api.SegmentInputs, fromAttrs bool, asOf time.Time) (c segment.Customer, ranked bool, err error) {
+	c = segment.Customer{ID: p.ID}
+	// read sets *dst from the attribute (left 0 when it is missing) and
+	// says whether it is there.
+	read := func(dst *float64, name string) bool {
+		if err != nil || name == "" {
+			return false
+		}
 		v, ok := p.Attributes[name]
 		if !ok || v == nil {
-			return 0, nil
+			return false
 		}
 		f, ok := v.(float64)
 		if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
-			return 0, fmt.Errorf("customer %s: attribute %s is %v: want a number ≥ 0", p.ID, name, v)
+			err = fmt.Errorf("customer %s: attribute %s is %v: want a number ≥ 0", p.ID, name, v)
+			return false
 		}
-		return f, nil
-	}
-	var err error
-	read := func(dst *float64, name string) {
-		if err == nil && name != "" {
-			*dst, err = num(name)
-		}
+		*dst = f
+		return true
 	}
 	read(&c.TenureMonths, in.Tenure)
 	read(&c.RecentUsage, in.RecentUsage)
 	read(&c.EarlierUsage, in.EarlierUsage)
 	if fromAttrs {
-		read(&c.RecencyDays, in.Recency)
-		read(&c.Frequency, in.Frequency)
-		read(&c.Monetary, in.Monetary)
+		// All three are read: Monetary is the value tiers' revenue
+		// whether or not the customer is ranked.
+		r, f, m := read(&c.RecencyDays, in.Recency), read(&c.Frequency, in.Frequency), read(&c.Monetary, in.Monetary)
+		ranked = r && f && m
 	} else {
 		c.Frequency, c.Monetary = float64(a.PurchaseDays), math.Max(a.Spend, 0)
-		if a.PurchaseDays > 0 {
+		if ranked = a.PurchaseDays > 0; ranked {
 			c.RecencyDays = daysBetween(a.LastPurchase, asOf)
 		}
 	}
@@ -267,7 +276,7 @@ func segmentInputs(p *protocol.Profile, a fsm.Activity, in api.SegmentInputs, fr
 	} else if !a.LastContact.IsZero() {
 		c.InactiveDays = daysBetween(a.LastContact, asOf)
 	}
-	return c, err
+	return c, ranked, err
 }
 
 // segmentScore is what a run derives for one customer.
@@ -282,15 +291,16 @@ type segmentScore struct {
 const segmentNone = "none"
 
 // scoreSegments scores every customer. RFM ranks the customers with
-// purchases (in the ledger; with attribute inputs, everyone): NTILE over
-// customers who never bought would hand out "champions" by id order. The
-// others get no RFM scores and the segment "none". Value tiers and
-// lifecycle stages cover everyone.
-func scoreSegments(cs []segment.Customer, acts map[string]fsm.Activity, fromAttrs bool, cfg segment.Config) ([]segmentScore, error) {
+// RFM inputs (ranked[i]: a purchase in the ledger by the as-of date, or
+// all three RFM attributes): ranking customers who never bought, or whose
+// attributes are missing, would take them for customers who bought
+// today. The others get no RFM scores and the segment "none". Value
+// tiers and lifecycle stages cover everyone.
+func scoreSegments(cs []segment.Customer, ranked []bool, cfg segment.Config) ([]segmentScore, error) {
 	var buyers []segment.Customer
 	var buyerOf []int
 	for i := range cs {
-		if fromAttrs || acts[cs[i].ID].PurchaseDays > 0 {
+		if ranked[i] {
 			buyers, buyerOf = append(buyers, cs[i]), append(buyerOf, i)
 		}
 	}
@@ -319,6 +329,36 @@ func scoreSegments(cs []segment.Customer, acts map[string]fsm.Activity, fromAttr
 	return out, nil
 }
 
+// clvNotAsked is the CLV summary's reason when the request's horizon
+// is negative (the API's "skip lifetime value").
+const clvNotAsked = "lifetime value not asked for (a negative clvHorizonWeeks skips it)"
+
+// validateSegmentConfig checks the run's configuration. A zero part
+// stands for its defaults only when the request leaves it out (or gives
+// {}); a part written with fields is taken as written, so that
+// lifecycle: {lapsedDays: 0} is refused like -5 rather than read as the
+// default 90 days.
+func validateSegmentConfig(cfg segment.Config, raw json.RawMessage) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	var parts map[string]map[string]json.RawMessage
+	if len(raw) == 0 || json.Unmarshal(raw, &parts) != nil {
+		return nil // decodeStrict took it: no part is an object with fields
+	}
+	for _, p := range []struct {
+		name     string
+		validate func() error
+	}{{"tiers", cfg.Tiers.Validate}, {"lifecycle", cfg.Lifecycle.Validate}, {"segments", cfg.Segments.Validate}} {
+		if len(parts[p.name]) > 0 {
+			if err := p.validate(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func daysBetween(from, to time.Time) float64 {
 	return math.Max(0, math.Floor(to.Sub(from).Hours()/24))
 }
@@ -331,19 +371,21 @@ type lifetimeValue struct {
 }
 
 // fitLifetimeValue fits BG/NBD and Gamma-Gamma on the ledger's purchases
-// (in weeks, each UTC day with a purchase one purchase) and values every
-// purchaser over the horizon. It records in sum what it fitted, or why
-// it did not.
+// (acts, summed up to asOf; in weeks, each UTC day with a purchase one
+// purchase) and values every purchaser over the horizon. It records in
+// sum what it fitted, or why it did not.
 func fitLifetimeValue(ps []segment.Customer, acts map[string]fsm.Activity, asOf time.Time, weeks float64, sum *api.CLVRunSummary) map[string]lifetimeValue {
 	if weeks < 0 {
-		sum.Skipped = "lifetime value not asked for (clvHorizonWeeks < 0)"
+		sum.Skipped = clvNotAsked
 		return nil
 	}
 	var cs []clv.Customer
 	for i := range ps {
 		p := &ps[i]
 		a := acts[p.ID]
-		if a.PurchaseDays == 0 || a.FirstPurchase.After(asOf) {
+		if a.PurchaseDays == 0 || a.LastPurchase.After(asOf) {
+			// No purchase by asOf. SumActivities counts none after it;
+			// BG/NBD needs t_x ≤ T whatever acts holds.
 			continue
 		}
 		c := clv.Customer{ID: p.ID, X: float64(a.PurchaseDays - 1),

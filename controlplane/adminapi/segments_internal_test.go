@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"touchpoint.dev/touchpoint/controlplane/analytics/segment"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
@@ -73,6 +75,110 @@ func TestSegments_NoRepeatPurchaseFitsNoLifetimeValue(t *testing.T) {
 	for id, v := range vs {
 		if _, ok := scoreFields(&segmentScore{segment: segmentNone}, v, true)[fieldCLV]; ok {
 			t.Fatalf("%s got a clv though Gamma-Gamma was not fitted: %+v", id, v)
+		}
+	}
+}
+
+// contactLedger is a segmentState over events held in memory, each
+// customer's in time order as the FSM's customer index gives them.
+type contactLedger []protocol.ContactEvent
+
+func (l contactLedger) Applied() uint64 { return 1 }
+
+func (l contactLedger) EachProfile(func(p *protocol.Profile) error) error { return nil }
+
+func (l contactLedger) EachContact(fn func(ev *protocol.ContactEvent) error) error {
+	for i := range l {
+		ev := l[i]
+		if err := fn(&ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// The ledger a run reads is the ledger as of its date: a customer who
+// bought before and after it enters RFM and BG/NBD with the purchases up
+// to it only (t_x ≤ T), and one who bought only after it is not a
+// purchaser at all.
+func TestSegments_LedgerActivityStopsAtAsOf(t *testing.T) {
+	asOf := time.Date(2026, 6, 30, 12, 0, 0, 0, time.UTC)
+	at := func(days int, hour int) time.Time {
+		return asOf.AddDate(0, 0, days).Add(time.Duration(hour) * time.Hour)
+	}
+	ev := func(id string, t time.Time, typ, outcome string, v float64) protocol.ContactEvent {
+		return protocol.ContactEvent{CustomerID: id, Time: t, Type: typ, Outcome: outcome, Value: v}
+	}
+	buy := protocol.ContactTransaction
+	ok := protocol.OutcomeAccepted
+	ledger := contactLedger{
+		ev("A", at(-30, 0), buy, ok, 10),
+		ev("A", at(-10, 0), buy, ok, 20),
+		ev("A", at(-10, 1), buy, ok, 5),                                        // same day: one purchase
+		ev("A", at(0, 0), protocol.ContactOffer, protocol.OutcomePresented, 0), // at asOf: counts
+		ev("A", at(0, 1), buy, ok, 99),                                         // an hour after asOf
+		ev("A", at(20, 0), buy, ok, 500),
+		ev("B", at(-5, 0), buy, protocol.OutcomeHoldout, 40), // a holdout never counts
+		ev("B", at(3, 0), buy, ok, 70),                       // only after asOf
+	}
+	acts, err := fsm.SumActivities(ledger.EachContact, asOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	midnight := func(days int) time.Time { return at(days, -12) }
+	want := fsm.Activity{Transactions: 3, Spend: 35, PurchaseDays: 2, FirstPurchase: midnight(-30), LastPurchase: midnight(-10), RepeatSpend: 25, LastContact: asOf}
+	if got := acts["A"]; got != want {
+		t.Errorf("A: %+v\nwant %+v", got, want)
+	}
+	if b, ok := acts["B"]; ok {
+		t.Errorf("B, with nothing counted by asOf: %+v", b)
+	}
+	cs := []segment.Customer{{ID: "A"}, {ID: "B"}}
+	c, ranked, err := segmentInputs(&protocol.Profile{ID: "A"}, acts["A"], api.SegmentInputs{}, false, asOf)
+	if err != nil || !ranked || c.RecencyDays != 10 || c.Frequency != 2 || c.Monetary != 35 || c.InactiveDays != 0 {
+		t.Errorf("A's inputs %+v ranked %v, %v", c, ranked, err)
+	}
+	if _, ranked, _ := segmentInputs(&protocol.Profile{ID: "B"}, acts["B"], api.SegmentInputs{}, false, asOf); ranked {
+		t.Error("B, who bought only after asOf, is ranked")
+	}
+	// Lifetime value sees one purchaser, A, a repeater (B's purchase
+	// came after asOf).
+	var sum api.CLVRunSummary
+	fitLifetimeValue(cs, acts, asOf, 52, &sum)
+	if sum.Customers != 1 || sum.Repeaters != 1 {
+		t.Errorf("lifetime value: %+v", sum)
+	}
+}
+
+// A negative horizon (the CLI's --clv-weeks 0) skips lifetime value, and
+// the summary says so in the API's terms.
+func TestSegments_NegativeHorizonSkipsLifetimeValue(t *testing.T) {
+	var sum api.CLVRunSummary
+	if vs := fitLifetimeValue(nil, nil, time.Now(), -1, &sum); vs != nil || sum.Skipped != clvNotAsked || strings.Contains(sum.Skipped, "< 0") {
+		t.Errorf("values %v, summary %+v", vs, sum)
+	}
+}
+
+// A config part written with fields is taken as written; one left out,
+// null or {} is the defaults.
+func TestSegments_ConfigPartWrittenIsTakenAsWritten(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		cfg  segment.Config
+		want string // in the error; "" for none
+	}{
+		{``, segment.Config{}, ""},
+		{`{"lifecycle":{},"tiers":null}`, segment.Config{}, ""},
+		{`{"lifecycle":{"lapsedDays":0}}`, segment.Config{}, "lapsed days 0"},
+		{`{"lifecycle":{"lapsedDays":-5}}`, segment.Config{Lifecycle: segment.LifecycleConfig{LapsedDays: -5}}, "lapsed days -5"},
+		{`{"tiers":{"highShare":0}}`, segment.Config{}, "high share 0"},
+		{`{"segments":{"rules":[]}}`, segment.Config{}, "no rule matches"},
+		{`{"lifecycle":{"lapsedDays":30,"newMonths":1,"matureMonths":6,"decliningRatio":0.5,"growingRatio":2}}`,
+			segment.Config{Lifecycle: segment.LifecycleConfig{LapsedDays: 30, NewMonths: 1, MatureMonths: 6, DecliningRatio: 0.5, GrowingRatio: 2}}, ""},
+	} {
+		err := validateSegmentConfig(tc.cfg, json.RawMessage(tc.raw))
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: error %v, want %q", tc.raw, err, tc.want)
 		}
 	}
 }

@@ -33,28 +33,38 @@ type Activity struct {
 
 // Activities reads the whole contact ledger once, through its customer
 // index (each customer's events in time order), and sums it up per
-// customer. It is a job's read: the leader's segmentation run calls it
-// once per run.
-func (f *FSM) Activities() (map[string]Activity, error) {
+// customer from the events at or before asOf (every event when asOf is
+// zero): a segmentation run as of a past date sees the ledger as it stood
+// then. Customers without such an event (but holdouts) are left out. It is
+// a job's read: the leader's segmentation run calls it once per run.
+func (f *FSM) Activities(asOf time.Time) (map[string]Activity, error) {
+	return SumActivities(f.EachContact, asOf)
+}
+
+// SumActivities is Activities over any ledger that each walks as
+// EachContact does (customer by customer, each in time order).
+func SumActivities(each func(fn func(ev *protocol.ContactEvent) error) error, asOf time.Time) (map[string]Activity, error) {
 	out := map[string]Activity{}
 	var (
-		cur  string
-		a    Activity
-		last int64 // the current customer's last purchase day
+		cur     string
+		a       Activity
+		counted bool  // a holds an event of cur
+		last    int64 // cur's last purchase day
 	)
 	flush := func() {
-		if cur != "" {
+		if counted {
 			out[cur] = a
 		}
 	}
-	err := f.EachContact(func(ev *protocol.ContactEvent) error {
+	err := each(func(ev *protocol.ContactEvent) error {
 		if ev.CustomerID != cur {
 			flush()
-			cur, a, last = ev.CustomerID, Activity{}, 0
+			cur, a, counted, last = ev.CustomerID, Activity{}, false, 0
 		}
-		if ev.Outcome == protocol.OutcomeHoldout {
+		if ev.Outcome == protocol.OutcomeHoldout || !asOf.IsZero() && ev.Time.After(asOf) {
 			return nil
 		}
+		counted = true
 		if ev.Time.After(a.LastContact) {
 			a.LastContact = ev.Time
 		}

@@ -31,7 +31,7 @@ func TestActivities_SumPurchasesPerCustomerByDay(t *testing.T) {
 	hold.Time, hold.Outcome = day.Add(500*time.Hour), protocol.OutcomeHoldout
 	evs = append(evs, late, hold)
 	applyOK(t, f, 1, command{typ: fsm.CmdEventsIngest, payload: fsm.EventsIngest{AgentID: "kiosk-1", Events: evs}})
-	got, err := f.Activities()
+	got, err := f.Activities(time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,8 +45,25 @@ func TestActivities_SumPurchasesPerCustomerByDay(t *testing.T) {
 	if got["C2"] != c2 {
 		t.Errorf("C2 = %+v\nwant %+v", got["C2"], c2)
 	}
-	if a, ok := got["C3"]; ok && a != (fsm.Activity{}) {
+	if a, ok := got["C3"]; ok {
 		t.Errorf("a holdout counted as activity: %+v", a)
+	}
+	// As of 100 hours in: C1's last purchase and all of C2 come later.
+	asOf, err := f.Activities(day.Add(100 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 = fsm.Activity{Transactions: 4, Spend: 37, PurchaseDays: 2, FirstPurchase: day, LastPurchase: day.Add(48 * time.Hour),
+		RepeatSpend: 22, LastContact: day.Add(51 * time.Hour)}
+	if asOf["C1"] != c1 {
+		t.Errorf("C1 as of 100 h = %+v\nwant %+v", asOf["C1"], c1)
+	}
+	if a, ok := asOf["C2"]; ok {
+		t.Errorf("C2 as of 100 h, before any event of it: %+v", a)
+	}
+	// An event exactly at asOf counts.
+	if asOf, err = f.Activities(day.Add(300 * time.Hour)); err != nil || asOf["C2"].Transactions != 1 || !asOf["C2"].LastContact.Equal(day.Add(300*time.Hour)) {
+		t.Errorf("C2 as of its purchase = %+v (%v)", asOf["C2"], err)
 	}
 }
 

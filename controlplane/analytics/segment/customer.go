@@ -10,9 +10,10 @@ import (
 // reads TenureMonths, RecentUsage, EarlierUsage and InactiveDays. Every
 // number must be finite and ≥ 0.
 type Customer struct {
-	// ID identifies the customer and breaks ties: customers with equal
-	// values are ordered by ID, compared byte by byte (SQL's binary or
-	// "C" collation). IDs must be non-empty and distinct.
+	// ID identifies the customer. Value tiers break ties by ID:
+	// customers with equal revenue are ordered by ID, compared byte by
+	// byte (SQL's binary or "C" collation). RFM scores ignore it: equal
+	// values share a score. IDs must be non-empty and distinct.
 	ID string
 	// RecencyDays is the number of days from the customer's last
 	// transaction to the as-of date the caller scores at (0 = today).

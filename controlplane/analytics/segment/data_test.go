@@ -80,10 +80,15 @@ func cdnowCustomers(t *testing.T) []Customer {
 
 // The expected figures below were counted from the file with awk and
 // sort, independently of this package: 23,570 customers; 12,054 bought
-// on one day only and 4,040 on two; 4,713 spent more than $133.95 and
-// two (03770, 14704) exactly $133.95; 4,701 last bought after 1998-02-09
-// and 18 on that day; value tiers by awk's cumulative sum over totals
-// sorted descending (ties by id): 2,262 high, 5,433 medium, 15,875 low.
+// on one day only, 4,040 on two, 2,205 on three, 1,436 on four and
+// 3,835 on more; 4,713 spent more than $133.95 and two (03770, 14704)
+// exactly $133.95; 4,701 last bought after 1998-02-09 and 18 on that
+// day; value tiers by awk's cumulative sum over totals sorted descending
+// (ties by id): 2,262 high, 5,433 medium, 15,875 low. The counts of
+// three-, four- and more-day buyers and the bucket sizes come from a short
+// Python script over the same file (a customer's bucket is NTILE's for
+// the row after those with a strictly worse value; 23,570/5 = 4,714 rows
+// per bucket).
 func TestScoreRFM_CDNOW(t *testing.T) {
 	cs := cdnowCustomers(t)
 	if len(cs) != 23570 {
@@ -97,12 +102,21 @@ func TestScoreRFM_CDNOW(t *testing.T) {
 	for i, s := range scores {
 		byID[cs[i].ID] = s
 	}
-	for name, axis := range map[string]func(RFM) uint8{"R": func(s RFM) uint8 { return s.R }, "F": func(s RFM) uint8 { return s.F }, "M": func(s RFM) uint8 { return s.M }} {
-		if sizes := bucketSizes(scores, axis); sizes != [6]int{0, 4714, 4714, 4714, 4714, 4714} {
-			t.Errorf("%s bucket sizes %v, want 4714 each (23570/5)", name, sizes[1:])
+	for _, ax := range []struct {
+		name  string
+		score func(RFM) uint8
+		want  [6]int
+	}{
+		{"R", func(s RFM) uint8 { return s.R }, [6]int{0, 4735, 4712, 4702, 4720, 4701}},
+		{"F", func(s RFM) uint8 { return s.F }, [6]int{0, 12054, 0, 4040, 3641, 3835}},
+		{"M", func(s RFM) uint8 { return s.M }, [6]int{0, 4817, 4615, 4710, 4715, 4713}},
+	} {
+		if sizes := bucketSizes(scores, ax.score); sizes != ax.want {
+			t.Errorf("%s bucket sizes %v, want %v", ax.name, sizes[1:], ax.want[1:])
 		}
 	}
-	// Scores never fall as the value rises (rises as recency days fall).
+	// Scores never fall as the value rises (rises as recency days fall),
+	// and equal values score alike.
 	for i := range cs {
 		for _, j := range []int{(i * 7919) % len(cs), (i * 104729) % len(cs)} {
 			a, b := cs[i], cs[j]
@@ -111,16 +125,23 @@ func TestScoreRFM_CDNOW(t *testing.T) {
 				a.RecencyDays > b.RecencyDays && scores[i].R > scores[j].R {
 				t.Fatalf("%s (%+v, %s) vs %s (%+v, %s): a score falls as its value rises", a.ID, a, scores[i].Code(), b.ID, b, scores[j].Code())
 			}
+			if a.Frequency == b.Frequency && scores[i].F != scores[j].F ||
+				a.Monetary == b.Monetary && scores[i].M != scores[j].M ||
+				a.RecencyDays == b.RecencyDays && scores[i].R != scores[j].R {
+				t.Fatalf("%s (%+v, %s) vs %s (%+v, %s): equal values score differently", a.ID, a, scores[i].Code(), b.ID, b, scores[j].Code())
+			}
 		}
 	}
-	// Frequency: 12,054 one-day buyers fill F=1 and F=2 (9,428) and the
-	// first 2,626 places of F=3; the 4,040 two-day buyers take the other
-	// 2,088 places of F=3 and 1,952 of F=4.
-	perF := map[[2]int]int{} // (frequency capped at 3, F) → customers
+	// Frequency: the 12,054 one-day buyers all score F=1 (with the id
+	// deciding ties, a third of them got F=2 or 3); the 4,040 two-day
+	// buyers start at row 12,055, in bucket 3; the three- and four-day
+	// buyers at rows 16,095 and 18,300, in bucket 4; the rest at row
+	// 19,736, in bucket 5. F=2 is empty.
+	perF := map[[2]int]int{} // (frequency capped at 5, F) → customers
 	for i, c := range cs {
-		perF[[2]int{int(min(c.Frequency, 3)), int(scores[i].F)}]++
+		perF[[2]int{int(min(c.Frequency, 5)), int(scores[i].F)}]++
 	}
-	wantF := map[[2]int]int{{1, 1}: 4714, {1, 2}: 4714, {1, 3}: 2626, {2, 3}: 2088, {2, 4}: 1952, {3, 4}: 2762, {3, 5}: 4714}
+	wantF := map[[2]int]int{{1, 1}: 12054, {2, 3}: 4040, {3, 4}: 2205, {4, 4}: 1436, {5, 5}: 3835}
 	if len(perF) != len(wantF) {
 		t.Errorf("frequency × F cells %v, want %v", perF, wantF)
 	}
@@ -129,8 +150,8 @@ func TestScoreRFM_CDNOW(t *testing.T) {
 			t.Errorf("frequency %d with F=%d: %d customers, want %d", k[0], k[1], perF[k], n)
 		}
 	}
-	// Monetary: the 4,713 above $133.95 and the larger id of the two at
-	// $133.95 make up M=5.
+	// Monetary: the 4,713 above $133.95 make up M=5; the two at $133.95
+	// (rows 18,856 and 18,857, across buckets 4 and 5) both score 4.
 	above := 0
 	for i, c := range cs {
 		if c.Monetary > 133.95 {
@@ -140,11 +161,12 @@ func TestScoreRFM_CDNOW(t *testing.T) {
 			}
 		}
 	}
-	if above != 4713 || byID["14704"].M != 5 || byID["03770"].M != 4 {
-		t.Errorf("%d above $133.95 (want 4713); M of 14704 = %d (want 5), of 03770 = %d (want 4)", above, byID["14704"].M, byID["03770"].M)
+	if above != 4713 || byID["14704"].M != 4 || byID["03770"].M != 4 {
+		t.Errorf("%d above $133.95 (want 4713); M of 14704 = %d, of 03770 = %d (want 4 both)", above, byID["14704"].M, byID["03770"].M)
 	}
-	// Recency: 4,701 bought after 1998-02-09 (141 days before the end);
-	// of the 18 who last bought that day the 5 smallest ids are R=4.
+	// Recency: 4,701 bought after 1998-02-09 (141 days before the end),
+	// all R=5; the 18 who last bought that day (rows 18,852 to 18,869,
+	// across buckets 4 and 5) are all R=4.
 	var on0209 []string
 	for i, c := range cs {
 		switch {
@@ -152,22 +174,13 @@ func TestScoreRFM_CDNOW(t *testing.T) {
 			t.Errorf("%s last bought %v days ago but R=%d", c.ID, c.RecencyDays, scores[i].R)
 		case c.RecencyDays == 141:
 			on0209 = append(on0209, c.ID)
+			if scores[i].R != 4 {
+				t.Errorf("%s last bought on 1998-02-09 but R=%d, want 4", c.ID, scores[i].R)
+			}
 		}
 	}
 	if len(on0209) != 18 {
 		t.Fatalf("%d customers last bought on 1998-02-09, want 18", len(on0209))
-	}
-	r4 := 0
-	for _, id := range on0209 {
-		if byID[id].R == 4 {
-			r4++
-			if id > "09674" {
-				t.Errorf("%s (1998-02-09) is R=4; only ids up to 09674 should be", id)
-			}
-		}
-	}
-	if r4 != 5 || byID["09674"].R != 4 || byID["09709"].R != 5 {
-		t.Errorf("%d of the 1998-02-09 customers are R=4, want 5 (09674 R=%d, 09709 R=%d)", r4, byID["09674"].R, byID["09709"].R)
 	}
 	// The top spender ($13,990.93 over 146 days, last on 1998-06-29).
 	if got := byID["07592"].Code(); got != "555" {

@@ -1,6 +1,7 @@
 // Package segment scores a customer base for segmentation: RFM scores
-// (recency, frequency, monetary, each 1–5 exactly as SQL's
-// NTILE(5) OVER (ORDER BY value, customer id)), a combined code ("545")
+// (recency, frequency, monetary, each 1–5 as SQL's NTILE(5) OVER
+// (ORDER BY value), equal values sharing the lowest bucket any of them
+// gets), a combined code ("545")
 // and a named RFM segment from a configurable table; value tiers (high,
 // medium, low) by share of revenue; and lifecycle stages (new, growing,
 // mature, declining, lapsed) from tenure, usage trend and inactivity.

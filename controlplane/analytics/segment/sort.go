@@ -14,7 +14,9 @@ import (
 // the Customer slice cost most of the time, so both sorts work on small
 // (key, index) items instead: IDs by their bytes eight at a time (MSD),
 // values by a stable LSD radix sort over items already in ID order, which
-// leaves equal values in ID order — exactly ORDER BY value, id.
+// leaves equal values in ID order — exactly ORDER BY value, id (the tiers'
+// order; RFM gives equal values one score, so their order does not
+// matter there).
 
 // item is one customer in a sort: a 64-bit key and its index in cs.
 type item struct {
