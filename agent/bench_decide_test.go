@@ -117,7 +117,8 @@ func BenchmarkAgentDecide(b *testing.B) {
 	}
 	b.Logf("cached %d profiles in %v", n, time.Since(start).Round(time.Millisecond))
 	// Decisions for customers held from before this session would each
-	// start a background refresh; these were just stored.
+	// be refreshed from the control plane first (refreshFirst); these
+	// were just stored, so take every refresh slot.
 	a.refreshMu.Lock()
 	a.refreshing = map[string]bool{}
 	for i := range maxRefreshing {

@@ -160,7 +160,8 @@ func listKind[T any](c *cache.Cache, kind protocol.Kind, out *[]T) error {
 // profile returns the customer's profile: from the cache, or fetched from
 // the control plane on a miss (then cached). A customer held from before
 // this session is refreshed in the background the first time it is asked
-// for, to pick up contacts recorded elsewhere while the agent was away.
+// for, to pick up contacts recorded elsewhere while the agent was away (a
+// decision's lookup refreshes it first instead: refreshFirst).
 func (a *Agent) profile(ctx context.Context, id string) (*protocol.Profile, *api.Error) {
 	p, ok, err := a.cache.Profile(id)
 	if err != nil {
@@ -188,6 +189,44 @@ func (a *Agent) profile(ctx context.Context, id string) (*protocol.Profile, *api
 	}
 	a.metrics.profileFetches.WithLabelValues("error").Inc()
 	return nil, api.Errorf(api.CodeUnavailable, "fetch customer %s: %v", id, err)
+}
+
+// refreshFirst fetches a held customer's profile and history from the
+// control plane before the first decision of a session uses them (at most
+// fetchTimeout, the wait a miss may take): contacts other agents made
+// while this one was away would otherwise be missed by that decision, and
+// a capped offer shown again. It reports whether the cache now holds the
+// fresh copy. Past maxRefreshing fetches in flight, or when the fetch
+// fails, the decision goes on with what the cache holds and the refresh
+// goes on in the background.
+func (a *Agent) refreshFirst(ctx context.Context, id string) bool {
+	a.refreshMu.Lock()
+	if a.refreshing[id] || len(a.refreshing) >= maxRefreshing {
+		a.refreshMu.Unlock()
+		return false // one is on its way already, or too many are
+	}
+	a.refreshing[id] = true
+	a.refreshMu.Unlock()
+	release := func() {
+		a.refreshMu.Lock()
+		delete(a.refreshing, id)
+		a.refreshMu.Unlock()
+	}
+	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	_, err := a.link.FetchProfile(fctx, id)
+	cancel()
+	release()
+	if err == nil {
+		a.metrics.profileFetches.WithLabelValues("refreshed").Inc()
+		return true
+	}
+	if !errors.Is(err, link.ErrOffline) {
+		a.log.Debug("refresh profile before deciding", "customer", id, "error", err)
+	}
+	if !errors.Is(err, link.ErrUnknownCustomer) {
+		a.refreshInBackground(id)
+	}
+	return false
 }
 
 func (a *Agent) refreshInBackground(id string) {

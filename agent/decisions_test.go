@@ -185,3 +185,40 @@ func TestAgent_AStaleFetchAfterAnErasureIsUnknown(t *testing.T) {
 		t.Fatal("the agent did not ask the control plane: the test does not exercise a stale fetch")
 	}
 }
+
+// TestAgent_FirstDecisionOfASessionSeesContactsMadeWhileAway: contacts
+// another agent made while this one was disconnected reach it with the
+// customer's history when it decides for the customer again. Before, the
+// first decision of the new session used the history held from before
+// (and refreshed it in the background), so it showed an offer the cap
+// already stopped.
+func TestAgent_FirstDecisionOfASessionSeesContactsMadeWhileAway(t *testing.T) {
+	fake := agenttest.Start(t, agenttest.Config{})
+	readmeCatalogue(fake, 0)
+	fake.PutCustomer(protocol.Profile{ID: "C9", Attributes: map[string]any{"tenureMonths": 12.0}, Index: 1})
+	cfg := config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(time.Hour, 1))
+	cfg.UnregionedMax = -1 // no prefetch: C9 is fetched on the first decision
+	a := start(t, cfg)
+	agenttest.WaitFor(t, 10*time.Second, "the catalogue", func() bool { return do(t, "GET", a.URL()+"/v1/catalog/policies/default", nil).status == 200 })
+	if d, res := decide(t, a.URL(), `{"customerId":"C9","channel":"kiosk"}`); res.status != 200 || len(d.Offers) != 1 {
+		t.Fatalf("C9 before: %d %s", res.status, res.body)
+	}
+
+	// Away: the link drops, and the IVR agent presents the offer twice,
+	// which the control plane now sends with C9's profile.
+	before := len(fake.Hellos())
+	now := time.Now().UTC()
+	var evs []protocol.ContactEvent
+	for i := range 2 {
+		evs = append(evs, protocol.ContactEvent{AgentID: "ivr-1", Seq: uint64(i + 1), Time: now.Add(-time.Duration(10-i) * time.Minute), CustomerID: "C9",
+			Channel: "ivr", Type: protocol.ContactOffer, Outcome: protocol.OutcomePresented, OfferID: "retain-10", CampaignID: "winback-q4"})
+	}
+	fake.PutHistory("C9", evs...)
+	fake.DropConnections()
+	agenttest.WaitFor(t, 15*time.Second, "a new session", func() bool { return len(fake.Hellos()) > before && a.LinkStatus().Connected })
+
+	d, res := decide(t, a.URL(), `{"customerId":"C9","channel":"kiosk"}`)
+	if res.status != 200 || len(d.Offers) != 0 || len(d.Suppressed) != 1 || d.Suppressed[0].Code != api.SuppressedContactCap {
+		t.Fatalf("the first decision of the new session, after two contacts elsewhere: %d %s", res.status, res.body)
+	}
+}

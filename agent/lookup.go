@@ -46,8 +46,13 @@ func (a *Agent) lookup(ctx context.Context, id string, now time.Time) *lookup {
 		l.err = api.Errorf(api.CodeInternal, "%v", err)
 		return l
 	case ok:
-		if !a.link.Refreshed(id, p.Region) {
-			a.refreshInBackground(id)
+		if !a.link.Refreshed(id, p.Region) && a.refreshFirst(ctx, id) {
+			// The control plane sent the profile and its history, which
+			// may hold contacts other agents made while this one was
+			// away: decide on them, not on the copy held from before.
+			if q, fresh, held, err := a.cache.Lookup(id, since, wire.MaxRecentContacts, l.evs[:0]); err == nil && held {
+				p, evs = q, fresh
+			}
 		}
 	default:
 		if p, l.err = a.profile(ctx, id); l.err != nil {

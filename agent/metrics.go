@@ -44,7 +44,7 @@ func newMetrics(a *Agent) *metrics {
 	})
 	m.profileFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Name: "profile_fetches_total",
-		Help: "Profiles the cache did not hold, asked of the control plane, by result (fetched, unknown, offline, error).",
+		Help: "Profiles asked of the control plane: those the cache did not hold, by result (fetched, unknown, offline, error), and held ones refreshed before a session's first decision for them (refreshed).",
 	}, []string{"result"})
 	m.holdoutsDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: ns, Name: "holdouts_dropped_total", Help: "Holdout contacts that could not be logged (outbox full or failing).",

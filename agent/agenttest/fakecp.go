@@ -136,6 +136,7 @@ type FakeControlPlane struct {
 	sessionSeq      int
 	evStreams       map[string]int // open events streams per agent
 	customers       map[string]protocol.Profile
+	histories       map[string][]protocol.ContactEvent // served with the profile (PutHistory)
 	profileRequests int
 	maxEvStreams    int
 
@@ -810,6 +811,23 @@ func (f *FakeControlPlane) PutCustomer(p protocol.Profile) {
 	f.customers[p.ID] = p
 }
 
+// PutHistory makes the fake serve evs as customer id's contact history
+// with its profile, as the control plane sends the ledger's recent
+// contacts (those of other agents too).
+func (f *FakeControlPlane) PutHistory(id string, evs ...protocol.ContactEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.histories == nil {
+		f.histories = map[string][]protocol.ContactEvent{}
+	}
+	f.histories[id] = append([]protocol.ContactEvent{}, evs...)
+}
+
+// history is what the fake sends with id's profile (f.mu held).
+func (f *FakeControlPlane) history(id string) []protocol.ContactEvent {
+	return append([]protocol.ContactEvent{}, f.histories[id]...)
+}
+
 // serveProfiles answers a ProfileGet or Prefetch stream.
 func (f *FakeControlPlane) serveProfiles(s *quic.Stream, fr wire.Frame) {
 	defer func() {
@@ -819,8 +837,10 @@ func (f *FakeControlPlane) serveProfiles(s *quic.Stream, fr wire.Frame) {
 	f.mu.Lock()
 	f.profileRequests++
 	customers := make([]protocol.Profile, 0, len(f.customers))
+	histories := map[string][]protocol.ContactEvent{}
 	for _, p := range f.customers {
 		customers = append(customers, p)
+		histories[p.ID] = f.history(p.ID)
 	}
 	f.mu.Unlock()
 	sort.Slice(customers, func(i, j int) bool { return customers[i].ID < customers[j].ID })
@@ -829,7 +849,7 @@ func (f *FakeControlPlane) serveProfiles(s *quic.Stream, fr wire.Frame) {
 		_ = fr.Decode(&req)
 		for _, p := range customers {
 			if p.ID == req.ID {
-				_ = wire.WriteFrame(s, wire.MsgProfile, &wire.Profile{Profile: p, Contacts: []protocol.ContactEvent{}})
+				_ = wire.WriteFrame(s, wire.MsgProfile, &wire.Profile{Profile: p, Contacts: histories[p.ID]})
 				return
 			}
 		}
@@ -857,7 +877,7 @@ func (f *FakeControlPlane) serveProfiles(s *quic.Stream, fr wire.Frame) {
 	for {
 		page := wire.Profiles{Profiles: []wire.Profile{}}
 		for ; i < len(region) && len(page.Profiles) < limit; i++ {
-			page.Profiles = append(page.Profiles, wire.Profile{Profile: region[i], Contacts: []protocol.ContactEvent{}})
+			page.Profiles = append(page.Profiles, wire.Profile{Profile: region[i], Contacts: histories[region[i].ID]})
 		}
 		if i < len(region) {
 			page.Next = region[i-1].ID

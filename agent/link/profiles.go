@@ -112,8 +112,7 @@ func (l *Link) FetchProfile(ctx context.Context, id string) (*protocol.Profile, 
 // Refreshed reports whether customer id of region was fetched or
 // prefetched during this session: a customer held from before may lack
 // contacts other agents recorded while this one was away, and the agent
-// refreshes it (in the background) the first time it decides for it in a
-// session. Offline, there is nothing to refresh from: true.
+// refreshes it the first time it decides for it in a session. Offline, there is nothing to refresh from: true.
 func (l *Link) Refreshed(id, region string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
