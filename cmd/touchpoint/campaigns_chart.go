@@ -71,6 +71,9 @@ func writeCampaignChart(r *api.CampaignReport, file string) error {
 func funnelPlot(r *api.CampaignReport) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = chartMsg(cpgChartFunnel, r.CampaignID)
+	if r.SampleRatio.Mismatch {
+		p.Title.Text += chartMsg(cpgChartSRM)
+	}
 	p.Y.Label.Text = chartMsg(cpgChartCustomers)
 	p.Y.Min = 0
 	stages := func(g api.CampaignGroup) plotter.Values {

@@ -88,6 +88,18 @@ func TestCLI_CampaignsReportJSONTableAndCharts(t *testing.T) {
 	if u := r.Total.Uplift; u.Absolute == nil || fmt.Sprintf("%.4f", *u.Absolute) != "0.2000" || u.Significant || u.AbsoluteCI == nil || u.AbsoluteCI.Low >= 0 {
 		t.Errorf("uplift %+v", u)
 	}
+	// 5 of 15 held out at 30%: an expected control group of 4.5 is too
+	// small to test.
+	if sr := r.SampleRatio; sr.ExpectedControlShare != 0.3 || sr.ObservedControlShare == nil || *sr.ObservedControlShare != 5.0/15 ||
+		sr.PValue != nil || sr.Mismatch {
+		t.Errorf("sampleRatio %+v", sr)
+	}
+	var raw struct {
+		SampleRatio map[string]any `json:"sampleRatio"`
+	}
+	if err := json.Unmarshal([]byte(out), &raw); err != nil || len(raw.SampleRatio) != 6 || raw.SampleRatio["pValue"] != nil || raw.SampleRatio["mismatch"] != false {
+		t.Errorf("-o json sampleRatio %v, %v", raw.SampleRatio, err)
+	}
 	if len(r.Channels) != 2 || r.Channels[0].Channel != "ivr" || r.Channels[0].Treatment.Targeted != 5 || r.Channels[1].Control.Targeted != 5 {
 		t.Errorf("channels %+v", r.Channels)
 	}
@@ -113,6 +125,9 @@ func TestCLI_CampaignsReportJSONTableAndCharts(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "sample ratio") || strings.Contains(out, "trustworthy") {
+		t.Errorf("a split as asked is flagged:\n%s", out)
+	}
 	b, err = os.ReadFile(svgFile)
 	if err != nil {
 		t.Fatal(err)
@@ -137,5 +152,61 @@ func TestCLI_CampaignsReportJSONTableAndCharts(t *testing.T) {
 	}
 	if _, errs, code := tp(t, url, c.Token, "campaigns", "report"); code == 0 || !strings.Contains(errs, "usage") {
 		t.Errorf("no id: exit %d, %s", code, errs)
+	}
+}
+
+// The user test's campaign as the API reports it: 31 treatment customers
+// against 357 held out at 20%. The table warns before the numbers, says
+// why, and qualifies the "significant" uplift, in both languages.
+func TestCLI_CampaignsReportWarnsOfSampleRatioMismatch(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	r := &api.CampaignReport{CampaignID: "lost-logs", ControlGroupPercent: 20, Offers: []string{"retain-10"}, Index: 9,
+		SampleRatio: api.CampaignSampleRatio{ExpectedControlShare: 0.2, ObservedControlShare: f(357.0 / 388), ChiSquare: f(1257.48),
+			PValue: f(1.97e-275), Alpha: 0.001, Mismatch: true},
+		Total: api.CampaignResults{
+			Treatment: api.CampaignGroup{Targeted: 31, Accepted: 16, SuccessRate: f(16.0 / 31)},
+			Control:   api.CampaignGroup{Targeted: 357, Accepted: 0, SuccessRate: f(0)},
+			Uplift:    api.CampaignUplift{Absolute: f(16.0 / 31), AbsoluteCI: &api.Interval{Low: 0.34, High: 0.67}, Significant: true},
+		}}
+	e := func(lang string) *env { return &env{lang: lang} }
+	for _, tc := range []struct {
+		lang string
+		want []string
+	}{
+		{"en", []string{
+			"WARNING: sample ratio mismatch: control is 92.0% of the 388 targeted customers, controlGroupPercent 20% expects 20.0% (chi-square test, p = 2e-275)",
+			"some decisions' presentations were not logged",
+			"the uplift below is not trustworthy",
+			"significant (not trustworthy: sample ratio mismatch)",
+		}},
+		{"zh", []string{
+			"警告：样本比例失衡：对照组占 388 位目标客户的 92.0%，而对照组比例 20% 应为 20.0%（卡方检验，p = 2e-275）",
+			"部分决策的展示未被记录",
+			"显著（不可信：样本比例失衡）",
+		}},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := (&env{stdout: &b, lang: tc.lang}).printCampaignReport(r); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("table lacks %q:\n%s", w, out)
+				}
+			}
+			if header := e(tc.lang).campMsg(cpgHdrMetric); strings.Index(out, tc.want[0]) > strings.Index(out, header) {
+				t.Errorf("the warning comes after the numbers:\n%s", out)
+			}
+		})
+	}
+	r.SampleRatio.Mismatch = false
+	var b bytes.Buffer
+	if err := (&env{stdout: &b, lang: "en"}).printCampaignReport(r); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); strings.Contains(out, "sample ratio") || strings.Contains(out, "trustworthy") {
+		t.Errorf("no mismatch, yet a warning:\n%s", out)
 	}
 }

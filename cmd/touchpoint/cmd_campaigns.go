@@ -81,9 +81,15 @@ func (e *env) printCampaignReport(r *api.CampaignReport) error {
 	if r.UnknownOffers > 0 {
 		fmt.Fprintln(e.stdout, e.campMsg(cpgUnknownOffers, r.UnknownOffers))
 	}
+	t, c := r.Total.Treatment, r.Total.Control
+	if sr := r.SampleRatio; sr.Mismatch && sr.ObservedControlShare != nil && sr.PValue != nil {
+		fmt.Fprintln(e.stdout)
+		fmt.Fprintln(e.stdout, e.campMsg(cpgSRMWarning, *sr.ObservedControlShare*100, t.Targeted+c.Targeted,
+			r.ControlGroupPercent, sr.ExpectedControlShare*100, pValue(*sr.PValue)))
+		fmt.Fprintln(e.stdout, e.campMsg(cpgSRMCause))
+	}
 	fmt.Fprintln(e.stdout)
 
-	t, c := r.Total.Treatment, r.Total.Control
 	tw := e.table()
 	fmt.Fprintf(tw, "%s\t%s\t%s\n", e.campMsg(cpgHdrMetric), e.campMsg(cpgHdrTreatment), e.campMsg(cpgHdrControl))
 	row := func(k campKey, tv, cv string) { fmt.Fprintf(tw, "%s\t%s\t%s\n", e.campMsg(k), tv, cv) }
@@ -108,6 +114,8 @@ func (e *env) printCampaignReport(r *api.CampaignReport) error {
 	}
 	if u.Absolute == nil {
 		sig = ""
+	} else if r.SampleRatio.Mismatch {
+		sig += e.campMsg(cpgSRMUntrustworthy)
 	}
 	fmt.Fprintln(e.stdout, e.campMsg(cpgUpliftAbs, e.points(u.Absolute), e.pointsCI(u.AbsoluteCI), sig))
 	fmt.Fprintln(e.stdout, e.campMsg(cpgUpliftRel, e.signedPct(u.Relative), e.signedPctCI(u.RelativeCI)))
@@ -148,6 +156,15 @@ func (e *env) printCampaignReport(r *api.CampaignReport) error {
 		}
 	}
 	return nil
+}
+
+// pValue prints a p-value after "p": "= 0.00042", "< 1e-300" (the
+// smallest a float64 holds, near enough).
+func pValue(p float64) string {
+	if p < 1e-300 {
+		return "< 1e-300"
+	}
+	return fmt.Sprintf("= %.2g", p)
 }
 
 func count(n int64) string  { return fmt.Sprintf("%d", n) }

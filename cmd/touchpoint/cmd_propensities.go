@@ -16,8 +16,9 @@ func propensitiesCommand(e *env) *cli.Command {
 		Usage: "adaptive propensity: learn each offer's acceptance rate per segment from the ledger and push it to the agents",
 		Subcommands: []*cli.Command{{
 			Name: "learn",
-			Usage: "count the ledger's offer outcomes per (offer, segment) into Beta posteriors and apply them as the catalogue's " +
-				"PropensityTable \"default\", which agents arbitrate with",
+			Usage: "count each offer's presentations, and the customers' acceptances that follow them, per (offer, segment) into " +
+				"Beta posteriors and apply them as the catalogue's PropensityTable \"default\", which agents arbitrate with " +
+				"(acceptances never presented, and held-out customers' events of the campaign, do not count)",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "segment-field", Value: "rfmSegment", Usage: "profile `FIELD` whose value is the customer's segment"},
 				&cli.Float64Flag{Name: "prior-strength", Usage: "the prior's weight in `CONTACTS` (default 2)"},

@@ -40,6 +40,7 @@ func buildCampaignReport(c fsm.CampaignCounts) api.CampaignReport {
 		Channels: make([]api.CampaignChannel, len(c.Channels)),
 		Days:     make([]api.CampaignDay, len(c.Days)),
 	}
+	r.SampleRatio = sampleRatio(c.Campaign.ControlGroupPercent, c.Treatment.Targeted, c.Control.Targeted)
 	if r.Offers == nil {
 		r.Offers = []string{}
 	}
@@ -54,6 +55,21 @@ func buildCampaignReport(c fsm.CampaignCounts) api.CampaignReport {
 		r.Days[i] = api.CampaignDay{Day: d.Day, Treatment: dayGroup(d.Treatment), Control: dayGroup(d.Control)}
 	}
 	return r
+}
+
+// sampleRatio tests the groups' sizes against the control percentage as
+// the catalogue holds it now (the ledger does not say what it was when
+// each customer was assigned).
+func sampleRatio(controlPercent float64, treatment, control int64) api.CampaignSampleRatio {
+	sr := campaign.CheckSampleRatio(treatment, control, controlPercent/100)
+	return api.CampaignSampleRatio{
+		ExpectedControlShare: sr.ExpectedControlShare,
+		ObservedControlShare: opt(sr.ObservedControlShare, sr.ObservedControlShareOK),
+		ChiSquare:            opt(sr.ChiSquare, sr.Tested),
+		PValue:               opt(sr.PValue, sr.Tested),
+		Alpha:                campaign.SRMAlpha,
+		Mismatch:             sr.Mismatch,
+	}
 }
 
 func campaignResults(t, c fsm.CampaignGroupCounts) api.CampaignResults {

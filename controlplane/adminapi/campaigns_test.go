@@ -97,6 +97,9 @@ func TestCampaignReport_HandComputedCaseThroughTheAPI(t *testing.T) {
 	if r.Index == 0 || r.Confidence != 0.95 || r.Methods.AbsoluteUplift != "newcombe-hybrid-score" || r.FirstEvent == nil {
 		t.Errorf("report header %+v", r)
 	}
+	if sr := r.SampleRatio; sr.ExpectedControlShare != 0.5 || !near(sr.ObservedControlShare, 0.5) || !near(sr.ChiSquare, 0) || !near(sr.PValue, 1) || sr.Mismatch {
+		t.Errorf("1000 against 1000 at 50%%: sampleRatio %+v", sr)
+	}
 
 	_, err = admin.CampaignReport(ctx, "no-such-campaign", false)
 	if ae := wantCode(t, "unknown campaign", err, api.CodeNotFound); ae.Status != http.StatusNotFound {
@@ -104,4 +107,82 @@ func TestCampaignReport_HandComputedCaseThroughTheAPI(t *testing.T) {
 	}
 	_, err = roleClient(t, c, 0, api.RoleViewer).CampaignReport(ctx, "winback", false)
 	wantCode(t, "viewer", err, api.CodeForbidden)
+}
+
+// The user test's campaign: 20% held out, but the kiosk logged only 31
+// presentations against 357 holdouts the agent logged at decision time.
+// The uplift reads as significant; the sample ratio test says why it is
+// not to be trusted. The other campaigns split as asked, or have no split
+// to test (0% and 100%, each with a few customers from before their
+// percentage changed), and are not flagged.
+func TestCampaignReport_SampleRatioMismatch(t *testing.T) {
+	c := cptest.New(t, 1)
+	ctx := context.Background()
+	docs := `kind: Offer
+id: retain-10
+category: retention
+value: 60
+cost: 5
+`
+	for _, cp := range []struct {
+		id      string
+		percent int
+	}{{"lost-logs", 20}, {"healthy", 20}, {"none-held", 0}, {"all-held", 100}} {
+		docs += fmt.Sprintf("---\nkind: Campaign\nid: %s\noffers: [retain-10]\ncontrolGroupPercent: %d\n", cp.id, cp.percent)
+	}
+	if _, err := c.Client(0).Apply(ctx, []byte(docs), "application/yaml"); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	var evs []protocol.ContactEvent
+	add := func(campaign string, n int, outcome string) {
+		for i := range n {
+			evs = append(evs, protocol.ContactEvent{Time: at.Add(time.Duration(len(evs)) * time.Second), CustomerID: fmt.Sprintf("%s-%s-%d", campaign, outcome, i),
+				Channel: "kiosk", Type: protocol.ContactOffer, Outcome: outcome, CampaignID: campaign, OfferID: "retain-10"})
+			if outcome == protocol.OutcomePresented && i%2 == 0 {
+				evs = append(evs, evs[len(evs)-1])
+				evs[len(evs)-1].Outcome = protocol.OutcomeAccepted
+			}
+		}
+	}
+	add("lost-logs", 31, protocol.OutcomePresented)
+	add("lost-logs", 357, protocol.OutcomeHoldout)
+	add("healthy", 790, protocol.OutcomePresented)
+	add("healthy", 210, protocol.OutcomeHoldout)
+	add("none-held", 500, protocol.OutcomePresented)
+	add("none-held", 12, protocol.OutcomeHoldout)
+	add("all-held", 9, protocol.OutcomePresented)
+	add("all-held", 500, protocol.OutcomeHoldout)
+	ingestAs(t, c, "kiosk-1", evs)
+
+	analyst := roleClient(t, c, 0, api.RoleAnalyst)
+	for _, tc := range []struct {
+		id               string
+		expected, actual float64
+		tested, mismatch bool
+	}{
+		{"lost-logs", 0.2, 357.0 / 388, true, true},
+		{"healthy", 0.2, 0.21, true, false},
+		{"none-held", 0, 12.0 / 512, false, false},
+		{"all-held", 1, 500.0 / 509, false, false},
+	} {
+		r, err := analyst.CampaignReport(ctx, tc.id, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr := r.SampleRatio
+		if sr.ExpectedControlShare != tc.expected || sr.ObservedControlShare == nil || math.Abs(*sr.ObservedControlShare-tc.actual) > 1e-12 ||
+			(sr.PValue != nil) != tc.tested || (sr.ChiSquare != nil) != tc.tested || sr.Mismatch != tc.mismatch || sr.Alpha != 0.001 {
+			t.Errorf("%s: sampleRatio %+v, want expected %v observed %v tested %v mismatch %v", tc.id, sr, tc.expected, tc.actual, tc.tested, tc.mismatch)
+		}
+		if sr.PValue == nil {
+			continue
+		}
+		if tc.mismatch && (*sr.PValue >= 0.001 || !r.Total.Uplift.Significant) {
+			t.Errorf("%s: p %v, significant %v: the mismatch should be what makes a 'significant' uplift suspect", tc.id, *sr.PValue, r.Total.Uplift.Significant)
+		}
+		if tc.id == "healthy" && math.Abs(*sr.PValue-0.4291953) > 1e-6 { // χ² = 10²/200 + 10²/800 = 0.625, p = erfc(√0.3125)
+			t.Errorf("healthy: p %v, want 0.4291953", *sr.PValue)
+		}
+	}
 }

@@ -14,9 +14,12 @@ import (
 )
 
 // POST /v1/propensities/learn is the adaptive-propensity job: read every
-// profile's segment and every ledger event that names an offer, count
-// them into a Beta posterior per (offer, segment) with each offer's
-// catalogue propensity as the prior (analytics/propensity), and apply the
+// profile's segment and stream the ledger, customer by customer, through
+// a propensity.Learner, which counts each presentation of an offer and
+// whether the customer accepted it after into a Beta posterior per
+// (offer, segment) with each offer's catalogue propensity as the prior
+// (analytics/propensity; acceptances never presented and held-out
+// customers' events of the campaign count for nothing), and apply the
 // table as the catalogue's PropensityTable "default", which every agent
 // receives with the catalogue and arbitrates with.
 
@@ -89,23 +92,33 @@ func (s *Server) learn(ctx context.Context, q *request, req api.PropensitiesLear
 		}
 		cfg.Propensity[offer.ID] = offer.EffectivePropensity()
 	}
-	var contacts []propensity.Contact
+	// The ledger streams past customer by customer, each one's events in
+	// time order, as the learner wants them: memory is the arms and one
+	// customer's events.
+	learner, err := propensity.NewLearner(cfg)
+	if err != nil {
+		return nil, fieldError("priorStrength", "%v", err)
+	}
+	events := 0
 	seen := map[string]bool{}
 	err = st.EachContact(func(ev *protocol.ContactEvent) error {
-		if ev.OfferID == "" {
-			return nil
+		if ev.OfferID == "" && ev.Outcome != protocol.OutcomeHoldout {
+			return nil // a transaction, an inquiry: nothing to learn from
 		}
 		seg := segs[ev.CustomerID]
-		seen[seg] = true
-		contacts = append(contacts, propensity.Contact{OfferID: ev.OfferID, Segment: seg, Outcome: ev.Outcome, DecisionID: ev.DecisionID})
-		return nil
+		if ev.OfferID != "" {
+			events++
+			seen[seg] = true
+		}
+		return learner.Add(propensity.Event{CustomerID: ev.CustomerID, CampaignID: ev.CampaignID, OfferID: ev.OfferID,
+			Segment: seg, Outcome: ev.Outcome, DecisionID: ev.DecisionID})
 	})
 	if err != nil {
 		return nil, api.Errorf(api.CodeInternal, "read the ledger: %v", err)
 	}
-	tab, err := propensity.BuildTable(contacts, cfg)
+	tab, err := learner.Table()
 	if err != nil {
-		return nil, fieldError("priorStrength", "%v", err)
+		return nil, api.Errorf(api.CodeInternal, "learn: %v", err)
 	}
 	var counted int64
 	for _, a := range tab.Arms {
@@ -123,7 +136,7 @@ func (s *Server) learn(ctx context.Context, q *request, req api.PropensitiesLear
 		return nil, err // a bad exploreBelow, or a table past the size limit
 	}
 	d := docs[0]
-	out := &api.PropensitiesLearnResult{Events: len(contacts), Segments: len(seen), Table: d.JSON, DryRun: req.DryRun}
+	out := &api.PropensitiesLearnResult{Events: events, Segments: len(seen), Table: d.JSON, DryRun: req.DryRun}
 	if req.DryRun {
 		return out, nil
 	}

@@ -148,10 +148,14 @@ func TestPropensities_LeaderLearnsPeriodicallyOnlyWhenOutcomesChange(t *testing.
 	}
 	seq := uint64(0)
 	ingest := func(outcome string) {
-		seq++
-		ev := protocol.ContactEvent{AgentID: "kiosk-1", Seq: seq, Time: time.Now().UTC(), CustomerID: "C1", Channel: "kiosk",
-			Type: protocol.ContactOffer, Outcome: outcome, OfferID: "retain-10", DecisionID: fmt.Sprintf("d%d", seq)}
-		cmd, err := fsm.Encode(fsm.CmdEventsIngest, 0, fsm.Envelope{Time: time.Now().UnixNano()}, fsm.EventsIngest{AgentID: "kiosk-1", Events: []protocol.ContactEvent{ev}})
+		// A presentation and its outcome, under one decision id: an
+		// outcome never presented counts for nothing.
+		seq += 2
+		ev := protocol.ContactEvent{AgentID: "kiosk-1", Seq: seq - 1, Time: time.Now().UTC(), CustomerID: "C1", Channel: "kiosk",
+			Type: protocol.ContactOffer, Outcome: protocol.OutcomePresented, OfferID: "retain-10", DecisionID: fmt.Sprintf("d%d", seq)}
+		out := ev
+		out.Seq, out.Outcome = seq, outcome
+		cmd, err := fsm.Encode(fsm.CmdEventsIngest, 0, fsm.Envelope{Time: time.Now().UnixNano()}, fsm.EventsIngest{AgentID: "kiosk-1", Events: []protocol.ContactEvent{ev, out}})
 		if err != nil {
 			t.Fatal(err)
 		}

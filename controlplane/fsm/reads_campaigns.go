@@ -25,7 +25,10 @@ import (
 //
 //   - a customer is assigned by their first event of C (campaignId = C): to
 //     control if its outcome is holdout, else to treatment, on that event's
-//     channel and UTC day; the customer stays there (intention to treat);
+//     channel and UTC day; the customer stays there (control is every
+//     held-out decision, treatment every customer with a logged contact:
+//     not an intention-to-treat split, so the report tests the groups'
+//     sample ratio; docs/CAMPAIGNS.md, "Who is in each group");
 //   - contacted: a non-holdout event of C; presented: one of type offer;
 //   - accepted: an accepted event of C, or of an offer in O under any or no
 //     campaign, at or after assignment — the only way a held-out customer

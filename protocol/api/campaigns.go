@@ -34,10 +34,38 @@ type CampaignReport struct {
 	MixedCustomers int64 `json:"mixedCustomers"`
 	// UnknownOffers counts contacts and acceptances naming an offer the
 	// catalogue does not hold (no cost or catalogue value).
-	UnknownOffers int64             `json:"unknownOffers"`
-	Total         CampaignResults   `json:"total"`
-	Channels      []CampaignChannel `json:"channels"`
-	Days          []CampaignDay     `json:"days"`
+	UnknownOffers int64 `json:"unknownOffers"`
+	// SampleRatio tests the total groups' sizes against
+	// controlGroupPercent; when it finds a mismatch the uplift is not
+	// trustworthy.
+	SampleRatio CampaignSampleRatio `json:"sampleRatio"`
+	Total       CampaignResults     `json:"total"`
+	Channels    []CampaignChannel   `json:"channels"`
+	Days        []CampaignDay       `json:"days"`
+}
+
+// CampaignSampleRatio is the sample-ratio-mismatch test of the total
+// groups: the control group's share of the targeted customers against
+// controlGroupPercent as it is now, by a chi-square goodness-of-fit test
+// (1 degree of freedom). docs/CAMPAIGNS.md says when it is not run and how
+// to read it.
+type CampaignSampleRatio struct {
+	// ExpectedControlShare is controlGroupPercent / 100.
+	ExpectedControlShare float64 `json:"expectedControlShare"`
+	// ObservedControlShare is control targeted / all targeted (null:
+	// nobody targeted).
+	ObservedControlShare *float64 `json:"observedControlShare"`
+	// ChiSquare and PValue are null when the test was not run (a control
+	// percentage of 0 or 100, or too few customers).
+	ChiSquare *float64 `json:"chiSquare"`
+	PValue    *float64 `json:"pValue"`
+	// Alpha is the threshold: a p-value below it is a mismatch (0.001).
+	Alpha float64 `json:"alpha"`
+	// Mismatch: the groups are not the split the control percentage
+	// makes, most likely because decisions whose presentations were not
+	// logged are missing from the treatment group. The uplift is then
+	// not trustworthy.
+	Mismatch bool `json:"mismatch"`
 }
 
 // CampaignMethods names how the intervals are computed.

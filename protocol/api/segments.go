@@ -106,9 +106,9 @@ type PropensitiesLearnRequest struct {
 	// SegmentField is the profile field whose value is the segment
 	// (default rfmSegment, which `segments run` writes).
 	SegmentField string `json:"segmentField,omitempty"`
-	// PriorStrength is the prior's weight in contacts (default 2).
+	// PriorStrength is the prior's weight in presentations (default 2).
 	PriorStrength float64 `json:"priorStrength,omitempty"`
-	// ExploreBelow: arms with fewer contacts are Thompson-sampled at each
+	// ExploreBelow: arms with fewer presentations are Thompson-sampled at each
 	// decision (0: 100; -1: never).
 	ExploreBelow int64 `json:"exploreBelow,omitempty"`
 	DryRun       bool  `json:"dryRun,omitempty"`

@@ -45,20 +45,25 @@ type simResult struct {
 // offer's posterior (from the last table pushed) and presents the
 // largest; the customer accepts with the offer's true rate. Every
 // contact is logged as a presented event and its final outcome under one
-// decision id, and one round in ten also logs a holdout event, which must
-// not count.
+// decision id; one round in ten, another customer is held out of the
+// campaign and accepts a random offer anyway, which must not count.
 func simulate(t *testing.T, seed uint64) simResult {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 0xc0ffee))
-	var ledger []Contact
+	var ledger []Event
 	for s, seg := range simSegments {
 		for o, offer := range simOffers[:4] {
-			for range simHistory {
+			for i := range simHistory {
 				out := protocol.OutcomeDeclined
 				if r.Float64() < simRates[s][o] {
 					out = protocol.OutcomeAccepted
 				}
-				ledger = append(ledger, Contact{OfferID: offer, Segment: seg, Outcome: out})
+				// Presented, then the outcome without a decision id: the
+				// acceptance joins the customer's latest presentation.
+				c := Event{CustomerID: fmt.Sprintf("past-%s-%s-%d", seg, offer, i), CampaignID: "sim", OfferID: offer, Segment: seg, Outcome: protocol.OutcomePresented}
+				ledger = append(ledger, c)
+				c.Outcome = out
+				ledger = append(ledger, c)
 			}
 		}
 	}
@@ -95,14 +100,18 @@ func simulate(t *testing.T, seed uint64) simResult {
 			}
 		}
 		id := fmt.Sprintf("d%d", round)
-		ledger = append(ledger, Contact{OfferID: simOffers[o], Segment: simSegments[s], Outcome: protocol.OutcomePresented, DecisionID: id})
-		out := failures[r.IntN(len(failures))]
+		ev := Event{CustomerID: "c" + id, CampaignID: "sim", OfferID: simOffers[o], Segment: simSegments[s], Outcome: protocol.OutcomePresented, DecisionID: id}
+		ledger = append(ledger, ev)
+		ev.Outcome = failures[r.IntN(len(failures))]
 		if r.Float64() < rate {
-			out = protocol.OutcomeAccepted
+			ev.Outcome = protocol.OutcomeAccepted
 		}
-		ledger = append(ledger, Contact{OfferID: simOffers[o], Segment: simSegments[s], Outcome: out, DecisionID: id})
+		ledger = append(ledger, ev)
 		if round%10 == 0 {
-			ledger = append(ledger, Contact{OfferID: simOffers[r.IntN(5)], Segment: simSegments[s], Outcome: protocol.OutcomeHoldout, DecisionID: "h" + id})
+			held := Event{CustomerID: "h" + id, CampaignID: "sim", OfferID: simOffers[r.IntN(5)], Segment: simSegments[s], Outcome: protocol.OutcomeHoldout, DecisionID: "h" + id}
+			ledger = append(ledger, held)
+			held.Outcome = protocol.OutcomeAccepted
+			ledger = append(ledger, held)
 		}
 	}
 	var err error
@@ -162,8 +171,9 @@ func TestThompson_SimulatedCustomerBase(t *testing.T) {
 			if tested < 3 {
 				t.Errorf("only %d arms reached 300 contacts", tested)
 			}
-			// The table counts one contact per round (presented+final
-			// joined, holdouts dropped) on top of the history.
+			// The table counts one trial per round (presented and its
+			// outcome joined; the held-out customers' acceptances
+			// dropped) on top of the history.
 			var n int64
 			for _, a := range res.table.Arms {
 				n += a.N
