@@ -132,6 +132,10 @@ func FingerprintCert(der []byte) [32]byte {
 	return sha256.Sum256(der)
 }
 
+// ErrOtherCA is VerifyPeerFingerprint's error when no certificate the
+// peer presents is the pinned CA: the peer belongs to another cluster.
+var ErrOtherCA = errors.New("no presented certificate matches the CA fingerprint")
+
 // VerifyPeerFingerprint returns a tls.Config.VerifyPeerCertificate callback
 // with which an agent authenticates the control plane on first contact,
 // knowing only the CA fingerprint from its join token. Use it with
@@ -177,7 +181,7 @@ func VerifyPeerFingerprint(fp [32]byte) func(rawCerts [][]byte, _ [][]*x509.Cert
 			}
 		}
 		if pinned == nil {
-			return fmt.Errorf("verify peer: no presented certificate matches the CA fingerprint %x", fp[:8])
+			return fmt.Errorf("verify peer: %w %x", ErrOtherCA, fp[:8])
 		}
 		roots := x509.NewCertPool()
 		roots.AddCert(pinned)

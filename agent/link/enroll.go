@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -47,11 +49,23 @@ func (l *Link) enroll(ctx context.Context, tr *quic.Transport) error {
 		return fmt.Errorf("enroll: generate key: %w", err)
 	}
 	bo := newBackoff(l.cfg.BackoffMin, l.cfg.BackoffMax)
+	otherCA := map[string]bool{} // servers that presented another cluster's CA, since one did not
 	for {
 		addr := l.pickServer()
 		l.setState(StateEnrolling, addr, "")
 		l.log.Info("enrolling", "server", addr, "token", *l.token)
 		enrolled, err := l.enrollOnce(ctx, tr, addr, key)
+		var oc *otherClusterError
+		if errors.As(err, &oc) {
+			otherCA[addr] = true
+			if l.allServersIn(otherCA) {
+				err = &api.Error{Code: api.CodeWrongCluster, Message: fmt.Sprintf(
+					"every control-plane node given (%s) belongs to another cluster than the one the join token is for: check --control-plane, or mint the token on this cluster (touchpoint fleet token)",
+					strings.Join(l.dialList(), ", "))}
+			}
+		} else {
+			clear(otherCA)
+		}
 		if err == nil {
 			if err = l.finishEnrollment(key, enrolled); err == nil {
 				l.setError(nil)
@@ -90,14 +104,23 @@ func (l *Link) enrollOnce(ctx context.Context, tr *quic.Transport, addr string, 
 		NextProtos: []string{wire.ALPN},
 		ServerName: host,
 		// The standard checks are replaced, not skipped: the callback
-		// verifies the chain against the pinned CA. No session cache:
-		// resumed sessions would skip the callback.
-		InsecureSkipVerify:    true,
-		VerifyPeerCertificate: protocol.VerifyPeerFingerprint(l.token.CAFingerprint),
-		Time:                  l.cfg.Now,
+		// (VerifyPeerCertificate, below) verifies the chain against the
+		// pinned CA. No session cache: resumed sessions would skip the
+		// callback.
+		InsecureSkipVerify: true,
+		Time:               l.cfg.Now,
+	}
+	var otherCA atomic.Bool // the node presented another cluster's CA
+	tlsConf.VerifyPeerCertificate = func(raw [][]byte, chains [][]*x509.Certificate) error {
+		err := protocol.VerifyPeerFingerprint(l.token.CAFingerprint)(raw, chains)
+		otherCA.Store(errors.Is(err, protocol.ErrOtherCA))
+		return err
 	}
 	conn, err := l.dial(ctx, tr, addr, tlsConf)
 	if err != nil {
+		if otherCA.Load() {
+			return nil, &otherClusterError{addr: addr, err: err}
+		}
 		return nil, fmt.Errorf("enroll with %s: %w", addr, err)
 	}
 	defer conn.CloseWithError(codeOK, "enrollment done")
@@ -138,6 +161,37 @@ func (l *Link) enrollOnce(ctx context.Context, tr *quic.Transport, addr string, 
 		return nil, fmt.Errorf("enroll with %s: %w", addr, decodeError(f))
 	}
 	return nil, fmt.Errorf("enroll with %s: unexpected %s frame", addr, f.Type)
+}
+
+// otherClusterError is an enrollment connection whose node presented
+// another cluster's CA than the join token pins.
+type otherClusterError struct {
+	addr string
+	err  error
+}
+
+func (e *otherClusterError) Error() string {
+	return fmt.Sprintf("enroll with %s: the node belongs to another cluster than the join token's: %v", e.addr, e.err)
+}
+
+func (e *otherClusterError) Unwrap() error { return e.err }
+
+// allServersIn reports whether every server the link would try is in set.
+func (l *Link) allServersIn(set map[string]bool) bool {
+	list := l.dialList()
+	for _, s := range list {
+		if !set[s] {
+			return false
+		}
+	}
+	return len(list) > 0
+}
+
+// dialList is dialListLocked, taking the lock.
+func (l *Link) dialList() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dialListLocked()
 }
 
 // finishEnrollment checks what the node issued and persists it.

@@ -233,35 +233,49 @@ func TestLink_EnrollmentRefusals(t *testing.T) {
 		a.run()
 		agenttest.WaitFor(t, 10*time.Second, "enrollment", func() bool { return a.link.Enrolled() })
 	}
+	other := agenttest.Start(t, agenttest.Config{}).JoinToken(time.Hour, 1) // another cluster's token
 	tests := []struct {
-		name  string
-		token string
-		want  api.Code
+		name    string
+		token   string
+		servers []string // default: the fake alone
+		want    api.Code
 	}{
-		{"expired", fake.JoinToken(-time.Minute, 1), agenttest.CodeTokenInvalid},
-		{"spent", spent, agenttest.CodeTokenInvalid},
-		{"unknown", agenttest.Start(t, agenttest.Config{}).JoinToken(time.Hour, 1), ""}, // another CA: the pin fails, retried
+		{"expired", fake.JoinToken(-time.Minute, 1), nil, agenttest.CodeTokenInvalid},
+		{"spent", spent, nil, agenttest.CodeTokenInvalid},
+		// Every node given presents another CA than the token pins: the
+		// token or the addresses are another cluster's, and asking again
+		// cannot help.
+		{"another cluster's", other, nil, api.CodeWrongCluster},
+		// One of two does: the other may be the token's cluster, once it
+		// answers, so the agent keeps trying.
+		{"another cluster's, and a node not answering", other, []string{fake.Addr(), "127.0.0.1:1"}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			a := mustOpen(t, dir, newConfig(t, dir, []string{fake.Addr()}, tc.token))
+			servers := tc.servers
+			if servers == nil {
+				servers = []string{fake.Addr()}
+			}
+			a := mustOpen(t, dir, newConfig(t, dir, servers, tc.token))
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			err := a.link.Run(ctx)
 			if tc.want == "" {
-				// A node that is not the token's cluster is never trusted;
-				// the agent keeps trying (other servers may be right).
+				// A node that is not the token's cluster is never trusted.
 				if err != nil || a.link.Enrolled() {
 					t.Fatalf("run: %v, enrolled %v", err, a.link.Enrolled())
 				}
-				if st := a.link.Status(); !strings.Contains(st.LastError, "fingerprint") {
+				if st := a.link.Status(); !strings.Contains(st.LastError, "another cluster") && !strings.Contains(st.LastError, "127.0.0.1:1") {
 					t.Fatalf("last error: %q", st.LastError)
 				}
 				return
 			}
 			if api.CodeOf(err) != tc.want {
 				t.Fatalf("run: %v (code %s), want %s", err, api.CodeOf(err), tc.want)
+			}
+			if tc.want == api.CodeWrongCluster && !strings.Contains(err.Error(), "belongs to another cluster than the one the join token is for") {
+				t.Fatalf("wrong cluster: %v", err)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "identity", "agent.crt")); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("a refused agent holds a certificate: %v", err)

@@ -50,6 +50,11 @@ const (
 	// refuses a revoked id; an agent told it is revoked refuses contacts,
 	// which could never reach the ledger.
 	CodeRevoked Code = "revoked"
+	// CodeWrongCluster: every control-plane node an agent reached for
+	// enrollment presented another cluster's CA than the one its join
+	// token names: a token from another cluster, or addresses of another
+	// cluster's nodes. Asking again cannot help.
+	CodeWrongCluster Code = "wrong_cluster"
 )
 
 // HTTPStatus is the status code an error with this code is served with.
