@@ -200,6 +200,9 @@ func (l *Link) finishEnrollment(key *ecdsa.PrivateKey, e *wire.Enrolled) error {
 	if err != nil {
 		return fmt.Errorf("enrollment answer refused: %w", err)
 	}
+	if err := saveRole(l.cfg.Dir, role{Site: l.cfg.Site, Channel: l.cfg.Channel}); err != nil {
+		return err
+	}
 	if err := saveIdentity(l.cfg.Dir, id); err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ const (
 	fileKeys     = "gossip.keys"    // JSON {"keys": [base64…]}, primary first, 0600
 	fileServers  = "servers.json"   // JSON {"servers": [wire.ServerInfo…]}
 	fileResetKey = "quic.reset.key" // 32 random bytes, 0600
+	fileRole     = "role.json"      // JSON {"site","channel"} the agent enrolled with
 	agentURI     = "touchpoint://agent/"
 )
 
@@ -153,6 +154,47 @@ func saveIdentity(dir string, id *identity) error {
 		if err := writeFileAtomic(filepath.Join(dir, f.name), b, f.perm); err != nil {
 			return fmt.Errorf("persist identity: %w", err)
 		}
+	}
+	return nil
+}
+
+// role is the site and channel an agent enrolled with: the fleet registry
+// holds them, and the ledger records them with every contact.
+type role struct {
+	Site    string `json:"site"`
+	Channel string `json:"channel"`
+}
+
+// checkRole compares the site and channel an agent is started with to
+// those it enrolled with (role.json), and refuses a change: the registry
+// would go on naming the old ones while the ledger records the new. A
+// directory enrolled before role.json existed records the ones given now.
+func checkRole(dir string, now role) error {
+	b, err := os.ReadFile(filepath.Join(dir, fileRole))
+	if errors.Is(err, fs.ErrNotExist) {
+		return saveRole(dir, now)
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", fileRole, err)
+	}
+	var was role
+	if err := json.Unmarshal(b, &was); err != nil {
+		return fmt.Errorf("read %s: %w", fileRole, err)
+	}
+	if was != now {
+		return fmt.Errorf("this agent enrolled as site %q, channel %q, and is started as site %q, channel %q: an agent keeps the site and channel it enrolled with (the fleet registry names them, the ledger records them). Start it with --site %s --channel %s, or enroll the box under a new agent id with a new data directory",
+			was.Site, was.Channel, now.Site, now.Channel, was.Site, was.Channel)
+	}
+	return nil
+}
+
+func saveRole(dir string, r role) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, fileRole), b, 0o644); err != nil {
+		return fmt.Errorf("persist %s: %w", fileRole, err)
 	}
 	return nil
 }

@@ -276,6 +276,9 @@ func New(cfg Config, c Cache, ob Outbox) (*Link, error) {
 	switch {
 	case id != nil:
 		l.id = id
+		if err := checkRole(cfg.Dir, role{Site: cfg.Site, Channel: cfg.Channel}); err != nil {
+			return nil, fmt.Errorf("new link: %w", err)
+		}
 		if token != "" {
 			l.log.Info("agent is enrolled: join token ignored", "dir", cfg.Dir)
 		}

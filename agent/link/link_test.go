@@ -180,7 +180,7 @@ func TestLink_EnrollsPersistsIdentityAndRestartsWithoutToken(t *testing.T) {
 		t.Fatalf("keyring after enrollment: %v", k)
 	}
 	idDir := filepath.Join(dir, "identity")
-	for name, secret := range map[string]bool{"agent.key": true, "agent.crt": false, "ca.crt": false, "gossip.keys": true, "servers.json": false, "quic.reset.key": true} {
+	for name, secret := range map[string]bool{"agent.key": true, "agent.crt": false, "ca.crt": false, "gossip.keys": true, "servers.json": false, "quic.reset.key": true, "role.json": false} {
 		fi, err := os.Stat(filepath.Join(idDir, name))
 		if err != nil {
 			t.Fatalf("identity file: %v", err)
@@ -213,6 +213,19 @@ func TestLink_EnrollsPersistsIdentityAndRestartsWithoutToken(t *testing.T) {
 	}
 	if n := len(fake.Enrollments()); n != 1 {
 		t.Fatalf("%d enrollments after restarts", n)
+	}
+	// Another channel or site is refused: the fleet registry would go on
+	// naming the enrolled ones while the ledger recorded the new.
+	for _, change := range []func(*link.Config){
+		func(c *link.Config) { c.Channel = "ivr" },
+		func(c *link.Config) { c.Site = "other-site" },
+	} {
+		cfg := newConfig(t, dir, []string{fake.Addr()}, "")
+		change(&cfg)
+		if _, err := link.New(cfg, fakeCache{}, fakeOutbox{}); err == nil || !strings.Contains(err.Error(), `enrolled as site "store-042", channel "kiosk"`) ||
+			!strings.Contains(err.Error(), "--site store-042 --channel kiosk") {
+			t.Fatalf("restart as %s at %s: %v", cfg.Channel, cfg.Site, err)
+		}
 	}
 	if again, _ := os.ReadFile(filepath.Join(idDir, "quic.reset.key")); !bytes.Equal(again, resetKey) || len(resetKey) != 32 {
 		t.Fatal("the QUIC reset key changed across restarts")
