@@ -153,7 +153,7 @@ func decodeStrict(body []byte, v any) *api.Error {
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return &api.Error{Code: api.CodeInvalidField, Field: te.Field, Message: msgExpected + te.Type.String() + ", got " + te.Value}
+			return api.TypeError(te)
 		}
 		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			return &api.Error{Code: api.CodeUnknownField, Field: strings.Trim(f, `"`), Message: msgUnknownField + f}

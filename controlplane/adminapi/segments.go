@@ -109,7 +109,7 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 	}
 	scfg := segment.Config{Tiers: cfg.Tiers, Lifecycle: cfg.Lifecycle, Segments: cfg.Segments}
 	if err := validateSegmentConfig(scfg, req.Config); err != nil {
-		return nil, fieldError("config", "config: %v", err)
+		return nil, fieldError("config", "%v", err)
 	}
 	in := req.Inputs
 	fromAttrs := in.Recency != "" || in.Frequency != "" || in.Monetary != ""

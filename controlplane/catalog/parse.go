@@ -210,21 +210,21 @@ func splitYAML(body []byte) ([]json.RawMessage, error) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, api.Errorf(api.CodeInvalidDocument, "YAML: %v", err).InDocument(i, "")
+			return nil, api.Errorf(api.CodeInvalidDocument, "YAML: %s", strings.TrimPrefix(err.Error(), "yaml: ")).InDocument(i, "")
 		}
 		if len(out) >= MaxDocuments {
 			return nil, api.Errorf(api.CodeInvalidDocument, "more than %d documents in one request", MaxDocuments)
 		}
 		v, err := yamlValue(&node, 0)
 		if err != nil {
-			return nil, api.Errorf(api.CodeInvalidDocument, "YAML: %v", err).InDocument(i, "")
+			return nil, api.Errorf(api.CodeInvalidDocument, "YAML: %s", strings.TrimPrefix(err.Error(), "yaml: ")).InDocument(i, "")
 		}
 		if v == nil {
 			continue // an empty document between separators
 		}
 		b, err := json.Marshal(v)
 		if err != nil {
-			return nil, api.Errorf(api.CodeInvalidDocument, "YAML: %v", err).InDocument(i, "")
+			return nil, api.Errorf(api.CodeInvalidDocument, "YAML: %s", strings.TrimPrefix(err.Error(), "yaml: ")).InDocument(i, "")
 		}
 		out = append(out, b)
 	}
@@ -276,7 +276,15 @@ func yamlValue(n *yaml.Node, depth int) (any, error) {
 			return nil, fmt.Errorf("line %d: %w", n.Line, err)
 		}
 		switch x := v.(type) {
-		case nil, string, bool, int, int64, uint64, float64:
+		case string:
+			if n.Style == 0 && isJSONNumber(x) {
+				// A plain number YAML cannot hold (1e400): a number
+				// still, so that the field says it is out of range
+				// rather than text.
+				return json.Number(x), nil
+			}
+			return x, nil
+		case nil, bool, int, int64, uint64, float64:
 			return x, nil
 		default:
 			// Timestamps and binary stay as the text the analyst wrote.
@@ -286,6 +294,12 @@ func yamlValue(n *yaml.Node, depth int) (any, error) {
 		return nil, fmt.Errorf("line %d: YAML aliases are not allowed in catalogue documents", n.Line)
 	}
 	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
+}
+
+// isJSONNumber reports whether s is a JSON number literal.
+func isJSONNumber(s string) bool {
+	var n json.Number
+	return s != "" && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') && json.Unmarshal([]byte(s), &n) == nil
 }
 
 // decodeOne decodes one document strictly into its kind's type, validates it
@@ -376,8 +390,7 @@ func (p *Parser) decodeStrict(raw json.RawMessage, v any) error {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return &api.Error{Code: api.CodeInvalidField, Field: te.Field,
-			Message: fmt.Sprintf("expected %s, got %s", te.Type, te.Value)}
+		return api.TypeError(te)
 	}
 	msg := err.Error()
 	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
