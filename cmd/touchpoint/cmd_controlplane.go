@@ -1,10 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -37,11 +42,11 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 
 func controlplaneCommand(e *env) *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "id", Required: true, Usage: "this node's unique `ID`"},
+		&cli.StringFlag{Name: "id", Usage: "this node's unique `ID` (required at first start; DIR remembers it)"},
 		&cli.StringFlag{Name: "data-dir", Required: true, Usage: "`DIR` for the raft log, snapshots and state"},
-		&cli.StringFlag{Name: "raft-addr", Required: true, Usage: "`HOST:PORT` for raft traffic between nodes"},
+		&cli.StringFlag{Name: "raft-addr", Usage: "`HOST:PORT` for raft traffic between nodes (required at first start; DIR remembers it)"},
 		&cli.StringFlag{Name: "raft-advertise", Usage: "`HOST:PORT` other nodes dial for raft (default: --raft-addr)"},
-		&cli.StringFlag{Name: "http-addr", Required: true, Usage: "`HOST:PORT` for the admin API"},
+		&cli.StringFlag{Name: "http-addr", Usage: "`HOST:PORT` for the admin API (required at first start; DIR remembers it)"},
 		&cli.StringFlag{Name: "http-advertise", Usage: "`HOST:PORT` other nodes use for the admin API (default: --http-addr)"},
 		&cli.BoolFlag{Name: "bootstrap", Usage: "start a new cluster with this node as its first member (ignored when DIR holds state)"},
 		&cli.StringFlag{Name: "join", Usage: "join the cluster through any member's admin `URL` (ignored when DIR holds state)"},
@@ -60,8 +65,9 @@ func controlplaneCommand(e *env) *cli.Command {
 		Usage: "run a control-plane node",
 		Description: "The first node of a new cluster starts with --bootstrap and writes an admin token to\n" +
 			"DIR/admin.token. Other nodes start with --join http://HOST:PORT --token TOKEN. A node\n" +
-			"restarts from DIR with the same --id and addresses and neither flag; a DIR without\n" +
-			"cluster state needs one of them.",
+			"remembers its --id, addresses and TLS files in DIR/node.json, so it restarts with\n" +
+			"--data-dir DIR alone (a flag given again overrides what DIR remembers; --id cannot\n" +
+			"change). A DIR without cluster state needs --bootstrap or --join.",
 		Flags: append(flags, logFlags("info")...),
 		Action: func(c *cli.Context) error {
 			if c.Bool("bootstrap") && c.String("join") != "" {
@@ -71,13 +77,17 @@ func controlplaneCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			nf, err := rememberedFlags(c)
+			if err != nil {
+				return err
+			}
 			// On the daemon, --token may also come before the command.
 			token := c.String("token")
 			if token == "" {
 				token = globalString(c, "token")
 			}
-			quicAddr, gossipAddr := c.String("quic-addr"), c.String("gossip-addr")
-			if host, _, err := net.SplitHostPort(c.String("raft-addr")); err == nil {
+			quicAddr, gossipAddr := nf.QUICAddr, nf.GossipAddr
+			if host, _, err := net.SplitHostPort(nf.RaftAddr); err == nil {
 				// Never a fixed default port: several nodes share a machine.
 				if quicAddr == "" {
 					quicAddr = net.JoinHostPort(host, "0")
@@ -87,20 +97,29 @@ func controlplaneCommand(e *env) *cli.Command {
 				}
 			}
 			srv, err := controlplane.New(controlplane.Config{
-				ID: c.String("id"), DataDir: c.String("data-dir"),
-				RaftAddr: c.String("raft-addr"), RaftAdvertise: c.String("raft-advertise"),
-				HTTPAddr: c.String("http-addr"), HTTPAdvertise: c.String("http-advertise"),
+				ID: nf.ID, DataDir: c.String("data-dir"),
+				RaftAddr: nf.RaftAddr, RaftAdvertise: nf.RaftAdvertise,
+				HTTPAddr: nf.HTTPAddr, HTTPAdvertise: nf.HTTPAdvertise,
 				Bootstrap: c.Bool("bootstrap"), Join: c.String("join"), Token: token,
-				TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"),
-				QUICAddr: quicAddr, QUICAdvertise: c.String("quic-advertise"),
-				GossipAddr: gossipAddr, GossipAdvertise: c.String("gossip-advertise"),
+				TLSCert: nf.TLSCert, TLSKey: nf.TLSKey,
+				QUICAddr: quicAddr, QUICAdvertise: nf.QUICAdvertise,
+				GossipAddr: gossipAddr, GossipAdvertise: nf.GossipAdvertise,
 				LearnPropensitiesEvery: c.Duration("learn-propensities-every"),
 				Version:                version, Logger: log,
 			})
 			if err != nil {
 				return err
 			}
-			log.Info("control plane node started", "id", c.String("id"), "http", srv.URL(), "raft", srv.RaftAddr(), "quic", srv.QUICAddr())
+			if nf.QUICAdvertise == "" && srv.QUICAddr() != "" {
+				// The port the system picked: agents that learnt it find
+				// the node there after a restart.
+				nf.QUICAddr = srv.QUICAddr()
+			}
+			if err := nf.save(c.String("data-dir")); err != nil {
+				_ = srv.Close()
+				return err
+			}
+			log.Info("control plane node started", "id", nf.ID, "http", srv.URL(), "raft", srv.RaftAddr(), "quic", srv.QUICAddr())
 			return srv.Run(c.Context)
 		},
 	}
@@ -114,4 +133,94 @@ func globalString(c *cli.Context, name string) string {
 		}
 	}
 	return ""
+}
+
+// nodeFile, in a node's data directory, remembers the flags it was started
+// with: a restart needs --data-dir alone.
+const nodeFile = "node.json"
+
+// nodeFlags are the flags node.json remembers.
+type nodeFlags struct {
+	ID              string `json:"id"`
+	RaftAddr        string `json:"raftAddr"`
+	RaftAdvertise   string `json:"raftAdvertise,omitempty"`
+	HTTPAddr        string `json:"httpAddr"`
+	HTTPAdvertise   string `json:"httpAdvertise,omitempty"`
+	QUICAddr        string `json:"quicAddr,omitempty"`
+	QUICAdvertise   string `json:"quicAdvertise,omitempty"`
+	GossipAddr      string `json:"gossipAddr,omitempty"`
+	GossipAdvertise string `json:"gossipAdvertise,omitempty"`
+	TLSCert         string `json:"tlsCert,omitempty"`
+	TLSKey          string `json:"tlsKey,omitempty"`
+}
+
+// rememberedFlags is the node's flags: each given on the command line, else
+// the one DIR/node.json remembers. --id may not differ from the one
+// remembered (the raft state is that node's), and --id, --raft-addr and
+// --http-addr are needed at the first start.
+func rememberedFlags(c *cli.Context) (nodeFlags, error) {
+	dir := c.String("data-dir")
+	var nf nodeFlags
+	b, err := os.ReadFile(filepath.Join(dir, nodeFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nf, err
+	default:
+		if err := json.Unmarshal(b, &nf); err != nil {
+			return nf, &cliError{code: codeInvalidInput, err: fmt.Errorf("%s: %v: remove it and give the node's flags again", filepath.Join(dir, nodeFile), err)}
+		}
+	}
+	if c.IsSet("id") && nf.ID != "" && c.String("id") != nf.ID {
+		return nf, usageError(fmt.Errorf("--id %s: %s belongs to node %s (its raft state is that node's); start it with --id %s, or give another --data-dir", c.String("id"), dir, nf.ID, nf.ID))
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{
+		{"id", &nf.ID}, {"raft-addr", &nf.RaftAddr}, {"raft-advertise", &nf.RaftAdvertise},
+		{"http-addr", &nf.HTTPAddr}, {"http-advertise", &nf.HTTPAdvertise},
+		{"quic-addr", &nf.QUICAddr}, {"quic-advertise", &nf.QUICAdvertise},
+		{"gossip-addr", &nf.GossipAddr}, {"gossip-advertise", &nf.GossipAdvertise},
+		{"tls-cert", &nf.TLSCert}, {"tls-key", &nf.TLSKey},
+	} {
+		if c.IsSet(f.name) {
+			*f.dst = c.String(f.name)
+		}
+	}
+	for _, f := range []*string{&nf.TLSCert, &nf.TLSKey} {
+		if *f != "" {
+			abs, err := filepath.Abs(*f) // a restart may run from another directory
+			if err != nil {
+				return nf, err
+			}
+			*f = abs
+		}
+	}
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"--id", nf.ID}, {"--raft-addr", nf.RaftAddr}, {"--http-addr", nf.HTTPAddr}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nf, usageError(fmt.Errorf("required flags %s not given (%s holds no %s to take them from: the node's first start needs them)", strings.Join(missing, ", "), dir, nodeFile))
+	}
+	return nf, nil
+}
+
+// save writes node.json into dir (atomically: a temporary file, renamed).
+func (nf nodeFlags) save(dir string) error {
+	b, err := json.MarshalIndent(nf, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, nodeFile+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("remember the node's flags: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, nodeFile)); err != nil {
+		return fmt.Errorf("remember the node's flags: %w", err)
+	}
+	return nil
 }

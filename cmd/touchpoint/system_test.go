@@ -438,3 +438,47 @@ func (c *sysCluster) waitRemoved(p *proc, why ...string) {
 		c.t.Fatal(err)
 	}
 }
+
+// TestSystem_NodeRestartsFromItsDataDirectoryAlone: a node remembers its
+// id, addresses and gateway port in DIR/node.json, so that after kill -9
+// `touchpoint controlplane --data-dir DIR` is all a restart needs, and an
+// --id that is not DIR's is refused.
+func TestSystem_NodeRestartsFromItsDataDirectoryAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("system test")
+	}
+	c := startSystemCluster(t, 1)
+	n1 := c.procs[0]
+	before, err := c.client(n1).Self(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.kill9(n1)
+
+	wrong := exec.Command(c.bin, "controlplane", "--data-dir", n1.dir, "--id", "n9")
+	out, err := wrong.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "error: usage: --id n9: "+n1.dir+" belongs to node n1") {
+		t.Fatalf("another --id on n1's directory: %v: %s", err, out)
+	}
+
+	n1.cmd = exec.Command(c.bin, "controlplane", "--data-dir", n1.dir, "--log-level", "warn")
+	n1.cmd.Stdout, n1.cmd.Stderr = n1.log, n1.log
+	if err := n1.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st := c.waitStatus(1, "")
+	if st.Leader != "n1" {
+		t.Fatalf("after a restart from the directory alone: %+v", st)
+	}
+	after, err := c.client(n1).Self(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ID != before.ID || after.RaftAddr != before.RaftAddr || after.HTTPAddr != before.HTTPAddr {
+		t.Fatalf("restarted as %+v, was %+v", after, before)
+	}
+	b, err := os.ReadFile(filepath.Join(n1.dir, "node.json"))
+	if err != nil || !strings.Contains(string(b), `"quicAddr": "127.0.0.1:`) || strings.Contains(string(b), `127.0.0.1:0"`) {
+		t.Fatalf("node.json should hold the gateway's port the system picked: %s (%v)", b, err)
+	}
+}
