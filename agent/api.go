@@ -23,12 +23,29 @@ import (
 
 // Health answers GET /healthz and GET /readyz.
 type Health struct {
-	Status      string `json:"status"` // ok or not_ready
+	Status string `json:"status"` // ok or not_ready
+	// Session is the link's state, or SessionRevoked once the control
+	// plane has revoked the agent.
 	Session     string `json:"session"`
 	ConfigIndex uint64 `json:"configIndex"`
 	OutboxDepth uint64 `json:"outboxDepth"`
 	OutboxFull  bool   `json:"outboxFull"`
+	// Revoked: the control plane revoked this agent. It still decides
+	// from its cache but refuses contacts (they could never be
+	// delivered), so /readyz answers 503.
+	Revoked bool `json:"revoked,omitempty"`
+	// Reason says why /readyz answers not_ready.
+	Reason string `json:"reason,omitempty"`
 }
+
+// SessionRevoked is Health.Session of a revoked agent.
+const SessionRevoked = "revoked"
+
+// Readiness reasons (Health.Reason).
+const (
+	reasonNoConfig = "no configuration yet: the agent has not received one from the control plane"
+	reasonRevoked  = "revoked by the control plane: contacts are refused (decisions are still served from the cache); enroll the agent under a new id"
+)
 
 // Status answers GET /v1/status.
 type Status struct {
@@ -123,16 +140,21 @@ func (a *Agent) authenticate(next http.Handler) http.Handler {
 
 func (a *Agent) health() Health {
 	st := a.outbox.Stats()
-	return Health{
+	h := Health{
 		Status:      "ok",
 		Session:     a.link.Status().State,
 		ConfigIndex: a.cache.Position().Index,
 		OutboxDepth: st.Backlog,
 		OutboxFull:  st.Full,
 	}
+	if a.link.Revoked() {
+		h.Session, h.Revoked = SessionRevoked, true
+	}
+	return h
 }
 
-// healthz answers 200 while the process serves.
+// healthz answers 200 while the process serves (a revoked agent too:
+// restarting it would not help).
 func (a *Agent) healthz(w http.ResponseWriter, _ *http.Request) {
 	api.WriteJSON(w, http.StatusOK, a.health())
 }
@@ -141,9 +163,21 @@ func (a *Agent) healthz(w http.ResponseWriter, _ *http.Request) {
 // whether or not the control plane is reachable.
 func (a *Agent) ready() bool { return a.cache.Position().ClusterID != "" }
 
+// notReady is why the agent cannot take traffic ("" when it can): it
+// needs a configuration, and a revoked agent refuses every contact.
+func (a *Agent) notReady(revoked bool) string {
+	switch {
+	case !a.ready():
+		return reasonNoConfig
+	case revoked:
+		return reasonRevoked
+	}
+	return ""
+}
+
 func (a *Agent) readyz(w http.ResponseWriter, _ *http.Request) {
 	h := a.health()
-	if !a.ready() {
+	if h.Reason = a.notReady(h.Revoked); h.Reason != "" {
 		h.Status = "not_ready"
 		api.WriteJSON(w, http.StatusServiceUnavailable, h)
 		return
@@ -209,7 +243,11 @@ func (a *Agent) refuse(w http.ResponseWriter, r *http.Request, e *api.Error) {
 func kindParam(r *http.Request) (protocol.Kind, *api.Error) {
 	k, ok := protocol.KindFromPlural(r.PathValue("kind"))
 	if !ok {
-		return "", api.Errorf(api.CodeUnknownKind, msgUnknownKind, r.PathValue("kind"))
+		plurals := make([]string, len(protocol.Kinds))
+		for i, k := range protocol.Kinds {
+			plurals[i] = k.Plural()
+		}
+		return "", api.Errorf(api.CodeUnknownKind, msgUnknownKind, r.PathValue("kind"), strings.Join(plurals, ", "))
 	}
 	return k, nil
 }

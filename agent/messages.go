@@ -5,7 +5,7 @@ package agent
 // messages, are the contract; clients branch on codes.
 const (
 	msgRequired     = "is required"
-	msgBadID        = "must be 1 to 128 characters without control characters or surrounding spaces"
+	msgBadID        = "must be 1 to 128 bytes of UTF-8 without control characters or surrounding spaces"
 	msgBadCustomer  = "must be 1 to 128 ASCII letters, digits, '-', '_' or '.'"
 	msgRevoked      = "the control plane revoked this agent: a contact it took could never reach the ledger; enroll the device under a new id"
 	msgOneOf        = "must be one of "
@@ -14,16 +14,20 @@ const (
 	msgUnknownField = "unknown field "
 	msgEmptyBody    = "the body is empty: send a JSON object"
 	msgTrailing     = "trailing data after the JSON body"
-	msgBodyTooLarge = "the body is larger than 64 KiB"
+	msgBodyTooLarge = "the body is larger than 65536 bytes"
 	msgOutboxFull   = "the agent's outbox is full (the control plane has been unreachable for long); the contact was not logged: retry later"
 	msgClosing      = "the agent is shutting down; the contact was not logged"
 	msgUnauthorized = "an API key is required: send Authorization: Bearer KEY or X-API-Key"
 	msgBadKey       = "the API key is not valid"
 	msgNoEndpoint   = "no such endpoint: "
-	msgUnknownKind  = "unknown kind %q; kinds are offers, plans, campaigns, policies"
+	msgUnknownKind  = "unknown kind %q; kinds are %s"
 	msgNotFound     = "%s %q is not in the agent's configuration"
 	msgNotReady     = "the agent holds no configuration yet"
 	msgNotLogged    = "the contact could not be logged"
+
+	msgNotAnObject     = "the body must be a JSON object"
+	msgRefShape        = "expected an object or an array of objects, got "
+	msgNoCustomerParty = `must name the customer: a party with role "customer" (or one without a role) and its id`
 
 	msgUnknownCustomer   = "customer %q is not known to the control plane"
 	msgCustomerNotCached = "customer %q is not in this agent's cache and the control plane cannot be asked now"

@@ -1,13 +1,16 @@
 package agent
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -22,7 +25,7 @@ const (
 	tmfCustomerPath       = "/tmf-api/customerManagement/v4/customer/"
 )
 
-// TMFRef is a TMF entity reference.
+// TMFRef is a TMF entity reference, as the agent answers it.
 type TMFRef struct {
 	ID           string `json:"id"`
 	Name         string `json:"name,omitempty"`
@@ -31,8 +34,9 @@ type TMFRef struct {
 	ReferredType string `json:"@referredType,omitempty"`
 }
 
-// TMFQueryProductRecommendation is TMF680's QueryProductRecommendation, as
-// asked and as answered.
+// TMFQueryProductRecommendation is TMF680's QueryProductRecommendation as
+// the agent answers it. RecommendationItem is always there, [] when
+// nothing is offered. Requests are read by decodeTMFQuery, not into this.
 type TMFQueryProductRecommendation struct {
 	ID                        string                  `json:"id,omitempty"`
 	Href                      string                  `json:"href,omitempty"`
@@ -41,7 +45,7 @@ type TMFQueryProductRecommendation struct {
 	Channel                   *TMFRef                 `json:"channel,omitempty"`
 	RelatedParty              []TMFRef                `json:"relatedParty,omitempty"`
 	Category                  []TMFRef                `json:"category,omitempty"`
-	RecommendationItem        []TMFRecommendationItem `json:"recommendationItem,omitempty"`
+	RecommendationItem        []TMFRecommendationItem `json:"recommendationItem"`
 	Type                      string                  `json:"@type,omitempty"`
 }
 
@@ -55,52 +59,232 @@ type TMFRecommendationItem struct {
 	Reason          string  `json:"reason,omitempty"`
 }
 
-func (a *Agent) tmfRecommend(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.DefaultDecisionBodyLimit))
-	if err != nil {
-		a.refuse(w, r, api.Errorf(api.CodeBodyTooLarge, msgBodyTooLarge))
-		return
+// tmfRefIn is what the agent reads of a TMF reference in a request: the
+// rest of it (href, @type, @referredType, version, …) is ignored.
+type tmfRefIn struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+	path string // where it is in the body: "channel", "relatedParty[1]"
+}
+
+// decodeTMFQuery reads a TMF680 QueryProductRecommendation body into the
+// decision it asks for, and the categories to echo. It is lenient as TMF
+// APIs are (TMF630: resources are extended through @type and
+// @schemaLocation, so a server ignores what it does not know): only
+// instantSyncRecommendation, channel, relatedParty and category are read,
+// and every other member, at any level, is ignored whatever its type. A
+// member it reads must have the right type, and errors name its path
+// (relatedParty[0].id). channel, relatedParty and category may each be one
+// object or an array of them: TMF680 v4 has channel and category as
+// arrays and relatedParty as one object; this API had the opposite for
+// channel and relatedParty. The customer is the first party with role
+// "customer" (any case), else the first without a role; the channel the
+// first channel's id (else name), agentChannel when there is none; the
+// intent the first category's id (else name). It is pure (fuzzed).
+func decodeTMFQuery(body []byte, agentChannel string) (api.DecisionRequest, []TMFRef, *api.Error) {
+	var top map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&top); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return api.DecisionRequest{}, nil, api.Errorf(api.CodeInvalidJSON, msgEmptyBody)
+		case errors.As(err, &te):
+			return api.DecisionRequest{}, nil, api.Errorf(api.CodeInvalidJSON, msgNotAnObject)
+		}
+		return api.DecisionRequest{}, nil, api.Errorf(api.CodeInvalidJSON, "%v", err)
 	}
-	var q TMFQueryProductRecommendation
-	if aerr := decodeStrict(body, &q); aerr != nil {
-		a.refuse(w, r, aerr)
-		return
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return api.DecisionRequest{}, nil, api.Errorf(api.CodeInvalidJSON, msgTrailing)
 	}
-	if !q.InstantSyncRecommendation {
-		a.refuse(w, r, &api.Error{Code: api.CodeInvalidField, Field: "instantSyncRecommendation",
-			Message: "only instant (synchronous) recommendations are served: set it to true"})
-		return
+	if top == nil { // the body is null
+		return api.DecisionRequest{}, nil, api.Errorf(api.CodeInvalidJSON, msgNotAnObject)
 	}
-	req := api.DecisionRequest{Channel: a.cfg.Channel}
-	if q.Channel != nil {
-		req.Channel = q.Channel.ID
-		if req.Channel == "" {
-			req.Channel = q.Channel.Name
+	var instant bool
+	if raw := member(top, "instantSyncRecommendation"); raw != nil {
+		if err := json.Unmarshal(raw, &instant); err != nil {
+			return api.DecisionRequest{}, nil, typeError(err, "instantSyncRecommendation")
 		}
 	}
-	for _, p := range q.RelatedParty {
-		if p.Role == "" || p.Role == "customer" || p.Role == "Customer" {
-			req.CustomerID = p.ID
-			break
-		}
+	if !instant {
+		return api.DecisionRequest{}, nil, &api.Error{Code: api.CodeInvalidField, Field: "instantSyncRecommendation",
+			Message: "only instant (synchronous) recommendations are served: set it to true"}
 	}
-	if len(q.Category) > 0 {
-		req.Intent = q.Category[0].ID
-		if req.Intent == "" {
-			req.Intent = q.Category[0].Name
-		}
+	channels, aerr := decodeTMFRefs(member(top, "channel"), "channel")
+	if aerr != nil {
+		return api.DecisionRequest{}, nil, aerr
+	}
+	parties, aerr := decodeTMFRefs(member(top, "relatedParty"), "relatedParty")
+	if aerr != nil {
+		return api.DecisionRequest{}, nil, aerr
+	}
+	categories, aerr := decodeTMFRefs(member(top, "category"), "category")
+	if aerr != nil {
+		return api.DecisionRequest{}, nil, aerr
+	}
+
+	customer := customerParty(parties)
+	if customer == nil {
+		return api.DecisionRequest{}, nil, &api.Error{Code: api.CodeMissingField, Field: "relatedParty", Message: msgNoCustomerParty}
+	}
+	req := api.DecisionRequest{CustomerID: customer.ID, Channel: agentChannel}
+	channelField := ""
+	if len(channels) > 0 {
+		req.Channel, channelField = channels[0].idOrName()
+	}
+	intentField := ""
+	if len(categories) > 0 {
+		req.Intent, intentField = categories[0].idOrName()
 	}
 	if err := req.Validate(); err != nil {
 		ae := asAPIError(err)
 		switch ae.Field {
 		case "customerId":
-			ae.Field = "relatedParty"
+			ae.Field = customer.path + ".id"
 		case "channel":
-			ae.Field = "channel.id"
+			ae.Field = channelField
 		case "intent":
-			ae.Field = "category"
+			ae.Field = intentField
 		}
-		a.refuse(w, r, ae)
+		return api.DecisionRequest{}, nil, ae
+	}
+	var echo []TMFRef
+	for _, c := range categories {
+		echo = append(echo, TMFRef{ID: c.ID, Name: c.Name})
+	}
+	return req, echo, nil
+}
+
+// member is top's member name, matched as encoding/json matches a struct
+// field: exactly, else ignoring case.
+func member(top map[string]json.RawMessage, name string) json.RawMessage {
+	if raw, ok := top[name]; ok {
+		return raw
+	}
+	for k, raw := range top {
+		if strings.EqualFold(k, name) {
+			return raw
+		}
+	}
+	return nil
+}
+
+// decodeTMFRefs reads the member field of a request: absent or null, one
+// reference object, or an array of them.
+func decodeTMFRefs(raw json.RawMessage, field string) ([]tmfRefIn, *api.Error) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil, nil
+	case raw[0] == '{':
+		r, aerr := decodeTMFRef(raw, field)
+		if aerr != nil {
+			return nil, aerr
+		}
+		return []tmfRefIn{r}, nil
+	case raw[0] != '[':
+		return nil, &api.Error{Code: api.CodeInvalidField, Field: field, Message: msgRefShape + jsonKind(raw)}
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		return nil, typeError(err, field)
+	}
+	refs := make([]tmfRefIn, 0, len(elems))
+	for i, e := range elems {
+		r, aerr := decodeTMFRef(bytes.TrimSpace(e), field+"["+strconv.Itoa(i)+"]")
+		if aerr != nil {
+			return nil, aerr
+		}
+		refs = append(refs, r)
+	}
+	return refs, nil
+}
+
+func decodeTMFRef(raw json.RawMessage, path string) (tmfRefIn, *api.Error) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return tmfRefIn{}, &api.Error{Code: api.CodeInvalidField, Field: path, Message: msgExpected + "an object, got " + jsonKind(raw)}
+	}
+	var r tmfRefIn
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return tmfRefIn{}, typeError(err, path)
+	}
+	r.path = path
+	return r, nil
+}
+
+// customerParty is the party the recommendation is for: the first with
+// role customer, else the first without a role; nil when there is none.
+func customerParty(parties []tmfRefIn) *tmfRefIn {
+	for i := range parties {
+		if strings.EqualFold(parties[i].Role, "customer") {
+			return &parties[i]
+		}
+	}
+	for i := range parties {
+		if parties[i].Role == "" {
+			return &parties[i]
+		}
+	}
+	return nil
+}
+
+// idOrName is the reference's id, else its name, and the path of the one
+// taken (of id when both are empty).
+func (r tmfRefIn) idOrName() (value, field string) {
+	if r.ID == "" && r.Name != "" {
+		return r.Name, r.path + ".name"
+	}
+	return r.ID, r.path + ".id"
+}
+
+// typeError is err, from decoding the member at path, as the API's error.
+func typeError(err error, path string) *api.Error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		e := api.TypeError(te)
+		if e.Field = path; te.Field != "" {
+			e.Field += "." + te.Field
+		}
+		return e
+	}
+	return &api.Error{Code: api.CodeInvalidField, Field: path, Message: err.Error()}
+}
+
+// jsonKind names the kind of the JSON value raw starts.
+func jsonKind(raw []byte) string {
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+func (a *Agent) tmfRecommend(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.DefaultDecisionBodyLimit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a.refuse(w, r, api.Errorf(api.CodeBodyTooLarge, msgBodyTooLarge))
+			return
+		}
+		a.refuse(w, r, api.Errorf(api.CodeBadRequest, "read body: %v", err))
+		return
+	}
+	req, category, aerr := decodeTMFQuery(body, a.cfg.Channel)
+	if aerr != nil {
+		a.refuse(w, r, aerr)
 		return
 	}
 	d, aerr := a.Decide(r.Context(), req)
@@ -108,22 +292,27 @@ func (a *Agent) tmfRecommend(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, aerr)
 		return
 	}
+	api.WriteJSON(w, http.StatusOK, tmfAnswer(d, category))
+}
+
+// tmfAnswer is decision d as a TMF680 answer, echoing the categories asked.
+func tmfAnswer(d api.Decision, category []TMFRef) TMFQueryProductRecommendation {
 	out := TMFQueryProductRecommendation{
 		ID: d.DecisionID, Href: tmfRecommendationPath + "/" + d.DecisionID,
 		InstantSyncRecommendation: true, State: "done",
-		Channel:      &TMFRef{ID: d.Channel, ReferredType: "Channel"},
-		RelatedParty: []TMFRef{{ID: d.CustomerID, Role: "customer", ReferredType: "Customer", Href: tmfCustomerPath + d.CustomerID}},
-		Category:     q.Category,
-		Type:         "QueryProductRecommendation",
+		Channel:            &TMFRef{ID: d.Channel, ReferredType: "Channel"},
+		RelatedParty:       []TMFRef{{ID: d.CustomerID, Role: "customer", ReferredType: "Customer", Href: tmfCustomerPath + d.CustomerID}},
+		Category:           category,
+		RecommendationItem: make([]TMFRecommendationItem, 0, len(d.Offers)),
+		Type:               "QueryProductRecommendation",
 	}
-	out.RecommendationItem = []TMFRecommendationItem{}
 	for _, o := range d.Offers {
 		out.RecommendationItem = append(out.RecommendationItem, TMFRecommendationItem{
 			ID: strconv.Itoa(o.Rank), Priority: o.Rank, Score: o.Score, CampaignID: o.CampaignID, Reason: o.Reason,
 			ProductOffering: TMFRef{ID: o.OfferID, Name: o.Name, ReferredType: "ProductOffering"},
 		})
 	}
-	api.WriteJSON(w, http.StatusOK, out)
+	return out
 }
 
 // TMFCustomer is TMF629's Customer with what the agent holds: personal

@@ -90,7 +90,7 @@ func decodeProfiles(body []byte) ([]protocol.Profile, error) {
 func jsonError(err error) *api.Error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return &api.Error{Code: api.CodeInvalidField, Field: te.Field, Message: "expected " + te.Type.String() + ", got " + te.Value}
+		return api.TypeError(te)
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &api.Error{Code: api.CodeUnknownField, Field: strings.Trim(f, `"`), Message: "unknown field " + f}
