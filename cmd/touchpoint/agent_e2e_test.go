@@ -186,7 +186,7 @@ func TestAgents_FollowConfigurationCatchUpAndResyncBySnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 1100; i++ { // past a prune boundary (every 1,024 indexes)
-		_, _ = cl.Revoke(context.Background(), "nobody") // not_found: still an entry
+		_, _ = cl.RevokeAgent(context.Background(), api.RevokeRequest{ID: "nobody", Force: true}) // not_found: still an entry
 		if i%100 == 0 {
 			last = applyYAML(t, cl, fmt.Sprintf(campaignDoc, fmt.Sprintf("later-%d", i)))
 		}

@@ -11,8 +11,12 @@ import (
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
-// maxContactsLimit is the most contacts GET /v1/contacts returns.
-const maxContactsLimit = 100000
+// The most contacts GET /v1/contacts returns, and contacts query's
+// default.
+const (
+	maxContactsLimit     = 100000
+	defaultContactsLimit = 1000
+)
 
 func contactsCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -37,25 +41,90 @@ func contactsCommand(e *env) *cli.Command {
 			},
 			{
 				Name:  "query",
-				Usage: "a customer's contacts, oldest first",
+				Usage: "a customer's contacts, oldest first, at most --limit (a note on stderr when more follow)",
+				Description: "Shows the oldest --limit contacts at or after --since. When more follow, a note on stderr gives the\n" +
+					"--since of the next page; --since 24h (or another duration) shows the newest. -o json prints the API's array.",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "customer", Required: true, Usage: "customer `ID`"},
 					&cli.StringFlag{Name: "since", Usage: "only contacts at or after `T`: an RFC 3339 time or a duration back from now (24h)"},
-					&cli.IntFlag{Name: "limit", Value: 1000, Usage: fmt.Sprintf("at most `N` contacts, 1 to %d", maxContactsLimit)},
+					&cli.IntFlag{Name: "limit", Value: defaultContactsLimit, Usage: fmt.Sprintf("at most `N` contacts, 1 to %d", maxContactsLimit)},
 					outputFlag(),
 				},
-				Action: adminAction(e, 0, 0, "--customer ID [--since T]",
-					func(c *cli.Context, _ []string) ([]protocol.ContactEvent, error) {
-						limit, err := intFlag(c, "limit", 1, maxContactsLimit)
-						if err != nil {
-							return nil, err
-						}
-						return client(c).Contacts(c.Context, c.String("customer"), c.String("since"), limit)
-					},
-					func(evs []protocol.ContactEvent, _ []string) error { return e.printContacts(evs) }),
+				Action: func(c *cli.Context) error { return e.queryContacts(c) },
 			},
 		},
 	}
+}
+
+// The contact commands' own strings (messages.go holds the older ones).
+type contactsKey int
+
+const (
+	ctMore contactsKey = iota
+	ctMaybeMore
+)
+
+var contactsMessages = map[string]map[contactsKey]string{
+	"en": {
+		ctMore: "note: only the oldest %d contacts are shown; more follow. " +
+			"Next page: --since %s; the newest: --since 24h (or another duration); or raise --limit (at most %d)",
+		ctMaybeMore: "note: %d contacts shown, the most one query returns; more may follow. Next page: --since %s " +
+			"(it repeats the contacts at exactly that time); the newest: --since 24h (or another duration)",
+	},
+	"zh": {
+		ctMore:      "注意：仅显示最早的 %d 条接触，后面还有。下一页：--since %s；最新的：--since 24h（或其他时长）；或调大 --limit（最多 %d）",
+		ctMaybeMore: "注意：已显示 %d 条接触，即单次查询的上限；后面可能还有。下一页：--since %s（会重复恰在该时刻的接触）；最新的：--since 24h（或其他时长）",
+	},
+}
+
+func (e *env) ctmsg(k contactsKey, args ...any) string {
+	s, ok := contactsMessages[e.lang][k]
+	if !ok {
+		s = contactsMessages["en"][k]
+	}
+	return fmt.Sprintf(s, args...)
+}
+
+// erasedCustomer is the ledger's customer id of every erased customer's
+// contacts (fsm.ErasedCustomer): no valid id, but one can query it.
+const erasedCustomer = "~erased"
+
+// queryContacts is contacts query. It asks for one contact more than
+// --limit to learn whether more follow (at the API's maximum it cannot,
+// and a full answer says more may), and says so on stderr with the
+// --since of the next page; stdout is the table, or the API's JSON array.
+func (e *env) queryContacts(c *cli.Context) error {
+	out, err := format(c)
+	if err != nil {
+		return err
+	}
+	if _, err := args(c, 0, 0, "--customer ID [--since T] [--limit N]"); err != nil {
+		return err
+	}
+	customer := c.String("customer")
+	if customer != erasedCustomer && !protocol.ValidAgentID(customer) {
+		return usageError(fmt.Errorf("--customer %q: a customer id is 1 to 128 ASCII letters, digits, '-', '_' or '.'", customer))
+	}
+	limit, err := intFlag(c, "limit", 1, maxContactsLimit)
+	if err != nil {
+		return err
+	}
+	evs, err := client(c).Contacts(c.Context, customer, c.String("since"), min(limit+1, maxContactsLimit))
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(evs) > limit:
+		next := evs[limit].Time.UTC().Format(time.RFC3339Nano)
+		evs = evs[:limit]
+		fmt.Fprintln(e.stderr, e.ctmsg(ctMore, limit, next, maxContactsLimit))
+	case limit == maxContactsLimit && len(evs) == limit:
+		fmt.Fprintln(e.stderr, e.ctmsg(ctMaybeMore, limit, evs[limit-1].Time.UTC().Format(time.RFC3339Nano)))
+	}
+	if out == "json" {
+		return e.printJSON(evs)
+	}
+	return e.printContacts(evs)
 }
 
 // printContacts is the contact table of `contacts query` and `customers

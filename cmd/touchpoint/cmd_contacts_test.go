@@ -12,12 +12,15 @@ import (
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
-// --limit is 1 to 100000 (what the API serves); unset, it is 1000.
+// --limit is 1 to 100000 (what the API serves); unset, it is 1000. The
+// query asks for one more, to learn whether more follow (not past the
+// API's maximum).
 func TestContactsQuery_LimitOutsideItsRangeIsAUsageError(t *testing.T) {
 	f := newFakeAPI(t, map[string]any{"GET /v1/contacts": []any{}})
 	checkFlagCases(t, f, []flagCase{
-		{line: "contacts query --customer C1", wantReq: "GET /v1/contacts?customer=C1&limit=1000"},
-		{line: "contacts query --customer C1 --limit 1", wantReq: "GET /v1/contacts?customer=C1&limit=1"},
+		{line: "contacts query --customer C1", wantReq: "GET /v1/contacts?customer=C1&limit=1001"},
+		{line: "contacts query --customer C1 --limit 1", wantReq: "GET /v1/contacts?customer=C1&limit=2"},
+		{line: "contacts query --customer C1 --limit 99999", wantReq: "GET /v1/contacts?customer=C1&limit=100000"},
 		{line: "contacts query --customer C1 --limit 100000", wantReq: "GET /v1/contacts?customer=C1&limit=100000"},
 		{line: "contacts query --customer C1 --limit 0", wantErr: "error: usage: --limit 0: must be between 1 and 100000"},
 		{line: "contacts query --customer C1 --limit -1", wantErr: "error: usage: --limit -1: must be between 1 and 100000"},
@@ -92,5 +95,75 @@ func TestShortID_CutsLongIDsOnly(t *testing.T) {
 		if got := shortID(id); got != want {
 			t.Errorf("shortID(%q) = %q, want %q", id, got, want)
 		}
+	}
+}
+
+// A customer id the cluster could never hold is a usage error, asking
+// nothing (it used to print an empty table and exit 0); the ledger's
+// bucket of erased customers can be queried.
+func TestContactsQuery_InvalidCustomerIDIsAUsageError(t *testing.T) {
+	f := newFakeAPI(t, map[string]any{"GET /v1/contacts": []any{}})
+	checkFlagCases(t, f, []flagCase{
+		{line: "contacts query --customer a/b", wantErr: `error: usage: --customer "a/b": a customer id is 1 to 128 ASCII letters, digits, '-', '_' or '.'`},
+		{line: "contacts query --customer .. -o json", wantErr: `error: usage: --customer "..": a customer id`},
+		{line: "contacts query --customer ~erased", wantReq: "GET /v1/contacts?customer=~erased&limit=1001"},
+	})
+	if _, errs, code := tp(t, f.url, "tok", "contacts", "query", "--customer", "a b"); code == 0 || !strings.Contains(errs, `error: usage: --customer "a b"`) {
+		t.Errorf("--customer \"a b\": exit %d, stderr %q", code, errs)
+	}
+	if reqs := f.requests(); len(reqs) != 0 {
+		t.Errorf("an invalid id asked the API: %v", reqs)
+	}
+}
+
+// When more contacts follow than --limit shows, stdout holds --limit of
+// them (the table, or the JSON array as before) and stderr says so, with
+// the --since of the next page: the time of the first one left out. At the
+// API's maximum the CLI cannot ask for one more: a full answer says more
+// may follow.
+func TestContactsQuery_SaysWhenMoreFollowAndWhereTheNextPageStarts(t *testing.T) {
+	t.Setenv("TOUCHPOINT_LANG", "en")
+	t0 := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	var evs []protocol.ContactEvent
+	for i := range 3 {
+		evs = append(evs, protocol.ContactEvent{AgentID: "kiosk-1", Seq: uint64(i + 1), Time: t0.Add(time.Duration(i)*time.Second + 5*time.Millisecond),
+			CustomerID: "C1", Channel: "kiosk", Type: "offer", Outcome: "presented"})
+	}
+	f := newFakeAPI(t, map[string]any{"GET /v1/contacts": evs}) // the fake ignores limit: it answers 3
+	out, errs, code := tp(t, f.url, "tok", "contacts", "query", "--customer", "C1", "--limit", "2")
+	if code != 0 || strings.Count(out, "kiosk-1") != 2 || strings.Contains(out, "09:00:02") {
+		t.Errorf("table: exit %d:\n%s", code, out)
+	}
+	if want := "note: only the oldest 2 contacts are shown; more follow. Next page: --since 2025-03-01T09:00:02.005Z; the newest: --since 24h"; !strings.Contains(errs, want) {
+		t.Errorf("stderr %q, want %q", errs, want)
+	}
+	out, errs, code = tp(t, f.url, "tok", "contacts", "query", "--customer", "C1", "--limit", "2", "-o", "json")
+	var got []protocol.ContactEvent
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || !reflect.DeepEqual(got, evs[:2]) {
+		t.Errorf("json: exit %d %v:\n%s", code, err, out)
+	}
+	if !strings.Contains(errs, "Next page: --since 2025-03-01T09:00:02.005Z") {
+		t.Errorf("json stderr %q", errs)
+	}
+	// All of them fit: no notice.
+	if _, errs, _ = tp(t, f.url, "tok", "contacts", "query", "--customer", "C1", "--limit", "3"); errs != "" {
+		t.Errorf("stderr %q with every contact shown", errs)
+	}
+}
+
+// At --limit 100000 the CLI cannot ask for one more: a full answer says
+// more may follow, from the last one's time.
+func TestContactsQuery_AFullAnswerAtTheMaximumSaysMoreMayFollow(t *testing.T) {
+	t.Setenv("TOUCHPOINT_LANG", "en")
+	t0 := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	evs := make([]protocol.ContactEvent, maxContactsLimit)
+	for i := range evs {
+		evs[i] = protocol.ContactEvent{AgentID: "kiosk-1", Seq: uint64(i + 1), Time: t0.Add(time.Duration(i) * time.Millisecond),
+			CustomerID: "C1", Channel: "kiosk", Type: "offer", Outcome: "presented"}
+	}
+	f := newFakeAPI(t, map[string]any{"GET /v1/contacts": evs})
+	_, errs, code := tp(t, f.url, "tok", "contacts", "query", "--customer", "C1", "--limit", "100000", "-o", "json")
+	if want := "note: 100000 contacts shown, the most one query returns; more may follow. Next page: --since 2025-03-01T09:01:39.999Z"; code != 0 || !strings.Contains(errs, want) {
+		t.Errorf("exit %d, stderr %q, want %q", code, errs, want)
 	}
 }

@@ -45,7 +45,7 @@ func customersCommand(e *env) *cli.Command {
 			},
 			{
 				Name:      "erase",
-				Usage:     "erase a customer from the control plane and every agent; reports which connected agents confirmed",
+				Usage:     "erase a customer from the control plane and every agent; reports which connected agents confirmed, which did not yet, and which agents are not connected (they drop it when they reconnect)",
 				ArgsUsage: "ID",
 				Flags: []cli.Flag{
 					&cli.DurationFlag{Name: "wait", Value: 30 * time.Second, Usage: "how long to wait for connected agents to confirm, 0s or more"},
@@ -113,11 +113,11 @@ var customerMessages = map[string]map[custKey]string{
 		cmUnconfirmed:    "NOT confirmed within %s by %d connected agents: %s (they still hold the profile until they catch up)",
 		cmAllConfirmed:   "every connected agent has dropped the customer",
 		cmNoAgents:       "no agents are connected",
-		cmOffline:        "%d agents are not connected; they drop the customer when they reconnect",
+		cmOffline:        "%d agents are not connected: %s; they drop the customer when they reconnect",
 		cmFleetUnread:    "erased at index %d, but the fleet could not be read to confirm: %w",
 		cmConfirmedOne:   "confirmed by %d connected agent: %s",
 		cmUnconfirmedOne: "NOT confirmed within %s by %d connected agent: %s (it still holds the profile until it catches up)",
-		cmOfflineOne:     "%d agent is not connected; it drops the customer when it reconnects",
+		cmOfflineOne:     "%d agent is not connected: %s; it drops the customer when it reconnects",
 	},
 	"zh": {
 		cmProgress:       "%d 行  已提交 %d  %.0f 行/秒",
@@ -141,11 +141,11 @@ var customerMessages = map[string]map[custKey]string{
 		cmUnconfirmed:    "%[2]d 个在线代理在 %[1]s 内未确认：%[3]s（追上进度前仍持有该档案）",
 		cmAllConfirmed:   "所有在线代理均已删除该客户",
 		cmNoAgents:       "没有在线代理",
-		cmOffline:        "%d 个代理未连接；重新连接后会删除该客户",
+		cmOffline:        "%d 个代理未连接：%s；重新连接后会删除该客户",
 		cmFleetUnread:    "已在索引 %d 删除，但无法读取代理列表以确认：%w",
 		cmConfirmedOne:   "%d 个在线代理已确认：%s",
 		cmUnconfirmedOne: "%[2]d 个在线代理在 %[1]s 内未确认：%[3]s（追上进度前仍持有该档案）",
-		cmOfflineOne:     "%d 个代理未连接；重新连接后会删除该客户",
+		cmOfflineOne:     "%d 个代理未连接：%s；重新连接后会删除该客户",
 	},
 }
 
@@ -294,15 +294,19 @@ func (e *env) printCustomer(v *api.CustomerView) error {
 	return e.printContacts(v.RecentContacts)
 }
 
-// eraseReport is what customers erase -o json prints.
+// eraseReport is what customers erase -o json prints. The erasure is
+// complete on every agent only when Unconfirmed and NotConnected are both
+// empty.
 type eraseReport struct {
 	ID          string   `json:"id"`
 	Index       uint64   `json:"index"`
 	Confirmed   []string `json:"confirmed"`
 	Unconfirmed []string `json:"unconfirmed"`
-	// offline counts agents that are not connected (text output only).
-	offline    int
-	anonymized int
+	// NotConnected are the enrolled agents, not revoked, that are not
+	// connected: they still hold the profile and drop it when they
+	// reconnect.
+	NotConnected []string `json:"notConnected"`
+	anonymized   int
 }
 
 // fleetLister is the fleet read erase polls.
@@ -310,35 +314,48 @@ type fleetLister interface {
 	FleetAgents(ctx context.Context) ([]api.FleetAgent, error)
 }
 
-// awaitErasure polls the fleet until every agent with status alive has
+// erasureStatus is where the fleet's agents stand on an erasure.
+type erasureStatus struct {
+	confirmed, unconfirmed, notConnected []string
+}
+
+// classifyErasure sorts the registry's agents, revoked ones left out:
+// alive ones that reported applying index (confirmed) or not yet
+// (unconfirmed), and the others (not connected).
+func classifyErasure(agents []api.FleetAgent, index uint64) erasureStatus {
+	st := erasureStatus{confirmed: []string{}, unconfirmed: []string{}, notConnected: []string{}}
+	for _, a := range agents {
+		switch {
+		case a.Revoked:
+		case a.Status != api.AgentAlive:
+			st.notConnected = append(st.notConnected, a.ID)
+		case a.AppliedIndex >= index:
+			st.confirmed = append(st.confirmed, a.ID)
+		default:
+			st.unconfirmed = append(st.unconfirmed, a.ID)
+		}
+	}
+	return st
+}
+
+// waitErasure polls the fleet until every agent with status alive has
 // reported applying a configuration index at or past index (agents apply
 // the change feed in order, so they have dropped the customer), or wait
 // runs out. What a session has merely sent an agent does not count.
-func awaitErasure(ctx context.Context, fl fleetLister, index uint64, wait, every time.Duration) (confirmed, unconfirmed []string, offline int, err error) {
+func waitErasure(ctx context.Context, fl fleetLister, index uint64, wait, every time.Duration) (erasureStatus, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		agents, err := fl.FleetAgents(ctx)
 		if err != nil {
-			return nil, nil, 0, err
+			return erasureStatus{}, err
 		}
-		confirmed, unconfirmed, offline = []string{}, []string{}, 0
-		for _, a := range agents {
-			switch {
-			case a.Revoked:
-			case a.Status != api.AgentAlive:
-				offline++
-			case a.AppliedIndex >= index:
-				confirmed = append(confirmed, a.ID)
-			default:
-				unconfirmed = append(unconfirmed, a.ID)
-			}
-		}
-		if len(unconfirmed) == 0 || !time.Now().Before(deadline) {
-			return confirmed, unconfirmed, offline, nil
+		st := classifyErasure(agents, index)
+		if len(st.unconfirmed) == 0 || !time.Now().Before(deadline) {
+			return st, nil
 		}
 		select {
 		case <-ctx.Done():
-			return confirmed, unconfirmed, offline, nil
+			return st, nil
 		case <-time.After(min(every, time.Until(deadline))):
 		}
 	}
@@ -364,7 +381,8 @@ func (e *env) eraseCustomer(c *cli.Context) error {
 		return err
 	}
 	rep := eraseReport{ID: a[0], Index: res.Index, anonymized: res.AnonymizedEvents}
-	rep.Confirmed, rep.Unconfirmed, rep.offline, err = awaitErasure(c.Context, cl, res.Index, wait, 250*time.Millisecond)
+	st, err := waitErasure(c.Context, cl, res.Index, wait, 250*time.Millisecond)
+	rep.Confirmed, rep.Unconfirmed, rep.NotConnected = st.confirmed, st.unconfirmed, st.notConnected
 	if err != nil {
 		return fmt.Errorf(e.cmsg(cmFleetUnread), res.Index, err)
 	}
@@ -395,8 +413,8 @@ func (e *env) printErasure(rep eraseReport, wait time.Duration) {
 		n := len(rep.Unconfirmed)
 		fmt.Fprintln(e.stdout, e.cmsg(pluralKey(n, cmUnconfirmedOne, cmUnconfirmed), wait, n, strings.Join(rep.Unconfirmed, ", ")))
 	}
-	if rep.offline > 0 {
-		fmt.Fprintln(e.stdout, e.cmsg(pluralKey(rep.offline, cmOfflineOne, cmOffline), rep.offline))
+	if n := len(rep.NotConnected); n > 0 {
+		fmt.Fprintln(e.stdout, e.cmsg(pluralKey(n, cmOfflineOne, cmOffline), n, strings.Join(rep.NotConnected, ", ")))
 	}
 }
 

@@ -80,18 +80,44 @@ func fleetCommand(e *env) *cli.Command {
 					}),
 			},
 			{
-				Name:      "revoke",
-				Usage:     "cut an agent off: it is refused from now on",
+				Name:  "revoke",
+				Usage: "cut an agent off: it is refused from now on (refused while its outbox may hold unsent contacts, unless --force)",
+				Description: "A revoked agent's outbox is never delivered: the contacts still in it are lost, though the agent answered 202 for each.\n" +
+					"So revoke refuses (conflict) while the agent reports unsent contacts, or is not connected and its backlog is unknown:\n" +
+					"reconnect it and let its outbox drain (fleet show ID: OUTBOX 0 while alive), then revoke; or pass --force to accept losing them.\n" +
+					"Revoking a revoked agent writes nothing and says when it was revoked.",
 				ArgsUsage: "ID",
-				Flags:     []cli.Flag{outputFlag()},
-				Action: adminAction(e, 1, 1, "ID",
-					func(c *cli.Context, a []string) (*api.WriteResult, error) { return client(c).Revoke(c.Context, a[0]) },
-					func(res *api.WriteResult, a []string) error {
-						fmt.Fprintln(e.stdout, e.msg(msgRevoked, a[0], res.Index))
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "force", Usage: "revoke even if contact events in the agent's outbox (reported, or unknown while it is not connected) are lost"},
+					outputFlag(),
+				},
+				Action: adminAction(e, 1, 1, "[--force] ID",
+					func(c *cli.Context, a []string) (*api.RevokeResult, error) {
+						return client(c).RevokeAgent(c.Context, api.RevokeRequest{ID: a[0], Force: c.Bool("force")})
+					},
+					func(res *api.RevokeResult, a []string) error {
+						e.printRevoke(res, a[0])
 						return nil
 					}),
 			},
 		},
+	}
+}
+
+// printRevoke is fleet revoke's text output.
+func (e *env) printRevoke(res *api.RevokeResult, id string) {
+	if res.AlreadyRevoked {
+		fmt.Fprintln(e.stdout, e.fmsg(fmAlreadyRevoked, id, res.RevokedAt.Format(time.RFC3339)))
+		return
+	}
+	fmt.Fprintln(e.stdout, e.msg(msgRevoked, id, res.Index))
+	switch {
+	case res.BacklogUnknown:
+		fmt.Fprintln(e.stdout, e.fmsg(fmLostUnknown, res.LostBacklog))
+	case res.LostBacklog == 1:
+		fmt.Fprintln(e.stdout, e.fmsg(fmLostOne, res.LostBacklog))
+	case res.LostBacklog > 1:
+		fmt.Fprintln(e.stdout, e.fmsg(fmLost, res.LostBacklog))
 	}
 }
 
@@ -107,8 +133,17 @@ func (e *env) fleetDetail(a *api.FleetAgent) error {
 		session = e.msg(msgNoSession)
 	}
 	revoked := e.msg(msgNo)
-	if a.Revoked {
+	switch {
+	case a.Revoked && !a.RevokedAt.IsZero():
+		revoked = e.fmsg(fmRevokedAt, a.RevokedAt.Format(time.RFC3339))
+	case a.Revoked:
 		revoked = e.msg(msgYes)
+	}
+	// The backlog of an agent that is not connected is its last report:
+	// it may have grown since (fleet revoke counts it unknown).
+	backlog := fmt.Sprint(a.OutboxBacklog)
+	if a.Status != api.AgentAlive {
+		backlog = e.fmsg(fmBacklogStale, a.OutboxBacklog)
 	}
 	tw := e.table()
 	for _, row := range [][2]string{
@@ -120,7 +155,7 @@ func (e *env) fleetDetail(a *api.FleetAgent) error {
 		{e.msg(msgHdrConfigIndex), fmt.Sprint(a.ConfigIndex)},
 		{e.msg(msgHdrAppliedIndex), fmt.Sprint(a.AppliedIndex)},
 		{e.msg(msgHdrLag), fmt.Sprint(a.Lag)},
-		{e.msg(msgHdrBacklog), fmt.Sprint(a.OutboxBacklog)},
+		{e.msg(msgHdrBacklog), backlog},
 		{e.msg(msgHdrVersion), a.Version},
 		{e.msg(msgHdrLastSeen), seen},
 		{e.msg(msgHdrGossipAddr), a.GossipAddr},

@@ -340,6 +340,12 @@ func (f *fakeFleet) FleetAgents(context.Context) ([]api.FleetAgent, error) {
 	return s, nil
 }
 
+// awaitErasure is waitErasure with the agents not connected counted.
+func awaitErasure(ctx context.Context, fl fleetLister, index uint64, wait, every time.Duration) (confirmed, unconfirmed []string, offline int, err error) {
+	st, err := waitErasure(ctx, fl, index, wait, every)
+	return st.confirmed, st.unconfirmed, len(st.notConnected), err
+}
+
 // An alive agent has applied the erasure once the configuration index it
 // reports applied reaches the erase's; dead and revoked agents are not
 // waited for.

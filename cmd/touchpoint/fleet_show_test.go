@@ -35,3 +35,20 @@ func TestFleetDetail_ShowsWhatFleetLsLeavesOut(t *testing.T) {
 		t.Errorf("revoked agent without a session:\n%s", b.String())
 	}
 }
+
+// An agent that is not connected has no current backlog: fleet show marks
+// the figure as its last report (it may have grown since), and a revoked
+// agent's row says when it was revoked.
+func TestFleetDetail_BacklogOfAnAgentNotConnectedIsMarkedStale(t *testing.T) {
+	at := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
+	a := &api.FleetAgent{ID: "kiosk-1", Status: api.AgentDead, OutboxBacklog: 0, Revoked: true, RevokedAt: at}
+	var b bytes.Buffer
+	if err := (&env{stdout: &b, lang: "en"}).fleetDetail(a); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"OUTBOX          0 (last reported; not connected, unknown now)\n", "REVOKED         yes, at 2026-12-04T08:00:00Z\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+}

@@ -3,9 +3,12 @@ package adminapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
+	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
@@ -26,6 +29,12 @@ func (s *Server) contacts(_ context.Context, q *request) (any, error) {
 	customer := qs.Get("customer")
 	if customer == "" {
 		return nil, &api.Error{Code: api.CodeMissingField, Field: "customer", Message: "give the customer id: ?customer=ID"}
+	}
+	// No contact names an id the cluster refuses (agents check it too):
+	// an answer of none would read as "no contacts".
+	if customer != fsm.ErasedCustomer && !protocol.ValidAgentID(customer) {
+		return nil, &api.Error{Code: api.CodeInvalidField, Field: "customer",
+			Message: fmt.Sprintf("customer %q: a customer id is 1 to 128 ASCII letters, digits, '-', '_' or '.'", clip(customer))}
 	}
 	var since time.Time
 	if v := qs.Get("since"); v != "" {
@@ -58,3 +67,11 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 }
 
 var errSince = errors.New(`since is an RFC 3339 time (2026-11-22T08:00:00+08:00) or a duration back from now ("24h")`)
+
+// clip cuts an echoed value to a readable length.
+func clip(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
+}

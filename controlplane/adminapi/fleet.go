@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/pem"
+	"fmt"
 	"time"
 
 	"touchpoint.dev/touchpoint/controlplane/fleet"
@@ -65,6 +66,25 @@ func (s *Server) joinToken(ctx context.Context, q *request) (any, error) {
 	return &api.JoinTokenResult{Token: tok.String(), ID: tok.ID, Expires: expires, Uses: uses, Index: res.Index}, nil
 }
 
+// revokeResult is api.RevokeResult; servedAt is the applied index an
+// answer that wrote nothing was read at (HeaderIndex).
+type revokeResult struct {
+	api.RevokeResult
+	servedAt uint64
+}
+
+func (r *revokeResult) index() uint64 {
+	if r.Index == 0 {
+		return r.servedAt
+	}
+	return r.Index
+}
+
+// revoke cuts an agent off. A revoked agent's outbox is never delivered,
+// so unless the request says force it is refused while the agent may still
+// hold events it answered 202 for: it last reported a backlog, or it is
+// not connected and its backlog is unknown. An agent revoked before is
+// answered as such, and nothing is written.
 func (s *Server) revoke(ctx context.Context, q *request) (any, error) {
 	var rr api.RevokeRequest
 	if err := decodeStrict(q.body, &rr); err != nil {
@@ -73,19 +93,72 @@ func (s *Server) revoke(ctx context.Context, q *request) (any, error) {
 	if rr.ID == "" {
 		return nil, &api.Error{Code: api.CodeMissingField, Field: "id", Message: "give the agent id"}
 	}
-	var out writeResult
-	res, err := s.propose(ctx, q, fsm.CmdAgentRevoke, fsm.AgentRevoke{AgentID: rr.ID}, nil)
+	a, enrolled, err := s.state.Agent(rr.ID)
 	if err != nil {
 		return nil, err
 	}
-	out.Index, out.Duplicate = res.Index, res.Duplicate
-	return &out, nil
+	var backlog uint64
+	unknown := false
+	if enrolled {
+		if a.Revoked {
+			_, _, _, applied := s.store.Indexes()
+			return &revokeResult{RevokeResult: api.RevokeResult{AlreadyRevoked: true, RevokedAt: a.RevokedAt}, servedAt: applied}, nil
+		}
+		l, reported := s.live()[rr.ID]
+		backlog, unknown = l.OutboxBacklog, !reported || l.Status != api.AgentAlive
+		if !rr.Force && (unknown || backlog > 0) {
+			return nil, unsentContacts(rr.ID, l, reported)
+		}
+	}
+	// An id never enrolled is the FSM's not_found, as it always was.
+	var fr fsm.AgentRevokeResult
+	res, err := s.propose(ctx, q, fsm.CmdAgentRevoke, fsm.AgentRevoke{AgentID: rr.ID}, &fr)
+	if err != nil {
+		return nil, err
+	}
+	out := &revokeResult{RevokeResult: api.RevokeResult{Index: res.Index, Duplicate: res.Duplicate,
+		AlreadyRevoked: fr.AlreadyRevoked, RevokedAt: fr.RevokedAt}}
+	if !fr.AlreadyRevoked && !res.Duplicate {
+		out.LostBacklog, out.BacklogUnknown = backlog, unknown
+	}
+	return out, nil
+}
+
+// unsentContacts is revoke's refusal of an agent whose outbox may hold
+// contact events the cluster has not received: l is its live state
+// (reported false when this node has none).
+func unsentContacts(id string, l api.FleetAgent, reported bool) *api.Error {
+	var why string
+	switch {
+	case !reported:
+		why = fmt.Sprintf("agent %s has not reported since this leader started (it is not connected), "+
+			"so how many contact events its outbox still holds is unknown", id)
+	case l.Status != api.AgentAlive:
+		seen := "never"
+		if !l.LastSeen.IsZero() {
+			seen = l.LastSeen.UTC().Format(time.RFC3339)
+		}
+		why = fmt.Sprintf("agent %s is not connected (status %s, last seen %s), so how many contact events its outbox "+
+			"still holds is unknown (it last reported %s)", id, l.Status, seen, events(l.OutboxBacklog))
+	default:
+		why = fmt.Sprintf("agent %s reports %s in its outbox that the cluster has not received", id, events(l.OutboxBacklog))
+	}
+	return &api.Error{Code: api.CodeConflict, Message: why + fmt.Sprintf("; revoking it loses them for ever, though the agent answered 202 for each: "+
+		"reconnect the agent and let its outbox drain (touchpoint fleet show %[1]s shows OUTBOX 0 while it is connected), then revoke it; "+
+		`or revoke with force (touchpoint fleet revoke --force %[1]s; "force": true in the API) to accept losing them`, id)}
+}
+
+func events(n uint64) string {
+	if n == 1 {
+		return "1 contact event"
+	}
+	return fmt.Sprintf("%d contact events", n)
 }
 
 // fleetAgent merges an agent's registry entry with its live state.
 func (s *Server) fleetAgent(a fsm.Agent, live map[string]api.FleetAgent, head uint64) api.FleetAgent {
 	out := api.FleetAgent{ID: a.ID, Site: a.Site, Channel: a.Channel, Status: api.AgentDead, GossipAddr: a.GossipAddr,
-		CertSerial: a.CertSerial, Enrolled: a.Enrolled, Revoked: a.Revoked}
+		CertSerial: a.CertSerial, Enrolled: a.Enrolled, Revoked: a.Revoked, RevokedAt: a.RevokedAt}
 	if l, ok := live[a.ID]; ok {
 		out.Status, out.ConfigIndex, out.AppliedIndex, out.OutboxBacklog, out.Version, out.LastSeen, out.Session =
 			l.Status, l.ConfigIndex, l.AppliedIndex, l.OutboxBacklog, l.Version, l.LastSeen, l.Session

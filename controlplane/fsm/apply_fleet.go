@@ -80,6 +80,15 @@ type AgentRevoke struct {
 	AgentID string `json:"agentId"`
 }
 
+// AgentRevokeResult is what an AgentRevoke entry answers. Revoking a
+// revoked agent changes nothing: AlreadyRevoked is then set and RevokedAt
+// is the first revocation's time.
+type AgentRevokeResult struct {
+	Index          uint64    `json:"index"`
+	AlreadyRevoked bool      `json:"alreadyRevoked,omitempty"`
+	RevokedAt      time.Time `json:"revokedAt"`
+}
+
 // Agent is one enrolled agent in the fleet registry.
 type Agent struct {
 	ID         string    `json:"id"`
@@ -195,14 +204,17 @@ func applyAgentRevoke(e *entry) (any, *api.Error) {
 	if err := json.Unmarshal(b, &a); err != nil {
 		panic(fmt.Sprintf("fsm: agent %s: %v", p.AgentID, err))
 	}
-	if !a.Revoked {
-		a.Revoked, a.RevokedAt = true, e.time()
-		ab, _ := json.Marshal(a)
-		e.w.set(key, ab)
-		e.w.fleet = true
-		e.addAudit("fleet.revoke", p.AgentID, "certificate "+a.CertSerial)
+	if a.Revoked {
+		// The admin API answers a revoked agent without writing; this is
+		// two revocations racing, or a client that bypassed that check.
+		return AgentRevokeResult{Index: e.index, AlreadyRevoked: true, RevokedAt: a.RevokedAt}, nil
 	}
-	return api.WriteResult{Index: e.index}, nil
+	a.Revoked, a.RevokedAt = true, e.time()
+	ab, _ := json.Marshal(a)
+	e.w.set(key, ab)
+	e.w.fleet = true
+	e.addAudit("fleet.revoke", p.AgentID, "certificate "+a.CertSerial)
+	return AgentRevokeResult{Index: e.index, RevokedAt: a.RevokedAt}, nil
 }
 
 // CA returns the cluster CA (ok false before the cluster has one).

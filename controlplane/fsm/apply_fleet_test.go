@@ -1,6 +1,7 @@
 package fsm_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -143,5 +144,48 @@ func TestFleet_NoTokensWithoutCA(t *testing.T) {
 	applyOK(t, f, 1, initCluster("tp-old"))
 	if r := apply(t, f, 2, joinToken("t", 1, 100)); r.Err == nil {
 		t.Fatal("a join token was minted without a cluster CA")
+	}
+}
+
+// Revoking a revoked agent changes nothing and says so: the answer names
+// the first revocation's time, the registry keeps it, and the audit log
+// has one fleet.revoke.
+func TestFleet_SecondRevokeSaysAlreadyRevokedAndChangesNothing(t *testing.T) {
+	f := openFSM(t, fsm.Config{})
+	applyOK(t, f, 1, initWithCA())
+	applyOK(t, f, 2, joinToken("t", 1, 100))
+	applyOK(t, f, 3, enroll("t", "ivr-1"))
+	revoke := command{typ: fsm.CmdAgentRevoke, payload: fsm.AgentRevoke{AgentID: "ivr-1"}}
+	var first, second fsm.AgentRevokeResult
+	decodeData(t, applyOK(t, f, 4, revoke), &first)
+	if first.AlreadyRevoked || first.Index != 4 || !first.RevokedAt.Equal(baseTime.Add(4*time.Second)) {
+		t.Fatalf("first revoke answered %+v", first)
+	}
+	decodeData(t, applyOK(t, f, 5, revoke), &second)
+	if !second.AlreadyRevoked || !second.RevokedAt.Equal(first.RevokedAt) {
+		t.Fatalf("second revoke answered %+v, want alreadyRevoked at %s", second, first.RevokedAt)
+	}
+	if a, _, _ := f.Agent("ivr-1"); !a.RevokedAt.Equal(first.RevokedAt) {
+		t.Fatalf("the second revoke moved revokedAt to %s", a.RevokedAt)
+	}
+	audit, err := f.Audit(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, a := range audit {
+		if a.Action == "fleet.revoke" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d fleet.revoke audit records, want 1: %+v", n, audit)
+	}
+}
+
+func decodeData(t *testing.T, r *fsm.Result, out any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Data, out); err != nil {
+		t.Fatalf("result data %s: %v", r.Data, err)
 	}
 }

@@ -321,7 +321,7 @@ func TestGateway_SessionGetsSnapshotThenEveryChangeAndRevocationCutsItOff(t *tes
 	if ch.Index < idx || len(ch.Changes) != 1 || ch.Changes[0].ID != "o2" || ch.Changes[0].Index != idx {
 		t.Fatalf("changes %+v, want o2 at %d", ch, idx)
 	}
-	if _, err := cl.Revoke(context.Background(), a.id); err != nil {
+	if _, err := cl.RevokeAgent(context.Background(), api.RevokeRequest{ID: a.id, Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	f, err = s.next(5 * time.Second)

@@ -475,14 +475,17 @@ func (c *Client) JoinToken(ctx context.Context, r JoinTokenRequest) (*JoinTokenR
 	return &t, nil
 }
 
-// Revoke cuts an enrolled agent off.
-func (c *Client) Revoke(ctx context.Context, id string) (*WriteResult, error) {
-	b, _ := json.Marshal(RevokeRequest{ID: id})
-	var r WriteResult
-	if err := c.Do(ctx, http.MethodPost, "/v1/fleet/revoke", "application/json", b, &r); err != nil {
+// RevokeAgent cuts an enrolled agent off. Unless r.Force, the cluster
+// refuses (CodeConflict) while the agent's outbox may still hold contact
+// events it has not delivered; an agent revoked before answers
+// AlreadyRevoked and nothing is written.
+func (c *Client) RevokeAgent(ctx context.Context, r RevokeRequest) (*RevokeResult, error) {
+	b, _ := json.Marshal(r)
+	var res RevokeResult
+	if err := c.Do(ctx, http.MethodPost, "/v1/fleet/revoke", "application/json", b, &res); err != nil {
 		return nil, err
 	}
-	return &r, nil
+	return &res, nil
 }
 
 // FleetAgents lists every enrolled agent with its live state.

@@ -360,9 +360,33 @@ type FleetAgent struct {
 	CertSerial string    `json:"certSerial"`
 	Enrolled   time.Time `json:"enrolled"`
 	Revoked    bool      `json:"revoked"`
+	RevokedAt  time.Time `json:"revokedAt,omitzero"`
 }
 
 // RevokeRequest names the agent to cut off.
 type RevokeRequest struct {
 	ID string `json:"id"`
+	// Force revokes the agent even though its outbox may still hold
+	// contact events the cluster has not received: it last reported a
+	// backlog, or it is not connected and its backlog is unknown. Those
+	// events are lost (the agent answered 202 for them). Without it such a
+	// revocation is refused with CodeConflict.
+	Force bool `json:"force,omitempty"`
+}
+
+// RevokeResult answers POST /v1/fleet/revoke.
+type RevokeResult struct {
+	// Index is the Raft entry that revoked the agent; absent when
+	// AlreadyRevoked and nothing was written.
+	Index     uint64 `json:"index,omitempty"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+	// AlreadyRevoked: the agent was revoked before, at RevokedAt.
+	AlreadyRevoked bool      `json:"alreadyRevoked,omitempty"`
+	RevokedAt      time.Time `json:"revokedAt,omitzero"`
+	// LostBacklog is, on a forced revocation, the outbox backlog the
+	// agent last reported: the contacts that may be lost. BacklogUnknown
+	// says the agent was not connected, so that figure may be stale (or
+	// the agent never reported one since this leader started).
+	LostBacklog    uint64 `json:"lostBacklog,omitempty"`
+	BacklogUnknown bool   `json:"backlogUnknown,omitempty"`
 }
