@@ -413,3 +413,69 @@ func TestAgent_RunFailsWhenEnrollmentIsRefused(t *testing.T) {
 	}
 	_ = a.Close()
 }
+
+// TestAgent_ContactRetriedWithItsIdempotencyKeyIsLoggedOnce: a kiosk
+// that did not get the answer to a contact sends it again with the same
+// Idempotency-Key: the agent answers as before (Idempotent-Replayed: true)
+// and the ledger gets one event, also when the retry comes after a
+// restart. The key with another contact is refused, and nothing logged.
+func TestAgent_ContactRetriedWithItsIdempotencyKeyIsLoggedOnce(t *testing.T) {
+	fake := agenttest.Start(t, agenttest.Config{})
+	dir := t.TempDir()
+	cfg := config(t, dir, []string{fake.Addr()}, fake.JoinToken(time.Hour, 1))
+	a := start(t, cfg)
+	post := func(url, body, key string) (int, agent.ContactAccepted, http.Header, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", url+"/v1/contacts", strings.NewReader(body))
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		var acc agent.ContactAccepted
+		_ = json.Unmarshal(b, &acc)
+		return res.StatusCode, acc, res.Header, b
+	}
+	code, first, h, b := post(a.URL(), contact, "kiosk-7-txn-0001")
+	if code != 202 || first.Seq != 1 || h.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("first: %d %s %v", code, b, h)
+	}
+	// The same contact written another way (fields in another order) is
+	// the same contact.
+	var m map[string]any
+	_ = json.Unmarshal([]byte(contact), &m)
+	reordered, _ := json.MarshalIndent(m, "", " ")
+	code, again, h, b := post(a.URL(), string(reordered), "kiosk-7-txn-0001")
+	if code != 202 || again != first || h.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry: %d %s %v, want the first answer replayed", code, b, h)
+	}
+	other := strings.Replace(contact, `"accepted"`, `"declined"`, 1)
+	if code, _, _, b := post(a.URL(), other, "kiosk-7-txn-0001"); code != 409 || !strings.Contains(string(b), `"conflict"`) || !strings.Contains(string(b), "Idempotency-Key") {
+		t.Fatalf("the key with another contact: %d %s", code, b)
+	}
+	for _, bad := range []string{strings.Repeat("k", 129), "密钥"} {
+		if code, _, _, b := post(a.URL(), contact, bad); code != 400 || !strings.Contains(string(b), "Idempotency-Key") {
+			t.Fatalf("key %q: %d %s", bad, code, b)
+		}
+	}
+	if code, next, _, b := post(a.URL(), contact, ""); code != 202 || next.Seq != 2 {
+		t.Fatalf("without a key: %d %s", code, b)
+	}
+	a.Close()
+
+	// After a restart the key is still known.
+	b2 := start(t, cfg)
+	code, again, h, b = post(b2.URL(), contact, "kiosk-7-txn-0001")
+	if code != 202 || again != first || h.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry after a restart: %d %s %v", code, b, h)
+	}
+	agenttest.WaitFor(t, 10*time.Second, "the events at the control plane", func() bool { return len(fake.Events("kiosk-7")) == 2 })
+	time.Sleep(200 * time.Millisecond)
+	if evs := fake.Events("kiosk-7"); len(evs) != 2 || evs[0].Seq != 1 || evs[1].Seq != 2 {
+		t.Fatalf("the control plane got %+v, want seqs 1 and 2 only", evs)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -201,6 +202,11 @@ func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, aerr)
 		return
 	}
+	idem, aerr := idempotencyOf(r, ev)
+	if aerr != nil {
+		a.refuse(w, r, aerr)
+		return
+	}
 	if a.link.Revoked() {
 		// 202 means the event will reach the ledger; a revoked agent's
 		// never will.
@@ -209,9 +215,12 @@ func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
 	}
 	ev.Site = a.cfg.Site
 	a.fillCampaign(&ev)
-	stored, err := a.appendContact(r.Context(), ev)
+	stored, replayed, err := a.appendContact(r.Context(), ev, idem)
 	switch {
 	case err == nil:
+	case errors.Is(err, outbox.ErrKeyReused):
+		a.refuse(w, r, &api.Error{Code: api.CodeConflict, Field: headerIdempotencyKey, Message: msgKeyReused})
+		return
 	case errors.Is(err, outbox.ErrFull):
 		a.refuse(w, r, api.Errorf(api.CodeOutboxFull, msgOutboxFull))
 		return
@@ -228,11 +237,42 @@ func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, api.Errorf(api.CodeInternal, "%s: %v", msgNotLogged, err))
 		return
 	}
-	a.metrics.appended.Inc()
+	if replayed {
+		w.Header().Set(headerReplayed, "true")
+	} else {
+		a.metrics.appended.Inc()
+	}
 	api.WriteJSON(w, http.StatusAccepted, ContactAccepted{
 		EventID: stored.AgentID + ":" + strconv.FormatUint(stored.Seq, 10),
 		Seq:     stored.Seq,
 	})
+}
+
+// Idempotent contacts: a client that did not get the answer to a contact
+// (a timeout, a dropped connection, an agent that crashed after the sync)
+// sends it again with the same Idempotency-Key, and the contact is logged
+// once; the answer says Idempotent-Replayed: true.
+const (
+	headerIdempotencyKey = "Idempotency-Key"
+	headerReplayed       = "Idempotent-Replayed"
+)
+
+// idempotencyOf is the request's idempotency key, nil without one. The
+// digest is of the contact as decoded (not of the bytes: a client may
+// encode a retry differently), before the agent fills anything in.
+func idempotencyOf(r *http.Request, ev protocol.ContactEvent) (*outbox.Idempotency, *api.Error) {
+	key := r.Header.Get(headerIdempotencyKey)
+	if key == "" {
+		return nil, nil
+	}
+	if len(key) > outbox.MaxIdempotencyKey || strings.IndexFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) >= 0 {
+		return nil, &api.Error{Code: api.CodeInvalidField, Field: headerIdempotencyKey, Message: msgBadIdemKey}
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, api.Errorf(api.CodeInternal, "%v", err)
+	}
+	return &outbox.Idempotency{Key: key, Digest: sha256.Sum256(b)}, nil
 }
 
 func (a *Agent) refuse(w http.ResponseWriter, r *http.Request, e *api.Error) {

@@ -15,6 +15,7 @@ import (
 	"touchpoint.dev/touchpoint/agent/cache"
 	"touchpoint.dev/touchpoint/agent/decide"
 	"touchpoint.dev/touchpoint/agent/link"
+	"touchpoint.dev/touchpoint/agent/outbox"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
@@ -404,15 +405,22 @@ const (
 	holdoutLinger   = 5 * time.Millisecond
 )
 
-func (a *Agent) appendContact(ctx context.Context, ev protocol.ContactEvent) (protocol.ContactEvent, error) {
-	stored, err := a.outbox.Append(ctx, ev)
-	if err != nil {
-		return stored, err
+// appendContact logs ev (once per idempotency key, when idem is set:
+// replayed says it was logged before) and adds it to the customer's
+// history.
+func (a *Agent) appendContact(ctx context.Context, ev protocol.ContactEvent, idem *outbox.Idempotency) (stored protocol.ContactEvent, replayed bool, err error) {
+	if idem != nil {
+		stored, replayed, err = a.outbox.AppendIdempotent(ctx, ev, *idem)
+	} else {
+		stored, err = a.outbox.Append(ctx, ev)
+	}
+	if err != nil || replayed {
+		return stored, replayed, err
 	}
 	if err := a.cache.AddContacts([]protocol.ContactEvent{stored}, true); err != nil {
 		a.log.Warn("record contact in history", "error", err)
 	}
-	return stored, nil
+	return stored, false, nil
 }
 
 func newDecisionID() string {

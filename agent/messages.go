@@ -24,6 +24,8 @@ const (
 	msgNotFound     = "%s %q is not in the agent's configuration"
 	msgNotReady     = "the agent holds no configuration yet"
 	msgNotLogged    = "the contact could not be logged"
+	msgBadIdemKey   = "must be 1 to 128 printable ASCII characters"
+	msgKeyReused    = "this Idempotency-Key was sent with another contact in the last 24 hours: a new contact needs a new key; nothing was logged"
 
 	msgNotAnObject     = "the body must be a JSON object"
 	msgRefShape        = "expected an object or an array of objects, got "

@@ -2,8 +2,11 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 
 	"touchpoint.dev/touchpoint/protocol"
 )
@@ -23,6 +26,11 @@ type appendReq struct {
 	ev   protocol.ContactEvent // validated; Seq is assigned by the committer
 	val  []byte                // ev encoded with Seq 0: the key holds the sequence
 	done chan appendResult     // buffered: the committer never blocks on it
+	// idem, when set, is the append's idempotency key (AppendIdempotent);
+	// replayed is set by the committer, before it answers, when the key
+	// was stored already.
+	idem     *Idempotency
+	replayed bool
 }
 
 type appendResult struct {
@@ -223,6 +231,10 @@ func (o *Outbox) commit(group []*appendReq) {
 	tx := o.db.NewTransaction(true)
 	defer tx.Discard()
 	var err error
+	// Idempotency keys this group stores, and the appends that repeat one
+	// of them: answered as replays once the group is synced.
+	var keys map[string]*appendReq
+	var repeats [][2]*appendReq // {repeat, original}
 	for _, r := range group {
 		if err != nil {
 			r.answer(protocol.ContactEvent{}, fmt.Errorf("append: %w", err))
@@ -231,6 +243,31 @@ func (o *Outbox) commit(group []*appendReq) {
 		if cerr := r.ctx.Err(); cerr != nil {
 			r.answer(protocol.ContactEvent{}, fmt.Errorf("append: %w", cerr))
 			continue
+		}
+		if r.idem != nil {
+			if orig, ok := keys[r.idem.Key]; ok {
+				if orig.idem.Digest != r.idem.Digest {
+					r.answer(protocol.ContactEvent{}, ErrKeyReused)
+				} else {
+					repeats = append(repeats, [2]*appendReq{r, orig})
+				}
+				continue
+			}
+			prior, seen, perr := storedAppend(tx, r.idem)
+			if perr != nil && !errors.Is(perr, ErrKeyReused) {
+				err = perr // the store failed: this group goes no further
+				r.answer(protocol.ContactEvent{}, fmt.Errorf("append: %w", perr))
+				continue
+			}
+			if seen {
+				if perr == nil {
+					r.replayed, r.ev.Seq = true, prior
+					r.answer(r.ev, nil)
+				} else {
+					r.answer(protocol.ContactEvent{}, perr)
+				}
+				continue
+			}
 		}
 		size := int64(eventKeyLen + len(r.val))
 		if used+added+size > o.cfg.MaxBytes {
@@ -241,6 +278,17 @@ func (o *Outbox) commit(group []*appendReq) {
 		if err = tx.Set(eventKey(seq), r.val); err != nil {
 			r.answer(protocol.ContactEvent{}, fmt.Errorf("append: %w", err))
 			continue
+		}
+		if r.idem != nil {
+			v := idemValue(seq, r.idem.Digest)
+			if err = tx.SetEntry(badger.NewEntry(idemKey(r.idem.Key), v).WithTTL(IdempotencyTTL)); err != nil {
+				r.answer(protocol.ContactEvent{}, fmt.Errorf("append: %w", err))
+				continue
+			}
+			if keys == nil {
+				keys = map[string]*appendReq{}
+			}
+			keys[r.idem.Key] = r
 		}
 		added += size
 		r.ev.Seq = seq
@@ -290,5 +338,14 @@ func (o *Outbox) commit(group []*appendReq) {
 		} else {
 			r.answer(r.ev, nil)
 		}
+	}
+	for _, rr := range repeats {
+		r, orig := rr[0], rr[1]
+		if err != nil {
+			r.answer(protocol.ContactEvent{}, failure)
+			continue
+		}
+		r.replayed, r.ev.Seq = true, orig.ev.Seq
+		r.answer(r.ev, nil)
 	}
 }

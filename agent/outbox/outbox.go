@@ -43,6 +43,7 @@ var (
 //	m/agent         the agent id the sequences belong to
 //	m/last          the last assigned sequence (written with the events)
 //	m/acked         the highest acknowledged sequence (written with the deletes)
+//	i/<key>         an idempotency key's sequence and request digest, 24 h (idempotency.go)
 var (
 	prefixEvent = []byte("e/")
 	keyAgent    = []byte("m/agent")
