@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"touchpoint.dev/touchpoint/protocol"
 )
 
 const helperDirEnv = "OUTBOX_KILL_HELPER_DIR"
@@ -34,7 +36,17 @@ func TestHelperProcess(t *testing.T) {
 	for w := range 8 {
 		go func() {
 			for i := 0; ; i++ {
-				e, err := o.Append(context.Background(), event(w*1_000_000+i))
+				// Odd workers append with an idempotency key, printed with
+				// the sequence: it must survive the kill with its event.
+				var e protocol.ContactEvent
+				var err error
+				key := ""
+				if w%2 == 1 {
+					key = fmt.Sprintf("k-%d-%d-%d", os.Getpid(), w, i) // new keys in every child
+					e, _, err = o.AppendIdempotent(context.Background(), event(w*1_000_000+i), idem(key, key))
+				} else {
+					e, err = o.Append(context.Background(), event(w*1_000_000+i))
+				}
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "append:", err)
 					os.Exit(2)
@@ -42,7 +54,7 @@ func TestHelperProcess(t *testing.T) {
 				mu.Lock()
 				// os.Stdout is unbuffered: the line is in the pipe before
 				// the next Append starts.
-				fmt.Fprintf(os.Stdout, "acked %d\n", e.Seq)
+				fmt.Fprintf(os.Stdout, "acked %d %s\n", e.Seq, key)
 				mu.Unlock()
 			}
 		}()
@@ -61,7 +73,7 @@ func TestOutbox_Kill9KeepsAcknowledgedEvents(t *testing.T) {
 	dir := t.TempDir()
 	var maxAcked uint64
 	for round := 1; round <= 2; round++ {
-		acked := runAndKill(t, dir, 200)
+		acked, keys := runAndKill(t, dir, 200)
 		if len(acked) == 0 {
 			t.Fatalf("round %d: the child acknowledged nothing", round)
 		}
@@ -85,6 +97,14 @@ func TestOutbox_Kill9KeepsAcknowledgedEvents(t *testing.T) {
 				t.Fatalf("round %d: acknowledged seq %d lost by kill -9 (stored 1..%d)", round, s, len(stored))
 			}
 		}
+		// Every acknowledged keyed append, retried, is recognised.
+		for key, seq := range keys {
+			e, replayed, err := o.AppendIdempotent(context.Background(), event(0), idem(key, key))
+			if err != nil || !replayed || e.Seq != seq {
+				o.Close()
+				t.Fatalf("round %d: retry of %s (acknowledged as seq %d) after kill -9: seq %d replayed %v %v", round, key, seq, e.Seq, replayed, err)
+			}
+		}
 		next := uint64(len(stored)) + 1
 		e, err := o.Append(context.Background(), event(0))
 		if err != nil {
@@ -104,8 +124,9 @@ func TestOutbox_Kill9KeepsAcknowledgedEvents(t *testing.T) {
 }
 
 // runAndKill starts the helper on dir, kills it with SIGKILL once it has
-// acknowledged at least n events, and returns every sequence it printed.
-func runAndKill(t *testing.T, dir string, n int) []uint64 {
+// acknowledged at least n events, and returns every sequence it printed,
+// and the idempotency keys printed with theirs.
+func runAndKill(t *testing.T, dir string, n int) ([]uint64, map[string]uint64) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), helperDirEnv+"="+dir)
@@ -118,6 +139,7 @@ func runAndKill(t *testing.T, dir string, n int) []uint64 {
 		t.Fatal(err)
 	}
 	var acked []uint64
+	keys := map[string]uint64{}
 	killed := false
 	deadline := time.AfterFunc(20*time.Second, func() { _ = cmd.Process.Kill() })
 	defer deadline.Stop()
@@ -127,11 +149,15 @@ func runAndKill(t *testing.T, dir string, n int) []uint64 {
 		if !ok {
 			continue
 		}
+		v, key, _ := strings.Cut(v, " ")
 		s, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			t.Fatalf("helper printed %q", sc.Text())
 		}
 		acked = append(acked, s)
+		if key != "" {
+			keys[key] = s
+		}
 		if !killed && len(acked) >= n {
 			killed = true
 			if err := cmd.Process.Kill(); err != nil { // SIGKILL
@@ -144,5 +170,5 @@ func runAndKill(t *testing.T, dir string, n int) []uint64 {
 		t.Fatalf("helper exited before acknowledging %d events: %v", n, err)
 	}
 	slices.Sort(acked)
-	return acked
+	return acked, keys
 }
