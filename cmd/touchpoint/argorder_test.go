@@ -91,13 +91,15 @@ func TestRun_LocalErrorsHaveStableCodes(t *testing.T) {
 	if err := os.WriteFile(badCSV, []byte("id,name\nC1,x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	fresh := t.TempDir() // a node directory with no node.json yet
 	cases := map[string]string{
+		"touchpoint controlplane --data-dir " + fresh + " --id n1": "error: usage: required flags --raft-addr, --http-addr not given (" + fresh + " holds no node.json",
 		"touchpoint get":                                                    "error: usage: touchpoint get KIND [ID]",
 		"touchpoint get offers -o yaml":                                     `error: usage: -o "yaml"`,
 		"touchpoint apply":                                                  `error: usage: required flag --filename not given`,
 		"touchpoint customers erase C1 --wait banana":                       `error: usage: invalid value "banana" for flag -wait`,
 		"touchpoint frobnicate":                                             `error: usage: unknown command "frobnicate": 'touchpoint --help' lists the commands`,
-		"touchpoint controlplane --id n1":                                   "error: usage: required flags --data-dir, --raft-addr, --http-addr not given",
+		"touchpoint controlplane --id n1":                                   "error: usage: required flag --data-dir not given",
 		"touchpoint get widgets":                                            `error: unknown_kind: unknown kind "widgets"`,
 		"touchpoint apply -f /nonexistent/x.yaml":                           "error: file_error: read /nonexistent/x.yaml",
 		"touchpoint customers import " + badCSV + " --id-column customerID": `error: invalid_input: ` + badCSV + `: the header has no column "customerID"`,

@@ -108,7 +108,7 @@ func controlplaneCommand(e *env) *cli.Command {
 				Version:                version, Logger: log,
 			})
 			if err != nil {
-				return err
+				return removedCode(err)
 			}
 			if nf.QUICAdvertise == "" && srv.QUICAddr() != "" {
 				// The port the system picked: agents that learnt it find
@@ -120,9 +120,18 @@ func controlplaneCommand(e *env) *cli.Command {
 				return err
 			}
 			log.Info("control plane node started", "id", nf.ID, "http", srv.URL(), "raft", srv.RaftAddr(), "quic", srv.QUICAddr())
-			return srv.Run(c.Context)
+			return removedCode(srv.Run(c.Context))
 		},
 	}
+}
+
+// removedCode gives a node's error that it was removed from the cluster
+// its stable code, removed.
+func removedCode(err error) error {
+	if errors.Is(err, controlplane.ErrRemoved) {
+		return &cliError{code: codeRemoved, err: err}
+	}
+	return err
 }
 
 // globalString reads a flag from the root context.

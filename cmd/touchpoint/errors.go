@@ -10,7 +10,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"touchpoint.dev/touchpoint/controlplane"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
@@ -56,8 +55,6 @@ func errorCode(err error) string {
 		return codeUsage // --addr or TOUCHPOINT_ADDR
 	case errors.As(err, &ce):
 		return ce.code
-	case errors.Is(err, controlplane.ErrRemoved):
-		return codeRemoved
 	case errors.Is(err, context.Canceled):
 		return codeInterrupted
 	case errors.Is(err, context.DeadlineExceeded):
