@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -16,9 +19,14 @@ var ErrRemoved = errors.New("removed from the cluster")
 
 // A node learns that it was removed in one of two ways:
 //
-//   - Its own Raft configuration leaves it out: the entry removing it
-//     reached it, because it was running when it was removed (or it
-//     restarts after that). checkMember.
+//   - Its own Raft configuration leaves it out after it had listed it:
+//     the entry removing it reached it, because it was running when it was
+//     removed (or it restarts after that). A node catching up after its
+//     join replays the log's earlier configurations, which do not list it
+//     yet, so only a configuration that listed it before counts: the
+//     first time this node sees itself in its configuration it writes
+//     memberFile into its data directory, and from then on a
+//     configuration without it means it was removed (checkMember).
 //   - The leader says so: it was down when it was removed, so its log
 //     still names it a member, and no member answers its vote requests.
 //     While it knows no leader it asks the nodes its state knows, and
@@ -30,14 +38,36 @@ const (
 	leaderlessBeforeAsking = 3 * time.Second
 	// askEvery spaces the questions while the node stays leaderless.
 	askEvery = 5 * time.Second
+	// memberFile, in the data directory, says this node has seen itself
+	// in its Raft configuration.
+	memberFile = "raft-member"
 )
 
 // checkMember returns ErrRemoved, wrapped with what to do, when this node's
-// Raft configuration leaves it out.
+// Raft configuration leaves it out after having listed it; it records the
+// first time it lists it (memberFile).
 func (s *Server) checkMember() error {
-	removed, err := s.store.Removed()
-	if err != nil || !removed {
+	in, known, err := s.store.InConfiguration()
+	if err != nil || !known {
 		return err
+	}
+	path := filepath.Join(s.cfg.DataDir, memberFile)
+	if in {
+		if s.member.Load() {
+			return nil
+		}
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if err := writeFileSync(path, []byte("this node has been in its raft configuration\n")); err != nil {
+				return err
+			}
+		}
+		s.member.Store(true)
+		return nil
+	}
+	if !s.member.Load() {
+		if _, err := os.Stat(path); err != nil {
+			return nil // not listed yet: catching up after a join (or a data directory from before memberFile)
+		}
 	}
 	return s.removedError("its Raft configuration no longer lists it")
 }

@@ -104,6 +104,9 @@ type Server struct {
 	// whether this node is still a member (membership.go).
 	peers  *http.Client
 	scheme string
+	// member is set once this node has seen itself in its Raft
+	// configuration (membership.go).
+	member atomic.Bool
 
 	closeOnce sync.Once
 	closeErr  error

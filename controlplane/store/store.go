@@ -422,21 +422,23 @@ func (s *Store) Servers() ([]Server, error) {
 	return out, nil
 }
 
-// Removed reports whether this node's latest raft configuration leaves
-// it out: the cluster removed it (cluster remove) and the entry saying so
-// reached it. An empty configuration (a joining node the leader has not
-// reached yet) is not a removal.
-func (s *Store) Removed() (bool, error) {
+// InConfiguration reports whether this node is in its latest raft
+// configuration (known false while the configuration is empty: a joining
+// node the leader has not reached yet). A node catching up after a join
+// goes through the log's earlier configurations, which do not list it yet:
+// only a node that was in its configuration before and is not now was
+// removed (controlplane's membership watch).
+func (s *Store) InConfiguration() (in, known bool, err error) {
 	servers, err := s.Servers()
 	if err != nil || len(servers) == 0 {
-		return false, err
+		return false, false, err
 	}
 	for _, sv := range servers {
 		if sv.ID == s.cfg.ID {
-			return false, nil
+			return true, true, nil
 		}
 	}
-	return true, nil
+	return false, true, nil
 }
 
 // AddVoter adds (or re-adds at a new address) a voter. Leader only.
