@@ -465,6 +465,8 @@ func TestAgent_ContactRetriedWithItsIdempotencyKeyIsLoggedOnce(t *testing.T) {
 	if code, next, _, b := post(a.URL(), contact, ""); code != 202 || next.Seq != 2 {
 		t.Fatalf("without a key: %d %s", code, b)
 	}
+	// Enrolled (the join token is spent) before the restart.
+	agenttest.WaitFor(t, 10*time.Second, "the link", func() bool { return a.LinkStatus().Connected })
 	a.Close()
 
 	// After a restart the key is still known.
