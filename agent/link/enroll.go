@@ -60,7 +60,7 @@ func (l *Link) enroll(ctx context.Context, tr *quic.Transport) error {
 			otherCA[addr] = true
 			if l.allServersIn(otherCA) {
 				err = &api.Error{Code: api.CodeWrongCluster, Message: fmt.Sprintf(
-					"every control-plane node given (%s) belongs to another cluster than the one the join token is for: check --control-plane, or mint the token on this cluster (touchpoint fleet token)",
+					"every control-plane node given (%s) belongs to another cluster than the one the join token is for: check --controlplane, or mint the token on this cluster (touchpoint fleet token)",
 					strings.Join(l.dialList(), ", "))}
 			}
 		} else {
