@@ -186,15 +186,26 @@ func (a *Agent) readyz(w http.ResponseWriter, _ *http.Request) {
 	api.WriteJSON(w, http.StatusOK, h)
 }
 
-func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxContactBody))
+// readBody reads a request body of at most limit bytes, refusing a larger
+// one with body_too_large and a failed read with bad_request (ok false:
+// the answer is written).
+func (a *Agent) readBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, ok bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			a.refuse(w, r, api.Errorf(api.CodeBodyTooLarge, msgBodyTooLarge))
-			return
+		} else {
+			a.refuse(w, r, api.Errorf(api.CodeBadRequest, "read body: %v", err))
 		}
-		a.refuse(w, r, api.Errorf(api.CodeBadRequest, "read body: %v", err))
+		return nil, false
+	}
+	return body, true
+}
+
+func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
+	body, ok := a.readBody(w, r, maxContactBody)
+	if !ok {
 		return
 	}
 	ev, aerr := decodeContact(body, a.cfg.Channel)

@@ -272,14 +272,8 @@ func jsonKind(raw []byte) string {
 }
 
 func (a *Agent) tmfRecommend(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.DefaultDecisionBodyLimit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			a.refuse(w, r, api.Errorf(api.CodeBodyTooLarge, msgBodyTooLarge))
-			return
-		}
-		a.refuse(w, r, api.Errorf(api.CodeBadRequest, "read body: %v", err))
+	body, ok := a.readBody(w, r, api.DefaultDecisionBodyLimit)
+	if !ok {
 		return
 	}
 	req, category, aerr := decodeTMFQuery(body, a.cfg.Channel)

@@ -78,11 +78,7 @@ var contactsMessages = map[string]map[contactsKey]string{
 }
 
 func (e *env) ctmsg(k contactsKey, args ...any) string {
-	s, ok := contactsMessages[e.lang][k]
-	if !ok {
-		s = contactsMessages["en"][k]
-	}
-	return fmt.Sprintf(s, args...)
+	return translate(e, contactsMessages, k, args...)
 }
 
 // erasedCustomer is the ledger's customer id of every erased customer's

@@ -149,16 +149,7 @@ var customerMessages = map[string]map[custKey]string{
 	},
 }
 
-func (e *env) cmsg(k custKey, args ...any) string {
-	s, ok := customerMessages[e.lang][k]
-	if !ok {
-		s = customerMessages["en"][k]
-	}
-	if len(args) == 0 {
-		return s
-	}
-	return fmt.Sprintf(s, args...)
-}
+func (e *env) cmsg(k custKey, args ...any) string { return translate(e, customerMessages, k, args...) }
 
 // countingReader counts the bytes read through it, for the progress bar.
 type countingReader struct {

@@ -309,10 +309,15 @@ func language() string {
 	return "en"
 }
 
-func (e *env) msg(k msgKey, args ...any) string {
-	s, ok := messages[e.lang][k]
+func (e *env) msg(k msgKey, args ...any) string { return translate(e, messages, k, args...) }
+
+// translate is message k of table in e's language (English where the
+// table has none), formatted with args when there are any. Each command
+// family keeps its own table and key type (messages_*.go).
+func translate[K comparable](e *env, table map[string]map[K]string, k K, args ...any) string {
+	s, ok := table[e.lang][k]
 	if !ok {
-		s = messages["en"][k]
+		s = table["en"][k]
 	}
 	if len(args) == 0 {
 		return s

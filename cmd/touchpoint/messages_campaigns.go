@@ -186,14 +186,7 @@ var campaignMessages = map[string]map[campKey]string{
 }
 
 func (e *env) campMsg(k campKey, args ...any) string {
-	s, ok := campaignMessages[e.lang][k]
-	if !ok {
-		s = campaignMessages["en"][k]
-	}
-	if len(args) == 0 {
-		return s
-	}
-	return fmt.Sprintf(s, args...)
+	return translate(e, campaignMessages, k, args...)
 }
 
 // chartMsg is a chart string: always English (see campKey).

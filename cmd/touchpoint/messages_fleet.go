@@ -1,7 +1,5 @@
 package main
 
-import "fmt"
-
 // The fleet commands' user-facing strings, in English and Simplified
 // Chinese (messages.go holds the older ones; JSON output is never
 // translated).
@@ -35,10 +33,4 @@ var fleetMessages = map[string]map[fleetKey]string{
 	},
 }
 
-func (e *env) fmsg(k fleetKey, args ...any) string {
-	s, ok := fleetMessages[e.lang][k]
-	if !ok {
-		s = fleetMessages["en"][k]
-	}
-	return fmt.Sprintf(s, args...)
-}
+func (e *env) fmsg(k fleetKey, args ...any) string { return translate(e, fleetMessages, k, args...) }

@@ -1,7 +1,5 @@
 package main
 
-import "fmt"
-
 // The model and churn commands' user-facing strings, in English and
 // Simplified Chinese (JSON output is never translated).
 type modelKey int
@@ -104,12 +102,5 @@ var modelMessages = map[string]map[modelKey]string{
 }
 
 func (e *env) modelMsg(k modelKey, args ...any) string {
-	s, ok := modelMessages[e.lang][k]
-	if !ok {
-		s = modelMessages["en"][k]
-	}
-	if len(args) == 0 {
-		return s
-	}
-	return fmt.Sprintf(s, args...)
+	return translate(e, modelMessages, k, args...)
 }

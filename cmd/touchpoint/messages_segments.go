@@ -1,7 +1,5 @@
 package main
 
-import "fmt"
-
 // The segments command's user-facing strings, in English and Simplified
 // Chinese (JSON output is never translated).
 type segKey int
@@ -79,13 +77,4 @@ var segmentMessages = map[string]map[segKey]string{
 	},
 }
 
-func (e *env) smsg(k segKey, args ...any) string {
-	s, ok := segmentMessages[e.lang][k]
-	if !ok {
-		s = segmentMessages["en"][k]
-	}
-	if len(args) == 0 {
-		return s
-	}
-	return fmt.Sprintf(s, args...)
-}
+func (e *env) smsg(k segKey, args ...any) string { return translate(e, segmentMessages, k, args...) }
