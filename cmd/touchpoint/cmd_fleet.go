@@ -141,8 +141,11 @@ func (e *env) fleetDetail(a *api.FleetAgent) error {
 	}
 	// The backlog of an agent that is not connected is its last report:
 	// it may have grown since (fleet revoke counts it unknown).
-	backlog := fmt.Sprint(a.OutboxBacklog)
-	if a.Status != api.AgentAlive {
+	config, lag, backlog := liveFigures(*a)
+	applied := fmt.Sprint(a.AppliedIndex)
+	if neverSeen(*a) {
+		applied = "-"
+	} else if a.Status != api.AgentAlive {
 		backlog = e.fmsg(fmBacklogStale, a.OutboxBacklog)
 	}
 	tw := e.table()
@@ -152,9 +155,9 @@ func (e *env) fleetDetail(a *api.FleetAgent) error {
 		{e.msg(msgHdrChannel), a.Channel},
 		{e.msg(msgHdrStatus), a.Status},
 		{e.msg(msgHdrSession), session},
-		{e.msg(msgHdrConfigIndex), fmt.Sprint(a.ConfigIndex)},
-		{e.msg(msgHdrAppliedIndex), fmt.Sprint(a.AppliedIndex)},
-		{e.msg(msgHdrLag), fmt.Sprint(a.Lag)},
+		{e.msg(msgHdrConfigIndex), config},
+		{e.msg(msgHdrAppliedIndex), applied},
+		{e.msg(msgHdrLag), lag},
 		{e.msg(msgHdrBacklog), backlog},
 		{e.msg(msgHdrVersion), a.Version},
 		{e.msg(msgHdrLastSeen), seen},
@@ -166,6 +169,22 @@ func (e *env) fleetDetail(a *api.FleetAgent) error {
 		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
 	}
 	return tw.Flush()
+}
+
+// neverSeen: the node has no live state of the agent (no session, never
+// in gossip since the node started).
+func neverSeen(a api.FleetAgent) bool {
+	return a.LastSeen.IsZero() && a.Session == "" && a.Status != api.AgentAlive
+}
+
+// liveFigures are an agent's configuration index, lag and outbox backlog
+// for a table: "-" when the node has no live state of it (never seen
+// since it started), whose zeros mean unknown, not up to date.
+func liveFigures(a api.FleetAgent) (config, lag, backlog string) {
+	if neverSeen(a) {
+		return "-", "-", "-"
+	}
+	return fmt.Sprint(a.ConfigIndex), fmt.Sprint(a.Lag), fmt.Sprint(a.OutboxBacklog)
 }
 
 func (e *env) fleetTable(as []api.FleetAgent) error {
@@ -181,7 +200,8 @@ func (e *env) fleetTable(as []api.FleetAgent) error {
 		if !a.LastSeen.IsZero() {
 			seen = a.LastSeen.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", a.ID, a.Site, a.Channel, status, a.ConfigIndex, a.Lag, a.OutboxBacklog, a.Version, seen)
+		config, lag, backlog := liveFigures(a)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Site, a.Channel, status, config, lag, backlog, orDash(a.Version), seen)
 	}
 	return tw.Flush()
 }

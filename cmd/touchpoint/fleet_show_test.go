@@ -41,14 +41,35 @@ func TestFleetDetail_ShowsWhatFleetLsLeavesOut(t *testing.T) {
 // agent's row says when it was revoked.
 func TestFleetDetail_BacklogOfAnAgentNotConnectedIsMarkedStale(t *testing.T) {
 	at := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
-	a := &api.FleetAgent{ID: "kiosk-1", Status: api.AgentDead, OutboxBacklog: 0, Revoked: true, RevokedAt: at}
+	a := &api.FleetAgent{ID: "kiosk-1", Status: api.AgentDead, OutboxBacklog: 5, ConfigIndex: 40, AppliedIndex: 40, Lag: 2,
+		LastSeen: at.Add(-time.Hour), Revoked: true, RevokedAt: at}
 	var b bytes.Buffer
 	if err := (&env{stdout: &b, lang: "en"}).fleetDetail(a); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"OUTBOX          0 (last reported; not connected, unknown now)\n", "REVOKED         yes, at 2026-12-04T08:00:00Z\n"} {
+	for _, want := range []string{"OUTBOX          5 (last reported; not connected, unknown now)\n", "REVOKED         yes, at 2026-12-04T08:00:00Z\n", "LAG             2\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %q in\n%s", want, b.String())
 		}
+	}
+	// Never seen since the node started: nothing is known, and the
+	// zeros are not shown as figures.
+	never := &api.FleetAgent{ID: "kiosk-2", Status: api.AgentDead}
+	b.Reset()
+	if err := (&env{stdout: &b, lang: "en"}).fleetDetail(never); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CONFIG INDEX    -\n", "APPLIED INDEX   -\n", "LAG             -\n", "OUTBOX          -\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	if err := (&env{stdout: &b, lang: "en"}).fleetTable([]api.FleetAgent{*never, *a}); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(b.String(), "\n"); len(lines) < 3 || strings.Join(strings.Fields(lines[1]), " ") != "kiosk-2 dead - - - - -" ||
+		!strings.Contains(strings.Join(strings.Fields(lines[2]), " "), "dead (revoked) 40 2 5 -") {
+		t.Errorf("fleet ls:\n%s", b.String())
 	}
 }

@@ -159,15 +159,19 @@ func events(n uint64) string {
 func (s *Server) fleetAgent(a fsm.Agent, live map[string]api.FleetAgent, head uint64) api.FleetAgent {
 	out := api.FleetAgent{ID: a.ID, Site: a.Site, Channel: a.Channel, Status: api.AgentDead, GossipAddr: a.GossipAddr,
 		CertSerial: a.CertSerial, Enrolled: a.Enrolled, Revoked: a.Revoked, RevokedAt: a.RevokedAt}
-	if l, ok := live[a.ID]; ok {
-		out.Status, out.ConfigIndex, out.AppliedIndex, out.OutboxBacklog, out.Version, out.LastSeen, out.Session =
-			l.Status, l.ConfigIndex, l.AppliedIndex, l.OutboxBacklog, l.Version, l.LastSeen, l.Session
-		if l.GossipAddr != "" {
-			out.GossipAddr = l.GossipAddr
-		}
+	l, ok := live[a.ID]
+	if !ok {
+		return out // no live state: the indexes, lag and backlog are unknown (0, lastSeen absent)
 	}
-	if head > out.ConfigIndex {
-		out.Lag = head - out.ConfigIndex
+	out.Status, out.ConfigIndex, out.AppliedIndex, out.OutboxBacklog, out.Version, out.LastSeen, out.Session =
+		l.Status, l.ConfigIndex, l.AppliedIndex, l.OutboxBacklog, l.Version, l.LastSeen, l.Session
+	if l.GossipAddr != "" {
+		out.GossipAddr = l.GossipAddr
+	}
+	// Behind by what the agent has not applied yet: what a session sent
+	// (ConfigIndex) is not yet in its cache.
+	if head > out.AppliedIndex {
+		out.Lag = head - out.AppliedIndex
 	}
 	return out
 }

@@ -505,7 +505,9 @@ func TestGateway_FleetShowsRegistryWithSessionState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ag.Status != api.AgentDead || ag.Site != "sh-01" || ag.Channel != "kiosk" || ag.Lag != head || ag.Session != "" {
+	// Never seen: no figure is known (all 0, lastSeen absent; the CLI
+	// shows "-"), none is made up.
+	if ag.Status != api.AgentDead || ag.Site != "sh-01" || ag.Channel != "kiosk" || ag.Lag != 0 || !ag.LastSeen.IsZero() || ag.Session != "" {
 		t.Fatalf("before any session: %+v", ag)
 	}
 	s := a.open(t, c.Nodes[0].QUICAddr())

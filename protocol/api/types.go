@@ -339,9 +339,11 @@ type FleetAgent struct {
 	// Status is alive, suspect, dead or left (memberlist's view); an agent
 	// never seen in gossip is dead.
 	Status string `json:"status"`
-	// ConfigIndex is the configuration index the agent holds; Lag is how
-	// many Raft indexes the newest configuration change is ahead of it (0:
-	// up to date).
+	// ConfigIndex is the configuration index sent to the agent; Lag is
+	// how many Raft indexes the newest configuration change is ahead of
+	// what it applied (AppliedIndex; 0: up to date). An agent with no
+	// live state (LastSeen zero: never seen since the node started) has
+	// all of them, and OutboxBacklog, 0: unknown.
 	ConfigIndex uint64 `json:"configIndex"`
 	// AppliedIndex is the configuration index the agent itself last
 	// reported as applied to its cache (on its session, or in its gossip
