@@ -47,7 +47,11 @@ const (
 // Raft configuration leaves it out after having listed it; it records the
 // first time it lists it (memberFile).
 func (s *Server) checkMember() error {
-	in, known, err := s.store.InConfiguration()
+	inConfig := s.inConfig
+	if inConfig == nil {
+		inConfig = s.store.InConfiguration
+	}
+	in, known, err := inConfig()
 	if err != nil || !known {
 		return err
 	}

@@ -105,8 +105,10 @@ type Server struct {
 	peers  *http.Client
 	scheme string
 	// member is set once this node has seen itself in its Raft
-	// configuration (membership.go).
-	member atomic.Bool
+	// configuration (membership.go); inConfig, when set, stands in for
+	// the store's InConfiguration (a test's fake).
+	member   atomic.Bool
+	inConfig func() (in, known bool, err error)
 
 	closeOnce sync.Once
 	closeErr  error
