@@ -36,22 +36,6 @@ func (c Config) strength() float64 {
 	return c.PriorStrength
 }
 
-// BuildTable counts a whole ledger held in memory into a parameter table:
-// NewLearner, Add for each event in order, Table. The events must come as
-// Learner.Add wants them: each customer's together, oldest first.
-func BuildTable(events []Event, cfg Config) (*Table, error) {
-	l, err := NewLearner(cfg)
-	if err != nil {
-		return nil, err
-	}
-	for i := range events {
-		if err := l.Add(events[i]); err != nil {
-			return nil, fmt.Errorf("event %d: %w", i, err)
-		}
-	}
-	return l.Table()
-}
-
 // Table ends the ledger and returns the table: one arm per (offer,
 // segment) with at least one trial, its Beta the offer's prior plus the
 // successes and the failures. An offer's bad prior is an error. The

@@ -135,3 +135,20 @@ func TestBuildTable_RefusesBadInput(t *testing.T) {
 		t.Errorf("empty ledger: %+v, %v", tab, err)
 	}
 }
+
+// BuildTable (tests only; the job streams the ledger through a Learner)
+// counts a whole ledger held in memory into a parameter table:
+// NewLearner, Add for each event in order, Table. The events must come as
+// Learner.Add wants them: each customer's together, oldest first.
+func BuildTable(events []Event, cfg Config) (*Table, error) {
+	l, err := NewLearner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for i := range events {
+		if err := l.Add(events[i]); err != nil {
+			return nil, fmt.Errorf("event %d: %w", i, err)
+		}
+	}
+	return l.Table()
+}
