@@ -61,7 +61,9 @@ func putObject(b *testing.B, fake *agenttest.FakeControlPlane, kind protocol.Kin
 // policies), for customers picked at random among TOUCHPOINT_BENCH_PROFILES
 // cached profiles (default 100,000; docs/PERFORMANCE.md uses 1,000,000),
 // each with a few contacts. TOUCHPOINT_BENCH_HOLDOUTS=0 sets every
-// campaign's control group to 0% (no holdout contacts logged). It reports p50/p99 per decision, decisions/s,
+// campaign's control group to 0% (no holdout contacts logged);
+// TOUCHPOINT_BENCH_FLUSH=0 leaves the fill's last profiles in the memtable
+// instead of flushing them as a prefetch does. It reports p50/p99 per decision, decisions/s,
 // and the process's anonymous RSS with the cache filled (the benchmark's
 // fake control plane included).
 func BenchmarkAgentDecide(b *testing.B) {
@@ -136,6 +138,17 @@ func BenchmarkAgentDecide(b *testing.B) {
 		time.Sleep(time.Second)
 	}
 	b.Logf("compactions settled in %v: %s", time.Since(settle).Round(time.Second), a.cache.LevelsSummary())
+	// As a prefetch does, the last profiles go from the memtable into a
+	// table (TOUCHPOINT_BENCH_FLUSH=0 leaves them, to compare).
+	if os.Getenv("TOUCHPOINT_BENCH_FLUSH") != "0" {
+		if err := a.cache.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		for !a.cache.Settled() && time.Since(settle) < 3*time.Minute {
+			time.Sleep(time.Second)
+		}
+		b.Logf("memtable flushed: %s", a.cache.LevelsSummary())
+	}
 	rss := rssAnonMB()
 	for range 30 {
 		time.Sleep(2 * time.Second)

@@ -45,6 +45,11 @@ func (c *Cache) view(fn func(tx *badger.Txn, gen uint64) error) error {
 func (c *Cache) update(gen uint64, fn func(tx *badger.Txn) error) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.updateLocked(gen, fn)
+}
+
+// updateLocked is update with wmu held.
+func (c *Cache) updateLocked(gen uint64, fn func(tx *badger.Txn) error) error {
 	tx := c.db.NewTransactionAt(c.read.Load().ts, true)
 	defer tx.Discard()
 	if err := fn(tx); err != nil {

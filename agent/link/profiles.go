@@ -22,6 +22,9 @@ type Profiles interface {
 	PutFetched(f cache.Fetched) (erased bool, err error)
 	AddContacts(evs []protocol.ContactEvent, own bool) error
 	SetRegion(region string, unregioned bool)
+	// Flush writes what the cache holds in memory out to its tables,
+	// once a prefetch has stored many profiles.
+	Flush() error
 }
 
 // ErrOffline: no session is up to ask the control plane.
@@ -33,6 +36,10 @@ var ErrUnknownCustomer = errors.New("unknown customer")
 // defaultUnregionedMax: customers without a region are prefetched only
 // when there are at most this many.
 const defaultUnregionedMax = 50_000
+
+// prefetchFlushMin: a prefetch of at least this many profiles is flushed
+// out of the cache's memtable (Cache.Flush); fewer cost a read little.
+const prefetchFlushMin = 10_000
 
 // setConn records the session's connection (nil when it ends) and clears
 // the customers refreshed in the previous session.
@@ -172,6 +179,16 @@ func (l *Link) prefetch(ctx context.Context, conn *quic.Conn) {
 	l.prefetched, l.prefetchedGen = gen.ClusterID+"/"+fmt.Sprint(gen.Epoch), l.generation
 	l.mu.Unlock()
 	l.log.Info("profiles prefetched", "region", l.cfg.Region, "profiles", n, "took", time.Since(start).Round(time.Millisecond))
+	// The cache is read for the rest of the day: leave the last profiles
+	// in a table, not in the memtable every read walks first.
+	if n >= prefetchFlushMin {
+		flushStart := time.Now()
+		if err := l.profiles.Flush(); err != nil {
+			l.log.Warn("flush the cache after the prefetch", "error", err)
+		} else {
+			l.log.Debug("cache flushed after the prefetch", "took", time.Since(flushStart).Round(time.Millisecond))
+		}
+	}
 }
 
 // prefetchRegion streams one region into the cache. With max > 0 it first
