@@ -180,6 +180,7 @@ type Agent struct {
 	answers    sync.Pool // *answer, reused by postDecision
 	lookups    sync.Pool // *lookup, one decision's reads (lookup.go)
 	holdouts   chan protocol.ContactEvent
+	held       heldRecently
 	refreshMu  sync.Mutex
 	refreshing map[string]bool
 

@@ -283,7 +283,7 @@ func (a *Agent) decideInto(ctx context.Context, req api.DecisionRequest, d *api.
 	})
 	a.metrics.decisions.Inc()
 	if len(d.Holdout) > 0 {
-		a.recordHoldouts(*d)
+		a.recordHoldouts(*d, l.contacts)
 	}
 	return nil
 }
@@ -332,9 +332,19 @@ func asAPIError(err error) *api.Error {
 
 // recordHoldouts logs one holdout contact per held-out campaign, without
 // making the decision wait for the disk; a full outbox drops them (and
-// counts it).
-func (a *Agent) recordHoldouts(d api.Decision) {
+// counts it). A campaign that held the customer out within holdoutVisit
+// (in the history the decision read, or in what this agent logged since)
+// is not logged again: a holdout stands for the offer a treated customer
+// would have been shown, and a kiosk or IVR flow asks for decisions
+// several times a visit (one per screen, a retry), while its client logs
+// one presentation. Logged each time, the holdouts of one visit would use
+// up the customer's contact caps with nothing shown.
+func (a *Agent) recordHoldouts(d api.Decision, history []decide.Contact) {
 	for _, h := range d.Holdout {
+		if heldWithin(history, h.CampaignID, d.Time) || !a.held.mark(d.CustomerID, h.CampaignID, d.Time) {
+			a.metrics.holdoutsRepeated.Inc()
+			continue
+		}
 		// The holdout happened at the decision, not when its batch is
 		// written: a contact the client logs right after the decision
 		// must come after it, or the campaign report would put a held-out
@@ -352,6 +362,84 @@ func (a *Agent) recordHoldouts(d api.Decision) {
 		default:
 			a.metrics.holdoutsDropped.Inc()
 		}
+	}
+}
+
+// holdoutVisit is how long one holdout of a campaign stands for the
+// customer's visit: later decisions within it log none.
+const holdoutVisit = time.Hour
+
+// heldWithin reports whether history holds a holdout of campaign within
+// holdoutVisit before now.
+func heldWithin(history []decide.Contact, campaign string, now time.Time) bool {
+	for i := range history {
+		c := &history[i]
+		if c.Outcome == protocol.OutcomeHoldout && c.CampaignID == campaign && !c.Time.Before(now.Add(-holdoutVisit)) {
+			return true
+		}
+	}
+	return false
+}
+
+// heldRecently remembers the holdouts this agent logged within
+// holdoutVisit, for the decisions that run before a holdout reaches the
+// customer's history (it is written in the background) and for
+// concurrent decisions of one customer.
+type heldRecently struct {
+	mu sync.Mutex
+	at map[heldKey]time.Time
+}
+
+type heldKey struct{ customer, campaign string }
+
+// maxHeldRecently bounds heldRecently: past it, expired entries are
+// dropped, and if that is not enough the oldest half goes (the history
+// still holds them once written).
+const maxHeldRecently = 100_000
+
+// mark records a holdout of campaign for customer at now, unless one was
+// recorded within holdoutVisit; it reports whether it recorded it.
+func (h *heldRecently) mark(customer, campaign string, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := heldKey{customer, campaign}
+	if t, ok := h.at[k]; ok && !t.Before(now.Add(-holdoutVisit)) && !t.After(now) {
+		return false
+	}
+	if h.at == nil {
+		h.at = map[heldKey]time.Time{}
+	}
+	if len(h.at) >= maxHeldRecently {
+		h.prune(now)
+	}
+	h.at[k] = now
+	return true
+}
+
+// prune drops expired entries, then, if still full, those older than the
+// median.
+func (h *heldRecently) prune(now time.Time) {
+	for k, t := range h.at {
+		if t.Before(now.Add(-holdoutVisit)) {
+			delete(h.at, k)
+		}
+	}
+	if len(h.at) < maxHeldRecently {
+		return
+	}
+	ts := make([]time.Time, 0, len(h.at))
+	for _, t := range h.at {
+		ts = append(ts, t)
+	}
+	slices.SortFunc(ts, time.Time.Compare)
+	cut := ts[len(ts)/2]
+	for k, t := range h.at {
+		if t.Before(cut) {
+			delete(h.at, k)
+		}
+	}
+	if len(h.at) >= maxHeldRecently {
+		clear(h.at) // one instant for all: keep none
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,11 +107,14 @@ func TestAgent_DecisionsFollowTheREADMEScenarioAndFetchOnAMiss(t *testing.T) {
 	}
 }
 
-func TestAgent_HoldoutIsLoggedAsAContact(t *testing.T) {
+func TestAgent_HoldoutIsLoggedAsAContactOncePerVisit(t *testing.T) {
 	fake := agenttest.Start(t, agenttest.Config{})
 	readmeCatalogue(fake, 100)
 	fake.PutCustomer(protocol.Profile{ID: "C1", Attributes: map[string]any{"tenureMonths": 12.0}, Index: 1})
-	a := start(t, config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(time.Hour, 1)))
+	var skew atomic.Int64 // how far the agent's clock is ahead
+	cfg := config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(time.Hour, 1))
+	cfg.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	a := start(t, cfg)
 	agenttest.WaitFor(t, 10*time.Second, "the catalogue", func() bool { return do(t, "GET", a.URL()+"/v1/catalog/campaigns/winback-q4", nil).status == 200 })
 	d, res := decide(t, a.URL(), `{"customerId":"C1","channel":"kiosk"}`)
 	if res.status != 200 || len(d.Offers) != 0 || len(d.Holdout) != 1 || d.Holdout[0].CampaignID != "winback-q4" {
@@ -127,6 +132,47 @@ func TestAgent_HoldoutIsLoggedAsAContact(t *testing.T) {
 		}
 		return false
 	})
+
+	// The same visit asks again, once per screen and concurrently: the
+	// decisions still list the holdout, nothing more is logged, and the
+	// weekly cap of 2 is not used up by them.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if d, res := decide(t, a.URL(), `{"customerId":"C1","channel":"ivr"}`); res.status != 200 || len(d.Holdout) != 1 || len(d.Suppressed) != 0 {
+				t.Errorf("repeated decision: %d %s", res.status, res.body)
+			}
+		}()
+	}
+	wg.Wait()
+	holdouts := func() int {
+		n := 0
+		for _, e := range fake.Events(a.Status().ID) {
+			if e.Outcome == protocol.OutcomeHoldout {
+				n++
+			}
+		}
+		return n
+	}
+	time.Sleep(300 * time.Millisecond) // what the repeats would have logged had arrived by now
+	if n := holdouts(); n != 1 {
+		t.Fatalf("%d holdouts logged for one visit, want 1", n)
+	}
+	// An hour later is another visit.
+	skew.Store(int64(time.Hour + time.Minute))
+	if d, res := decide(t, a.URL(), `{"customerId":"C1","channel":"kiosk"}`); res.status != 200 || len(d.Holdout) != 1 {
+		t.Fatalf("next visit: %d %s", res.status, res.body)
+	}
+	agenttest.WaitFor(t, 10*time.Second, "the next visit's holdout", func() bool { return holdouts() == 2 })
+	// Two visits held out use up the cap of 2, as two presentations do,
+	// and the reason says the contacts were holdouts.
+	skew.Store(int64(2*time.Hour + 2*time.Minute))
+	d, res = decide(t, a.URL(), `{"customerId":"C1","channel":"kiosk"}`)
+	if res.status != 200 || len(d.Suppressed) != 1 || d.Suppressed[0].Code != "contact_cap" || !strings.Contains(d.Suppressed[0].Reason, "2 contacts as a campaign's control group") {
+		t.Fatalf("third visit: %d %s", res.status, res.body)
+	}
 }
 
 func TestAgent_TMFRecommendationAndCustomerUseTheEngineAndMaskPII(t *testing.T) {

@@ -22,6 +22,8 @@ type metrics struct {
 	decisions       prometheus.Counter
 	profileFetches  *prometheus.CounterVec
 	holdoutsDropped prometheus.Counter
+	// holdoutsRepeated: holdouts not logged again within holdoutVisit.
+	holdoutsRepeated prometheus.Counter
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -49,6 +51,9 @@ func newMetrics(a *Agent) *metrics {
 	m.holdoutsDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: ns, Name: "holdouts_dropped_total", Help: "Holdout contacts that could not be logged (outbox full or failing).",
 	})
+	m.holdoutsRepeated = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Name: "holdouts_repeated_total", Help: "Held-out decisions not logged as holdout contacts because the campaign held the customer out within the hour (one visit).",
+	})
 	state := prometheus.NewDesc(ns+"_session_state", "1 for the link's current state (enrolling, connecting, connected, offline).", []string{"state"}, nil)
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: name, Help: help}, f)
@@ -65,7 +70,7 @@ func newMetrics(a *Agent) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.appended, m.refused, m.requestsRefused, m.decisions, m.profileFetches, m.holdoutsDropped,
+		m.appended, m.refused, m.requestsRefused, m.decisions, m.profileFetches, m.holdoutsDropped, m.holdoutsRepeated,
 		stateCollector{desc: state, a: a},
 		gauge("config_index", "Configuration index the cache holds.", func() float64 { return float64(a.cache.Position().Index) }),
 		gauge("config_ready", "1 once the cache holds a configuration.", func() float64 { return b2f(a.ready()) }),

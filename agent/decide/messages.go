@@ -31,6 +31,7 @@ const (
 	msgSegment          = "segment"
 	msgDoNotDisturb     = "the customer asked not to be contacted (do not disturb); no offer is presented, transactional ones included"
 	msgContactCap       = "contact cap: policy %q allows %d %s per %s on %s; customer had %d"
+	msgContactCapHeld   = " (%d %s as a campaign's control group: holdouts count as the offer they stand for)"
 	msgContact          = "contact"
 	msgContacts         = "contacts"
 	msgContactCapZero   = "contact cap: policy %q allows no marketing contact on %s (maxContacts 0)"

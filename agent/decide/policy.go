@@ -40,7 +40,7 @@ func (e *Engine) marketing(s *scratch) *marketing {
 		if !p.applies(ch) {
 			continue
 		}
-		if n := p.count(s); n >= p.max {
+		if n, held := p.count(s); n >= p.max {
 			where := p.channel
 			if p.all {
 				where = msgAllChannels
@@ -50,6 +50,9 @@ func (e *Engine) marketing(s *scratch) *marketing {
 				s.arena = fmt.Appendf(s.arena, msgContactCapZero, p.p.ID, where)
 			} else {
 				s.arena = fmt.Appendf(s.arena, msgContactCap, p.p.ID, p.max, contacts(p.max), p.p.Window, where, n)
+				if held > 0 {
+					s.arena = fmt.Appendf(s.arena, msgContactCapHeld, held, contacts(held))
+				}
 			}
 			m.code, m.reason = codeContactCap, s.since(start)
 			return m
@@ -88,10 +91,9 @@ func (p *policyC) inQuiet(m int) bool {
 // every outcome, holdouts included (a held-out customer takes the contact
 // slot the treated one uses, so the control group is not contacted more
 // by other campaigns), any type, on the policy's channel or on every
-// channel for "all".
-func (p *policyC) count(s *scratch) int {
+// channel for "all". held is how many of them are holdouts.
+func (p *policyC) count(s *scratch) (n, held int) {
 	from := s.now.Add(-p.window)
-	n := 0
 	for i := range s.contacts { // only contacts at or before now
 		c := &s.contacts[i]
 		if c.Time.Before(from) {
@@ -99,9 +101,12 @@ func (p *policyC) count(s *scratch) int {
 		}
 		if (p.all || c.Channel == p.channel) && (len(p.p.Types) == 0 || slices.Contains(p.p.Types, c.Type)) {
 			n++
+			if c.Outcome == protocol.OutcomeHoldout {
+				held++
+			}
 		}
 	}
-	return n
+	return n, held
 }
 
 // consents reports whether the profile gives consent for ch or "all".
