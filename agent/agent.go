@@ -55,6 +55,9 @@ type Config struct {
 	// (default 50,000; negative: never).
 	Region        string
 	UnregionedMax int
+	// Timezone is the IANA zone of the rules' now (now.Hour() and the
+	// like), whatever the host's zone. Default protocol.DefaultTimezone.
+	Timezone string
 	// CacheMemory sizes the cache's badger (see cache.DefaultMemory).
 	CacheMemory struct{ MemTableMB, NumMemtables, BlockCacheMB, IndexCacheMB int }
 	// APIKey, when set, is required on every API call except /healthz,
@@ -121,6 +124,12 @@ func (c *Config) check() error {
 		return fmt.Errorf("region %q: use 1 to 128 letters, digits, '-', '_' or '.'", c.Region)
 	case c.OutboxMaxBytes < 0:
 		return fmt.Errorf("outbox max bytes %d is negative", c.OutboxMaxBytes)
+	}
+	if c.Timezone == "" {
+		c.Timezone = protocol.DefaultTimezone
+	}
+	if _, err := protocol.LoadZone(c.Timezone); err != nil {
+		return fmt.Errorf("time zone: %w", err)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return fmt.Errorf("http address %q: %w", c.HTTPAddr, err)
@@ -251,7 +260,8 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.cache.SetRegion(cfg.Region, false)
-	a.engines = &engines{cache: a.cache}
+	zone, _ := protocol.LoadZone(cfg.Timezone) // checked with the configuration
+	a.engines = &engines{cache: a.cache, zone: zone}
 	a.holdouts = make(chan protocol.ContactEvent, 1024)
 	a.refreshing = map[string]bool{}
 	a.metrics = newMetrics(a)

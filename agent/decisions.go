@@ -27,6 +27,7 @@ const fetchTimeout = 500 * time.Millisecond
 // engines compiles the decision engine once per catalogue version.
 type engines struct {
 	cache *cache.Cache
+	zone  *time.Location // the rules' now (Config.Timezone)
 	mu    sync.Mutex
 	ver   uint64
 	eng   *decide.Engine
@@ -70,7 +71,7 @@ func (e *engines) get() (*decide.Engine, error) {
 			cat.Propensities = &props[i]
 		}
 	}
-	e.eng, e.ver = decide.Compile(cat), ver
+	e.eng, e.ver = decide.Compile(cat, decide.WithZone(e.zone)), ver
 	return e.eng, nil
 }
 

@@ -268,6 +268,20 @@ type QuietHours struct {
 // DefaultTimezone is where Touchpoint's operators are.
 const DefaultTimezone = "Asia/Shanghai"
 
+// LoadZone loads an IANA time zone by name. Go's "Local" (the host's
+// zone) and "" are refused: a catalogue or an agent that named them would
+// mean different hours on machines set to different zones.
+func LoadZone(name string) (*time.Location, error) {
+	if name == "" || name == "Local" {
+		return nil, fmt.Errorf("%q is not an IANA time zone name such as %q or \"UTC\"", name, DefaultTimezone)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q: use an IANA name such as %q or \"UTC\"", name, DefaultTimezone)
+	}
+	return loc, nil
+}
+
 // Model statuses. At most one churn model is active: activating one
 // (POST /v1/models/{id}/activate) deactivates the others in the same Raft
 // entry.

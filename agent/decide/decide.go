@@ -314,7 +314,11 @@ func (s *scratch) begin(e *Engine, in *Input, p *protocol.Profile) {
 	}
 	s.context["channel"] = e.box(in.Channel)
 	s.context["intent"] = e.box(in.Intent)
-	s.env["now"] = in.Now
+	if e.zone != nil {
+		s.env["now"] = in.Now.In(e.zone)
+	} else {
+		s.env["now"] = in.Now
+	}
 	for i, n := range e.flat {
 		m := s.profile
 		if n.context {

@@ -44,10 +44,16 @@ type Option func(*options)
 
 type options struct {
 	weights Weights
+	zone    *time.Location
 }
 
 // WithWeights replaces DefaultWeights.
 func WithWeights(w Weights) Option { return func(o *options) { o.weights = w } }
+
+// WithZone sets the time zone of the rules' now (now.Hour() and the
+// like): a decision at 14:00 UTC is at hour 22 in Asia/Shanghai. Without
+// it, now is in Input.Now's own location.
+func WithZone(loc *time.Location) Option { return func(o *options) { o.zone = loc } }
 
 // Engine decides for one catalogue version. It is immutable once
 // compiled and safe for concurrent use; Decide does no I/O and reads no
@@ -72,8 +78,9 @@ type Engine struct {
 	churn    map[string]factorRow
 	intents  []factorRow // by idx
 	churns   []factorRow
-	model    *ChurnModel // nil: no live churn score
-	learned  *learned    // nil: no learned propensities
+	zone     *time.Location // the rules' now; nil: Input.Now's
+	model    *ChurnModel    // nil: no live churn score
+	learned  *learned       // nil: no learned propensities
 	levels   churnmodel.WarningThresholds
 	scratch  sync.Pool
 }
@@ -246,6 +253,7 @@ func Compile(cat Catalog, opts ...Option) *Engine {
 		index:    cat.Index,
 		planByID: map[string]int{},
 		texts:    []string{"", msgDoNotDisturb},
+		zone:     o.zone,
 	}
 	e.intent, e.intents = compileFactors(o.weights.Intent, "intent")
 	e.churn, e.churns = compileFactors(o.weights.ChurnLevel, "churn level")

@@ -3,6 +3,7 @@ package decide
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -138,5 +139,28 @@ func TestDecide_OfferInTwoCampaigns(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A rule's now is in the engine's zone (the agent's --timezone), not in
+// the host's: at 06:00 UTC it is 14:00 in Shanghai.
+func TestRules_NowIsInTheEnginesZone(t *testing.T) {
+	o := offer("afternoon", protocol.CategoryUpsell, 10)
+	o.Eligibility = "now.Hour() == 14 && now.Location().String() == \"Asia/Shanghai\""
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := input(profileC1(), "kiosk")
+	if got := verdict(t, Compile(oneOffer(o), WithZone(shanghai)).Decide(in), "afternoon"); got != "ranked" {
+		t.Fatalf("in Shanghai: %s", got)
+	}
+	if got := verdict(t, Compile(oneOffer(o)).Decide(in), "afternoon"); got != "not_eligible" {
+		t.Fatalf("without a zone, now is the input's (UTC, hour 6): %s", got)
+	}
+	// The host's zone by name is refused where a rule names it.
+	o.Eligibility = `now.In(timezone("Local")).Hour() >= 0`
+	if got := verdict(t, Compile(oneOffer(o), WithZone(shanghai)).Decide(in), "afternoon"); got != "rule_error" {
+		t.Fatalf(`timezone("Local"): %s`, got)
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 	"github.com/expr-lang/expr/vm/runtime"
+
+	"touchpoint.dev/touchpoint/protocol"
 )
 
 // Rule limits. MaxRuleLength and MaxRuleNodes are the control plane's
@@ -102,7 +104,7 @@ func (z zoneCache) load(name string) (*time.Location, error) {
 	if r, ok := z[name]; ok {
 		return r.loc, r.err
 	}
-	loc, err := time.LoadLocation(name)
+	loc, err := protocol.LoadZone(name)
 	z[name] = zoneResult{loc, err}
 	return loc, err
 }

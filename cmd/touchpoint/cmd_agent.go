@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"touchpoint.dev/touchpoint/agent"
+	"touchpoint.dev/touchpoint/protocol"
 )
 
 func agentCommand(e *env) *cli.Command {
@@ -23,6 +24,7 @@ func agentCommand(e *env) *cli.Command {
 		&cli.StringFlag{Name: "api-key", EnvVars: []string{"TOUCHPOINT_AGENT_API_KEY"}, Usage: "require this `KEY` on API calls (Authorization: Bearer KEY or X-API-Key); probes and /metrics stay open"},
 		&cli.Int64Flag{Name: "outbox-max-bytes", Usage: "bound on unsent contact events in `BYTES` (default 256 MiB)"},
 		&cli.StringFlag{Name: "region", Usage: "`REGION` whose customer profiles the agent prefetches and keeps current (others are fetched on demand)"},
+		&cli.StringFlag{Name: "timezone", Value: protocol.DefaultTimezone, Usage: "IANA time `ZONE` of the rules' now (now.Hour() and the like), whatever the machine's zone"},
 		&cli.IntFlag{Name: "unregioned-max", Usage: "prefetch customers without a region only when there are at most `N` (default 50,000)"},
 		&cli.IntFlag{Name: "cache-memtable-mb", Usage: "size of each of the cache's badger memtables, `MB` (default 16)"},
 		&cli.IntFlag{Name: "cache-memtables", Usage: "number of the cache's memtables, `N` (default 2)"},
@@ -54,7 +56,7 @@ func agentCommand(e *env) *cli.Command {
 				// A negative bound is refused by agent.New.
 				OutboxMaxBytes:    c.Int64("outbox-max-bytes"),
 				EncryptionKeyFile: c.String("encryption-key-file"),
-				Region:            c.String("region"), UnregionedMax: c.Int("unregioned-max"),
+				Region:            c.String("region"), UnregionedMax: c.Int("unregioned-max"), Timezone: c.String("timezone"),
 				Version: version, Logger: log,
 			}
 			cfg.CacheMemory.MemTableMB, cfg.CacheMemory.NumMemtables = c.Int("cache-memtable-mb"), c.Int("cache-memtables")

@@ -227,13 +227,16 @@ func validatePolicy(p *protocol.ContactPolicy) error {
 	}
 	if q := p.QuietHours; q != nil {
 		for _, f := range []strField{{"quietHours.start", q.Start}, {"quietHours.end", q.End}} {
-			if _, err := time.Parse("15:04", f.v); err != nil {
-				return fieldErr(api.CodeInvalidField, f.name, `must be a time of day such as "21:00", got %q`, f.v)
+			if _, err := time.Parse("15:04", f.v); err != nil || len(f.v) != len("15:04") {
+				return fieldErr(api.CodeInvalidField, f.name, `must be a time of day as HH:MM, such as "21:00" or "08:00", got %q`, f.v)
 			}
 		}
+		if q.Start == q.End {
+			return fieldErr(api.CodeInvalidField, "quietHours.end", "quiet hours from %s to %s are empty: give an end other than the start (an end before the start crosses midnight), or leave quietHours out", q.Start, q.End)
+		}
 		if q.Timezone != "" {
-			if _, err := time.LoadLocation(q.Timezone); err != nil {
-				return fieldErr(api.CodeInvalidField, "quietHours.timezone", "unknown time zone %q", q.Timezone)
+			if _, err := protocol.LoadZone(q.Timezone); err != nil {
+				return fieldErr(api.CodeInvalidField, "quietHours.timezone", "%v", err)
 			}
 		}
 	}
