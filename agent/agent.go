@@ -190,6 +190,7 @@ type Agent struct {
 	lookups    sync.Pool // *lookup, one decision's reads (lookup.go)
 	holdouts   chan protocol.ContactEvent
 	held       heldRecently
+	volumes    *offerVolumes
 	refreshMu  sync.Mutex
 	refreshing map[string]bool
 
@@ -247,12 +248,13 @@ func New(cfg Config) (*Agent, error) {
 	if _, port, _ := net.SplitHostPort(cfg.GossipAddr); port != "0" {
 		enrollGossip = cfg.GossipAddr
 	}
+	a.volumes = &offerVolumes{acked: func() uint64 { return a.outbox.Stats().Acked }, now: cfg.Now}
 	a.link, err = link.New(link.Config{
 		AgentID: cfg.ID, Site: cfg.Site, Channel: cfg.Channel, Version: cfg.Version,
 		Servers: cfg.ControlPlane, JoinToken: cfg.JoinToken,
 		Dir: filepath.Join(cfg.DataDir, "identity"), GossipAddr: enrollGossip,
 		Logger: cfg.Logger, Now: cfg.Now,
-		OnKeyring: a.members.setKeys, OnServers: a.members.setServers,
+		OnKeyring: a.members.setKeys, OnServers: a.members.setServers, OnOfferVolumes: a.volumes.setFleet, OnOwnContacts: a.volumes.ownSeen,
 		Region: cfg.Region, UnregionedMax: cfg.UnregionedMax,
 		Timing: cfg.LinkTiming,
 	}, a.cache, a.outbox)
@@ -326,6 +328,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	go a.runHoldouts(ctx)
+	go a.volumes.run(ctx)
 	go a.compileOnChange(ctx)
 	gossipDone := make(chan struct{})
 	go func() {

@@ -252,6 +252,9 @@ func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(headerReplayed, "true")
 	} else {
 		a.metrics.appended.Inc()
+		if stored.Outcome == protocol.OutcomePresented && stored.OfferID != "" {
+			a.volumes.presented(stored.Seq, stored.OfferID)
+		}
 	}
 	api.WriteJSON(w, http.StatusAccepted, ContactAccepted{
 		EventID: stored.AgentID + ":" + strconv.FormatUint(stored.Seq, 10),

@@ -281,6 +281,7 @@ func (a *Agent) decideInto(ctx context.Context, req api.DecisionRequest, d *api.
 	eng.DecideInto(d, decide.Input{
 		DecisionID: newDecisionID(), CustomerID: req.CustomerID, Channel: req.Channel, Intent: req.Intent,
 		Context: req.Context, Now: now, Profile: l.profile, Contacts: l.contacts, Rand: l.rand,
+		OfferVolume: a.volumes.current(),
 	})
 	a.metrics.decisions.Inc()
 	if len(d.Holdout) > 0 {

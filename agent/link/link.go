@@ -141,6 +141,13 @@ type Config struct {
 	// list on disk, at enrollment and on every Welcome. It must not block
 	// for long.
 	OnServers func(servers []wire.ServerInfo)
+	// OnOfferVolumes receives the presentations of the offers with a
+	// volumeCap, on every OfferVolumes frame. It must not block for long.
+	OnOfferVolumes func(volumes map[string]int64)
+	// OnOwnContacts receives the highest sequence of this agent's own
+	// events in a Contacts frame: the node applied them, and the next
+	// OfferVolumes frame counts them. It must not block for long.
+	OnOwnContacts func(through uint64)
 	// Region is the region whose customer profiles the agent prefetches
 	// and keeps; UnregionedMax is the most customers without a region it
 	// prefetches (more: on demand). Default 50,000; negative: none.

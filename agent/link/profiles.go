@@ -253,6 +253,17 @@ func (l *Link) contactsPushed(f wire.Frame) error {
 	if err != nil {
 		return err
 	}
+	if l.cfg.OnOwnContacts != nil {
+		var through uint64
+		for i := range evs {
+			if evs[i].AgentID == l.cfg.AgentID {
+				through = max(through, evs[i].Seq)
+			}
+		}
+		if through > 0 {
+			l.cfg.OnOwnContacts(through)
+		}
+	}
 	if l.profiles == nil || len(evs) == 0 {
 		return nil
 	}

@@ -265,6 +265,14 @@ func (l *Link) readControl(ctx context.Context, ctrl *quic.Stream) error {
 			if err := l.installKeys(m.Keys); err != nil {
 				l.log.Warn("install gossip keys", "error", err)
 			}
+		case wire.MsgOfferVolumes:
+			var m wire.OfferVolumes
+			if err := f.Decode(&m); err != nil {
+				return err
+			}
+			if l.cfg.OnOfferVolumes != nil {
+				l.cfg.OnOfferVolumes(m.Volumes)
+			}
 		case wire.MsgError:
 			return fmt.Errorf("node ended the session: %w", decodeError(f))
 		default:

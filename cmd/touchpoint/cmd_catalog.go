@@ -98,7 +98,7 @@ func kindArg(s string) (protocol.Kind, error) {
 func getCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "get",
-		Usage:     "show catalogue objects: get offers|plans|campaigns|policies [ID]",
+		Usage:     "show catalogue objects: get offers|plans|campaigns|policies|models|propensities [ID]",
 		ArgsUsage: "KIND [ID]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "stale", Usage: "read from the node you reach without asking the leader (faster, may lag)"},
@@ -194,7 +194,7 @@ func (e *env) printDocument(doc json.RawMessage, index uint64) error {
 func deleteCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "delete",
-		Usage:     "delete a catalogue object: delete offers|plans|campaigns|policies ID",
+		Usage:     "delete a catalogue object: delete offers|plans|campaigns|policies|models|propensities ID",
 		ArgsUsage: "KIND ID",
 		Flags:     []cli.Flag{outputFlag()},
 		Action: adminAction(e, 2, 2, "KIND ID",

@@ -172,6 +172,7 @@ func applyEventsIngest(e *entry) (any, *api.Error) {
 		}
 		b, _ := json.Marshal(mark)
 		e.w.set(markKey(p.AgentID), b)
+		countPresented(e, p.Events[dups:])
 		e.w.contacts = append(e.w.contacts, p.Events[dups:])
 	}
 	return IngestResult{HighestSeq: mark.HighestSeq, Stored: len(p.Events) - dups, Duplicates: dups}, nil

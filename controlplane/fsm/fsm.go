@@ -88,6 +88,7 @@ type FSM struct {
 	notify   chan struct{}
 
 	contacts contactFeed
+	capped   cappedOffers // the offers with a volumeCap (volumes.go)
 }
 
 // Open opens (or creates) the state in cfg.Dir.

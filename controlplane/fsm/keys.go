@@ -25,6 +25,8 @@ import "encoding/binary"
 //	d/<customer id>        index (8 bytes) + protocol.DerivedUpdate JSON:
 //	                       what jobs computed for the customer, overlaid on
 //	                       p/<id> by every read (apply_derive.go)
+//	o/<offer id>           presented contacts of the offer, 8 bytes
+//	                       (volumes.go)
 //
 // The contact ledger's families (h/, k/, v/) are described in
 // apply_events.go, the fleet's (m/ca, m/gossip, j/, g/ for the agent

@@ -65,6 +65,8 @@ type State interface {
 	RecentContacts(customer string, limit int) ([]protocol.ContactEvent, error)
 	ContactsAfter(pos uint64, limit int) ([]protocol.ContactEvent, uint64, uint64)
 	ContactsHead() uint64
+	// OfferVolumes: presentations of every offer with a volumeCap.
+	OfferVolumes() (map[string]int64, error)
 }
 
 // Config configures a gateway.

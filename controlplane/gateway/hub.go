@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -31,6 +32,13 @@ type hub struct {
 	// Contacts frame reaches.
 	contactsTo   uint64
 	lastContacts *frame
+	// The offer volumes (the presentations of offers with a volumeCap):
+	// lastVolumes is the newest frame, its to a count of frames (1, 2…);
+	// volumesAt are the contacts head and change index it was read at,
+	// volumes what it says.
+	lastVolumes          *frame
+	volumesAt, volumesCh uint64
+	volumes              map[string]int64
 }
 
 // frame is an encoded Changes or Snapshot frame covering (from, to].
@@ -53,6 +61,12 @@ func (h *hub) latestContacts() *frame {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.lastContacts
+}
+
+func (h *hub) latestVolumes() *frame {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lastVolumes
 }
 
 // wait returns a channel closed when the next frame is ready.
@@ -103,6 +117,13 @@ func (h *hub) run(ctx context.Context) {
 			}
 			lastContacts = time.Now()
 		}
+		if h.volumesAt != h.contactsTo || h.volumesCh != h.state.LastChange() {
+			// Contacts alone can change the volumes (a catalogue change
+			// can change which offers have a cap).
+			if err := h.advanceVolumes(nil); err != nil {
+				h.log.Warn("read offer volumes", "error", err)
+			}
+		}
 		if h.state.LastChange() > h.to {
 			if err := h.advance(); err != nil {
 				h.log.Warn("read change feed", "error", err)
@@ -151,19 +172,73 @@ func (h *hub) advance() error {
 	return nil
 }
 
-// advanceContacts encodes the contacts applied since the last frame.
+// advanceContacts encodes the contacts applied since the last frame, and
+// the offer volumes read after them, and publishes both at once: a
+// session that sends the contacts frame sends a volumes frame read after
+// it (or a later one), so an agent that saw its own presentation come back
+// in the contact feed knows the next volumes frame counts it.
 func (h *hub) advanceContacts() error {
 	evs, next, _ := h.state.ContactsAfter(h.contactsTo, contactsPage)
 	b, err := encodeContacts(evs)
 	if err != nil {
 		return err
 	}
-	h.mu.Lock()
-	h.lastContacts = &frame{from: h.contactsTo, to: next, frame: b}
+	contacts := &frame{from: h.contactsTo, to: next, frame: b}
 	h.contactsTo = next
+	if err := h.advanceVolumes(contacts); err != nil {
+		h.log.Warn("read offer volumes", "error", err)
+		h.mu.Lock()
+		h.lastContacts = contacts
+		h.wakeLocked()
+		h.mu.Unlock()
+	}
+	return nil
+}
+
+// wakeLocked (mu held) wakes every session.
+func (h *hub) wakeLocked() {
 	close(h.notify)
 	h.notify = make(chan struct{})
-	h.mu.Unlock()
+}
+
+// advanceVolumes reads the offer volumes (the presentations of the offers
+// with a volumeCap) and makes a new frame when they changed; with contacts
+// it publishes that contacts frame in the same step. Offers without a cap
+// are not sent (an empty map when none has one, once an earlier frame had
+// some: the agent then forgets them).
+func (h *hub) advanceVolumes(contacts *frame) error {
+	head, ch := h.contactsTo, h.state.LastChange()
+	v, err := h.state.OfferVolumes()
+	if err != nil {
+		return err
+	}
+	h.volumesAt, h.volumesCh = head, ch
+	var vf *frame
+	if !maps.Equal(v, h.volumes) || (h.lastVolumes == nil && len(v) > 0) {
+		if v == nil {
+			v = map[string]int64{}
+		}
+		var w frameBuffer
+		if err := wire.WriteFrame(&w, wire.MsgOfferVolumes, wire.OfferVolumes{Volumes: v}); err != nil {
+			return err
+		}
+		vf = &frame{to: 1, frame: w.b}
+	}
+	if contacts == nil && vf == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if contacts != nil {
+		h.lastContacts = contacts
+	}
+	if vf != nil {
+		if h.lastVolumes != nil {
+			vf.to = h.lastVolumes.to + 1
+		}
+		h.lastVolumes, h.volumes = vf, v
+	}
+	h.wakeLocked()
 	return nil
 }
 

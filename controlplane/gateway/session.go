@@ -52,6 +52,10 @@ type session struct {
 	// position in the node's contact feed pushed to it (version 3).
 	version      int
 	contactsSent uint64
+	// volumesSent is the hub's volumes frame last pushed (0: none);
+	// volumesRead is set once the session read volumes itself.
+	volumesSent uint64
+	volumesRead bool
 
 	mu   sync.Mutex
 	meta SessionInfo
@@ -382,7 +386,39 @@ func (s *session) push(ctl *quic.Stream) error {
 	if err := s.pushChanges(ctl); err != nil {
 		return err
 	}
-	return s.pushContacts(ctl)
+	if err := s.pushContacts(ctl); err != nil {
+		return err
+	}
+	return s.pushVolumes(ctl)
+}
+
+// pushVolumes sends the hub's newest offer volumes frame, if the agent
+// has not had it (version 3 agents; older ones would close the stream on
+// an unknown type below FirstOptionalType, but this one is above it).
+func (s *session) pushVolumes(ctl *quic.Stream) error {
+	if s.version < 3 {
+		return nil
+	}
+	fr := s.g.hub.latestVolumes()
+	if fr == nil && !s.volumesRead {
+		// The hub reads volumes only while there are sessions and
+		// something is applied: a session that starts on a quiet node
+		// reads them itself once.
+		s.volumesRead = true
+		v, err := s.g.state.OfferVolumes()
+		if err != nil || len(v) == 0 {
+			return err
+		}
+		return wire.WriteFrame(ctl, wire.MsgOfferVolumes, wire.OfferVolumes{Volumes: v})
+	}
+	if fr == nil || fr.to <= s.volumesSent {
+		return nil
+	}
+	if _, err := ctl.Write(fr.frame); err != nil {
+		return fmt.Errorf("push volumes: %w", err)
+	}
+	s.volumesSent = fr.to
+	return nil
 }
 
 func (s *session) pushChanges(ctl *quic.Stream) error {

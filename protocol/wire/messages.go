@@ -237,3 +237,11 @@ func DecodeEventsBinary(agent string, payload []byte) ([]protocol.ContactEvent, 
 	}
 	return out, r.Err()
 }
+
+// OfferVolumes carries, for every offer of the catalogue with a volumeCap,
+// how many times it was presented across the fleet, as of the ledger the
+// sending node has applied. Sent when a session starts and whenever a
+// count changes; an agent that does not know the message skips it.
+type OfferVolumes struct {
+	Volumes map[string]int64 `json:"volumes"`
+}

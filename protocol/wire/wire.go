@@ -106,6 +106,8 @@ const (
 	// FirstOptionalType: types from here on may be skipped by a peer that
 	// does not know them.
 	FirstOptionalType MsgType = 0x8000
+
+	MsgOfferVolumes MsgType = FirstOptionalType + 1 // control plane → agent, presentations of the offers with a volumeCap
 )
 
 func (t MsgType) String() string {
@@ -146,6 +148,8 @@ func (t MsgType) String() string {
 		return "profiles"
 	case MsgContacts:
 		return "contacts"
+	case MsgOfferVolumes:
+		return "offer-volumes"
 	}
 	return fmt.Sprintf("message(%d)", uint16(t))
 }
