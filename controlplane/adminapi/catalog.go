@@ -150,12 +150,12 @@ func (s *Server) changes(ctx context.Context, q *request) (any, error) {
 			return nil, err
 		}
 		if feed.Snapshot || len(feed.Changes) > 0 || wait == 0 {
-			return feed, nil
+			return maskFeed(feed, q.who)
 		}
 		select {
 		case <-ch:
 		case <-deadline.C:
-			return feed, nil
+			return maskFeed(feed, q.who)
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return feed, nil
@@ -163,4 +163,38 @@ func (s *Server) changes(ctx context.Context, q *request) (any, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// maskFeed masks the personal data of the customer profiles a change feed
+// carries, for every role but admin, as GET /v1/customers does: the feed
+// would otherwise hand any token every profile in the clear.
+func maskFeed(feed api.ChangeFeed, who api.TokenInfo) (api.ChangeFeed, error) {
+	if !masked(who) {
+		return feed, nil
+	}
+	mask := func(doc json.RawMessage) (json.RawMessage, error) {
+		var p protocol.Profile
+		if err := json.Unmarshal(doc, &p); err != nil {
+			return nil, api.Errorf(api.CodeInternal, "decode a profile of the feed: %v", err)
+		}
+		return json.Marshal(p.Masked())
+	}
+	var err error
+	for i := range feed.Changes {
+		c := &feed.Changes[i]
+		if c.Kind == fsm.KindCustomer && c.Op == api.OpPut && len(c.Doc) > 0 {
+			if c.Doc, err = mask(c.Doc); err != nil {
+				return feed, err
+			}
+		}
+	}
+	for i := range feed.Objects {
+		o := &feed.Objects[i]
+		if o.Kind == fsm.KindCustomer && len(o.Doc) > 0 {
+			if o.Doc, err = mask(o.Doc); err != nil {
+				return feed, err
+			}
+		}
+	}
+	return feed, nil
 }

@@ -118,6 +118,38 @@ func TestCustomersAPI_UpsertShowMaskByRoleListErase(t *testing.T) {
 		t.Fatalf("admin page: %+v %v", page, err)
 	}
 
+	// The change feed carries the profiles masked too, except for admins.
+	for _, who := range []struct {
+		cl     *api.Client
+		masked bool
+	}{{viewer, true}, {op, true}, {admin, false}} {
+		feed, err := who.cl.Changes(ctx, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := 0
+		for _, ch := range feed.Changes {
+			if ch.Kind != "Customer" || ch.ID != "C1" || ch.Op != api.OpPut {
+				continue
+			}
+			seen++
+			clear := strings.Contains(string(ch.Doc), "13800000001") || strings.Contains(string(ch.Doc), "Li Wei")
+			if clear == who.masked || !strings.Contains(string(ch.Doc), `"tenureMonths":12`) {
+				t.Errorf("change feed (masked %v): %s", who.masked, ch.Doc)
+			}
+		}
+		if seen == 0 {
+			t.Fatalf("no change of C1 in the feed: %+v", feed)
+		}
+	}
+
+	// Only an admin may take what signs agent certificates: a snapshot
+	// (the CA key, gossip keys, profiles in the clear) or a node of its own.
+	err = op.Do(ctx, "GET", "/v1/cluster/snapshot", "", nil, nil)
+	wantCode(t, "operator snapshot save", err, api.CodeForbidden)
+	err = op.Do(ctx, "POST", "/v1/cluster/join", "application/json", []byte(`{"id":"rogue","raftAddr":"127.0.0.1:1"}`), nil)
+	wantCode(t, "operator join", err, api.CodeForbidden)
+
 	// Roles: viewers and analysts may not write.
 	_, err = viewer.UpsertCustomers(ctx, []protocol.Profile{{ID: "C9"}})
 	wantCode(t, "viewer upsert", err, api.CodeForbidden)
