@@ -237,6 +237,7 @@ func New(cfg Config) (*Agent, error) {
 	a.outbox, err = outbox.Open(outbox.Config{
 		Dir: filepath.Join(cfg.DataDir, "outbox"), AgentID: cfg.ID, MaxBytes: cfg.OutboxMaxBytes,
 		Logger: cfg.Logger, Now: cfg.Now, EncryptionKey: key,
+		Enrolled: link.HasIdentity(filepath.Join(cfg.DataDir, "identity")),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -480,4 +481,38 @@ func TestAgent_ContactRetriedWithItsIdempotencyKeyIsLoggedOnce(t *testing.T) {
 	if evs := fake.Events("kiosk-7"); len(evs) != 2 || evs[0].Seq != 1 || evs[1].Seq != 2 {
 		t.Fatalf("the control plane got %+v, want seqs 1 and 2 only", evs)
 	}
+}
+
+// An agent whose outbox was lost or replaced (a wiped or restored disk)
+// while it kept its identity numbers its events from 1 again, below what
+// the cluster holds: they would be dropped as duplicates. The link
+// renumbers them after the cluster's mark, so every contact answered 202
+// reaches the ledger.
+func TestAgent_ContactsAfterALostOutboxReachTheLedger(t *testing.T) {
+	fake := agenttest.Start(t, agenttest.Config{})
+	dir := t.TempDir()
+	cfg := config(t, dir, []string{fake.Addr()}, fake.JoinToken(time.Hour, 1))
+	a := start(t, cfg)
+	for range 2 {
+		if res := do(t, "POST", a.URL()+"/v1/contacts", []byte(contact)); res.status != http.StatusAccepted {
+			t.Fatalf("post: %d %s", res.status, res.body)
+		}
+	}
+	agenttest.WaitFor(t, 10*time.Second, "two events at the control plane", func() bool { return len(fake.Events("kiosk-7")) == 2 })
+	_ = a.Close()
+	if err := os.RemoveAll(filepath.Join(dir, "outbox")); err != nil {
+		t.Fatal(err)
+	}
+	a = start(t, cfg)
+	for _, outcome := range []string{"declined", "ignored"} {
+		body := strings.Replace(contact, `"accepted"`, strconv.Quote(outcome), 1)
+		if res := do(t, "POST", a.URL()+"/v1/contacts", []byte(body)); res.status != http.StatusAccepted {
+			t.Fatalf("post after the loss: %d %s", res.status, res.body)
+		}
+	}
+	agenttest.WaitFor(t, 10*time.Second, "the contacts logged after the loss at the control plane", func() bool {
+		evs := fake.Events("kiosk-7")
+		return len(evs) == 4 && evs[2].Outcome == "declined" && evs[3].Outcome == "ignored" && evs[2].Seq == 3 && evs[3].Seq == 4
+	})
+	agenttest.WaitFor(t, 10*time.Second, "the outbox to drain", func() bool { return a.Status().Outbox.Backlog == 0 })
 }

@@ -33,6 +33,14 @@ const (
 	agentURI     = "touchpoint://agent/"
 )
 
+// HasIdentity reports whether the identity directory dir holds an
+// enrolled agent's certificate (what a new outbox needs to know: see
+// outbox.Config.Enrolled).
+func HasIdentity(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, fileCert))
+	return err == nil
+}
+
 // identity is what enrollment gave the agent.
 type identity struct {
 	key     *ecdsa.PrivateKey

@@ -54,6 +54,9 @@ type Outbox interface {
 	PendingBinary(after uint64, max int) (n int, events []byte, first, last uint64, err error)
 	Ack(through uint64) error
 	Stats() outbox.Stats
+	// SkipPast renumbers the waiting events after highest when the
+	// cluster holds more of this agent's events than the outbox assigned.
+	SkipPast(highest uint64) (int, error)
 	// Appended is closed once events appended after the call are visible
 	// to Pending.
 	Appended() <-chan struct{}

@@ -638,6 +638,7 @@ type fakeOutbox struct{}
 func (fakeOutbox) PendingBinary(uint64, int) (int, []byte, uint64, uint64, error) {
 	return 0, nil, 0, 0, nil
 }
-func (fakeOutbox) Ack(uint64) error          { return nil }
-func (fakeOutbox) Stats() outbox.Stats       { return outbox.Stats{NextSeq: 1} }
-func (fakeOutbox) Appended() <-chan struct{} { return nil }
+func (fakeOutbox) Ack(uint64) error             { return nil }
+func (fakeOutbox) Stats() outbox.Stats          { return outbox.Stats{NextSeq: 1} }
+func (fakeOutbox) Appended() <-chan struct{}    { return nil }
+func (fakeOutbox) SkipPast(uint64) (int, error) { return 0, nil }

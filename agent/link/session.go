@@ -393,19 +393,37 @@ func (w *frameWriter) write(t wire.MsgType, msg any) error {
 	return wire.WriteFrame(w.s, t, msg)
 }
 
-// ackThrough acknowledges the outbox through seq, clamped to the last
-// sequence it assigned (a cluster that holds more than this outbox ever
-// assigned means the outbox was replaced: its new events would be dropped
-// as duplicates, which is worth an error in the log).
+// ackThrough acknowledges the outbox through seq. A cluster that holds
+// more than this outbox ever assigned means the outbox was lost or
+// replaced while the agent kept its identity: its new events would be
+// dropped as duplicates of the ones the cluster holds, so the outbox first
+// renumbers them after seq (Outbox.SkipPast). If it cannot, the error is
+// logged and the acknowledgement clamped to what the outbox assigned.
 func (l *Link) ackThrough(seq uint64) error {
 	l.ackMu.Lock()
 	defer l.ackMu.Unlock()
 	st := l.ob.Stats()
 	last := st.NextSeq - 1
-	if seq > last {
-		l.log.Error("the cluster holds events of this agent beyond the outbox's last sequence: the outbox was replaced, and its events up to that sequence will be dropped as duplicates",
-			"cluster_highest", seq, "outbox_last", last)
-		seq = last
+	if seq > last || st.Unanchored {
+		moved, err := l.ob.SkipPast(seq)
+		switch {
+		case err == nil && moved == 0 && seq <= last:
+			// An unanchored outbox whose numbers the cluster does not
+			// hold: they stand.
+		case err != nil:
+			l.log.Error("the cluster holds events of this agent beyond the outbox's last sequence (the outbox was lost or replaced), and its events could not be renumbered after them: they will be dropped as duplicates",
+				"cluster_highest", seq, "outbox_last", last, "error", err)
+			seq = last
+		default:
+			l.log.Warn("the cluster holds events of this agent beyond the outbox's last sequence (the outbox was lost or replaced): its waiting events were renumbered after them",
+				"cluster_highest", seq, "outbox_last", last, "renumbered", moved)
+			st = l.ob.Stats()
+			l.ackedSeq.Store(st.Acked)
+			select {
+			case l.acked <- struct{}{}:
+			default:
+			}
+		}
 	}
 	if seq <= st.Acked {
 		return nil

@@ -214,6 +214,8 @@ func (o *Outbox) refuseQueued() {
 // transaction, then one sync, then the answers. Sequences advance in memory
 // only after the sync, so a failed group reuses none of them.
 func (o *Outbox) commit(group []*appendReq) {
+	o.commitMu.Lock()
+	defer o.commitMu.Unlock()
 	o.mu.Lock()
 	last, used, failure := o.last, o.bytes, o.failure
 	o.mu.Unlock()

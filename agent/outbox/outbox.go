@@ -43,12 +43,16 @@ var (
 //	m/agent         the agent id the sequences belong to
 //	m/last          the last assigned sequence (written with the events)
 //	m/acked         the highest acknowledged sequence (written with the deletes)
+//	m/unanchored    present while a new outbox of an enrolled agent has not
+//	                learnt the cluster's sequence yet (skip.go)
 //	i/<key>         an idempotency key's sequence and request digest, 24 h (idempotency.go)
 var (
 	prefixEvent = []byte("e/")
 	keyAgent    = []byte("m/agent")
 	keyLast     = []byte("m/last")
 	keyAcked    = []byte("m/acked")
+	// keyUnanchored: see SkipPast.
+	keyUnanchored = []byte("m/unanchored")
 )
 
 const eventKeyLen = 2 + 8
@@ -92,6 +96,12 @@ type Config struct {
 	// EncryptionKey, if set, encrypts the badger files at rest (AES, 16, 24
 	// or 32 bytes). The same key is needed to reopen the outbox.
 	EncryptionKey []byte
+	// Enrolled says the agent was enrolled before this outbox was opened:
+	// if the outbox is new, it replaces one that was lost, and the
+	// cluster may already hold events with the numbers it is about to
+	// assign. It stays unanchored until SkipPast renumbers its events
+	// after the cluster's sequence.
+	Enrolled bool
 }
 
 func (c *Config) setDefaults() {
@@ -121,6 +131,9 @@ type Stats struct {
 	BacklogBytes int64
 	// Full is true while Append refuses events for lack of space.
 	Full bool
+	// Unanchored is true while a new outbox of an enrolled agent waits to
+	// learn the cluster's sequence (SkipPast).
+	Unanchored bool
 }
 
 // Outbox is a durable FIFO of contact events. Its methods are safe for
@@ -136,12 +149,14 @@ type Outbox struct {
 	// mu guards the counters below. last only moves after the events up to
 	// it are committed and synced: Pending never shows an event that a
 	// crash could still take back (and whose sequence would be reused).
-	mu      sync.Mutex
-	last    uint64 // last durable assigned sequence
-	acked   uint64 // highest acknowledged sequence
-	bytes   int64  // key+value bytes of events in (acked, last]
-	full    bool   // the last Append that did not fit was refused, no Ack since
-	failure error  // a sync failed: durability is unknown, refuse appends
+	mu    sync.Mutex
+	last  uint64 // last durable assigned sequence
+	acked uint64 // highest acknowledged sequence
+	bytes int64  // key+value bytes of events in (acked, last]
+	full  bool   // the last Append that did not fit was refused, no Ack since
+	// unanchored: a new outbox of an enrolled agent, until SkipPast.
+	unanchored bool
+	failure    error // a sync failed: durability is unknown, refuse appends
 	// appended is closed (and replaced) when a group commit makes events
 	// visible to Pending; see Appended.
 	appended chan struct{}
@@ -151,6 +166,9 @@ type Outbox struct {
 	closeMu sync.RWMutex
 	closed  bool
 	ackMu   sync.Mutex // serializes Acks
+	// commitMu is held by the committer while it commits a group, and by
+	// SkipPast while it renumbers.
+	commitMu sync.Mutex
 
 	lastSync    time.Time     // when the committer's last sync ended (its own)
 	lastSyncDur time.Duration // how long it took
@@ -227,6 +245,14 @@ func (o *Outbox) load() error {
 			if err := tx.Set(keyAgent, []byte(o.cfg.AgentID)); err != nil {
 				return err
 			}
+			if o.cfg.Enrolled {
+				// The agent had an outbox before (it is enrolled): this
+				// one replaces it, and its numbers mean nothing until the
+				// cluster says where the agent's events stand.
+				if err := tx.Set(keyUnanchored, []byte{1}); err != nil {
+					return err
+				}
+			}
 		case string(agent) != o.cfg.AgentID:
 			return fmt.Errorf("outbox belongs to agent %q, not %q", agent, o.cfg.AgentID)
 		}
@@ -235,6 +261,11 @@ func (o *Outbox) load() error {
 		}
 		if o.acked, err = getUint64(tx, keyAcked); err != nil {
 			return err
+		}
+		if v, err := getValue(tx, keyUnanchored); err != nil {
+			return err
+		} else if v != nil || (agent == nil && o.cfg.Enrolled) {
+			o.unanchored = true
 		}
 		if o.acked > o.last {
 			return fmt.Errorf("acked sequence %d is above the last assigned %d", o.acked, o.last)
@@ -300,6 +331,7 @@ func (o *Outbox) Stats() Stats {
 		Backlog:      o.last - o.acked,
 		BacklogBytes: o.bytes,
 		Full:         o.full || o.bytes >= o.cfg.MaxBytes,
+		Unanchored:   o.unanchored,
 	}
 }
 
