@@ -56,6 +56,15 @@ func (p *Parser) checkKeys(raw []byte, t reflect.Type, prefix string) error {
 		vstart := i
 		i = skipValue(raw, i)
 		ft, ok := p.fieldsOf(t)[key]
+		if !ok && prefix == "" && key == "index" {
+			// The object's Raft index, which get -o json prints with the
+			// document: a document read back is applied as it was, and the
+			// cluster sets the index again.
+			if !isJSONNumber(string(raw[vstart:i])) {
+				return &api.Error{Code: api.CodeInvalidField, Field: "index", Message: "index is the Raft index the cluster gives the object (get -o json shows it): leave it out, or keep the number"}
+			}
+			continue
+		}
 		if !ok {
 			return &api.Error{Code: api.CodeUnknownField, Field: prefix + key, Message: fmt.Sprintf("unknown field %q (field names are case-sensitive)", prefix+key)}
 		}

@@ -385,3 +385,23 @@ func TestParser_CachesRulesThatCompiled(t *testing.T) {
 		}
 	}
 }
+
+// A document read back with get -o json carries the object's index: it
+// applies as without it (the cluster sets the index), and the index must
+// be a number.
+func TestParse_IndexOfADocumentReadBackIsIgnored(t *testing.T) {
+	docs, err := catalog.Parse([]byte(`{"kind":"Offer","id":"retain-10","category":"retention","value":60,"index":17}`))
+	if err != nil || len(docs) != 1 || strings.Contains(string(docs[0].JSON), "index") {
+		t.Fatalf("with its index: %v %+v", err, docs)
+	}
+	plain, err := catalog.Parse([]byte(`{"kind":"Offer","id":"retain-10","category":"retention","value":60}`))
+	if err != nil || string(plain[0].JSON) != string(docs[0].JSON) {
+		t.Fatalf("the same document without its index differs: %v %s %s", err, plain[0].JSON, docs[0].JSON)
+	}
+	if _, err := catalog.Parse([]byte(`{"kind":"Offer","id":"retain-10","category":"retention","value":60,"index":"17"}`)); api.CodeOf(err) != api.CodeInvalidField {
+		t.Fatalf("a text index: %v", err)
+	}
+	if _, err := catalog.Parse([]byte("kind: Offer\nid: x\ncategory: retention\nvalue: 1\nsuppression: {declines: 1, days: 1, pauseDays: 1, index: 3}\n")); api.CodeOf(err) != api.CodeUnknownField {
+		t.Fatalf("index inside a nested object: %v", err)
+	}
+}
