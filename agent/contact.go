@@ -8,8 +8,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -41,11 +39,7 @@ type ContactAccepted struct {
 }
 
 // Limits of a contact request.
-const (
-	maxContactBody = 64 << 10
-	maxIDLen       = 128
-	maxValue       = 1e12 // yuan
-)
+const maxContactBody = 64 << 10
 
 // decodeContact decodes and checks a contact request strictly: unknown
 // fields, trailing data, wrong types and bad values are refused with a
@@ -70,7 +64,7 @@ func decodeContact(body []byte, agentChannel string) (protocol.ContactEvent, *ap
 	for _, f := range []struct{ name, v string }{
 		{"offerId", req.OfferID}, {"campaignId", req.CampaignID}, {"decisionId", req.DecisionID},
 	} {
-		if f.v != "" && !validID(f.v) {
+		if f.v != "" && !protocol.ValidRef(f.v) {
 			return protocol.ContactEvent{}, &api.Error{Code: api.CodeInvalidField, Field: f.name, Message: msgBadID}
 		}
 	}
@@ -97,28 +91,12 @@ func decodeContact(body []byte, agentChannel string) (protocol.ContactEvent, *ap
 	}
 	if req.Value != nil {
 		v := *req.Value
-		if math.IsNaN(v) || v < 0 || v > maxValue {
+		if math.IsNaN(v) || v < 0 || v > protocol.MaxContactValue {
 			return protocol.ContactEvent{}, &api.Error{Code: api.CodeInvalidField, Field: "value", Message: msgBadValue}
 		}
 		ev.Value = v
 	}
 	return ev, nil
-}
-
-// validID accepts 1 to 128 bytes of UTF-8 without control characters or
-// surrounding spaces: an offer, campaign or decision id of a contact, which
-// may come from outside the catalogue. Only customer ids key the ledger
-// (and its erased bucket); these are stored as given.
-func validID(s string) bool {
-	if s == "" || len(s) > maxIDLen || !utf8.ValidString(s) || strings.TrimSpace(s) != s {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			return false
-		}
-	}
-	return true
 }
 
 // fillCampaign names the campaign of a contact that names an offer but no

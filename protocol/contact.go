@@ -3,7 +3,10 @@ package protocol
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Contact types.
@@ -79,6 +82,25 @@ func ValidAgentID(id string) bool {
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxContactValue is the largest value (yuan) a contact may carry.
+const MaxContactValue = 1e12
+
+// ValidRef accepts 1 to 128 bytes of UTF-8 without control characters or
+// surrounding spaces: an offer, campaign or decision id of a contact, which
+// may come from outside the catalogue. Only customer ids key the ledger
+// (and its erased bucket); these are stored as given.
+func ValidRef(s string) bool {
+	if s == "" || len(s) > 128 || !utf8.ValidString(s) || strings.TrimSpace(s) != s {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError {
 			return false
 		}
 	}

@@ -52,6 +52,7 @@ func contactsCommand(e *env) *cli.Command {
 				},
 				Action: func(c *cli.Context) error { return e.queryContacts(c) },
 			},
+			contactsImportCommand(e),
 		},
 	}
 }

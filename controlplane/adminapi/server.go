@@ -200,6 +200,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/audit", leaderRead, operators, limitSmall, s.audit)
 	s.route("GET /v1/contacts/stats", leaderRead, ledgerReaders, limitSmall, s.contactStats)
 	s.route("GET /v1/contacts", leaderRead, ledgerReaders, limitSmall, s.contacts)
+	s.route("POST /v1/contacts/import", leaderWrite, operators, limitImport, s.importContacts)
 	s.route("GET /v1/campaigns/{id}/report", leaderRead, ledgerReaders, limitSmall, s.campaignReport)
 	s.route("POST /v1/fleet/tokens", leaderWrite, operators, limitSmall, s.joinToken)
 	s.route("POST /v1/fleet/revoke", leaderWrite, operators, limitSmall, s.revoke)

@@ -47,7 +47,7 @@ var (
 )
 
 // CodeSequenceGap is the FSM's answer to a batch that skips sequences.
-const CodeSequenceGap api.Code = "sequence_gap"
+const CodeSequenceGap = api.CodeSequenceGap
 
 // maxEventsPerBatch bounds one ingest entry.
 const maxEventsPerBatch = 10_000
@@ -169,6 +169,9 @@ func applyEventsIngest(e *entry) (any, *api.Error) {
 			mark.LostOnRestore += lost
 			e.addAudit("ledger.restore-gap", p.AgentID, fmt.Sprintf("sequences %d-%d were acknowledged after the restored snapshot and are not in the ledger",
 				p.Events[dups].Seq-lost, p.Events[dups].Seq-1))
+		}
+		if api.IsImportLedgerID(p.AgentID) {
+			e.addAudit("ledger.import", p.AgentID, fmt.Sprintf("rows %d-%d stored", p.Events[dups].Seq, mark.HighestSeq))
 		}
 		b, _ := json.Marshal(mark)
 		e.w.set(markKey(p.AgentID), b)

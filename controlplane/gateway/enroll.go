@@ -97,6 +97,9 @@ func checkEnroll(req wire.Enroll) error {
 	if !protocol.ValidAgentID(req.AgentID) {
 		return &api.Error{Code: api.CodeInvalidField, Field: "agentId", Message: fmt.Sprintf("agent id %q: 1 to 128 letters, digits, '-', '_' or '.'", req.AgentID)}
 	}
+	if api.IsImportLedgerID(req.AgentID) {
+		return &api.Error{Code: api.CodeInvalidField, Field: "agentId", Message: fmt.Sprintf("agent id %q: ids that begin with %q name imported contact histories in the ledger", req.AgentID, api.ImportLedgerPrefix)}
+	}
 	if !slices.Contains(Channels, req.Channel) {
 		return &api.Error{Code: api.CodeInvalidField, Field: "channel", Message: fmt.Sprintf("channel %q; channels are %v", req.Channel, Channels)}
 	}

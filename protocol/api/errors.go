@@ -55,6 +55,9 @@ const (
 	// token names: a token from another cluster, or addresses of another
 	// cluster's nodes. Asking again cannot help.
 	CodeWrongCluster Code = "wrong_cluster"
+	// CodeSequenceGap: a batch of contact events does not continue from
+	// the highest sequence the ledger holds for its agent or import source.
+	CodeSequenceGap Code = "sequence_gap"
 )
 
 // HTTPStatus is the status code an error with this code is served with.
@@ -66,7 +69,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusBadRequest
 	case CodeNotFound, CodeUnknownCustomer:
 		return http.StatusNotFound
-	case CodeInUse, CodeConflict:
+	case CodeInUse, CodeConflict, CodeSequenceGap:
 		return http.StatusConflict
 	case CodeBodyTooLarge:
 		return http.StatusRequestEntityTooLarge
