@@ -205,6 +205,12 @@ func Open(cfg Config) (*Cache, error) {
 	// timestamps too, and the cache goes on from the highest.
 	db, err := badger.OpenManaged(opts)
 	if err != nil {
+		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
+			if len(cfg.EncryptionKey) == 0 {
+				return nil, fmt.Errorf("open agent cache %s: it is encrypted: start the agent with the --encryption-key-file it was created with: %w", cfg.Dir, err)
+			}
+			return nil, fmt.Errorf("open agent cache %s: it was encrypted with another key than --encryption-key-file gives: %w", cfg.Dir, err)
+		}
 		return nil, fmt.Errorf("open agent cache %s: %w", cfg.Dir, err)
 	}
 	c := &Cache{db: db, log: cfg.Logger.With("component", "cache"), histStrs: protocol.NewStrings(internedStrings)}

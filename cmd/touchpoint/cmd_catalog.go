@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"touchpoint.dev/touchpoint/controlplane/catalog"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
@@ -25,11 +28,12 @@ func applyCommand(e *env) *cli.Command {
 		},
 		Action: adminAction(e, 0, 0, "-f FILE",
 			func(c *cli.Context, _ []string) (*api.ApplyResult, error) {
-				body, ctype, err := readDocuments(c.StringSlice("filename"))
+				body, ctype, files, err := readDocuments(c.StringSlice("filename"))
 				if err != nil {
 					return nil, err
 				}
-				return client(c).Apply(c.Context, body, ctype)
+				res, err := client(c).Apply(c.Context, body, ctype)
+				return res, files.locate(err)
 			},
 			func(res *api.ApplyResult, _ []string) error {
 				tw := e.table()
@@ -48,10 +52,14 @@ func applyCommand(e *env) *cli.Command {
 
 // readDocuments reads the files into one request body. Several files are
 // sent together as one YAML stream (JSON is valid YAML), so the whole set
-// commits as one unit.
-func readDocuments(files []string) ([]byte, string, error) {
+// commits as one unit. Each of several files is parsed here first, as
+// the cluster would, so that an error names its file and the document
+// and line within it rather than within the stream; files counts their
+// documents, to place the cluster's errors (a reference to an object no
+// file holds) the same way.
+func readDocuments(names []string) ([]byte, string, docFiles, error) {
 	var parts [][]byte
-	for _, f := range files {
+	for _, f := range names {
 		var b []byte
 		var err error
 		if f == "-" {
@@ -60,25 +68,76 @@ func readDocuments(files []string) ([]byte, string, error) {
 			b, err = os.ReadFile(f)
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("read %s: %w", f, err)
+			return nil, "", nil, fmt.Errorf("read %s: %w", f, err)
 		}
 		parts = append(parts, b)
 	}
 	if len(parts) == 1 {
 		ctype := "application/yaml"
-		if strings.EqualFold(filepath.Ext(files[0]), ".json") {
+		if strings.EqualFold(filepath.Ext(names[0]), ".json") {
 			ctype = "application/json"
 		}
-		return parts[0], ctype, nil
+		return parts[0], ctype, nil, nil
 	}
+	files := make(docFiles, len(parts))
 	var body []byte
 	for i, p := range parts {
+		files[i].name = names[i]
+		docs, err := catalog.Parse(p)
+		if err != nil {
+			return nil, "", nil, inFile(names[i], err)
+		}
+		files[i].docs = len(docs)
 		if i > 0 {
 			body = append(body, "\n---\n"...)
 		}
 		body = append(body, p...)
 	}
-	return body, "application/yaml", nil
+	return body, "application/yaml", files, nil
+}
+
+// docFiles are the files of one apply, in order, with their documents.
+type docFiles []struct {
+	name string
+	docs int
+}
+
+// locate puts an error the cluster gave about document n of the stream
+// in its file: "offers.yaml, document 1" (0-based, as the API counts).
+func (fs docFiles) locate(err error) error {
+	var ae *api.Error
+	if len(fs) == 0 || !errors.As(err, &ae) || ae.Document == nil {
+		return err
+	}
+	n := *ae.Document
+	for _, f := range fs {
+		if n < f.docs {
+			return inFile(f.name, ae.InDocument(n, ""))
+		}
+		n -= f.docs
+	}
+	return err
+}
+
+// inFile names the file in an API error (its document index is then the
+// file's own, and said in the message).
+func inFile(name string, err error) error {
+	var ae *api.Error
+	if !errors.As(err, &ae) {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	c := *ae
+	loc, msg := name, c.Message
+	if c.Document != nil {
+		loc = fmt.Sprintf("%s, document %d", name, *c.Document)
+		c.Document = nil
+	}
+	if c.Field != "" {
+		msg = c.Field + ": " + msg
+		c.Field = ""
+	}
+	c.Message = loc + ": " + msg
+	return &c
 }
 
 func kindArg(s string) (protocol.Kind, error) {
@@ -140,29 +199,88 @@ func getCommand(e *env) *cli.Command {
 				return nil
 			}
 			tw := e.table()
-			if k == protocol.KindOffer {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrName), e.msg(msgHdrCategory), e.msg(msgHdrValue), e.msg(msgHdrChannels), e.msg(msgHdrIndex))
-			} else {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrName), e.msg(msgHdrIndex))
-			}
-			for _, o := range objs {
-				var f struct {
-					Name     string   `json:"name"`
-					Category string   `json:"category"`
-					Value    float64  `json:"value"`
-					Channels []string `json:"channels"`
-				}
-				_ = json.Unmarshal(o.Doc, &f)
-				if k == protocol.KindOffer {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%g\t%s\t%d\n", o.ID, f.Name, f.Category, f.Value, strings.Join(f.Channels, ","), o.Index)
-				} else {
-					fmt.Fprintf(tw, "%s\t%s\t%d\n", o.ID, f.Name, o.Index)
-				}
-			}
+			e.printObjects(tw, k, objs)
 			return tw.Flush()
 		},
 	}
 }
+
+// printObjects is get's table: per kind, what tells the objects apart at
+// a glance (a campaign's status, channels, control group and schedule; a
+// policy's cap, window and quiet hours).
+func (e *env) printObjects(tw io.Writer, k protocol.Kind, objs []api.Object) {
+	switch k {
+	case protocol.KindOffer:
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrName), e.msg(msgHdrCategory), e.msg(msgHdrValue), e.msg(msgHdrChannels), e.msg(msgHdrIndex))
+		for _, o := range objs {
+			var f protocol.Offer
+			_ = json.Unmarshal(o.Doc, &f)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%g\t%s\t%d\n", o.ID, orDash(f.Name), f.Category, f.Value, orDash(strings.Join(f.Channels, ",")), o.Index)
+		}
+	case protocol.KindCampaign:
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrName), e.msg(msgHdrStatus), e.msg(msgHdrChannels),
+			e.catmsg(catHdrControl), e.catmsg(catHdrSchedule), e.catmsg(catHdrOffers), e.msg(msgHdrIndex))
+		for _, o := range objs {
+			var f protocol.Campaign
+			_ = json.Unmarshal(o.Doc, &f)
+			status := f.Status
+			if status == "" {
+				status = "active"
+			}
+			channels := strings.Join(f.Channels, ",")
+			if channels == "" {
+				channels = e.catmsg(catAllChannels)
+			}
+			schedule := "-"
+			if f.StartAt != "" || f.EndAt != "" {
+				schedule = orDash(f.StartAt) + " – " + orDash(f.EndAt)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%g%%\t%s\t%d\t%d\n", o.ID, orDash(f.Name), status, channels, f.ControlGroupPercent, schedule, len(f.Offers), o.Index)
+		}
+	case protocol.KindContactPolicy:
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrChannel), e.catmsg(catHdrMax), e.catmsg(catHdrWindow), e.catmsg(catHdrQuiet), e.msg(msgHdrIndex))
+		for _, o := range objs {
+			var f protocol.ContactPolicy
+			_ = json.Unmarshal(o.Doc, &f)
+			quiet := "-"
+			if q := f.QuietHours; q != nil {
+				quiet = q.Start + "–" + q.End + " " + cmp.Or(q.Timezone, protocol.DefaultTimezone)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\n", o.ID, f.Channel, f.MaxContacts, f.Window, quiet, o.Index)
+		}
+	default:
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrName), e.msg(msgHdrIndex))
+		for _, o := range objs {
+			var f struct {
+				Name string `json:"name"`
+			}
+			_ = json.Unmarshal(o.Doc, &f)
+			fmt.Fprintf(tw, "%s\t%s\t%d\n", o.ID, orDash(f.Name), o.Index)
+		}
+	}
+}
+
+// The catalogue commands' own strings (messages.go holds the older ones).
+type catalogKey int
+
+const (
+	catHdrControl catalogKey = iota
+	catHdrSchedule
+	catHdrOffers
+	catHdrMax
+	catHdrWindow
+	catHdrQuiet
+	catAllChannels
+)
+
+var catalogMessages = map[string]map[catalogKey]string{
+	"en": {catHdrControl: "CONTROL", catHdrSchedule: "SCHEDULE", catHdrOffers: "OFFERS", catHdrMax: "MAX", catHdrWindow: "WINDOW",
+		catHdrQuiet: "QUIET HOURS", catAllChannels: "all"},
+	"zh": {catHdrControl: "对照组", catHdrSchedule: "排期", catHdrOffers: "优惠数", catHdrMax: "上限", catHdrWindow: "窗口",
+		catHdrQuiet: "免打扰时段", catAllChannels: "全部"},
+}
+
+func (e *env) catmsg(k catalogKey, args ...any) string { return translate(e, catalogMessages, k, args...) }
 
 // printDocument prints one object as "field: value" lines in document order.
 func (e *env) printDocument(doc json.RawMessage, index uint64) error {

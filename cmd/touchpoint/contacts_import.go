@@ -286,7 +286,7 @@ func (e *env) importContactsFile(c *cli.Context) error {
 	cols := importColumns{customer: c.String("customer-column"), time: c.String("time-column"), value: c.String("value-column")}
 	f, err := os.Open(file)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", file, err)
+		return err // "open FILE: why"
 	}
 	defer f.Close()
 	st, err := f.Stat()

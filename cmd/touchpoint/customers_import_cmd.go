@@ -28,7 +28,7 @@ func (e *env) importCustomersFile(c *cli.Context) error {
 	}
 	f, err := os.Open(a[0])
 	if err != nil {
-		return fmt.Errorf("open %s: %w", a[0], err)
+		return err // "open FILE: why"
 	}
 	defer f.Close()
 	var size int64

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -61,7 +62,9 @@ func errorCode(err error) string {
 		return codeTimeout
 	case errors.As(err, &ue):
 		return codeUnreachable
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EDQUOT):
+		// A file that cannot be read or written: also a full or read-only
+		// disk under a node's or agent's stores, which is no input's fault.
 		return codeFileError
 	case strings.HasPrefix(err.Error(), "Required flag"), strings.HasPrefix(err.Error(), "No help topic for"):
 		// urfave/cli's missing-flag and unknown-command errors have no

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"syscall"
 	"testing"
 
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -30,6 +31,8 @@ func TestPrintError_CodeFirstOnce(t *testing.T) {
 			"error: usage: admin API address \"ftp://x\": scheme \"ftp\": use http:// or https://\n"},
 		{fmt.Errorf("wait: %w", context.DeadlineExceeded), "error: timeout: wait: context deadline exceeded\n"},
 		{errors.New("the header has no column"), "error: invalid_input: the header has no column\n"},
+		// A full disk under a node's raft log is no input's fault.
+		{fmt.Errorf("open raft log: %w", syscall.ENOSPC), "error: file_error: open raft log: no space left on device\n"},
 	}
 	for _, tc := range cases {
 		var b bytes.Buffer
