@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -8,11 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
 
-	"touchpoint.dev/touchpoint/controlplane/catalog"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
@@ -52,11 +55,9 @@ func applyCommand(e *env) *cli.Command {
 
 // readDocuments reads the files into one request body. Several files are
 // sent together as one YAML stream (JSON is valid YAML), so the whole set
-// commits as one unit. Each of several files is parsed here first, as
-// the cluster would, so that an error names its file and the document
-// and line within it rather than within the stream; files counts their
-// documents, to place the cluster's errors (a reference to an object no
-// file holds) the same way.
+// commits as one unit; files says where each one is in the stream (its
+// documents and its first line), so that an error names its file and the
+// document and line within it (docFiles.locate).
 func readDocuments(names []string) ([]byte, string, docFiles, error) {
 	var parts [][]byte
 	for _, f := range names {
@@ -81,29 +82,61 @@ func readDocuments(names []string) ([]byte, string, docFiles, error) {
 	}
 	files := make(docFiles, len(parts))
 	var body []byte
+	line := 1
 	for i, p := range parts {
-		files[i].name = names[i]
-		docs, err := catalog.Parse(p)
+		docs, err := countDocuments(p)
 		if err != nil {
-			return nil, "", nil, inFile(names[i], err)
+			return nil, "", nil, usageError(fmt.Errorf("%s: %v", names[i], err))
 		}
-		files[i].docs = len(docs)
+		files[i] = docFile{name: names[i], docs: docs, line: line}
 		if i > 0 {
 			body = append(body, "\n---\n"...)
 		}
 		body = append(body, p...)
+		line += bytes.Count(p, []byte("\n")) + 2 // the file, then "\n---\n"
 	}
 	return body, "application/yaml", files, nil
 }
 
-// docFiles are the files of one apply, in order, with their documents.
-type docFiles []struct {
-	name string
-	docs int
+// countDocuments counts the catalogue documents of one file as the
+// cluster splits a body: the documents of a YAML stream, the elements of
+// a JSON (or YAML) array.
+func countDocuments(b []byte) (int, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	n := 0
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("YAML: %v", strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.SequenceNode {
+			n += len(doc.Content[0].Content)
+		} else if len(doc.Content) > 0 {
+			n++
+		}
+	}
 }
 
+// docFile is one file of an apply: its documents and its first line in
+// the stream sent.
+type docFile struct {
+	name       string
+	docs, line int
+}
+
+// docFiles are the files of one apply, in order.
+type docFiles []docFile
+
+// streamLine is "line N" in the cluster's messages.
+var streamLine = regexp.MustCompile(`\bline (\d+)\b`)
+
 // locate puts an error the cluster gave about document n of the stream
-// in its file: "offers.yaml, document 1" (0-based, as the API counts).
+// in its file: "offers.yaml, document 1" (0-based, as the API counts),
+// its YAML line numbers the file's own.
 func (fs docFiles) locate(err error) error {
 	var ae *api.Error
 	if len(fs) == 0 || !errors.As(err, &ae) || ae.Document == nil {
@@ -111,33 +144,28 @@ func (fs docFiles) locate(err error) error {
 	}
 	n := *ae.Document
 	for _, f := range fs {
-		if n < f.docs {
-			return inFile(f.name, ae.InDocument(n, ""))
+		if n >= f.docs {
+			n -= f.docs
+			continue
 		}
-		n -= f.docs
+		c := *ae
+		c.Message = streamLine.ReplaceAllStringFunc(c.Message, func(m string) string {
+			l, _ := strconv.Atoi(streamLine.FindStringSubmatch(m)[1])
+			if l < f.line {
+				return m
+			}
+			return "line " + strconv.Itoa(l-f.line+1)
+		})
+		loc := fmt.Sprintf("%s, document %d (document %d of the request)", f.name, n, *ae.Document)
+		if c.Field != "" {
+			loc += ": " + c.Field
+			c.Field = ""
+		}
+		c.Document = nil
+		c.Message = loc + ": " + c.Message
+		return &c
 	}
 	return err
-}
-
-// inFile names the file in an API error (its document index is then the
-// file's own, and said in the message).
-func inFile(name string, err error) error {
-	var ae *api.Error
-	if !errors.As(err, &ae) {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	c := *ae
-	loc, msg := name, c.Message
-	if c.Document != nil {
-		loc = fmt.Sprintf("%s, document %d", name, *c.Document)
-		c.Document = nil
-	}
-	if c.Field != "" {
-		msg = c.Field + ": " + msg
-		c.Field = ""
-	}
-	c.Message = loc + ": " + msg
-	return &c
 }
 
 func kindArg(s string) (protocol.Kind, error) {
@@ -280,7 +308,9 @@ var catalogMessages = map[string]map[catalogKey]string{
 		catHdrQuiet: "免打扰时段", catAllChannels: "全部"},
 }
 
-func (e *env) catmsg(k catalogKey, args ...any) string { return translate(e, catalogMessages, k, args...) }
+func (e *env) catmsg(k catalogKey, args ...any) string {
+	return translate(e, catalogMessages, k, args...)
+}
 
 // printDocument prints one object as "field: value" lines in document order.
 func (e *env) printDocument(doc json.RawMessage, index uint64) error {
