@@ -73,31 +73,14 @@ func (l *logContactRows) fieldName(field string) string {
 // maxContactsLine is a *rowProblem.
 func (l *logContactRows) readLine() (string, error) {
 	l.line++
-	var b []byte
-	long := false
-	for {
-		chunk, err := l.r.ReadSlice('\n')
-		if !long {
-			if len(b)+len(chunk) > maxContactsLine {
-				long, b = true, nil
-			} else {
-				b = append(b, chunk...)
-			}
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err == io.EOF && (len(b) > 0 || long) {
-			err = nil
-		}
-		if err != nil {
-			return "", err
-		}
-		if long {
-			return "", &rowProblem{Line: l.line, Field: "row", Problem: l.e.cimsg(ciPrLong, maxContactsLine)}
-		}
-		return string(b), nil
+	b, long, err := readBoundedLine(l.r, maxContactsLine)
+	if err != nil {
+		return "", err
 	}
+	if long {
+		return "", &rowProblem{Line: l.line, Field: "row", Problem: l.e.cimsg(ciPrLong, maxContactsLine)}
+	}
+	return string(b), nil
 }
 
 func (l *logContactRows) next() (int, protocol.ContactEvent, error) {

@@ -430,27 +430,36 @@ func newJSONLSource(r io.Reader, cols columns) *jsonlSource {
 // line longer than maxJSONLine (which is skipped).
 func (s *jsonlSource) readLine() ([]byte, error) {
 	s.line++
-	var long bool
-	var buf []byte
+	buf, long, err := readBoundedLine(s.r, maxJSONLine)
+	if err != nil {
+		return nil, err
+	}
+	if long {
+		return nil, badRow(s.line, kindLongLine, "longer than %d bytes", maxJSONLine)
+	}
+	return bytes.TrimRight(buf, "\r\n"), nil
+}
+
+// readBoundedLine reads the next line with its end, keeping none of one
+// longer than max (long reports it; the line is consumed). The last line
+// may lack its end; io.EOF comes only when nothing is left.
+func readBoundedLine(r *bufio.Reader, max int) (line []byte, long bool, err error) {
 	for {
-		chunk, err := s.r.ReadSlice('\n')
+		chunk, err := r.ReadSlice('\n')
 		if !long {
-			if len(buf)+len(chunk) > maxJSONLine {
-				long, buf = true, nil
+			if len(line)+len(chunk) > max {
+				long, line = true, nil
 			} else {
-				buf = append(buf, chunk...)
+				line = append(line, chunk...)
 			}
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
-		if err != nil && (err != io.EOF || (len(buf) == 0 && !long)) {
-			return nil, err
+		if err == io.EOF && (len(line) > 0 || long) {
+			err = nil
 		}
-		if long {
-			return nil, badRow(s.line, kindLongLine, "longer than %d bytes", maxJSONLine)
-		}
-		return bytes.TrimRight(buf, "\r\n"), nil
+		return line, long, err
 	}
 }
 
