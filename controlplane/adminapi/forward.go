@@ -55,7 +55,8 @@ func (s *Server) forwardFrom(w http.ResponseWriter, r *http.Request, body io.Rea
 	if r.Header.Get(api.HeaderForwarded) != "" {
 		// Never forward twice: the sender thought we were leader and we
 		// are not; let the client retry once the cluster settles.
-		api.WriteError(w, api.Errorf(api.CodeNoLeader, "leadership is changing; retry shortly"))
+		api.WriteError(w, api.Errorf(api.CodeNoLeader, "node %s is not the leader, yet the request says a node forwarded it here (%s: %s): leadership is changing, retry shortly (a client must not send that header)",
+			s.store.ID(), api.HeaderForwarded, clip(r.Header.Get(api.HeaderForwarded))))
 		return
 	}
 	if r.Method != http.MethodGet && r.Header.Get(api.HeaderRequestID) == "" {
