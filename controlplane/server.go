@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -278,12 +279,22 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = s.Close()
 		return fmt.Errorf("admin http: %w", err)
 	case err := <-s.fatal:
-		_ = s.Close()
+		// Bounded: stores whose files are gone can block their close.
+		closed := make(chan struct{})
+		go func() { _ = s.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(fatalCloseWait):
+			s.log.Error("shutdown did not finish; stopping without it", "waited", fatalCloseWait)
+		}
 		return err
 	case <-s.done:
 		return s.closeErr
 	}
 }
+
+// fatalCloseWait bounds the shutdown after a fatal error.
+const fatalCloseWait = 10 * time.Second
 
 // maintain does first-start work and keeps this node's registration right.
 func (s *Server) maintain(ctx context.Context) {
@@ -304,6 +315,11 @@ func (s *Server) maintain(ctx context.Context) {
 	for {
 		if err := member.check(ctx, s); err != nil {
 			s.log.Error("this node was removed from the cluster; stopping", "error", err)
+			s.fail(err)
+			return
+		}
+		if err := s.checkStorage(); err != nil {
+			s.log.Error("this node's data directory is gone; stopping", "error", err)
 			s.fail(err)
 			return
 		}
@@ -526,6 +542,19 @@ func joinRefused(err error) bool {
 		return true
 	}
 	return false
+}
+
+// checkStorage reports a data directory that vanished under the running
+// node (rm -rf, an unmounted volume): the stores then fail on every write,
+// while raft and the HTTP server would go on answering as if nothing were
+// wrong. The fsm and raft directories are the node's state.
+func (s *Server) checkStorage() error {
+	for _, d := range []string{"fsm", "raft"} {
+		if _, err := os.Stat(filepath.Join(s.cfg.DataDir, d)); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("data directory %s: its %s/ is gone, so nothing this node commits from now on is stored: %w", s.cfg.DataDir, d, err)
+		}
+	}
+	return nil
 }
 
 // fail ends Run with err (the first one only).
