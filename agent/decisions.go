@@ -405,7 +405,9 @@ func (h *heldRecently) mark(customer, campaign string, now time.Time) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := heldKey{customer, campaign}
-	if t, ok := h.at[k]; ok && !t.Before(now.Add(-holdoutVisit)) && !t.After(now) {
+	// Concurrent decisions read the clock before they get here, so the
+	// entry may be a little later than now: still the same visit.
+	if t, ok := h.at[k]; ok && now.Sub(t) < holdoutVisit {
 		return false
 	}
 	if h.at == nil {
