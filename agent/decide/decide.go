@@ -23,7 +23,17 @@ type Contact struct {
 	Outcome    string
 	OfferID    string
 	CampaignID string
+
+	// answers is set by the engine on the outcome of an offer presented
+	// on the same channel within responseWindow before it, to that
+	// presentation's time: caps count the two as one contact.
+	answers time.Time
 }
+
+// responseWindow is how long after a presentation an accepted, declined
+// or ignored contact of the same offer on the same channel is its outcome
+// (a kiosk or IVR client logs presented, then the customer's answer).
+const responseWindow = time.Hour
 
 // Input is everything one decision depends on. The engine reads no clock
 // and draws no random numbers: Now is the decision time.
@@ -344,6 +354,27 @@ func (s *scratch) begin(e *Engine, in *Input, p *protocol.Profile) {
 	if len(s.contacts) > 1 {
 		slices.SortFunc(s.contacts, compareContacts)
 		s.contacts = slices.CompactFunc(s.contacts, func(a, b Contact) bool { return compareContacts(a, b) == 0 })
+		markResponses(s.contacts)
+	}
+}
+
+// markResponses marks, in a history sorted by time, the outcomes that
+// answer an earlier presentation (responseWindow): a presented contact
+// and the customer's answer to it are one contact for the caps.
+func markResponses(cs []Contact) {
+	for i := range cs {
+		c := &cs[i]
+		c.answers = time.Time{}
+		if c.OfferID == "" || (c.Outcome != protocol.OutcomeAccepted && c.Outcome != protocol.OutcomeDeclined && c.Outcome != protocol.OutcomeIgnored) {
+			continue
+		}
+		from := c.Time.Add(-responseWindow)
+		for j := i - 1; j >= 0 && !cs[j].Time.Before(from); j-- {
+			if p := &cs[j]; p.Outcome == protocol.OutcomePresented && p.OfferID == c.OfferID && p.Channel == c.Channel {
+				c.answers = p.Time
+				break
+			}
+		}
 	}
 }
 

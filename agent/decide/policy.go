@@ -91,13 +91,14 @@ func (p *policyC) inQuiet(m int) bool {
 // every outcome, holdouts included (a held-out customer takes the contact
 // slot the treated one uses, so the control group is not contacted more
 // by other campaigns), any type, on the policy's channel or on every
-// channel for "all". held is how many of them are holdouts.
+// channel for "all"; the customer's answer to a presentation counts with
+// it, as one contact (markResponses). held is how many are holdouts.
 func (p *policyC) count(s *scratch) (n, held int) {
 	from := s.now.Add(-p.window)
 	for i := range s.contacts { // only contacts at or before now
 		c := &s.contacts[i]
-		if c.Time.Before(from) {
-			continue
+		if c.Time.Before(from) || (!c.answers.IsZero() && !c.answers.Before(from)) {
+			continue // outside the window, or counted with its presentation
 		}
 		if (p.all || c.Channel == p.channel) && (len(p.p.Types) == 0 || slices.Contains(p.p.Types, c.Type)) {
 			n++
