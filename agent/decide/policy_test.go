@@ -85,7 +85,7 @@ func TestDecide_ContactCaps(t *testing.T) {
 			contacts: []Contact{contact(now.Add(-2*h), "kiosk", "presented", "x"), contact(now.Add(-2*h+time.Minute), "ivr", "declined", "x")}, want: "contact_cap"},
 		{name: "an answer whose presentation left the window still counts", policies: []protocol.ContactPolicy{policy("daily", "all", 1, "24h")},
 			contacts: []Contact{contact(now.Add(-24*h-10*time.Minute), "kiosk", "presented", "x"), contact(now.Add(-23*h-30*time.Minute), "kiosk", "accepted", "x")},
-			want: "contact_cap", reason: "customer had 1"},
+			want:     "contact_cap", reason: "customer had 1"},
 		{name: "maxContacts 0 allows no marketing contact", policies: []protocol.ContactPolicy{policy("no-sms", "kiosk", 0, "24h")},
 			want: "contact_cap", reason: `policy "no-sms" allows no marketing contact on kiosk (maxContacts 0)`},
 		{name: "a window that does not parse fails closed", policies: []protocol.ContactPolicy{policy("broken", "all", 5, "a week")},
