@@ -463,6 +463,23 @@ func TestAgent_ContactRetriedWithItsIdempotencyKeyIsLoggedOnce(t *testing.T) {
 			t.Fatalf("key %q: %d %s", bad, code, b)
 		}
 	}
+	// Sent empty (blank once Go trims it) or twice, the key protects
+	// nothing: refused, not ignored.
+	for _, hdr := range [][]string{{""}, {"   "}, {"k-1", "k-2"}} {
+		req, _ := http.NewRequest("POST", a.URL()+"/v1/contacts", strings.NewReader(contact))
+		for _, v := range hdr {
+			req.Header.Add("Idempotency-Key", v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 400 || !strings.Contains(string(b), "Idempotency-Key") {
+			t.Fatalf("Idempotency-Key %q: %d %s", hdr, res.StatusCode, b)
+		}
+	}
 	if code, next, _, b := post(a.URL(), contact, ""); code != 202 || next.Seq != 2 {
 		t.Fatalf("without a key: %d %s", code, b)
 	}

@@ -275,11 +275,14 @@ const (
 // digest is of the contact as decoded (not of the bytes: a client may
 // encode a retry differently), before the agent fills anything in.
 func idempotencyOf(r *http.Request, ev protocol.ContactEvent) (*outbox.Idempotency, *api.Error) {
-	key := r.Header.Get(headerIdempotencyKey)
-	if key == "" {
+	vals := r.Header.Values(headerIdempotencyKey)
+	if len(vals) == 0 {
 		return nil, nil
 	}
-	if len(key) > outbox.MaxIdempotencyKey || strings.IndexFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) >= 0 {
+	// A header sent empty (a client whose key variable is unset) or twice
+	// would leave the client believing a retry is safe.
+	key := vals[0]
+	if len(vals) > 1 || key == "" || len(key) > outbox.MaxIdempotencyKey || strings.IndexFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) >= 0 {
 		return nil, &api.Error{Code: api.CodeInvalidField, Field: headerIdempotencyKey, Message: msgBadIdemKey}
 	}
 	b, err := json.Marshal(ev)

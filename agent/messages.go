@@ -24,7 +24,7 @@ const (
 	msgNotFound     = "%s %q is not in the agent's configuration"
 	msgNotReady     = "the agent holds no configuration yet"
 	msgNotLogged    = "the contact could not be logged"
-	msgBadIdemKey   = "must be 1 to 128 printable ASCII characters"
+	msgBadIdemKey   = "must be one header of 1 to 128 printable ASCII characters"
 	msgKeyReused    = "this Idempotency-Key was sent with another contact in the last 24 hours: a new contact needs a new key; nothing was logged"
 
 	msgNotAnObject     = "the body must be a JSON object"
