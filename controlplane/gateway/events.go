@@ -150,9 +150,16 @@ func (g *Gateway) ingest(ctx context.Context, agentID string, b eventBatch) (fsm
 	for {
 		var res fsm.IngestResult
 		var err error
-		if g.store.IsLeader() {
+		switch {
+		case g.store.IsLeader() && b.n == 0:
+			// The stream's opening batch, and this node became leader
+			// while it waited for one: its own state has the mark.
+			var mark uint64
+			mark, err = g.state.AgentMark(agentID)
+			res = fsm.IngestResult{HighestSeq: mark}
+		case g.store.IsLeader():
 			res, err = g.applyPayload(ctx, agentID, fsm.RawPayload(payload))
-		} else {
+		default:
 			if b.n == 0 {
 				res, err = g.fwd.mark(ctx, agentID)
 			} else {
