@@ -533,3 +533,18 @@ func TestAgent_ContactsAfterALostOutboxReachTheLedger(t *testing.T) {
 	})
 	agenttest.WaitFor(t, 10*time.Second, "the outbox to drain", func() bool { return a.Status().Outbox.Backlog == 0 })
 }
+
+// An agent that has not reached the control plane since it enrolled holds
+// no catalogue and no customers: its decisions say so (503), rather than
+// calling a known customer unknown (404).
+func TestAgent_WithoutConfigurationDecisionsAreUnavailable(t *testing.T) {
+	fake := agenttest.Start(t, agenttest.Config{})
+	token := fake.JoinToken(time.Hour, 1)
+	addr := fake.Addr()
+	_ = fake.Close() // enrolling, it finds nobody
+	a := start(t, config(t, t.TempDir(), []string{addr}, token))
+	res := do(t, "POST", a.URL()+"/v1/decisions", []byte(`{"customerId":"C1","channel":"kiosk"}`))
+	if code, _ := res.errorCode(t); res.status != http.StatusServiceUnavailable || code != api.CodeUnavailable || !strings.Contains(string(res.body), "no configuration") {
+		t.Fatalf("decision without configuration: %d %s", res.status, res.body)
+	}
+}

@@ -268,6 +268,11 @@ func (a *Agent) Decide(ctx context.Context, req api.DecisionRequest) (api.Decisi
 
 // decideInto decides into d, reusing its memory (see decide.DecideInto).
 func (a *Agent) decideInto(ctx context.Context, req api.DecisionRequest, d *api.Decision) *api.Error {
+	if a.cache.Position().ClusterID == "" {
+		// Never reached the control plane since it enrolled: no
+		// catalogue, no customers. Not the customer's fault (404).
+		return api.Errorf(api.CodeUnavailable, msgNoConfiguration)
+	}
 	now := a.cfg.Now()
 	l := a.lookup(ctx, req.CustomerID, now)
 	defer a.lookups.Put(l)
