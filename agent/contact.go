@@ -126,6 +126,11 @@ func (a *Agent) fillCampaign(ev *protocol.ContactEvent) {
 // decodeStrict decodes a JSON body, refusing unknown fields and trailing
 // data, with the admin API's codes.
 func decodeStrict(body []byte, v any) *api.Error {
+	if key, ok := repeatedKey(body); ok {
+		// encoding/json lets the last one win: a contact whose customer
+		// or type is given twice is ambiguous, as for decisions.
+		return &api.Error{Code: api.CodeInvalidJSON, Field: key, Message: "appears twice"}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -145,4 +150,30 @@ func decodeStrict(body []byte, v any) *api.Error {
 		return api.Errorf(api.CodeInvalidJSON, msgTrailing)
 	}
 	return nil
+}
+
+// repeatedKey reports a member name given twice at the top level of a
+// JSON object (the body's other faults are decodeStrict's to report).
+func repeatedKey(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return key, true
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }

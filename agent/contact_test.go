@@ -23,6 +23,8 @@ func TestDecodeContact(t *testing.T) {
 		{"not json", `{customerId:1}`, api.CodeInvalidJSON, ""},
 		{"trailing data", `{"customerId":"c1","type":"offer","outcome":"presented"} {}`, api.CodeInvalidJSON, ""},
 		{"unknown field", `{"customerId":"c1","type":"offer","outcome":"presented","phone":"138"}`, api.CodeUnknownField, "phone"},
+		{"a member twice", `{"customerId":"c1","type":"offer","type":"inquiry","outcome":"presented"}`, api.CodeInvalidJSON, "type"},
+		{"the customer twice", `{"customerId":"c1","customerId":"c2","type":"offer","outcome":"presented"}`, api.CodeInvalidJSON, "customerId"},
 		{"wrong type", `{"customerId":7,"type":"offer","outcome":"presented"}`, api.CodeInvalidField, "customerId"},
 		{"no customer", `{"type":"offer","outcome":"presented"}`, api.CodeMissingField, "customerId"},
 		{"no type", `{"customerId":"c1","outcome":"presented"}`, api.CodeMissingField, "type"},
