@@ -133,15 +133,15 @@ func (l *logContactRows) parse(f []string, ev *protocol.ContactEvent) error {
 	ev.CustomerID = f[0]
 	t, ok := parseLogDate(f[1])
 	if !ok {
-		return bad("date", l.e.cimsg(ciPrDate, clipValue(f[1])))
+		return bad("date", l.e.cimsg(ciPrDate, truncate(f[1])))
 	}
 	ev.Time = t
 	if q, err := strconv.ParseFloat(f[2], 64); err != nil || math.IsNaN(q) || math.IsInf(q, 0) {
-		return bad("quantity", l.e.cimsg(ciPrNumber, clipValue(f[2])))
+		return bad("quantity", l.e.cimsg(ciPrNumber, truncate(f[2])))
 	}
 	v, err := strconv.ParseFloat(f[3], 64)
 	if err != nil {
-		return bad("value", l.e.cimsg(ciPrNumber, clipValue(f[3])))
+		return bad("value", l.e.cimsg(ciPrNumber, truncate(f[3])))
 	}
 	ev.Value = v
 	ev.Type, ev.Channel, ev.Outcome = l.defs.typ, l.defs.channel, l.defs.outcome
@@ -160,18 +160,6 @@ func parseLogDate(s string) (time.Time, bool) {
 	}
 	t, err := time.ParseInLocation("20060102", s, time.UTC)
 	return t, err == nil
-}
-
-// clipValue shortens a value quoted in a problem.
-func clipValue(s string) string {
-	if len(s) <= 40 {
-		return s
-	}
-	cut := 40
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 // csvContactRows reads a CSV file with a header row.
@@ -339,14 +327,14 @@ func (c *csvContactRows) parse(rec []string, line int, ev *protocol.ContactEvent
 	if s, _ := get("time"); s != "" {
 		t, ok := parseCSVTime(s)
 		if !ok {
-			return bad("time", c.e.cimsg(ciPrTime, clipValue(s)))
+			return bad("time", c.e.cimsg(ciPrTime, truncate(s)))
 		}
 		ev.Time = t
 	}
 	if s, _ := get("value"); s != "" {
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil {
-			return bad("value", c.e.cimsg(ciPrNumber, clipValue(s)))
+			return bad("value", c.e.cimsg(ciPrNumber, truncate(s)))
 		}
 		ev.Value = v
 	}
