@@ -268,7 +268,7 @@ func (a *Agent) Decide(ctx context.Context, req api.DecisionRequest) (api.Decisi
 
 // decideInto decides into d, reusing its memory (see decide.DecideInto).
 func (a *Agent) decideInto(ctx context.Context, req api.DecisionRequest, d *api.Decision) *api.Error {
-	if a.cache.Position().ClusterID == "" {
+	if !a.cache.Configured() {
 		// Never reached the control plane since it enrolled: no
 		// catalogue, no customers. Not the customer's fault (404).
 		return api.Errorf(api.CodeUnavailable, msgNoConfiguration)

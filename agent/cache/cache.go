@@ -111,7 +111,10 @@ type Cache struct {
 
 	mu  sync.RWMutex // guards pos, gen and region, and orders writers
 	pos Position
-	gen uint64
+	// configured is set once pos names a cluster (Configured), read
+	// without the lock by every decision.
+	configured atomic.Bool
+	gen        uint64
 	// region and unregioned say which profiles the change feed brings in
 	// (see profiles.go).
 	region     string
@@ -246,6 +249,7 @@ func Open(cfg Config) (*Cache, error) {
 		return nil, fmt.Errorf("read agent cache position: %w", err)
 	}
 	c.read.Store(&readPoint{ts: c.last, gen: c.gen})
+	c.configured.Store(c.pos.ClusterID != "")
 	// A crash between writing a new generation and switching to it leaves
 	// orphans; drop every generation but the current one.
 	if err := c.dropStale(c.gen); err != nil {
@@ -287,6 +291,10 @@ func (c *Cache) catalogMoved() {
 	}
 	c.catalogMu.Unlock()
 }
+
+// Configured reports whether the cache holds a configuration from a
+// cluster (a snapshot or changes reached it), without taking a lock.
+func (c *Cache) Configured() bool { return c.configured.Load() }
 
 // Position returns what the copy reflects.
 func (c *Cache) Position() Position {
@@ -437,6 +445,7 @@ func (c *Cache) ApplyChanges(pos Position, changes []api.Change) (int, error) {
 		return 0, fmt.Errorf("apply changes through %d: %w", pos.Index, err)
 	}
 	c.pos = pos
+	c.configured.Store(pos.ClusterID != "")
 	if catalog {
 		c.catalogMoved()
 	}
@@ -487,6 +496,7 @@ func (c *Cache) ApplySnapshot(pos Position, objects []api.Object) (bool, error) 
 		return false, fmt.Errorf("install snapshot: %w", err)
 	}
 	c.gen, c.pos = next, pos
+	c.configured.Store(pos.ClusterID != "")
 	c.catalogMoved()
 	// Profiles and their history go with the old generation: the agent
 	// was too far behind to know which customers were erased meanwhile.

@@ -126,8 +126,14 @@ func TestCache_RestartKeepsCopyAndPosition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.Configured() {
+		t.Fatal("a new cache says it holds a configuration")
+	}
 	if _, err := c.ApplySnapshot(at(20), []api.Object{{Kind: "Offer", ID: "s", Index: 20, Doc: json.RawMessage(`{"value":5}`)}}); err != nil {
 		t.Fatal(err)
+	}
+	if !c.Configured() {
+		t.Fatal("a cache that installed a snapshot says it holds no configuration")
 	}
 	if _, err := c.ApplyChanges(at(21), []api.Change{put(21, "t", 6)}); err != nil {
 		t.Fatal(err)
@@ -136,7 +142,7 @@ func TestCache_RestartKeepsCopyAndPosition(t *testing.T) {
 		t.Fatal(err)
 	}
 	c2 := open(t, dir)
-	if c2.Position() != at(21) || value(t, c2, "s") != 5 || value(t, c2, "t") != 6 {
+	if c2.Position() != at(21) || !c2.Configured() || value(t, c2, "s") != 5 || value(t, c2, "t") != 6 {
 		t.Fatalf("after restart: pos %v s=%d t=%d", c2.Position(), value(t, c2, "s"), value(t, c2, "t"))
 	}
 }
