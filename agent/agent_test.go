@@ -299,6 +299,31 @@ func TestAgent_APIKey(t *testing.T) {
 	}
 }
 
+// TestAgent_WrongMethodAndEncodedBody: the agent's routes answer a wrong
+// method 405 with Allow, an encoded body 415, and an unknown path 404 —
+// not 404 for all three, which sends an integrator looking for a typo in
+// the path.
+func TestAgent_WrongMethodAndEncodedBody(t *testing.T) {
+	fake := agenttest.Start(t, agenttest.Config{})
+	a := start(t, config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(time.Hour, 1)))
+	for _, tc := range []struct {
+		method, path string
+		header       []string
+		status       int
+		code         api.Code
+	}{
+		{"GET", "/v1/decisions", nil, 405, api.CodeMethodNotAllowed},
+		{"PUT", "/v1/contacts", nil, 405, api.CodeMethodNotAllowed},
+		{"POST", "/v1/contacts", []string{"Content-Encoding", "gzip"}, 415, api.CodeUnsupportedMediaType},
+		{"GET", "/v1/nothing", nil, 404, api.CodeNotFound},
+	} {
+		res := do(t, tc.method, a.URL()+tc.path, []byte(contact), tc.header...)
+		if code, _ := res.errorCode(t); res.status != tc.status || code != tc.code {
+			t.Errorf("%s %s %v: %d %s, want %d %s", tc.method, tc.path, tc.header, res.status, code, tc.status, tc.code)
+		}
+	}
+}
+
 func TestAgent_RefusesBadConfig(t *testing.T) {
 	base := func() agent.Config {
 		return agent.Config{ID: "a1", DataDir: t.TempDir(), Site: "s", Channel: "kiosk", HTTPAddr: "127.0.0.1:0",

@@ -87,7 +87,7 @@ func routeOf(r *http.Request) string {
 const routeContacts = "POST /v1/contacts"
 
 func (a *Agent) routes() http.Handler {
-	mux := http.NewServeMux()
+	mux := api.NewMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{ErrorLog: nil}))

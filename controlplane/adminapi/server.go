@@ -105,7 +105,7 @@ type Server struct {
 	store Store
 	state State
 	log   *slog.Logger
-	mux   *http.ServeMux
+	mux   *api.Mux
 	fwd   *http.Client
 	docs  *catalog.Parser
 }
@@ -125,7 +125,7 @@ func New(cfg Config, st Store, state State) *Server {
 	if fwd == nil {
 		fwd = &http.Client{} // every forward bounds itself (mode.timeout)
 	}
-	s := &Server{cfg: cfg, store: st, state: state, log: cfg.Logger.With("component", "adminapi"), mux: http.NewServeMux(), fwd: fwd, docs: catalog.NewParser()}
+	s := &Server{cfg: cfg, store: st, state: state, log: cfg.Logger.With("component", "adminapi"), mux: api.NewMux(), fwd: fwd, docs: catalog.NewParser()}
 	s.routes()
 	return s
 }

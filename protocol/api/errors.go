@@ -58,6 +58,12 @@ const (
 	// CodeSequenceGap: a batch of contact events does not continue from
 	// the highest sequence the ledger holds for its agent or import source.
 	CodeSequenceGap Code = "sequence_gap"
+	// CodeMethodNotAllowed: the path exists, but not for this method (the
+	// Allow header names those it answers).
+	CodeMethodNotAllowed Code = "method_not_allowed"
+	// CodeUnsupportedMediaType: a request body sent with a
+	// Content-Encoding (gzip, …): bodies are read as sent.
+	CodeUnsupportedMediaType Code = "unsupported_media_type"
 )
 
 // HTTPStatus is the status code an error with this code is served with.
@@ -85,6 +91,10 @@ func (c Code) HTTPStatus() int {
 		return http.StatusBadRequest
 	case CodeNoActiveModel:
 		return http.StatusConflict
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case CodeUnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
 	}
 	return http.StatusInternalServerError
 }

@@ -24,5 +24,10 @@ func WriteError(w http.ResponseWriter, err error) {
 	if !errors.As(err, &ae) {
 		ae = Errorf(CodeInternal, "%v", err)
 	}
+	if ae.Code == CodeUnauthorized {
+		// RFC 9110 §11.6.1: a 401 names the scheme that would work. Both
+		// APIs take a bearer token (the agent's API key also in X-API-Key).
+		w.Header().Set("WWW-Authenticate", `Bearer realm="touchpoint"`)
+	}
 	WriteJSON(w, ae.Code.HTTPStatus(), ErrorBody{Error: ae})
 }
