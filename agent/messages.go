@@ -28,9 +28,10 @@ const (
 	msgBadIdemKey      = "must be one header of 1 to 128 printable ASCII characters"
 	msgKeyReused       = "this Idempotency-Key was sent with another contact in the last 24 hours: a new contact needs a new key; nothing was logged"
 
-	msgNotAnObject     = "the body must be a JSON object"
-	msgRefShape        = "expected an object or an array of objects, got "
-	msgNoCustomerParty = `must name the customer: a party with role "customer" (or one without a role) and its id`
+	msgNotAnObject        = "the body must be a JSON object"
+	msgRefShape           = "expected an object or an array of objects, got "
+	msgTwoCustomerParties = "%s and %s both have %s: a recommendation is for one customer; give the others another role"
+	msgNoCustomerParty    = `must name the customer: a party with role "customer" (or one without a role) and its id`
 
 	msgUnknownCustomer   = "customer %q is not known to the control plane"
 	msgCustomerNotCached = "customer %q is not in this agent's cache and the control plane cannot be asked now"

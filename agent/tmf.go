@@ -124,7 +124,10 @@ func decodeTMFQuery(body []byte, agentChannel string) (api.DecisionRequest, []TM
 		return api.DecisionRequest{}, nil, aerr
 	}
 
-	customer := customerParty(parties)
+	customer, aerr := customerParty(parties)
+	if aerr != nil {
+		return api.DecisionRequest{}, nil, aerr
+	}
 	if customer == nil {
 		return api.DecisionRequest{}, nil, &api.Error{Code: api.CodeMissingField, Field: "relatedParty", Message: msgNoCustomerParty}
 	}
@@ -213,20 +216,31 @@ func decodeTMFRef(raw json.RawMessage, path string) (tmfRefIn, *api.Error) {
 	return r, nil
 }
 
-// customerParty is the party the recommendation is for: the first with
-// role customer, else the first without a role; nil when there is none.
-func customerParty(parties []tmfRefIn) *tmfRefIn {
-	for i := range parties {
-		if strings.EqualFold(parties[i].Role, "customer") {
-			return &parties[i]
+// customerParty is the party the recommendation is for: the one with
+// role customer, else the one without a role; nil when there is none. Two
+// of them are refused: deciding for either would answer with the offers
+// of a customer the client may not have meant (and show them to the
+// other).
+func customerParty(parties []tmfRefIn) (*tmfRefIn, *api.Error) {
+	pick := func(match func(tmfRefIn) bool, what string) (*tmfRefIn, *api.Error) {
+		var found *tmfRefIn
+		for i := range parties {
+			if !match(parties[i]) {
+				continue
+			}
+			if found != nil {
+				return nil, &api.Error{Code: api.CodeInvalidField, Field: parties[i].path,
+					Message: fmt.Sprintf(msgTwoCustomerParties, found.path, parties[i].path, what)}
+			}
+			found = &parties[i]
 		}
+		return found, nil
 	}
-	for i := range parties {
-		if parties[i].Role == "" {
-			return &parties[i]
-		}
+	c, aerr := pick(func(p tmfRefIn) bool { return strings.EqualFold(p.Role, "customer") }, `role "customer"`)
+	if c != nil || aerr != nil {
+		return c, aerr
 	}
-	return nil
+	return pick(func(p tmfRefIn) bool { return p.Role == "" }, "no role (and none has role \"customer\")")
 }
 
 // idOrName is the reference's id, else its name, and the path of the one

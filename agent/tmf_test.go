@@ -66,6 +66,8 @@ func TestDecodeTMFQuery_RefusesWithThePathAtFault(t *testing.T) {
 		{"no relatedParty", `{"instantSyncRecommendation":true}`, api.CodeMissingField, "relatedParty", `role "customer"`},
 		{"no party with role customer", `{"instantSyncRecommendation":true,"relatedParty":[{"id":"O1","role":"owner"},{"id":"A1","role":"agent"}]}`, api.CodeMissingField, "relatedParty", `a party with role "customer"`},
 		{"the customer has no id", `{"instantSyncRecommendation":true,"relatedParty":[{"id":"O1","role":"owner"},{"role":"customer"}]}`, api.CodeMissingField, "relatedParty[1].id", "required"},
+		{"two customers", `{"instantSyncRecommendation":true,"relatedParty":[{"id":"C1","role":"customer"},{"id":"O1","role":"owner"},{"id":"C2","role":"Customer"}]}`, api.CodeInvalidField, "relatedParty[2]", `relatedParty[0] and relatedParty[2] both have role "customer"`},
+		{"two parties without a role", `{"instantSyncRecommendation":true,"relatedParty":[{"id":"C1"},{"id":"C2"}]}`, api.CodeInvalidField, "relatedParty[1]", "both have no role"},
 		{"a bad customer id", `{"instantSyncRecommendation":true,"relatedParty":[{"id":"a b","role":"customer"}]}`, api.CodeInvalidField, "relatedParty[0].id", "ASCII letters"},
 		{"a bad customer id, one party", `{"instantSyncRecommendation":true,"relatedParty":{"id":"~erased"}}`, api.CodeInvalidField, "relatedParty.id", "ASCII letters"},
 		{"an unknown channel", `{"instantSyncRecommendation":true,"channel":{"id":"fax"},"relatedParty":[{"id":"C1"}]}`, api.CodeInvalidField, "channel.id", "must be one of"},
