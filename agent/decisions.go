@@ -257,7 +257,8 @@ func (a *Agent) refreshInBackground(id string) {
 const maxRefreshing = 64
 
 // Decide answers a decision request as POST /v1/decisions does. Holdouts
-// are recorded as contacts in the background.
+// are recorded as contacts in the background, unless the request is a dry
+// run.
 func (a *Agent) Decide(ctx context.Context, req api.DecisionRequest) (api.Decision, *api.Error) {
 	var d api.Decision
 	if aerr := a.decideInto(ctx, req, &d); aerr != nil {
@@ -289,7 +290,7 @@ func (a *Agent) decideInto(ctx context.Context, req api.DecisionRequest, d *api.
 		OfferVolume: a.volumes.current(),
 	})
 	a.metrics.decisions.Inc()
-	if len(d.Holdout) > 0 {
+	if len(d.Holdout) > 0 && !req.DryRun {
 		a.recordHoldouts(*d, l.contacts)
 	}
 	return nil

@@ -175,6 +175,43 @@ func TestAgent_HoldoutIsLoggedAsAContactOncePerVisit(t *testing.T) {
 	}
 }
 
+// TestAgent_DryRunLogsNoHoldout: a dry-run decision lists the holdout but
+// records no holdout contact (a load test against live customers would
+// otherwise fill the ledger and the caps); the same decision without
+// dryRun records it.
+func TestAgent_DryRunLogsNoHoldout(t *testing.T) {
+	fake := agenttest.Start(t, agenttest.Config{})
+	readmeCatalogue(fake, 100)
+	fake.PutCustomer(protocol.Profile{ID: "C1", Attributes: map[string]any{"tenureMonths": 12.0}, Index: 1})
+	a := start(t, config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(time.Hour, 1)))
+	agenttest.WaitFor(t, 10*time.Second, "the catalogue", func() bool { return do(t, "GET", a.URL()+"/v1/catalog/campaigns/winback-q4", nil).status == 200 })
+	holdouts := func() int {
+		n := 0
+		for _, e := range fake.Events(a.Status().ID) {
+			if e.Outcome == protocol.OutcomeHoldout {
+				n++
+			}
+		}
+		return n
+	}
+	for _, ch := range []string{"kiosk", "ivr"} {
+		if d, res := decide(t, a.URL(), `{"customerId":"C1","channel":"`+ch+`","dryRun":true}`); res.status != 200 || len(d.Holdout) != 1 {
+			t.Fatalf("dry run on %s: %d %s", ch, res.status, res.body)
+		}
+	}
+	if _, res := decide(t, a.URL(), `{"customerId":"C1","channel":"kiosk","dryRun":"yes"}`); res.status != 400 {
+		t.Fatalf("dryRun a string: %d %s", res.status, res.body)
+	}
+	time.Sleep(300 * time.Millisecond) // a holdout logged would have arrived by now
+	if n := holdouts(); n != 0 {
+		t.Fatalf("%d holdouts logged by dry runs", n)
+	}
+	if _, res := decide(t, a.URL(), `{"customerId":"C1","channel":"kiosk","dryRun":false}`); res.status != 200 {
+		t.Fatalf("real decision: %d %s", res.status, res.body)
+	}
+	agenttest.WaitFor(t, 10*time.Second, "the real decision's holdout", func() bool { return holdouts() == 1 })
+}
+
 func TestAgent_TMFRecommendationAndCustomerUseTheEngineAndMaskPII(t *testing.T) {
 	fake := agenttest.Start(t, agenttest.Config{})
 	readmeCatalogue(fake, 0)

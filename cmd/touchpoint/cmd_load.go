@@ -42,8 +42,9 @@ func loadCommand(e *env) *cli.Command {
 			"--connections keep-alive connections for --duration after a short warm-up, then does the same\n" +
 			"against a trivial handler that answers a captured real decision (unless --no-ceiling).\n" +
 			"Prints requests/s and latency percentiles for both, and what the errors were.\n" +
-			"The decisions are real: a campaign's held-out decisions log holdout contacts, which reach the\n" +
-			"ledger and count toward contact caps and campaign reports. Load a test or demo base, not a live one.",
+			"The decisions are dry runs (\"dryRun\": true): the agent decides in full but logs no holdout\n" +
+			"contact, so a load run leaves no trace in the ledger, the contact caps or campaign reports.\n" +
+			"--log-holdouts sends real decisions, whose holdouts are logged as a kiosk's would be.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "agent", Value: "http://127.0.0.1:7481", Usage: "agent API `URL`"},
 			&cli.StringFlag{Name: "channel", Value: "kiosk", Usage: "decision `CHANNEL`"},
@@ -55,6 +56,7 @@ func loadCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "no-ceiling", Usage: "skip the ceiling run"},
 			&cli.StringFlag{Name: "ceiling", Value: ceilingProcess, Usage: "where the ceiling's handler runs: `WHERE` is " + ceilingProcess + " (its own, like the agent) or " + ceilingInProcess + " (the generator's)"},
 			&cli.StringFlag{Name: "api-key", EnvVars: []string{"TOUCHPOINT_AGENT_API_KEY"}, Usage: "agent API `KEY`"},
+			&cli.BoolFlag{Name: "log-holdouts", Usage: "send real decisions: held-out ones log holdout contacts (count toward caps and campaign reports)"},
 			outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -66,6 +68,7 @@ func loadCommand(e *env) *cli.Command {
 				url: strings.TrimRight(c.String("agent"), "/") + "/v1/decisions", channel: c.String("channel"),
 				prefix: c.String("customer-prefix"), customers: c.Int("customers"), conns: c.Int("connections"),
 				duration: c.Duration("duration"), warmup: c.Duration("warmup"), apiKey: c.String("api-key"),
+				dryRun: !c.Bool("log-holdouts"),
 			}
 			if cfg.customers < 1 || cfg.conns < 1 || cfg.duration <= 0 {
 				return errors.New("--customers and --connections must be at least 1, --duration positive")
@@ -121,6 +124,7 @@ type loadConfig struct {
 	url, channel, prefix, apiKey string
 	customers, conns             int
 	duration, warmup             time.Duration
+	dryRun                       bool // decisions log nothing (their dryRun member)
 }
 
 type loadResult struct {
@@ -147,12 +151,20 @@ type loadReport struct {
 }
 
 func (cfg loadConfig) body(r *rand.Rand) []byte {
-	return fmt.Appendf(nil, `{"customerId":"%s%d","channel":%q}`, cfg.prefix, 1+r.IntN(cfg.customers), cfg.channel)
+	return cfg.request(1 + r.IntN(cfg.customers))
+}
+
+// request is the decision request for customer PREFIXi.
+func (cfg loadConfig) request(i int) []byte {
+	if cfg.dryRun {
+		return fmt.Appendf(nil, `{"customerId":"%s%d","channel":%q,"dryRun":true}`, cfg.prefix, i, cfg.channel)
+	}
+	return fmt.Appendf(nil, `{"customerId":"%s%d","channel":%q}`, cfg.prefix, i, cfg.channel)
 }
 
 // capture asks the agent for one real decision (the ceiling answers it).
 func (cfg loadConfig) capture(ctx context.Context) ([]byte, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.url, strings.NewReader(fmt.Sprintf(`{"customerId":"%s1","channel":%q}`, cfg.prefix, cfg.channel)))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.url, bytes.NewReader(cfg.request(1)))
 	req.Header.Set("Content-Type", "application/json")
 	if cfg.apiKey != "" {
 		req.Header.Set("X-API-Key", cfg.apiKey)

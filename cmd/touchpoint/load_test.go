@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"touchpoint.dev/touchpoint/protocol/api"
 )
 
 // TestMain lets the test binary stand in for the touchpoint binary when a
@@ -88,6 +90,42 @@ func TestLoad_ListsTheErrorsByKind(t *testing.T) {
 		"--duration", "200ms", "--warmup", "20ms", "--no-ceiling")
 	if code != 0 || !strings.Contains(out, "agent errors: ") || !strings.Contains(out, "× status 404 (customers the agent does not know") {
 		t.Fatalf("load against an agent that does not know C2 and C20: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// A load run's decisions are dry runs, which log no holdout contact;
+// --log-holdouts sends real ones. The fake agent decodes each body as the
+// agent does.
+func TestLoad_DecisionsAreDryRunsUnlessHoldoutsAreLogged(t *testing.T) {
+	t.Setenv(runAsCLIEnv, "1")
+	var dry, real atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := api.DecodeDecisionRequest(r.Body, 0)
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		if req.DryRun {
+			dry.Add(1)
+		} else {
+			real.Add(1)
+		}
+		_, _ = w.Write([]byte(`{"decisionId":"d1","customerId":"C1","channel":"kiosk","offers":[]}`))
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		flags     []string
+		dry, real bool
+	}{{nil, true, false}, {[]string{"--log-holdouts"}, false, true}} {
+		dry.Store(0)
+		real.Store(0)
+		args := append([]string{"load", "--agent", srv.URL, "--connections", "2", "--customers", "20", "--duration", "100ms", "--warmup", "10ms", "--no-ceiling"}, tc.flags...)
+		if _, errOut, code := tp(t, "http://127.0.0.1:1", "", args...); code != 0 {
+			t.Fatalf("load %v: exit %d: %s", tc.flags, code, errOut)
+		}
+		if (dry.Load() > 0) != tc.dry || (real.Load() > 0) != tc.real {
+			t.Fatalf("load %v: %d dry runs, %d real decisions", tc.flags, dry.Load(), real.Load())
+		}
 	}
 }
 

@@ -24,6 +24,11 @@ type DecisionRequest struct {
 	Channel    string         `json:"channel"`
 	Intent     string         `json:"intent,omitempty"`
 	Context    map[string]any `json:"context,omitempty"`
+	// DryRun decides as usual but logs nothing: the holdouts of a
+	// held-out customer are listed, not recorded as contacts, so they
+	// neither count toward caps nor reach campaign reports. For load
+	// tests and for trying a kiosk or IVR flow against live customers.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // Limits of a decision request. A body is refused before it is decoded
@@ -203,6 +208,8 @@ func (p *requestParser) request() (DecisionRequest, error) {
 			req.Intent, err = p.str(key)
 		case "context":
 			req.Context, err = p.context()
+		case "dryRun":
+			req.DryRun, err = p.boolean(key)
 		default:
 			return req, &Error{Code: CodeUnknownField, Field: key, Message: fmt.Sprintf("unknown field %q", key)}
 		}
@@ -229,6 +236,18 @@ func (p *requestParser) str(field string) (string, error) {
 		return "", &Error{Code: CodeInvalidField, Field: field, Message: "expected a string, got " + tokenKind(tok)}
 	}
 	return s, nil
+}
+
+func (p *requestParser) boolean(field string) (bool, error) {
+	tok, err := p.token()
+	if err != nil {
+		return false, err
+	}
+	b, ok := tok.(bool)
+	if !ok {
+		return false, &Error{Code: CodeInvalidField, Field: field, Message: "expected a boolean, got " + tokenKind(tok)}
+	}
+	return b, nil
 }
 
 func tokenKind(tok json.Token) string {

@@ -15,6 +15,7 @@ func FuzzDecodeSimpleRequest(f *testing.F) {
 		` { "channel" : "ivr" , "customerId":"C9", "intent":"cancel" } `,
 		`{}`, `{"customerId":"C1","customerId":"C2"}`, `{"customerId":"C\u0031"}`,
 		`{"customerId":"C1","channel":"kiosk","context":{}}`, `{"customerId":"C1"}x`, `{"customerId":"é"}`,
+		`{"customerId":"C1","dryRun":true}`, `{"dryRun":false,"channel":"ivr"}`, `{"dryRun":truex}`, `{"dryRun":"true"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -44,6 +45,11 @@ func TestDecodeSimpleRequest_TakesTheUsualShapeOnly(t *testing.T) {
 		`{"customerId":"C1",}`:                                                      false,
 		`{"customerId":"C1"} {}`:                                                    false,
 		`{"customerId":null}`:                                                       false,
+		`{"customerId":"C1","channel":"kiosk","dryRun":true}`:                       true,
+		`{"dryRun": false ,"customerId":"C1"}`:                                      true,
+		`{"customerId":"C1","dryRun":"true"}`:                                       false,
+		`{"customerId":"C1","dryRun":tru}`:                                          false,
+		`{"customerId":"C1","dryRun":true,"dryRun":false}`:                          false,
 	} {
 		if _, ok := decodeSimpleRequest([]byte(in)); ok != want {
 			t.Errorf("decodeSimpleRequest(%s) ok = %v, want %v", in, ok, want)
