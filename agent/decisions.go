@@ -484,6 +484,7 @@ func (a *Agent) runHoldouts(ctx context.Context) {
 		}
 		linger.Stop()
 		stored, err := a.outbox.AppendAll(ctx, batch)
+		a.metrics.holdoutsLogged.Add(float64(len(stored)))
 		if len(stored) > 0 {
 			if herr := a.cache.AddContacts(stored, true); herr != nil {
 				a.log.Warn("record holdouts in history", "error", herr)

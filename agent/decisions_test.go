@@ -210,6 +210,12 @@ func TestAgent_DryRunLogsNoHoldout(t *testing.T) {
 		t.Fatalf("real decision: %d %s", res.status, res.body)
 	}
 	agenttest.WaitFor(t, 10*time.Second, "the real decision's holdout", func() bool { return holdouts() == 1 })
+	metrics := string(do(t, "GET", a.URL()+"/metrics", nil).body)
+	for _, want := range []string{"touchpoint_agent_holdouts_logged_total 1\n", "touchpoint_agent_events_appended_total 0\n", "touchpoint_agent_decisions_total 3\n"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 }
 
 func TestAgent_TMFRecommendationAndCustomerUseTheEngineAndMaskPII(t *testing.T) {

@@ -22,6 +22,8 @@ type metrics struct {
 	decisions       prometheus.Counter
 	profileFetches  *prometheus.CounterVec
 	holdoutsDropped prometheus.Counter
+	// holdoutsLogged: holdout contacts logged in the outbox.
+	holdoutsLogged prometheus.Counter
 	// holdoutsRepeated: holdouts not logged again within holdoutVisit.
 	holdoutsRepeated prometheus.Counter
 }
@@ -31,7 +33,7 @@ func newMetrics(a *Agent) *metrics {
 	const ns = "touchpoint_agent"
 	m.appended = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: ns, Name: "events_appended_total",
-		Help: "Contact events logged in the outbox (answered 202).",
+		Help: "Contact events logged in the outbox (answered 202; holdouts are holdouts_logged_total).",
 	})
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Name: "contacts_rejected_total",
@@ -50,6 +52,9 @@ func newMetrics(a *Agent) *metrics {
 	}, []string{"result"})
 	m.holdoutsDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: ns, Name: "holdouts_dropped_total", Help: "Holdout contacts that could not be logged (outbox full or failing).",
+	})
+	m.holdoutsLogged = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Name: "holdouts_logged_total", Help: "Holdout contacts logged in the outbox (held-out decisions; events_appended_total counts the contacts clients sent).",
 	})
 	m.holdoutsRepeated = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: ns, Name: "holdouts_repeated_total", Help: "Held-out decisions not logged as holdout contacts because the campaign held the customer out within the hour (one visit).",
@@ -70,7 +75,7 @@ func newMetrics(a *Agent) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.appended, m.refused, m.requestsRefused, m.decisions, m.profileFetches, m.holdoutsDropped, m.holdoutsRepeated,
+		m.appended, m.refused, m.requestsRefused, m.decisions, m.profileFetches, m.holdoutsDropped, m.holdoutsLogged, m.holdoutsRepeated,
 		stateCollector{desc: state, a: a},
 		gauge("config_index", "Configuration index the cache holds.", func() float64 { return float64(a.cache.Position().Index) }),
 		gauge("config_ready", "1 once the cache holds a configuration.", func() float64 { return b2f(a.ready()) }),
