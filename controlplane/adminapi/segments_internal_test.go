@@ -114,9 +114,10 @@ func TestSegments_LedgerActivityStopsAtAsOf(t *testing.T) {
 	ledger := contactLedger{
 		ev("A", at(-30, 0), buy, ok, 10),
 		ev("A", at(-10, 0), buy, ok, 20),
-		ev("A", at(-10, 1), buy, ok, 5),                                        // same day: one purchase
-		ev("A", at(0, 0), protocol.ContactOffer, protocol.OutcomePresented, 0), // at asOf: counts
-		ev("A", at(0, 1), buy, ok, 99),                                         // an hour after asOf
+		ev("A", at(-10, 1), buy, ok, 5), // same day: one purchase
+		ev("A", at(0, 0).Add(-time.Second), protocol.ContactOffer, protocol.OutcomePresented, 0), // just before asOf: counts
+		ev("A", at(0, 0), buy, ok, 99), // at asOf: after it
+		ev("A", at(0, 1), buy, ok, 99), // an hour after asOf
 		ev("A", at(20, 0), buy, ok, 500),
 		ev("B", at(-5, 0), buy, protocol.OutcomeHoldout, 40), // a holdout never counts
 		ev("B", at(3, 0), buy, ok, 70),                       // only after asOf
@@ -126,7 +127,7 @@ func TestSegments_LedgerActivityStopsAtAsOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	midnight := func(days int) time.Time { return at(days, -12) }
-	want := fsm.Activity{Transactions: 3, Spend: 35, PurchaseDays: 2, FirstPurchase: midnight(-30), LastPurchase: midnight(-10), RepeatSpend: 25, LastContact: asOf}
+	want := fsm.Activity{Transactions: 3, Spend: 35, PurchaseDays: 2, FirstPurchase: midnight(-30), LastPurchase: midnight(-10), RepeatSpend: 25, LastContact: asOf.Add(-time.Second)}
 	if got := acts["A"]; got != want {
 		t.Errorf("A: %+v\nwant %+v", got, want)
 	}
@@ -147,6 +148,41 @@ func TestSegments_LedgerActivityStopsAtAsOf(t *testing.T) {
 	fitLifetimeValue(cs, acts, asOf, 52, &sum)
 	if sum.Customers != 1 || sum.Repeaters != 1 {
 		t.Errorf("lifetime value: %+v", sum)
+	}
+}
+
+// As of a date (its midnight), purchases imported with that date (stamped
+// at its midnight) are after it: a customer whose first purchase is there
+// is no purchaser yet. Counted, that customer's age T was 0 and the whole
+// BG/NBD fit failed, so the run removed every customer's lifetime value.
+func TestSegments_PurchasesStampedAtTheAsOfMidnightWaitForTheNextRun(t *testing.T) {
+	asOf := time.Date(1997, 2, 15, 0, 0, 0, 0, time.UTC)
+	var ledger contactLedger
+	buy := func(id string, at time.Time, v float64) {
+		ledger = append(ledger, protocol.ContactEvent{CustomerID: id, Time: at, Type: protocol.ContactTransaction, Outcome: protocol.OutcomeAccepted, Value: v})
+	}
+	var ps []segment.Customer
+	for i := range 60 {
+		id := fmt.Sprintf("C%02d", i)
+		ps = append(ps, segment.Customer{ID: id})
+		buy(id, asOf.AddDate(0, 0, -40-i), 10)
+		if i%2 == 0 {
+			buy(id, asOf.AddDate(0, 0, -10-i%7), 12+float64(i%5))
+		}
+	}
+	ps = append(ps, segment.Customer{ID: "NEW"})
+	buy("NEW", asOf, 30) // bought on the as-of day
+	acts, err := fsm.SumActivities(ledger.EachContact, asOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum api.CLVRunSummary
+	vs := fitLifetimeValue(ps, acts, asOf, 52, &sum)
+	if sum.BGNBD == nil || sum.GammaGamma == nil || sum.Skipped != "" || sum.Customers != 60 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if _, ok := vs["NEW"]; ok {
+		t.Fatal("a customer whose first purchase is at the as-of instant was valued")
 	}
 }
 

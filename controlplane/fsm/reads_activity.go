@@ -33,9 +33,12 @@ type Activity struct {
 
 // Activities reads the whole contact ledger once, through its customer
 // index (each customer's events in time order), and sums it up per
-// customer from the events at or before asOf (every event when asOf is
-// zero): a segmentation run as of a past date sees the ledger as it stood
-// then. Customers without such an event (but holdouts) are left out. It is
+// customer from the events before asOf (every event when asOf is zero): a
+// segmentation run as of a past date sees the ledger as it stood then. An
+// event at asOf itself is left out, so that as of a date's midnight that
+// day is left out whole, purchases imported with the date (stamped at its
+// midnight) included; counted, a first purchase there would have age 0,
+// which no lifetime-value model fits. Customers without such an event (but holdouts) are left out. It is
 // a job's read: the leader's segmentation run calls it once per run.
 func (f *FSM) Activities(asOf time.Time) (map[string]Activity, error) {
 	return SumActivities(f.EachContact, asOf)
@@ -61,7 +64,7 @@ func SumActivities(each func(fn func(ev *protocol.ContactEvent) error) error, as
 			flush()
 			cur, a, counted, last = ev.CustomerID, Activity{}, false, 0
 		}
-		if ev.Outcome == protocol.OutcomeHoldout || !asOf.IsZero() && ev.Time.After(asOf) {
+		if ev.Outcome == protocol.OutcomeHoldout || !asOf.IsZero() && !ev.Time.Before(asOf) {
 			return nil
 		}
 		counted = true

@@ -61,9 +61,15 @@ func TestActivities_SumPurchasesPerCustomerByDay(t *testing.T) {
 	if a, ok := asOf["C2"]; ok {
 		t.Errorf("C2 as of 100 h, before any event of it: %+v", a)
 	}
-	// An event exactly at asOf counts.
-	if asOf, err = f.Activities(day.Add(300 * time.Hour)); err != nil || asOf["C2"].Transactions != 1 || !asOf["C2"].LastContact.Equal(day.Add(300*time.Hour)) {
-		t.Errorf("C2 as of its purchase = %+v (%v)", asOf["C2"], err)
+	// An event exactly at asOf is after it: as of a date's midnight, a
+	// purchase imported with that date does not count yet.
+	if asOf, err = f.Activities(day.Add(300 * time.Hour)); err != nil {
+		t.Fatal(err)
+	} else if a, ok := asOf["C2"]; ok {
+		t.Errorf("C2 as of its purchase's instant = %+v", a)
+	}
+	if asOf, err = f.Activities(day.Add(300*time.Hour + time.Nanosecond)); err != nil || asOf["C2"].Transactions != 1 || !asOf["C2"].LastContact.Equal(day.Add(300*time.Hour)) {
+		t.Errorf("C2 as of just after its purchase = %+v (%v)", asOf["C2"], err)
 	}
 }
 
