@@ -145,6 +145,9 @@ func (e *env) printSegments(r *api.SegmentsRunResult, req *api.SegmentsRunReques
 		if g := r.CLV.GammaGamma; g != nil {
 			fmt.Fprintln(e.stdout, e.smsg(sgGammaGamma, r.CLV.Repeaters, g["p"], g["q"], g["v"]))
 		}
+		if c := r.CLV; c.FittedOn < c.Customers || c.GammaGamma != nil && c.SpendFittedOn < c.Repeaters {
+			fmt.Fprintln(e.stdout, e.smsg(sgFittedOn, c.FittedOn, c.Customers, c.SpendFittedOn, c.Repeaters))
+		}
 		if r.CLV.Skipped != "" {
 			fmt.Fprintln(e.stdout, "  "+r.CLV.Skipped)
 		}

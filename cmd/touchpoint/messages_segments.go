@@ -15,6 +15,7 @@ const (
 	sgStages
 	sgCLV
 	sgGammaGamma
+	sgFittedOn
 	sgNoCLV
 	sgLearned
 	sgLearnedDry
@@ -40,6 +41,7 @@ var segmentMessages = map[string]map[segKey]string{
 		sgStages:         "lifecycle stages",
 		sgCLV:            "lifetime value: %d purchasers, %g-week horizon; BG/NBD r=%.4g alpha=%.4g a=%.4g b=%.4g",
 		sgGammaGamma:     "  Gamma-Gamma on %d repeaters: p=%.4g q=%.4g v=%.4g",
+		sgFittedOn:       "  fitted on even samples in id order: BG/NBD on %d of the %d purchasers, Gamma-Gamma on %d of the %d repeaters (clv fit fits every customer, so its figures differ a little)",
 		sgNoCLV:          "lifetime value not written: %s",
 		sgLearned:        "learned %d arms from %d contacts (%d ledger events naming an offer, %d segments by %s); applied at index %d",
 		sgLearnedDry:     "dry run: %d arms from %d contacts (%d ledger events naming an offer, %d segments by %s)",
@@ -65,6 +67,7 @@ var segmentMessages = map[string]map[segKey]string{
 		sgStages:         "生命周期阶段",
 		sgCLV:            "客户终身价值：%d 位购买客户，%g 周；BG/NBD r=%.4g alpha=%.4g a=%.4g b=%.4g",
 		sgGammaGamma:     "  Gamma-Gamma（%d 位复购客户）：p=%.4g q=%.4g v=%.4g",
+		sgFittedOn:       "  按客户编号均匀抽样拟合：BG/NBD 用 %d / %d 位购买客户，Gamma-Gamma 用 %d / %d 位复购客户（clv fit 用全部客户，结果略有不同）",
 		sgNoCLV:          "未写入客户终身价值：%s",
 		sgLearned:        "已从 %[2]d 次接触学得 %[1]d 个臂（%d 条含优惠的台账事件，按 %[5]s 分 %[4]d 个群）；应用于索引 %[6]d",
 		sgLearnedDry:     "试运行：%[2]d 次接触，%[1]d 个臂（%[3]d 条含优惠的台账事件，按 %[5]s 分 %[4]d 个群）",

@@ -421,7 +421,9 @@ func fitLifetimeValue(ps []segment.Customer, acts map[string]fsm.Activity, asOf 
 	if sameSpend(repeaters) {
 		ggErr = errors.New("every repeater spends the same on average: spend does not vary, so there is nothing to fit")
 	} else if len(repeaters) > 0 {
-		gg, ggErr = clv.FitGammaGamma(everyKth(repeaters, maxSpendFit))
+		spendSample := everyKth(repeaters, maxSpendFit)
+		sum.SpendFittedOn = len(spendSample)
+		gg, ggErr = clv.FitGammaGamma(spendSample)
 	}
 	if ggErr == nil {
 		sum.GammaGamma = map[string]float64{"p": gg.P, "q": gg.Q, "v": gg.V}

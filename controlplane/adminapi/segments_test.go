@@ -20,7 +20,8 @@ func TestSegmentsAPI_RunScoresTheBaseWritesDerivedFieldsAndSkipsUnchanged(t *tes
 	ctx := context.Background()
 	admin := c.Client(c.Leader())
 	// 100 customers: customer i bought on (i mod 7)+1 distinct days, the
-	// last of them i mod 30 days before asOf, and has tenure i months.
+	// last of them i mod 30 days and an hour before asOf (activity at asOf
+	// is after it), and has tenure i months.
 	asOf := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	var ps []protocol.Profile
 	var evs []protocol.ContactEvent
@@ -28,7 +29,7 @@ func TestSegmentsAPI_RunScoresTheBaseWritesDerivedFieldsAndSkipsUnchanged(t *tes
 	for i := range 100 {
 		id := fmt.Sprintf("C%03d", i)
 		ps = append(ps, protocol.Profile{ID: id, Attributes: map[string]any{"tenureMonths": float64(i), "recentUsage": 10.0, "earlierUsage": 10.0}})
-		last := asOf.Add(-time.Duration(i%30) * 24 * time.Hour)
+		last := asOf.Add(-time.Hour - time.Duration(i%30)*24*time.Hour)
 		for d := range i%7 + 1 {
 			seq++
 			evs = append(evs, protocol.ContactEvent{AgentID: "kiosk-1", Seq: seq, Time: last.Add(-time.Duration(d*9) * 24 * time.Hour),
@@ -57,7 +58,7 @@ func TestSegmentsAPI_RunScoresTheBaseWritesDerivedFieldsAndSkipsUnchanged(t *tes
 	if n := res.Tiers["high"] + res.Tiers["medium"] + res.Tiers["low"]; n != 101 {
 		t.Errorf("tiers %v", res.Tiers)
 	}
-	if res.CLV.Customers != 100 || res.CLV.BGNBD == nil || res.CLV.GammaGamma == nil {
+	if res.CLV.Customers != 100 || res.CLV.BGNBD == nil || res.CLV.GammaGamma == nil || res.CLV.FittedOn != 100 || res.CLV.SpendFittedOn != res.CLV.Repeaters {
 		t.Errorf("lifetime value: %+v", res.CLV)
 	}
 	// A customer without a purchase gets no RFM scores (NTILE over
@@ -73,8 +74,8 @@ func TestSegmentsAPI_RunScoresTheBaseWritesDerivedFieldsAndSkipsUnchanged(t *tes
 	if _, ok := z.Derived["clv"]; ok {
 		t.Errorf("a customer without purchases got a lifetime value: %v", z.Derived)
 	}
-	// C090 bought on 7 days (90 mod 7 = 6, the most), the last of them on
-	// asOf (90 mod 30 = 0), at 100 a time: 5 on every score.
+	// C090 bought on 7 days (90 mod 7 = 6, the most), the last of them an
+	// hour before asOf (90 mod 30 = 0), at 100 a time: 5 on every score.
 	top, err := admin.Customer(ctx, "C090")
 	if err != nil {
 		t.Fatal(err)

@@ -76,13 +76,14 @@ type CLVRunSummary struct {
 	Customers int `json:"customers"` // with at least one purchase
 	Repeaters int `json:"repeaters"` // with a repeat purchase of positive value
 	// FittedOn is how many purchasers BG/NBD was fitted on: all of them,
-	// or an even sample of 10,000 in id order (Gamma-Gamma: of 2,000
-	// repeaters).
-	FittedOn     int                `json:"fittedOn,omitempty"`
-	HorizonWeeks float64            `json:"horizonWeeks,omitempty"`
-	BGNBD        map[string]float64 `json:"bgnbd,omitempty"`
-	GammaGamma   map[string]float64 `json:"gammaGamma,omitempty"`
-	Skipped      string             `json:"skipped,omitempty"`
+	// or an even sample of 10,000 in id order; SpendFittedOn is how many
+	// repeaters Gamma-Gamma was fitted on (all, or 2,000).
+	FittedOn      int                `json:"fittedOn,omitempty"`
+	SpendFittedOn int                `json:"spendFittedOn,omitempty"`
+	HorizonWeeks  float64            `json:"horizonWeeks,omitempty"`
+	BGNBD         map[string]float64 `json:"bgnbd,omitempty"`
+	GammaGamma    map[string]float64 `json:"gammaGamma,omitempty"`
+	Skipped       string             `json:"skipped,omitempty"`
 }
 
 // RunSegments runs the segmentation job and waits for it (a million
