@@ -119,6 +119,9 @@ func (e *env) modelsTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, col := range train.IdentifierLike() {
+		fmt.Fprintf(e.stderr, "%s\n", e.modelMsg(mdlIdentifierColumn, col, train.Len(), c.String("data"), col))
+	}
 	rng := churn.NewRand(c.Uint64("seed"))
 	var hold *churn.Dataset
 	if test != "" {

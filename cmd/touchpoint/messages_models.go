@@ -34,6 +34,7 @@ const (
 	mdlHdrLevel
 	mdlHdrFactors
 	mdlMasked
+	mdlIdentifierColumn
 )
 
 var modelMessages = map[string]map[modelKey]string{
@@ -67,6 +68,7 @@ var modelMessages = map[string]map[modelKey]string{
 		mdlHdrLevel:             "LEVEL",
 		mdlHdrFactors:           "TOP RISK FACTORS (log-odds)",
 		mdlMasked:               "personal attributes are masked for your role",
+		mdlIdentifierColumn:     "warning: column %s has a different value on each of the %d rows of %s (an identifier?): as a feature it is one level per row, which no new customer has; give --id %s to leave it out",
 	},
 	"zh": {
 		mdlNotStoredFlag:        "未存储：--no-store",
@@ -98,6 +100,7 @@ var modelMessages = map[string]map[modelKey]string{
 		mdlHdrLevel:             "级别",
 		mdlHdrFactors:           "主要风险因素（对数几率）",
 		mdlMasked:               "按您的角色，个人属性已脱敏",
+		mdlIdentifierColumn:     "警告：列 %s 在 %d 行（%s）中每行取值都不同（是标识列？）：作为特征每行一个取值，新客户不会有；用 --id %s 排除它",
 	},
 }
 

@@ -80,6 +80,34 @@ func TestModelsTrain_TableAndHoldout(t *testing.T) {
 	}
 }
 
+// A text column with a different value on every row (an id column not
+// named with --id) trains as one level per row: the command warns and
+// names the flag; with --id, or on the churn data set, it does not.
+func TestModelsTrain_WarnsOfAnIdentifierColumn(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("customerID,minutes,Churn\n")
+	for i := range 80 {
+		fmt.Fprintf(&b, "K%03d,%d,%v\n", i, 100+i*7%50, i%3 == 0)
+	}
+	file := filepath.Join(t.TempDir(), "ids.csv")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	warning := "warning: column customerID has a different value on each of the 80 rows of " + file
+	args := []string{"models", "train", "--data", file, "--holdout", "0.2", "--label", "Churn", "--kind", "logistic", "--no-store"}
+	if _, errOut, code := tp(t, "http://127.0.0.1:1", "", args...); code != 0 || !strings.Contains(errOut, warning) || !strings.Contains(errOut, "--id customerID") {
+		t.Fatalf("exit %d, stderr %q: want %q", code, errOut, warning)
+	}
+	if _, errOut, code := tp(t, "http://127.0.0.1:1", "", append(args, "--id", "customerID")...); code != 0 || strings.Contains(errOut, "warning") {
+		t.Fatalf("with --id: exit %d, stderr %q", code, errOut)
+	}
+	data := analyticstest.SharedData(t)
+	if _, errOut, code := tp(t, "http://127.0.0.1:1", "", "models", "train", "--data", filepath.Join(data, "churn-bigml-80.csv"),
+		"--holdout", "0.2", "--label", "Churn", "--kind", "logistic", "--no-store"); code != 0 || strings.Contains(errOut, "warning") {
+		t.Fatalf("churn data set: exit %d, stderr %q", code, errOut)
+	}
+}
+
 func TestModelsTrain_BadInputsFail(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.csv")

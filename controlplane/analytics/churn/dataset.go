@@ -47,6 +47,33 @@ type Dataset struct {
 // Len is the number of rows.
 func (d *Dataset) Len() int { return len(d.Labels) }
 
+// IdentifierLike names the text columns that hold a different value on
+// every row (of at least minIdentifierRows): identifiers, most likely. As
+// features they are one level per row, which a model can fit but never
+// meet again.
+func (d *Dataset) IdentifierLike() []string {
+	var out []string
+	for _, c := range d.Columns {
+		if !c.Categorical || len(c.Cells) < minIdentifierRows {
+			continue
+		}
+		seen := make(map[string]bool, len(c.Cells))
+		for _, s := range c.Cells {
+			if s == "" || seen[s] {
+				break
+			}
+			seen[s] = true
+		}
+		if len(seen) == len(c.Cells) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// minIdentifierRows is the fewest rows IdentifierLike judges a column on.
+const minIdentifierRows = 50
+
 // Positives counts the rows labelled true.
 func (d *Dataset) Positives() int {
 	n := 0
