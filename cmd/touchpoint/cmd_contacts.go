@@ -46,7 +46,7 @@ func contactsCommand(e *env) *cli.Command {
 					"--since of the next page; --since 24h (or another duration) shows the newest. -o json prints the API's array.",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "customer", Required: true, Usage: "customer `ID`"},
-					&cli.StringFlag{Name: "since", Usage: "only contacts at or after `T`: an RFC 3339 time or a duration back from now (24h)"},
+					&cli.StringFlag{Name: "since", Usage: "only contacts at or after `T`: an RFC 3339 time, a date (YYYY-MM-DD, midnight UTC) or a duration back from now (24h, 30d)"},
 					&cli.IntFlag{Name: "limit", Value: defaultContactsLimit, Usage: fmt.Sprintf("at most `N` contacts, 1 to %d", maxContactsLimit)},
 					outputFlag(),
 				},

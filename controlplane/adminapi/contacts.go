@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"touchpoint.dev/touchpoint/controlplane/fsm"
@@ -55,10 +56,20 @@ func (s *Server) contacts(_ context.Context, q *request) (any, error) {
 	return s.state.ContactsByCustomer(customer, since, limit)
 }
 
-// parseSince reads an RFC 3339 time or a duration back from now ("24h").
+// parseSince reads an RFC 3339 time, a date (its midnight UTC, as
+// segments run's --as-of reads one), or a duration back from now: Go's
+// ("24h", "90m") or whole days ("30d").
 func parseSince(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= maxSinceDays {
+			return now.AddDate(0, 0, -n), nil
+		}
 	}
 	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
 		return now.Add(-d), nil
@@ -66,7 +77,10 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 	return time.Time{}, errSince
 }
 
-var errSince = errors.New(`since is an RFC 3339 time (2026-11-22T08:00:00+08:00) or a duration back from now ("24h")`)
+// maxSinceDays bounds a since of days (about a century back).
+const maxSinceDays = 36_500
+
+var errSince = errors.New(`since is an RFC 3339 time (2026-11-22T08:00:00+08:00), a date (2026-11-22, its midnight UTC) or a duration back from now ("24h", "30d")`)
 
 // clip cuts an echoed value to a readable length.
 func clip(s string) string {
