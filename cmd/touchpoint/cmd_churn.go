@@ -29,7 +29,7 @@ func churnCommand(e *env) *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "level", Value: churnmodel.LevelHigh, Usage: "lowest warning `LEVEL` listed: low, medium, high or critical"},
 					&cli.IntFlag{Name: "limit", Value: api.DefaultWatchlistLimit, Usage: fmt.Sprintf("at most `N` customers (1–%d)", api.MaxWatchlistLimit)},
-					&cli.IntFlag{Name: "factors", Value: api.DefaultWatchlistFactors, Usage: fmt.Sprintf("risk factors per customer (1–%d)", api.MaxWatchlistFactors)},
+					&cli.IntFlag{Name: "factors", Value: api.DefaultWatchlistFactors, Usage: fmt.Sprintf("`N` risk factors per customer (1–%d)", api.MaxWatchlistFactors)},
 					&cli.StringFlag{Name: "region", Usage: "only customers of `REGION` (default: every region)"},
 					outputFlag(),
 				},

@@ -129,7 +129,7 @@ func tokensCommand(e *env) *cli.Command {
 				Usage: "mint a token with a role (admin, operator, analyst, viewer)",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "role", Required: true, Usage: "`ROLE`: " + strings.Join(api.Roles, ", ")},
-					&cli.StringFlag{Name: "name", Usage: "a label for the token (who or what uses it)"},
+					&cli.StringFlag{Name: "name", Usage: "a `LABEL` for the token (who or what uses it)"},
 					outputFlag(),
 				},
 				Action: adminAction(e, 0, 0, "--role ROLE",

@@ -20,8 +20,8 @@ import (
 
 func logFlags(level string) []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "log-level", Value: level, EnvVars: []string{"TOUCHPOINT_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
-		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"TOUCHPOINT_LOG_FORMAT"}, Usage: "text or json"},
+		&cli.StringFlag{Name: "log-level", Value: level, EnvVars: []string{"TOUCHPOINT_LOG_LEVEL"}, Usage: "log `LEVEL`: debug, info, warn or error"},
+		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"TOUCHPOINT_LOG_FORMAT"}, Usage: "log `FORMAT`: text or json"},
 	}
 }
 
@@ -58,7 +58,7 @@ func controlplaneCommand(e *env) *cli.Command {
 		&cli.StringFlag{Name: "tls-cert", Usage: "PEM certificate `FILE` for the admin API (HTTPS)"},
 		&cli.StringFlag{Name: "tls-key", Usage: "PEM key `FILE` for the admin API"},
 		&cli.DurationFlag{Name: "learn-propensities-every", Value: 15 * time.Minute,
-			Usage: "while leader, learn offer propensities from the ledger this often (as `propensities learn`; applied only when new outcomes changed them); 0 turns it off"},
+			Usage: "while leader, learn offer propensities from the ledger every `INTERVAL` (as touchpoint propensities learn does; applied only when new outcomes changed them); 0 turns it off"},
 	}
 	return &cli.Command{
 		Name:  "controlplane",

@@ -48,7 +48,7 @@ func customersCommand(e *env) *cli.Command {
 				Usage:     "erase a customer from the control plane and every agent; reports which connected agents confirmed, which did not yet, and which agents are not connected (they drop it when they reconnect)",
 				ArgsUsage: "ID",
 				Flags: []cli.Flag{
-					&cli.DurationFlag{Name: "wait", Value: 30 * time.Second, Usage: "how long to wait for connected agents to confirm, 0s or more"},
+					&cli.DurationFlag{Name: "wait", Value: 30 * time.Second, Usage: "wait up to `DURATION` (0s or more) for connected agents to confirm"},
 					outputFlag(),
 				},
 				Action: func(c *cli.Context) error { return e.eraseCustomer(c) },

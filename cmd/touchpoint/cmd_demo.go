@@ -108,7 +108,7 @@ func demoCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:7400", Usage: "admin API `HOST:PORT` (a free port is chosen if this one is taken)"},
 			&cli.StringFlag{Name: "kiosk-addr", Value: "127.0.0.1:7481", Usage: "the kiosk agent's API `HOST:PORT` (a free port if taken)"},
 			&cli.StringFlag{Name: "ivr-addr", Value: "127.0.0.1:7482", Usage: "the IVR agent's API `HOST:PORT` (a free port if taken)"},
-			&cli.DurationFlag{Name: "for", Usage: "stop after this long (default: run until Ctrl-C)"},
+			&cli.DurationFlag{Name: "for", Usage: "stop after `DURATION` (default: run until Ctrl-C)"},
 		}, logFlags("error")...),
 		Action: func(c *cli.Context) error {
 			log, err := newLogger(c, e.stderr)

@@ -60,8 +60,8 @@ func fleetCommand(e *env) *cli.Command {
 				Name:  "token",
 				Usage: "mint a short-lived join token an agent presents once to enroll",
 				Flags: []cli.Flag{
-					&cli.DurationFlag{Name: "ttl", Value: time.Hour, Usage: "how long the token is valid"},
-					&cli.IntFlag{Name: "uses", Value: 1, Usage: fmt.Sprintf("how many agents may enroll with it, 1 to %d", maxJoinTokenUses)},
+					&cli.DurationFlag{Name: "ttl", Value: time.Hour, Usage: "the token is valid for `DURATION`"},
+					&cli.IntFlag{Name: "uses", Value: 1, Usage: fmt.Sprintf("`N` agents may enroll with it, 1 to %d", maxJoinTokenUses)},
 					outputFlag(),
 				},
 				Action: adminAction(e, 0, 0, "[--ttl 1h] [--uses 1]",

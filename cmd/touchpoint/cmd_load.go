@@ -52,7 +52,7 @@ func loadCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "customers", Value: 1000, Usage: "`N` customers to pick from"},
 			&cli.IntFlag{Name: "connections", Value: 64, Usage: "concurrent keep-alive `CONNECTIONS`"},
 			&cli.DurationFlag{Name: "duration", Value: 20 * time.Second, Usage: "measured `DURATION` per target"},
-			&cli.DurationFlag{Name: "warmup", Value: 3 * time.Second, Usage: "unmeasured warm-up per target"},
+			&cli.DurationFlag{Name: "warmup", Value: 3 * time.Second, Usage: "unmeasured warm-up `DURATION` per target"},
 			&cli.BoolFlag{Name: "no-ceiling", Usage: "skip the ceiling run"},
 			&cli.StringFlag{Name: "ceiling", Value: ceilingProcess, Usage: "where the ceiling's handler runs: `WHERE` is " + ceilingProcess + " (its own, like the agent) or " + ceilingInProcess + " (the generator's)"},
 			&cli.StringFlag{Name: "api-key", EnvVars: []string{"TOUCHPOINT_AGENT_API_KEY"}, Usage: "agent API `KEY`"},

@@ -122,7 +122,7 @@ func newApp(e *env) *cli.App {
 
 // outputFlag is -o on every admin command.
 func outputFlag() cli.Flag {
-	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json"}
+	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output `FORMAT`: table or json"}
 }
 
 // client builds the admin API client from the global flags. A bad
