@@ -201,12 +201,40 @@ func TestCLI_CampaignsReportWarnsOfSampleRatioMismatch(t *testing.T) {
 			}
 		})
 	}
-	r.SampleRatio.Mismatch = false
+	// Without a mismatch the test's result is still shown, without the
+	// warning.
+	share, p := 0.2, 0.6
+	r.SampleRatio.Mismatch, r.SampleRatio.ObservedControlShare, r.SampleRatio.PValue = false, &share, &p
 	var b bytes.Buffer
 	if err := (&env{stdout: &b, lang: "en"}).printCampaignReport(r); err != nil {
 		t.Fatal(err)
 	}
-	if out := b.String(); strings.Contains(out, "sample ratio") || strings.Contains(out, "trustworthy") {
-		t.Errorf("no mismatch, yet a warning:\n%s", out)
+	if out := b.String(); strings.Contains(out, "WARNING") || strings.Contains(out, "trustworthy") ||
+		!strings.Contains(out, "sample ratio: control is 20.0% of the 388 targeted customers, controlGroupPercent 20% expects 20.0% (chi-square test, p = 0.6): no mismatch") {
+		t.Errorf("no mismatch:\n%s", out)
+	}
+}
+
+// A report without a control group, or without a held-out customer yet,
+// says why there is no uplift instead of printing n/a three times.
+func TestCLI_CampaignsReportSaysWhyThereIsNoUplift(t *testing.T) {
+	for _, tc := range []struct {
+		percent          float64
+		treated, heldOut int64
+		want, notWant    string
+	}{
+		{0, 40, 0, "uplift: not measured: the campaign has no control group (controlGroupPercent 0)", "n/a points"},
+		{10, 40, 0, "uplift: not measured yet: no customer has been held out (controlGroupPercent 10%)", "n/a points"},
+		{10, 0, 5, "uplift: not measured yet: no treated customer has a logged contact", "n/a points"},
+	} {
+		r := &api.CampaignReport{CampaignID: "c1", ControlGroupPercent: tc.percent}
+		r.Total.Treatment.Targeted, r.Total.Control.Targeted = tc.treated, tc.heldOut
+		var b bytes.Buffer
+		if err := (&env{stdout: &b, lang: "en"}).printCampaignReport(r); err != nil {
+			t.Fatal(err)
+		}
+		if out := b.String(); !strings.Contains(out, tc.want) || strings.Contains(out, tc.notWant) || strings.Contains(out, " \n") {
+			t.Errorf("%g%%, %d treated, %d held out:\n%s", tc.percent, tc.treated, tc.heldOut, out)
+		}
 	}
 }

@@ -75,7 +75,10 @@ func (e *env) printCampaignReport(r *api.CampaignReport) error {
 	} else {
 		fmt.Fprintln(e.stdout, e.campMsg(cpgEvents, r.FirstEvent.UTC().Format(time.RFC3339), r.LastEvent.UTC().Format(time.RFC3339)))
 	}
-	if r.MixedCustomers > 0 {
+	switch {
+	case r.MixedCustomers == 1:
+		fmt.Fprintln(e.stdout, e.campMsg(cpgMixedOne))
+	case r.MixedCustomers > 1:
 		fmt.Fprintln(e.stdout, e.campMsg(cpgMixed, r.MixedCustomers))
 	}
 	if r.UnknownOffers > 0 {
@@ -87,6 +90,9 @@ func (e *env) printCampaignReport(r *api.CampaignReport) error {
 		fmt.Fprintln(e.stdout, e.campMsg(cpgSRMWarning, *sr.ObservedControlShare*100, t.Targeted+c.Targeted,
 			r.ControlGroupPercent, sr.ExpectedControlShare*100, pValue(*sr.PValue)))
 		fmt.Fprintln(e.stdout, e.campMsg(cpgSRMCause))
+	} else if sr.ObservedControlShare != nil && sr.PValue != nil {
+		fmt.Fprintln(e.stdout, e.campMsg(cpgSRMOK, *sr.ObservedControlShare*100, t.Targeted+c.Targeted,
+			r.ControlGroupPercent, sr.ExpectedControlShare*100, pValue(*sr.PValue)))
 	}
 	fmt.Fprintln(e.stdout)
 
@@ -98,7 +104,7 @@ func (e *env) printCampaignReport(r *api.CampaignReport) error {
 	row(cpgContactRate, e.pct(t.ContactRate), e.pct(c.ContactRate))
 	row(cpgPresented, count(t.Presented), count(c.Presented))
 	row(cpgAccepted, count(t.Accepted), count(c.Accepted))
-	row(cpgSuccessRate, e.pct(t.SuccessRate)+" "+e.pctCI(t.SuccessRateCI), e.pct(c.SuccessRate)+" "+e.pctCI(c.SuccessRateCI))
+	row(cpgSuccessRate, e.pctWithCI(t.SuccessRate, t.SuccessRateCI), e.pctWithCI(c.SuccessRate, c.SuccessRateCI))
 	row(cpgConversionRate, e.pct(t.ConversionRate), e.pct(c.ConversionRate))
 	row(cpgCost, yuan(t.Cost), yuan(c.Cost))
 	row(cpgValue, yuan(t.Value), yuan(c.Value))
@@ -108,18 +114,28 @@ func (e *env) printCampaignReport(r *api.CampaignReport) error {
 	}
 	fmt.Fprintln(e.stdout)
 	u := r.Total.Uplift
-	sig := e.campMsg(cpgNotSignificant)
-	if u.Significant {
-		sig = e.campMsg(cpgSignificant)
+	switch {
+	case u.Absolute == nil && r.ControlGroupPercent == 0:
+		fmt.Fprintln(e.stdout, e.campMsg(cpgNoControlGroup))
+	case u.Absolute == nil && c.Targeted == 0:
+		fmt.Fprintln(e.stdout, e.campMsg(cpgNoHeldOut, r.ControlGroupPercent))
+	case u.Absolute == nil && t.Targeted == 0:
+		fmt.Fprintln(e.stdout, e.campMsg(cpgNoTreated))
+	default:
+		sig := ""
+		if u.Absolute != nil {
+			sig = " " + e.campMsg(cpgNotSignificant)
+			if u.Significant {
+				sig = " " + e.campMsg(cpgSignificant)
+			}
+			if r.SampleRatio.Mismatch {
+				sig += e.campMsg(cpgSRMUntrustworthy)
+			}
+		}
+		fmt.Fprintln(e.stdout, e.campMsg(cpgUpliftAbs, e.points(u.Absolute), e.pointsCI(u.AbsoluteCI), sig))
+		fmt.Fprintln(e.stdout, e.campMsg(cpgUpliftRel, e.signedPct(u.Relative), e.signedPctCI(u.RelativeCI)))
+		fmt.Fprintln(e.stdout, e.campMsg(cpgIncremental, e.num(u.IncrementalAccepted, "%.1f"), e.num(u.IncrementalValue, "%.2f"), e.pct(u.IncrementalROI)))
 	}
-	if u.Absolute == nil {
-		sig = ""
-	} else if r.SampleRatio.Mismatch {
-		sig += e.campMsg(cpgSRMUntrustworthy)
-	}
-	fmt.Fprintln(e.stdout, e.campMsg(cpgUpliftAbs, e.points(u.Absolute), e.pointsCI(u.AbsoluteCI), sig))
-	fmt.Fprintln(e.stdout, e.campMsg(cpgUpliftRel, e.signedPct(u.Relative), e.signedPctCI(u.RelativeCI)))
-	fmt.Fprintln(e.stdout, e.campMsg(cpgIncremental, e.num(u.IncrementalAccepted, "%.1f"), e.num(u.IncrementalValue, "%.2f"), e.pct(u.IncrementalROI)))
 
 	if len(r.Channels) > 0 {
 		fmt.Fprintln(e.stdout)
@@ -182,6 +198,14 @@ func (e *env) pct(v *float64) string {
 		return e.campMsg(cpgNA)
 	}
 	return fmt.Sprintf("%.2f%%", *v*100)
+}
+
+// pctWithCI is a rate and its interval, when it has one.
+func (e *env) pctWithCI(v *float64, i *api.Interval) string {
+	if ci := e.pctCI(i); ci != "" {
+		return e.pct(v) + " " + ci
+	}
+	return e.pct(v)
 }
 
 func (e *env) pctCI(i *api.Interval) string {

@@ -14,7 +14,12 @@ const (
 	cpgEvents
 	cpgNoEvents
 	cpgMixed
+	cpgMixedOne
 	cpgUnknownOffers
+	cpgSRMOK
+	cpgNoControlGroup
+	cpgNoHeldOut
+	cpgNoTreated
 	cpgSRMWarning
 	cpgSRMCause
 	cpgSRMUntrustworthy
@@ -72,12 +77,17 @@ const (
 
 var campaignMessages = map[string]map[campKey]string{
 	"en": {
-		cpgTitle:         "campaign %s%s: control group %g%%, read at index %d",
-		cpgStatus:        "status %s",
-		cpgEvents:        "events from %s to %s (UTC)",
-		cpgNoEvents:      "the ledger holds no event of this campaign yet",
-		cpgMixed:         "%d customers have both holdout and other events of the campaign; each counts in the group of its first event",
-		cpgUnknownOffers: "%d contacts or acceptances name an offer the catalogue does not hold (no cost or catalogue value)",
+		cpgTitle:          "campaign %s%s: control group %g%%, read at index %d",
+		cpgStatus:         "status %s",
+		cpgEvents:         "events from %s to %s (UTC)",
+		cpgNoEvents:       "the ledger holds no event of this campaign yet",
+		cpgMixed:          "%d customers have both holdout and other events of the campaign; each counts in the group of its first event",
+		cpgMixedOne:       "1 customer has both holdout and other events of the campaign; it counts in the group of its first event",
+		cpgSRMOK:          "sample ratio: control is %.1f%% of the %d targeted customers, controlGroupPercent %g%% expects %.1f%% (chi-square test, p %s): no mismatch",
+		cpgNoControlGroup: "uplift: not measured: the campaign has no control group (controlGroupPercent 0), so nothing to compare with",
+		cpgNoHeldOut:      "uplift: not measured yet: no customer has been held out (controlGroupPercent %g%%)",
+		cpgNoTreated:      "uplift: not measured yet: no treated customer has a logged contact",
+		cpgUnknownOffers:  "%d contacts or acceptances name an offer the catalogue does not hold (no cost or catalogue value)",
 		cpgSRMWarning: "WARNING: sample ratio mismatch: control is %.1f%% of the %d targeted customers, controlGroupPercent %g%% expects %.1f%% " +
 			"(chi-square test, p %s)",
 		cpgSRMCause: "The agent logs every held-out decision, but a treated customer is counted only once a client logs a contact: " +
@@ -97,7 +107,7 @@ var campaignMessages = map[string]map[campKey]string{
 		cpgCost:             "cost (CNY)",
 		cpgValue:            "value (CNY)",
 		cpgROI:              "return (ROI)",
-		cpgUpliftAbs:        "uplift, absolute: %s points (95%% CI %s) %s",
+		cpgUpliftAbs:        "uplift, absolute: %s points (95%% CI %s)%s",
 		cpgUpliftRel:        "uplift, relative: %s (95%% CI %s)",
 		cpgSignificant:      "significant",
 		cpgNotSignificant:   "not significant",
@@ -136,13 +146,18 @@ var campaignMessages = map[string]map[campKey]string{
 		cpgChartSRM:            " (sample ratio mismatch: uplift not trustworthy)",
 	},
 	"zh": {
-		cpgTitle:         "活动 %s%s：对照组 %g%%，读取于索引 %d",
-		cpgStatus:        "状态 %s",
-		cpgEvents:        "事件时间 %s 至 %s（UTC）",
-		cpgNoEvents:      "接触记录中尚无此活动的事件",
-		cpgMixed:         "%d 位客户同时有此活动的对照（holdout）事件和其他事件；每位客户计入其首个事件所在的组",
-		cpgUnknownOffers: "%d 次接触或接受所指的优惠不在目录中（无成本或目录价值）",
-		cpgSRMWarning:    "警告：样本比例失衡：对照组占 %[2]d 位目标客户的 %.1[1]f%%，而对照组比例 %[3]g%% 应为 %.1[4]f%%（卡方检验，p %[5]s）",
+		cpgTitle:          "活动 %s%s：对照组 %g%%，读取于索引 %d",
+		cpgStatus:         "状态 %s",
+		cpgEvents:         "事件时间 %s 至 %s（UTC）",
+		cpgNoEvents:       "接触记录中尚无此活动的事件",
+		cpgMixed:          "%d 位客户同时有此活动的对照（holdout）事件和其他事件；每位客户计入其首个事件所在的组",
+		cpgMixedOne:       "1 位客户同时有此活动的对照（holdout）事件和其他事件；计入其首个事件所在的组",
+		cpgSRMOK:          "样本比例：对照组占 %[2]d 位目标客户的 %.1[1]f%%，对照组比例 %[3]g%% 应为 %.1[4]f%%（卡方检验，p %[5]s）：未失衡",
+		cpgNoControlGroup: "提升：无法衡量：此活动没有对照组（controlGroupPercent 0），无可比较",
+		cpgNoHeldOut:      "提升：尚无法衡量：还没有客户被留作对照（controlGroupPercent %g%%）",
+		cpgNoTreated:      "提升：尚无法衡量：还没有实验组客户记录了接触",
+		cpgUnknownOffers:  "%d 次接触或接受所指的优惠不在目录中（无成本或目录价值）",
+		cpgSRMWarning:     "警告：样本比例失衡：对照组占 %[2]d 位目标客户的 %.1[1]f%%，而对照组比例 %[3]g%% 应为 %.1[4]f%%（卡方检验，p %[5]s）",
 		cpgSRMCause: "代理在决策时记录每一位被留作对照（holdout）的客户，而实验组客户只有在客户端记录了接触后才被计入：" +
 			"很可能有部分决策的展示未被记录（或活动期间修改过 controlGroupPercent；检验使用其当前值）。两组不可比，以下提升结果不可信。",
 		cpgSRMUntrustworthy: "（不可信：样本比例失衡）",
