@@ -47,7 +47,7 @@ func clvCommand(e *env) *cli.Command {
 					var opt clv.TransactionOptions
 					if s := c.String("calibration-end"); s != "" {
 						if opt.CalibrationEnd, err = time.Parse(time.DateOnly, s); err != nil {
-							return fmt.Errorf("--calibration-end %q: want YYYY-MM-DD", s)
+							return usageError(fmt.Errorf("--calibration-end %q: want YYYY-MM-DD", s))
 						}
 					}
 					res, err := fitCLV(c.String("data"), opt, c.IsSet("calibration-end"))

@@ -71,7 +71,7 @@ func controlplaneCommand(e *env) *cli.Command {
 		Flags: append(flags, logFlags("info")...),
 		Action: func(c *cli.Context) error {
 			if c.Bool("bootstrap") && c.String("join") != "" {
-				return fmt.Errorf("--bootstrap starts a new cluster and --join enters an existing one: give one")
+				return usageError(errors.New("--bootstrap starts a new cluster and --join enters an existing one: give one"))
 			}
 			log, err := newLogger(c, e.stderr)
 			if err != nil {

@@ -71,11 +71,11 @@ func loadCommand(e *env) *cli.Command {
 				dryRun: !c.Bool("log-holdouts"),
 			}
 			if cfg.customers < 1 || cfg.conns < 1 || cfg.duration <= 0 {
-				return errors.New("--customers and --connections must be at least 1, --duration positive")
+				return usageError(errors.New("--customers and --connections must be at least 1, --duration positive"))
 			}
 			where := c.String("ceiling")
 			if where != ceilingProcess && where != ceilingInProcess {
-				return fmt.Errorf("--ceiling is %s or %s, not %q", ceilingProcess, ceilingInProcess, where)
+				return usageError(fmt.Errorf("--ceiling is %s or %s, not %q", ceilingProcess, ceilingInProcess, where))
 			}
 			captured, err := cfg.capture(c.Context)
 			if err != nil {

@@ -103,16 +103,16 @@ func (e *env) modelsTrain(c *cli.Context) error {
 	}
 	kind := c.String("kind")
 	if kind != churn.KindLogistic && kind != churn.KindGBDT {
-		return fmt.Errorf("--kind %q: use logistic or gbdt", kind)
+		return usageError(fmt.Errorf("--kind %q: use logistic or gbdt", kind))
 	}
 	test, frac := c.String("test"), c.Float64("holdout")
 	switch {
 	case test != "" && c.IsSet("holdout"):
-		return errors.New("give --test FILE or --holdout FRACTION, not both")
+		return usageError(errors.New("give --test FILE or --holdout FRACTION, not both"))
 	case test == "" && !c.IsSet("holdout"):
-		return errors.New("give --test FILE or --holdout FRACTION (e.g. 0.2) to evaluate on")
+		return usageError(errors.New("give --test FILE or --holdout FRACTION (e.g. 0.2) to evaluate on"))
 	case c.IsSet("holdout") && !(frac > 0 && frac < 1):
-		return fmt.Errorf("--holdout %v: want a fraction between 0 and 1", frac)
+		return usageError(fmt.Errorf("--holdout %v: want a fraction between 0 and 1", frac))
 	}
 	opt := churn.LoadOptions{Label: c.String("label"), ID: c.String("id")}
 	train, err := loadDataset(c.String("data"), opt)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -66,6 +67,9 @@ func segmentsRequest(c *cli.Context) (api.SegmentsRunRequest, error) {
 		Tenure: c.String("tenure"), RecentUsage: c.String("recent-usage"), EarlierUsage: c.String("earlier-usage"),
 		InactiveDays: c.String("inactive-days"),
 	}}
+	if in := req.Inputs; (in.Recency == "") != (in.Frequency == "") || (in.Recency == "") != (in.Monetary == "") {
+		return req, usageError(errors.New("--recency, --frequency and --monetary name attributes together: give all three, or none for RFM from the ledger"))
+	}
 	// The API takes 0 for its default and a negative horizon for none;
 	// the flag's 0 is none.
 	switch w := c.Float64("clv-weeks"); {
@@ -80,7 +84,7 @@ func segmentsRequest(c *cli.Context) (api.SegmentsRunRequest, error) {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
 			if t, err = time.Parse(time.DateOnly, s); err != nil {
-				return req, fmt.Errorf("--as-of %q: want YYYY-MM-DD or an RFC 3339 time", s)
+				return req, usageError(fmt.Errorf("--as-of %q: want YYYY-MM-DD or an RFC 3339 time", s))
 			}
 		}
 		req.AsOf = t

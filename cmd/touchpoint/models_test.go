@@ -122,9 +122,9 @@ func TestModelsTrain_BadInputsFail(t *testing.T) {
 		{"missing file", []string{"--data", filepath.Join(dir, "none.csv"), "--holdout", "0.2", "--label", "Churn"}, "no such file"},
 		{"bad label", []string{"--data", bad, "--holdout", "0.2", "--label", "Churn"}, "line 3"},
 		{"unknown label column", []string{"--data", bad, "--holdout", "0.2", "--label", "Left"}, `"Left" not in the header`},
-		{"no evaluation set", []string{"--data", bad, "--label", "Churn"}, "--test FILE or --holdout"},
-		{"bad kind", []string{"--data", bad, "--holdout", "0.2", "--label", "Churn", "--kind", "forest"}, "--kind"},
-		{"bad fraction", []string{"--data", bad, "--holdout", "1.2", "--label", "Churn"}, "--holdout"},
+		{"no evaluation set", []string{"--data", bad, "--label", "Churn"}, "error: usage: give --test FILE or --holdout"},
+		{"bad kind", []string{"--data", bad, "--holdout", "0.2", "--label", "Churn", "--kind", "forest"}, "error: usage: --kind"},
+		{"bad fraction", []string{"--data", bad, "--holdout", "1.2", "--label", "Churn"}, "error: usage: --holdout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errs, code := tp(t, "http://127.0.0.1:1", "", append([]string{"models", "train"}, tc.args...)...)

@@ -25,10 +25,10 @@ func pprofFlag() cli.Flag {
 func startPprof(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--pprof-addr %q: %w", addr, err)
+		return usageError(fmt.Errorf("--pprof-addr %q: %w", addr, err))
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("--pprof-addr %q: the profiler is served on a loopback address only", addr)
+		return usageError(fmt.Errorf("--pprof-addr %q: the profiler is served on a loopback address only", addr))
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -210,6 +210,12 @@ func TestCLI_SegmentsRunReportsUnrankedCustomersAndChecksItsFlags(t *testing.T) 
 	if !strings.Contains(out, "13 customers without a purchase by 2026-11-30: not ranked (RFM segment none)") {
 		t.Errorf("ledger run output:\n%s", out)
 	}
+	for _, args := range [][]string{{"--recency", "x"}, {"--recency", "x", "--frequency", "y"}, {"--as-of", "30/11/2026"}} {
+		_, errOut, code := tp(t, addr, c.Token, append([]string{"segments", "run", "--dry-run"}, args...)...)
+		if code == 0 || !strings.Contains(errOut, "error: usage: --") || strings.Contains(errOut, "inputs: inputs") {
+			t.Errorf("%v: exit %d, %s", args, code, errOut)
+		}
+	}
 	for _, w := range []string{"-5", "NaN", "Inf"} {
 		_, errOut, code := tp(t, addr, c.Token, "segments", "run", "--dry-run", "--clv-weeks", w)
 		if code == 0 || !strings.Contains(errOut, "error: usage: --clv-weeks") {

@@ -114,7 +114,7 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 	in := req.Inputs
 	fromAttrs := in.Recency != "" || in.Frequency != "" || in.Monetary != ""
 	if fromAttrs && (in.Recency == "" || in.Frequency == "" || in.Monetary == "") {
-		return nil, fieldError("inputs", "inputs: recency, frequency and monetary are attributes together or not at all")
+		return nil, fieldError("inputs", "recency, frequency and monetary are attributes together or not at all")
 	}
 	def := func(v *string, d string) {
 		if *v == "" {
