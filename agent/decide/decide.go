@@ -752,13 +752,13 @@ func (e *Engine) appendRankReason(s *scratch, o *offerC, c *candidate) {
 	}
 	switch c.src {
 	case propInput:
-		s.arena = appendf(s.arena, msgRankPropensity, factor(c.prop))
+		s.arena = appendf(s.arena, msgRankPropensity, estimate(c.prop))
 		s.arena = append(s.arena, msgRankModel...)
 	case propLearned:
-		s.arena = appendf(s.arena, msgRankPropensity, factor(c.prop))
+		s.arena = appendf(s.arena, msgRankPropensity, estimate(c.prop))
 		s.arena = appendf(s.arena, msgRankLearned, count(c.n))
 	case propDrawn:
-		s.arena = appendf(s.arena, msgRankPropensity, factor(c.prop))
+		s.arena = appendf(s.arena, msgRankPropensity, estimate(c.prop))
 		s.arena = appendf(s.arena, msgRankDrawn, count(c.n))
 	default:
 		s.arena = append(s.arena, o.rankPrior...)

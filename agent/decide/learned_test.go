@@ -2,6 +2,7 @@ package decide
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -50,6 +51,11 @@ func TestDecide_LearnedPropensities(t *testing.T) {
 		f := ranked(t, d, "fresh")
 		if f.Propensity <= 0 || f.Propensity >= 1 || !strings.Contains(f.Reason, "Thompson draw, 3 contacts so far") {
 			t.Fatalf("fresh drawn: %+v", f)
+		}
+		// The reason shows the draw as a person reads it, the field
+		// keeps every digit.
+		if shown := ", propensity " + strconv.FormatFloat(f.Propensity, 'g', 4, 64) + " (Thompson"; !strings.Contains(f.Reason, shown) {
+			t.Fatalf("fresh drawn: reason %q, want %q in it", f.Reason, shown)
 		}
 		seen[f.Propensity] = true
 		if !near(ranked(t, d, "b").Propensity, 150.4/502) {

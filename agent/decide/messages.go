@@ -101,20 +101,26 @@ func firstLine(s string) string {
 
 func money(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
 
-// textArg is an argument of appendf: a string, an amount in yuan or a
-// count.
+// textArg is an argument of appendf: a string, an amount in yuan, an
+// estimate or a count.
 type textArg struct {
-	s     string
-	yuan  float64
-	money bool
-	n     int64
-	count bool
+	s        string
+	x        float64
+	money    bool
+	estimate bool
+	n        int64
+	count    bool
 }
 
-func text(s string) textArg    { return textArg{s: s} }
-func yuan(x float64) textArg   { return textArg{yuan: x, money: true} }
-func factor(x float64) textArg { return textArg{s: formatFactor(x)} }
-func count(n int64) textArg    { return textArg{n: n, count: true} }
+func text(s string) textArg  { return textArg{s: s} }
+func yuan(x float64) textArg { return textArg{x: x, money: true} }
+func count(n int64) textArg  { return textArg{n: n, count: true} }
+
+// estimate is a number computed per decision (a learned or drawn
+// propensity, a model's score) for a reason: four significant digits, as
+// a person reads it (0.3127, 2.162e-05); the answer's fields keep every
+// digit. Numbers from the catalogue are shown as written (formatFactor).
+func estimate(x float64) textArg { return textArg{x: x, estimate: true} }
 
 // appendf appends format with each %s replaced by the next argument,
 // without fmt: the reasons built per decision go through it into the
@@ -127,7 +133,9 @@ func appendf(b []byte, format string, args ...textArg) []byte {
 		}
 		b = append(b, format[:i]...)
 		if a := args[0]; a.money {
-			b = strconv.AppendFloat(b, a.yuan, 'f', 2, 64)
+			b = strconv.AppendFloat(b, a.x, 'f', 2, 64)
+		} else if a.estimate {
+			b = strconv.AppendFloat(b, a.x, 'g', 4, 64)
 		} else if a.count {
 			b = strconv.AppendInt(b, a.n, 10)
 		} else {
