@@ -736,6 +736,10 @@ type importReport struct {
 	// last row imported is what the cluster keeps.
 	Customers int `json:"customers"`
 	Repeated  int `json:"repeated"`
+	// Replaced is how many imported rows replaced a profile the cluster
+	// held (one stored before the import, or one an earlier row of the
+	// file wrote).
+	Replaced int `json:"replaced"`
 	// byKind counts skipped rows per kind of reason, for the summary.
 	byKind map[string]int
 }
@@ -943,6 +947,7 @@ func (im *importer) send(ctx context.Context, w *importWorker, rows []pendingRow
 			im.report.Imported += len(rows)
 			im.report.Customers += fresh
 			im.report.Repeated += len(rows) - fresh
+			im.report.Replaced += res.Upserted - res.Created
 			im.report.Index = max(im.report.Index, res.Index)
 			im.mu.Unlock()
 			im.prog.Committed.Add(int64(len(rows)))

@@ -95,8 +95,8 @@ func (e *env) printImportReport(rep *importReport, out string) error {
 			e.countOf(rep.Repeated, msgImportOneRepeat, msgImportRepeats),
 			skipped, rep.Index))
 	}
-	if rep.Imported > 0 {
-		fmt.Fprintln(e.stdout, e.msg(msgImportReplaceNote))
+	if rep.Replaced > 0 {
+		fmt.Fprintln(e.stdout, e.msg(msgImportReplaceNote, e.countOf(rep.Replaced, msgImportOneRow, msgImportRows)))
 	}
 	if rep.Skipped == 0 {
 		return nil

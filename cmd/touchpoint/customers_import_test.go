@@ -356,7 +356,7 @@ func TestPrintImportReport_JSONFields(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"imported": 3.0, "skipped": 6.0, "index": 7.0, "customers": 2.0, "repeated": 1.0,
+	want := map[string]any{"imported": 3.0, "skipped": 6.0, "index": 7.0, "customers": 2.0, "repeated": 1.0, "replaced": 0.0,
 		"errors": []any{
 			map[string]any{"line": 4.0, "lastLine": 8.0, "reason": "malformed CSV: …"},
 			map[string]any{"line": 9.0, "reason": "bad customer id: no customer id"},

@@ -41,7 +41,8 @@ type importJSON struct {
 		Line   int    `json:"line"`
 		Reason string `json:"reason"`
 	} `json:"errors"`
-	Index uint64 `json:"index"`
+	Index    uint64 `json:"index"`
+	Replaced int    `json:"replaced"`
 }
 
 func importFile(t *testing.T, addr, token, file string, flags ...string) importJSON {
@@ -163,7 +164,7 @@ func TestCLI_CustomersImportReportsBadRowsByLine(t *testing.T) {
 		"C9,bj,\"Qian, Wu\",13800000009,5g-max,  ,YES,No,\n" // 11: good
 	file := writeFile(t, "bad.csv", body)
 	r := importFile(t, addr, c.Token, file)
-	if r.Imported != 2 || r.Skipped != 7 || len(r.Errors) != 7 {
+	if r.Imported != 2 || r.Skipped != 7 || len(r.Errors) != 7 || r.Replaced != 0 {
 		t.Fatalf("import: %+v", r)
 	}
 	wantLines := map[int]string{3: "wrong column count", 4: "bad customer id", 5: "invalid UTF-8", 6: "value too long",
@@ -193,9 +194,10 @@ func TestCLI_CustomersImportReportsBadRowsByLine(t *testing.T) {
 		t.Errorf("C9 (blank arpu is missing) %v", v)
 	}
 
-	// The text summary groups reasons and names lines.
+	// The text summary groups reasons and names lines; imported again,
+	// both rows replace what the first import stored.
 	out := mustTP(t, addr, c.Token, "customers", "import", file)
-	for _, s := range []string{"imported 2 customers, skipped 7 rows", "wrong column count", "line 3:", "line 9:", "replaces its stored attributes"} {
+	for _, s := range []string{"imported 2 customers, skipped 7 rows", "wrong column count", "line 3:", "line 9:", "2 rows replaced a stored profile: a re-imported id replaces its stored attributes"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("summary lacks %q:\n%s", s, out)
 		}

@@ -124,7 +124,7 @@ func (s *Server) upsertCustomers(ctx context.Context, q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &customersResult{Index: res.Index, Upserted: fr.Upserted, Duplicate: res.Duplicate}, nil
+	return &customersResult{Index: res.Index, Upserted: fr.Upserted, Created: fr.Created, Duplicate: res.Duplicate}, nil
 }
 
 // masked reports whether the caller sees customers' personal data masked.

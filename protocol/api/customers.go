@@ -24,9 +24,12 @@ const (
 // CustomersResult answers POST /v1/customers: every profile of the request
 // committed at Index, as one Raft entry.
 type CustomersResult struct {
-	Index     uint64 `json:"index"`
-	Upserted  int    `json:"upserted"`
-	Duplicate bool   `json:"duplicate,omitempty"`
+	Index    uint64 `json:"index"`
+	Upserted int    `json:"upserted"`
+	// Created counts the upserted ids the cluster did not hold before;
+	// the others replaced a stored profile.
+	Created   int  `json:"created"`
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 // CustomerView answers GET /v1/customers/{id}: the 360° view of one
