@@ -288,6 +288,9 @@ func (e *env) printObjects(tw io.Writer, k protocol.Kind, objs []api.Object) {
 	}
 }
 
+// maxDocumentValue is the longest member value get's table shows whole.
+const maxDocumentValue = 200
+
 // The catalogue commands' own strings (messages.go holds the older ones).
 type catalogKey int
 
@@ -299,13 +302,14 @@ const (
 	catHdrWindow
 	catHdrQuiet
 	catAllChannels
+	catLongValue
 )
 
 var catalogMessages = map[string]map[catalogKey]string{
 	"en": {catHdrControl: "CONTROL", catHdrSchedule: "SCHEDULE", catHdrOffers: "OFFERS", catHdrMax: "MAX", catHdrWindow: "WINDOW",
-		catHdrQuiet: "QUIET HOURS", catAllChannels: "all"},
+		catHdrQuiet: "QUIET HOURS", catAllChannels: "all", catLongValue: "%s (%d bytes in all: -o json shows it)"},
 	"zh": {catHdrControl: "对照组", catHdrSchedule: "排期", catHdrOffers: "优惠数", catHdrMax: "上限", catHdrWindow: "窗口",
-		catHdrQuiet: "免打扰时段", catAllChannels: "全部"},
+		catHdrQuiet: "免打扰时段", catAllChannels: "全部", catLongValue: "%s（共 %d 字节：-o json 显示全部）"},
 }
 
 func (e *env) catmsg(k catalogKey, args ...any) string {
@@ -332,6 +336,10 @@ func (e *env) printDocument(doc json.RawMessage, index uint64) error {
 		var str string
 		if json.Unmarshal(v, &str) == nil {
 			s = str
+		}
+		if len(s) > maxDocumentValue {
+			// A model's trees or coefficients: not for one line.
+			s = e.catmsg(catLongValue, truncate(s), len(v))
 		}
 		fmt.Fprintf(tw, "%v:\t%s\n", kt, s)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -188,5 +189,20 @@ func TestRuneWidth(t *testing.T) {
 		if got := runeWidth(c.r); got != c.want {
 			t.Errorf("runeWidth(%U %q) = %d, want %d", c.r, c.r, got, c.want)
 		}
+	}
+}
+
+// get KIND ID's table shows a long member (a model's trees) cut, with its
+// size, and the short ones whole.
+func TestPrintDocument_CutsLongValues(t *testing.T) {
+	var b bytes.Buffer
+	doc := `{"kind":"Model","id":"churn-1","body":{"trees":[` + strings.Repeat(`{"split":1.5},`, 100) + `{}]}}`
+	if err := (&env{stdout: &b, lang: "en"}).printDocument(json.RawMessage(doc), 7); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "id:     churn-1\n") || !strings.Contains(out, `body:   {"trees":[{"split":1.5},{"split":1.5},{"… (1414 bytes`) ||
+		!strings.Contains(out, " bytes in all: -o json shows it)\n") || strings.Contains(out, strings.Repeat(`{"split":1.5},`, 5)) {
+		t.Errorf("table:\n%s", out)
 	}
 }
