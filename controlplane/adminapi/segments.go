@@ -55,6 +55,9 @@ const (
 	deriveInFlight = 4
 	// minCLVCustomers is the fewest purchasers a lifetime-value fit takes.
 	minCLVCustomers = 50
+	// maxAsOfAhead is how far after now a run's as-of may be: tomorrow's
+	// midnight, in any zone, to count all of today.
+	maxAsOfAhead = 48 * time.Hour
 	// maxCLVFit is the most customers a lifetime-value model is fitted
 	// on (an even sample of the purchasers; every purchaser is valued).
 	maxCLVFit = 10_000
@@ -125,8 +128,15 @@ func (s *Server) runSegments(ctx context.Context, q *request) (any, error) {
 	def(&in.RecentUsage, "recentUsage")
 	def(&in.EarlierUsage, "earlierUsage")
 	asOf := req.AsOf
+	now := s.cfg.Now()
 	if asOf.IsZero() {
-		asOf = s.cfg.Now()
+		asOf = now
+	}
+	if asOf.After(now.Add(maxAsOfAhead)) {
+		// Every customer would read as inactive since: recency, lapsed
+		// stages and lifetime value all wrong, written to every profile.
+		return nil, fieldError("asOf", "as of %s is after now (%s): scores are as of a time the ledger has reached; tomorrow's date is the latest (to count all of today)",
+			asOf.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	asOf = asOf.UTC()
 	weeks := req.CLVHorizonWeeks

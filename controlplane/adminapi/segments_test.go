@@ -298,6 +298,16 @@ func TestSegmentsAPI_PastAsOfIgnoresLaterActivity(t *testing.T) {
 	if early.Segments["none"] != 61 || len(early.Segments) != 1 || early.CLV.Customers != 0 || early.Tiers["low"] != 61 {
 		t.Errorf("as of 2020-01-01: segments %v, tiers %v, lifetime value %+v", early.Segments, early.Tiers, early.CLV)
 	}
+	// As of tomorrow counts all of today; as of a later time would score
+	// every customer as inactive since, and is refused.
+	tomorrow := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	if _, err := admin.RunSegments(ctx, api.SegmentsRunRequest{AsOf: tomorrow, DryRun: true}); err != nil {
+		t.Errorf("as of tomorrow: %v", err)
+	}
+	_, err = admin.RunSegments(ctx, api.SegmentsRunRequest{AsOf: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), DryRun: true})
+	if ae := wantCode(t, "as of 2030", err, api.CodeInvalidField); ae.Field != "asOf" || !strings.Contains(ae.Message, "after now") {
+		t.Errorf("as of 2030: %v", err)
+	}
 }
 
 // From attributes, a customer without the RFM attributes is not ranked:
