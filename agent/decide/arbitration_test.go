@@ -249,3 +249,22 @@ func TestSortKeys_RanksAsBeforeAtEverySize(t *testing.T) {
 		}
 	}
 }
+
+// A product of factors is answered as a person would write it: a campaign
+// weight of 1.2 and a lever of 3 make a weight of 3.6 and a score of 18,
+// not 3.5999999999999996 and 17.999999999999996.
+func TestDecide_ProductsCarryNoFloatNoise(t *testing.T) {
+	o := offer("x", protocol.CategoryUpsell, 10)
+	o.LeverWeight, o.Propensity = 3, 0.5
+	c := campaign("k", "x")
+	c.BusinessWeight = 1.2
+	if w := c.BusinessWeight * o.LeverWeight; w == 3.6 {
+		t.Fatal("the test needs a product with float noise")
+	}
+	d := Compile(Catalog{Offers: []protocol.Offer{o}, Campaigns: []protocol.Campaign{c}}).Decide(input(profileC1(), "kiosk"))
+	r := ranked(t, d, "x")
+	raw, _ := json.Marshal(r)
+	if r.Weight != 3.6 || r.Score != 18 || !strings.Contains(string(raw), `"weight":3.6,`) {
+		t.Fatalf("%s", raw)
+	}
+}

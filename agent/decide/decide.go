@@ -524,6 +524,17 @@ func (r factorRow) why(cat int) string {
 
 // finite keeps a product JSON-encodable: NaN becomes 0, an overflow the
 // largest float.
+// tidy rounds a product of factors to nine decimals for the answer, so
+// that 3.6 × 1 prints 3.6, not 3.5999999999999996 (the ranking is done
+// before, on the product itself). Products under 0.001 or over 1e9 are
+// left as they are: nine decimals would lose them or gain nothing.
+func tidy(x float64) float64 {
+	if a := math.Abs(x); a >= 1e-3 && a < 1e9 {
+		return math.Round(x*1e9) / 1e9
+	}
+	return x
+}
+
 func finite(x float64) float64 {
 	switch {
 	case math.IsNaN(x):
@@ -687,11 +698,11 @@ func (e *Engine) finish(s *scratch, d *api.Decision) {
 			Name:          o.o.Name,
 			Category:      o.o.Category,
 			Rank:          i + 1,
-			Score:         c.score,
+			Score:         tidy(c.score),
 			Propensity:    c.prop,
 			Value:         c.value,
-			Weight:        finite(c.ctxW * o.lever),
-			ContextWeight: c.ctxW,
+			Weight:        tidy(finite(c.ctxW * o.lever)),
+			ContextWeight: tidy(c.ctxW),
 			LeverWeight:   o.lever,
 			Transactional: o.o.Transactional,
 			PlanID:        o.o.PlanID,
