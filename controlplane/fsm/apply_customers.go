@@ -22,10 +22,13 @@ import (
 //
 // Erasure deletes the profile, its region entry and the change record of
 // its last write, and moves the customer's contact-ledger events to the one
-// anonymous id every erased customer shares (ErasedCustomer): counts,
-// campaign results and agents' sequence marks stay right, but no event names
-// the customer any more, and nothing links the moved events to the erased id
-// (a per-customer anonymous id would be linkable through the audit log).
+// anonymous id every erased customer shares (ErasedCustomer): counts and
+// agents' sequence marks stay right, but no event names the customer any
+// more, and nothing links the moved events to the erased id (a per-customer
+// anonymous id would be linkable through the audit log). Campaign results
+// stay right because the erase first adds the customer's campaign counts to
+// the campaigns' erased aggregates (erased_counts.go): the report counts
+// those instead of the ErasedCustomer events.
 
 // KindCustomer is the change-feed kind of a customer profile.
 const KindCustomer = "Customer"
@@ -39,10 +42,11 @@ const (
 	// maxCustomerWrites bounds what one upsert writes (profiles and change
 	// records), so that it fits a badger transaction.
 	maxCustomerWrites = 8 << 20
-	// maxEraseEvents bounds the ledger events one erase moves; the rest
-	// are moved by continuations.
-	maxEraseEvents = 20_000
 )
+
+// maxEraseEvents bounds the ledger events one erase moves; the rest are
+// moved by continuations. A variable only so that tests can lower it.
+var maxEraseEvents = 20_000
 
 // ErasedCustomer is the customer id of every erased customer's ledger
 // events. It is not a valid customer id, so no profile can take it.
@@ -185,6 +189,15 @@ func applyCustomerErase(e *entry) (any, *api.Error) {
 		return nil, api.Errorf(api.CodeNotFound, "customer %q does not exist", p.ID)
 	}
 	res := CustomerEraseResult{Index: e.index, Profile: found}
+	// The customer's campaign counts go to the erased aggregates once, over
+	// all their events, before any moves: by the first entry of an erase.
+	// While continuations move the rest, e/p/<id> says the rest is counted
+	// already (the report skips it); the entry that moves the last events
+	// deletes it.
+	erasing := e.w.has(erasingKey(p.ID))
+	if !erasing && len(events) > 0 {
+		countErased(e.w, prefix)
+	}
 	if found {
 		idx, _, err := decodeObject(prev)
 		if err != nil {
@@ -203,8 +216,14 @@ func applyCustomerErase(e *entry) (any, *api.Error) {
 		// each customer before writing (apply_derive.go).
 		e.w.set(keyLastErase, u64(e.index))
 	}
-	if len(events) > maxEraseEvents {
+	switch {
+	case len(events) > maxEraseEvents:
 		events, res.More = events[:maxEraseEvents], true
+		if !erasing {
+			e.w.set(erasingKey(p.ID), nil)
+		}
+	case erasing:
+		e.w.del(erasingKey(p.ID))
 	}
 	to := customerPrefix(ErasedCustomer)
 	for _, k := range events {

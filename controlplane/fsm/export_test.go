@@ -52,3 +52,27 @@ func (f *FSM) OldestChange() (index uint64, seq uint32, ok bool, err error) {
 
 // AppendJSONString exposes the hand-written JSON string encoder.
 var AppendJSONString = appendJSONString
+
+// SetMaxEraseEvents lowers the ledger events one erase entry moves, so that
+// tests can erase in several entries without 20,000 events; the returned
+// function puts the limit back.
+func SetMaxEraseEvents(n int) (restore func()) {
+	old := maxEraseEvents
+	maxEraseEvents = n
+	return func() { maxEraseEvents = old }
+}
+
+// EachKey calls fn with every key and value stored.
+func (f *FSM) EachKey(fn func(k, v []byte)) error {
+	return f.view(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			if err := item.Value(func(v []byte) error { fn(item.Key(), v); return nil }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

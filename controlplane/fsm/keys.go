@@ -27,6 +27,10 @@ import "encoding/binary"
 //	                       p/<id> by every read (apply_derive.go)
 //	o/<offer id>           presented contacts of the offer, 8 bytes
 //	                       (volumes.go)
+//	e/c/<campaign id>      erasedCounts JSON: the campaign counts of the
+//	                       customers erased so far (erased_counts.go)
+//	e/p/<customer id>      empty: the customer's erase is still moving
+//	                       events in continuations (erased_counts.go)
 //
 // The contact ledger's families (h/, k/, v/) are described in
 // apply_events.go, the fleet's (m/ca, m/gossip, j/, g/ for the agent

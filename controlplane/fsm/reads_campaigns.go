@@ -37,6 +37,15 @@ import (
 //     (decision id, offer) of a non-holdout event of C, or the event itself
 //     when it carries no decision id; value: each counted acceptance's value
 //     field, else its offer's catalogue value.
+//
+// Erased customers (apply_customers.go) are not in the walk: their events
+// are under the one id every erased customer shares (ErasedCustomer), where
+// they would count as one customer. The erase counted each customer's
+// events with this same tally, one customer alone, before moving them
+// (countErased, erased_counts.go), and added the result to the campaign's
+// erased aggregate (e/c/<campaign>), which the report adds in: the
+// ErasedCustomer block is skipped, and so is the rest of a customer whose
+// long erase is still being moved (e/p/<customer>).
 
 // CampaignGroupCounts are one group's counts (treatment or control).
 type CampaignGroupCounts struct {
@@ -130,35 +139,56 @@ type campaignTally struct {
 	cur      campaignCustomer
 }
 
-// CampaignCounts counts the results of campaign id from the contact ledger
-// and the catalogue as of one read: an *api.Error with code not_found when
-// the catalogue holds no such campaign.
-func (f *FSM) CampaignCounts(id string) (CampaignCounts, error) {
+// newCampaignTally starts the counts of campaign c (its offers as given).
+func newCampaignTally(c protocol.Campaign) *campaignTally {
 	t := &campaignTally{
+		offerSet: make(map[string]bool, len(c.Offers)),
 		offers:   map[string]*protocol.Offer{},
 		channels: map[string]*[2]CampaignGroupCounts{},
 		days:     map[string]*[2]CampaignGroupCounts{},
 		cur:      campaignCustomer{group: groupNone, contacts: map[string]struct{}{}},
 	}
-	found := false
+	t.out.Campaign = c
+	for _, o := range c.Offers {
+		t.offerSet[o] = true
+	}
+	return t
+}
+
+// CampaignCounts counts the results of campaign id from the contact ledger,
+// the erased customers' aggregate and the catalogue as of one read: an
+// *api.Error with code not_found when the catalogue holds no such campaign.
+func (f *FSM) CampaignCounts(id string) (CampaignCounts, error) {
+	var t *campaignTally
 	err := f.view(func(tx *badger.Txn) error {
-		var err error
-		if found, err = getCatalogDoc(tx, protocol.KindCampaign, id, &t.out.Campaign); err != nil || !found {
+		var c protocol.Campaign
+		found, err := getCatalogDoc(tx, protocol.KindCampaign, id, &c)
+		if err != nil || !found {
 			return err
 		}
+		t = newCampaignTally(c)
 		if t.out.Index, err = txUint64(tx, keyApplied); err != nil {
 			return err
 		}
-		t.offerSet = make(map[string]bool, len(t.out.Campaign.Offers))
-		for _, o := range t.out.Campaign.Offers {
-			t.offerSet[o] = true
+		erasing, err := erasingCustomers(tx)
+		if err != nil {
+			return err
 		}
-		return t.scan(tx)
+		if err := t.scan(tx, erasing); err != nil {
+			return err
+		}
+		var agg erasedCounts
+		if ok, err := getJSON(tx, erasedCountsKey(id), &agg); err != nil {
+			return fmt.Errorf("erased customers' counts: %w", err)
+		} else if ok {
+			t.addErased(&agg)
+		}
+		return nil
 	})
 	if err != nil {
 		return CampaignCounts{}, fmt.Errorf("campaign %s results: %w", id, err)
 	}
-	if !found {
+	if t == nil {
 		return CampaignCounts{}, api.Errorf(api.CodeNotFound, "campaign %q does not exist", id)
 	}
 	t.finish()
@@ -186,27 +216,40 @@ func getCatalogDoc(tx *badger.Txn, kind protocol.Kind, id string, v any) (bool, 
 	})
 }
 
-// scan reads the whole customer index once.
-func (t *campaignTally) scan(tx *badger.Txn) error {
+// scan reads the whole customer index once, but for the erased customers'
+// events (ErasedCustomer) and the customers being erased (erasing): the
+// erased aggregate counts them.
+func (t *campaignTally) scan(tx *badger.Txn, erasing map[string]bool) error {
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = prefixCustomer
 	it := tx.NewIterator(opts)
 	defer it.Close()
 	var customer []byte // the current customer's key prefix
-	for it.Rewind(); it.Valid(); it.Next() {
+	it.Rewind()
+	for it.Valid() {
 		item := it.Item()
 		k := item.Key()
 		if len(k) < len(prefixCustomer)+2 {
+			it.Next()
 			continue
 		}
 		n := int(k[len(prefixCustomer)])<<8 | int(k[len(prefixCustomer)+1])
 		plen := len(prefixCustomer) + 2 + n
 		if len(k) < plen {
+			it.Next()
 			continue
 		}
 		if !bytes.Equal(customer, k[:plen]) {
 			t.endCustomer()
 			customer = append(customer[:0], k[:plen]...)
+			if id := customer[len(prefixCustomer)+2:]; string(id) == ErasedCustomer || erasing[string(id)] {
+				end := prefixEnd(customer)
+				if end == nil {
+					break
+				}
+				it.Seek(end)
+				continue
+			}
 		}
 		ev, ok, err := customerEntry(tx, item, plen)
 		if err != nil {
@@ -217,8 +260,22 @@ func (t *campaignTally) scan(tx *badger.Txn) error {
 				return err
 			}
 		}
+		it.Next()
 	}
 	t.endCustomer()
+	return nil
+}
+
+// prefixEnd is the first key after every key that starts with p; nil when
+// there is none.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte{}, p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
 	return nil
 }
 
@@ -229,7 +286,9 @@ func (t *campaignTally) endCustomer() {
 	t.cur.reset()
 }
 
-// offer looks an offer up in the catalogue once per read.
+// offer looks an offer up in the catalogue once per read. tx is the read's
+// transaction, or the applying entry's (writer.tx) when an erase counts a
+// customer: the tally reads the catalogue only through it.
 func (t *campaignTally) offer(tx *badger.Txn, id string) (*protocol.Offer, error) {
 	if id == "" {
 		return nil, nil
