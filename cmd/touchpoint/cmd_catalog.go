@@ -48,6 +48,9 @@ func applyCommand(e *env) *cli.Command {
 					return err
 				}
 				fmt.Fprintln(e.stdout, e.msg(msgCommitted, res.Index))
+				for _, w := range res.Warnings {
+					fmt.Fprintf(e.stderr, "warning: %s: %s %s %s\n", w.Code, w.Kind, w.ID, w.Message)
+				}
 				return nil
 			}),
 	}

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"touchpoint.dev/touchpoint/controlplane/catalog"
 	"touchpoint.dev/touchpoint/controlplane/fsm"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
@@ -63,7 +67,73 @@ func (s *Server) applyCatalog(ctx context.Context, q *request) (any, error) {
 		return nil, err
 	}
 	out.Duplicate = res.Duplicate
+	out.Warnings = s.catalogWarnings(docs)
 	return &out, nil
+}
+
+// catalogWarnings reads the catalogue as the apply left it and warns of
+// the campaigns it touched (applied, or listing an applied offer) that
+// name channels none of their offers can be presented on: every decision
+// would list those offers as wrong_channel. Best effort: a read that fails
+// gives no warning.
+func (s *Server) catalogWarnings(docs []catalog.Doc) []api.ApplyWarning {
+	touched := map[string]bool{}
+	offersApplied := map[string]bool{}
+	for _, d := range docs {
+		switch d.Kind {
+		case protocol.KindCampaign:
+			touched[d.ID] = true
+		case protocol.KindOffer:
+			offersApplied[d.ID] = true
+		}
+	}
+	if len(touched) == 0 && len(offersApplied) == 0 {
+		return nil
+	}
+	campaigns, err := s.state.List(string(protocol.KindCampaign))
+	if err != nil {
+		return nil
+	}
+	offers, err := s.state.List(string(protocol.KindOffer))
+	if err != nil {
+		return nil
+	}
+	channels := make(map[string][]string, len(offers))
+	for _, o := range offers {
+		var doc protocol.Offer
+		if json.Unmarshal(o.Doc, &doc) == nil {
+			channels[o.ID] = doc.Channels
+		}
+	}
+	var out []api.ApplyWarning
+	for _, c := range campaigns {
+		var doc protocol.Campaign
+		if json.Unmarshal(c.Doc, &doc) != nil || len(doc.Channels) == 0 || len(doc.Offers) == 0 {
+			continue // on every channel, or nothing to present
+		}
+		if !touched[c.ID] && !slices.ContainsFunc(doc.Offers, func(o string) bool { return offersApplied[o] }) {
+			continue
+		}
+		var where []string
+		presentable := false
+		for _, o := range doc.Offers {
+			ch, ok := channels[o]
+			if !ok {
+				continue
+			}
+			if len(ch) == 0 || slices.ContainsFunc(ch, func(x string) bool { return slices.Contains(doc.Channels, x) }) {
+				presentable = true
+				break
+			}
+			where = append(where, fmt.Sprintf("%s: %s", o, strings.Join(ch, ",")))
+		}
+		if !presentable && len(where) > 0 {
+			out = append(out, api.ApplyWarning{Kind: string(protocol.KindCampaign), ID: c.ID, Code: api.WarnNoChannelInCommon,
+				Message: fmt.Sprintf("runs on %s, but none of its offers can be presented there (%s): every decision lists them as wrong_channel",
+					strings.Join(doc.Channels, ","), strings.Join(where, "; "))})
+		}
+	}
+	return out
 }
 
 func kindParam(r *http.Request) (protocol.Kind, error) {

@@ -123,7 +123,23 @@ type ApplyResult struct {
 	Index     uint64       `json:"index"`
 	Documents []AppliedDoc `json:"documents"`
 	Duplicate bool         `json:"duplicate,omitempty"`
+	// Warnings are what the committed catalogue will do that its author
+	// most likely did not mean (a campaign that can present none of its
+	// offers); the apply is committed all the same.
+	Warnings []ApplyWarning `json:"warnings,omitempty"`
 }
+
+// ApplyWarning is one warning of an apply, about one object.
+type ApplyWarning struct {
+	Kind    string `json:"kind"`
+	ID      string `json:"id"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// WarnNoChannelInCommon: a campaign on given channels none of whose
+// offers can be presented on any of them.
+const WarnNoChannelInCommon = "no_channel_in_common"
 
 // AppliedDoc reports what happened to one document of an apply.
 type AppliedDoc struct {
