@@ -147,15 +147,7 @@ func TestAgent_HoldoutIsLoggedAsAContactOncePerVisit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	holdouts := func() int {
-		n := 0
-		for _, e := range fake.Events(a.Status().ID) {
-			if e.Outcome == protocol.OutcomeHoldout {
-				n++
-			}
-		}
-		return n
-	}
+	holdouts := func() int { return holdoutsAt(fake, a.Status().ID) }
 	time.Sleep(300 * time.Millisecond) // what the repeats would have logged had arrived by now
 	if n := holdouts(); n != 1 {
 		t.Fatalf("%d holdouts logged for one visit, want 1", n)
@@ -175,6 +167,18 @@ func TestAgent_HoldoutIsLoggedAsAContactOncePerVisit(t *testing.T) {
 	}
 }
 
+// holdoutsAt counts the holdout contacts the fake control plane holds of
+// agent.
+func holdoutsAt(fake *agenttest.FakeControlPlane, agent string) int {
+	n := 0
+	for _, e := range fake.Events(agent) {
+		if e.Outcome == protocol.OutcomeHoldout {
+			n++
+		}
+	}
+	return n
+}
+
 // TestAgent_DryRunLogsNoHoldout: a dry-run decision lists the holdout but
 // records no holdout contact (a load test against live customers would
 // otherwise fill the ledger and the caps); the same decision without
@@ -185,15 +189,7 @@ func TestAgent_DryRunLogsNoHoldout(t *testing.T) {
 	fake.PutCustomer(protocol.Profile{ID: "C1", Attributes: map[string]any{"tenureMonths": 12.0}, Index: 1})
 	a := start(t, config(t, t.TempDir(), []string{fake.Addr()}, fake.JoinToken(time.Hour, 1)))
 	agenttest.WaitFor(t, 10*time.Second, "the catalogue", func() bool { return do(t, "GET", a.URL()+"/v1/catalog/campaigns/winback-q4", nil).status == 200 })
-	holdouts := func() int {
-		n := 0
-		for _, e := range fake.Events(a.Status().ID) {
-			if e.Outcome == protocol.OutcomeHoldout {
-				n++
-			}
-		}
-		return n
-	}
+	holdouts := func() int { return holdoutsAt(fake, a.Status().ID) }
 	for _, ch := range []string{"kiosk", "ivr"} {
 		if d, res := decide(t, a.URL(), `{"customerId":"C1","channel":"`+ch+`","dryRun":true}`); res.status != 200 || len(d.Holdout) != 1 {
 			t.Fatalf("dry run on %s: %d %s", ch, res.status, res.body)

@@ -55,7 +55,7 @@ type erasedCounts struct {
 }
 
 // erasingCustomers returns the customers whose erase is under way.
-func erasingCustomers(tx *badger.Txn) (map[string]bool, error) {
+func erasingCustomers(tx *badger.Txn) map[string]bool {
 	out := map[string]bool{}
 	opts := badger.DefaultIteratorOptions
 	opts.PrefetchValues = false
@@ -65,7 +65,7 @@ func erasingCustomers(tx *badger.Txn) (map[string]bool, error) {
 	for it.Rewind(); it.Valid(); it.Next() {
 		out[string(it.Item().Key()[len(prefixErasing):])] = true
 	}
-	return out, nil
+	return out
 }
 
 // addGroup adds b to a.

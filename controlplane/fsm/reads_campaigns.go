@@ -170,11 +170,7 @@ func (f *FSM) CampaignCounts(id string) (CampaignCounts, error) {
 		if t.out.Index, err = txUint64(tx, keyApplied); err != nil {
 			return err
 		}
-		erasing, err := erasingCustomers(tx)
-		if err != nil {
-			return err
-		}
-		if err := t.scan(tx, erasing); err != nil {
+		if err := t.scan(tx, erasingCustomers(tx)); err != nil {
 			return err
 		}
 		var agg erasedCounts
