@@ -79,6 +79,7 @@ const (
 	cmYes
 	cmNo
 	cmErased
+	cmErasedOne
 	cmConfirmed
 	cmUnconfirmed
 	cmAllConfirmed
@@ -109,6 +110,7 @@ var customerMessages = map[string]map[custKey]string{
 		cmYes:            "yes",
 		cmNo:             "no",
 		cmErased:         "erased customer %s (index %d); %d contact-ledger events no longer name it",
+		cmErasedOne:      "erased customer %s (index %d); 1 contact-ledger event no longer names it",
 		cmConfirmed:      "confirmed by %d connected agents: %s",
 		cmUnconfirmed:    "NOT confirmed within %s by %d connected agents: %s (they still hold the profile until they catch up)",
 		cmAllConfirmed:   "every connected agent has dropped the customer",
@@ -137,6 +139,7 @@ var customerMessages = map[string]map[custKey]string{
 		cmYes:            "是",
 		cmNo:             "否",
 		cmErased:         "已删除客户 %s（索引 %d）；%d 条接触台账事件已匿名化",
+		cmErasedOne:      "已删除客户 %s（索引 %d）；1 条接触台账事件已匿名化",
 		cmConfirmed:      "%d 个在线代理已确认：%s",
 		cmUnconfirmed:    "%[2]d 个在线代理在 %[1]s 内未确认：%[3]s（追上进度前仍持有该档案）",
 		cmAllConfirmed:   "所有在线代理均已删除该客户",
@@ -386,7 +389,11 @@ func (e *env) eraseCustomer(c *cli.Context) error {
 
 // printErasure is customers erase's text output.
 func (e *env) printErasure(rep eraseReport, wait time.Duration) {
-	fmt.Fprintln(e.stdout, e.cmsg(cmErased, rep.ID, rep.Index, rep.anonymized))
+	if rep.anonymized == 1 {
+		fmt.Fprintln(e.stdout, e.cmsg(cmErasedOne, rep.ID, rep.Index))
+	} else {
+		fmt.Fprintln(e.stdout, e.cmsg(cmErased, rep.ID, rep.Index, rep.anonymized))
+	}
 	confirmed := func() {
 		n := len(rep.Confirmed)
 		fmt.Fprintln(e.stdout, e.cmsg(pluralKey(n, cmConfirmedOne, cmConfirmed), n, strings.Join(rep.Confirmed, ", ")))

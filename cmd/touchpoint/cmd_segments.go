@@ -108,11 +108,17 @@ func segmentsRequest(c *cli.Context) (api.SegmentsRunRequest, error) {
 // printSegments prints a run's answer to req for people.
 func (e *env) printSegments(r *api.SegmentsRunResult, req *api.SegmentsRunRequest) error {
 	verb := e.smsg(sgWritten, r.Updated, r.Index)
-	if r.Updated == 0 {
+	switch r.Updated {
+	case 0:
 		verb = e.smsg(sgNoneWritten)
+	case 1:
+		verb = e.smsg(sgWrittenOne, r.Index)
 	}
 	if r.DryRun {
 		verb = e.smsg(sgDryRun, r.Updated)
+		if r.Updated == 1 {
+			verb = e.smsg(sgDryRunOne)
+		}
 	}
 	fmt.Fprintln(e.stdout, e.smsg(sgSummary, r.Customers, r.AsOf.Format(time.DateOnly), r.Source))
 	fmt.Fprintln(e.stdout, verb+e.smsg(sgUnchanged, r.Unchanged, r.Missing))

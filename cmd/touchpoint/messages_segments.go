@@ -7,7 +7,9 @@ type segKey int
 const (
 	sgSummary segKey = iota
 	sgWritten
+	sgWrittenOne
 	sgDryRun
+	sgDryRunOne
 	sgUnchanged
 	sgTimes
 	sgSegments
@@ -33,7 +35,9 @@ var segmentMessages = map[string]map[segKey]string{
 	"en": {
 		sgSummary:        "scored %d customers as of %s (RFM from the %s)",
 		sgWritten:        "%d profiles updated (last index %d)",
+		sgWrittenOne:     "1 profile updated (last index %d)",
 		sgDryRun:         "dry run: %d profiles would be updated",
+		sgDryRunOne:      "dry run: 1 profile would be updated",
 		sgUnchanged:      "; %d unchanged, %d erased meanwhile",
 		sgTimes:          "read %.1fs, scored %.1fs, wrote %.1fs",
 		sgSegments:       "RFM segments",
@@ -59,7 +63,9 @@ var segmentMessages = map[string]map[segKey]string{
 		sgSkipped:        "跳过 %d 位输入不是 ≥ 0 数值的客户（其已存字段保留）：",
 		sgLearnedSame:    "从 %[2]d 次接触学得 %[1]d 个臂（%[3]d 条含优惠的台账事件，按 %[5]s 分 %[4]d 个群）；已存的表与之相同，未应用",
 		sgWritten:        "已更新 %d 份档案（最后索引 %d）",
+		sgWrittenOne:     "已更新 1 份档案（最后索引 %d）",
 		sgDryRun:         "试运行：将更新 %d 份档案",
+		sgDryRunOne:      "试运行：将更新 1 份档案",
 		sgUnchanged:      "；%d 份未变，%d 份期间已删除",
 		sgTimes:          "读取 %.1f 秒，评分 %.1f 秒，写入 %.1f 秒",
 		sgSegments:       "RFM 分群",
