@@ -2,6 +2,7 @@ package link
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -251,19 +253,56 @@ func (l *Link) checkEnrolled(key *ecdsa.PrivateKey, e *wire.Enrolled) (*identity
 	return &identity{key: key, cert: cert, certDER: bytes.Clone(e.Certificate), ca: ca, caDER: bytes.Clone(e.CA)}, nil
 }
 
-// dial opens a QUIC connection to addr over the link's transport.
+// dial opens a QUIC connection to addr over the link's transport. The
+// name lookup is bounded like the handshake: by DialTimeout and by ctx, so
+// that a resolver that does not answer (an edge site whose uplink is down)
+// neither holds a reconnect attempt past DialTimeout nor the agent's
+// shutdown until the resolver gives up (net.ResolveUDPAddr takes no
+// context: 2 attempts of 5 s with resolv.conf's defaults).
 func (l *Link) dial(ctx context.Context, tr *quic.Transport, addr string, tlsConf *tls.Config) (*quic.Conn, error) {
-	ua, err := net.ResolveUDPAddr("udp", addr)
+	dctx, cancel := context.WithTimeout(ctx, l.cfg.DialTimeout)
+	defer cancel()
+	ua, err := resolveUDP(dctx, cmp.Or(l.cfg.Resolver, net.DefaultResolver), addr)
 	if err != nil {
 		return nil, err
 	}
-	dctx, cancel := context.WithTimeout(ctx, l.cfg.DialTimeout)
-	defer cancel()
 	return tr.Dial(dctx, ua, tlsConf, &quic.Config{
 		HandshakeIdleTimeout: l.cfg.DialTimeout,
 		KeepAlivePeriod:      l.cfg.KeepAlivePeriod,
 		MaxIdleTimeout:       l.cfg.MaxIdleTimeout,
 	})
+}
+
+// resolveUDP is net.ResolveUDPAddr("udp", addr) under ctx, with r: an IP
+// literal is used as it is, a name is looked up with the context, and the
+// first IPv4 address is preferred, as ResolveUDPAddr does.
+func resolveUDP(ctx context.Context, r *net.Resolver, addr string) (*net.UDPAddr, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	port, err := r.LookupPort(ctx, "udp", portStr)
+	if err != nil {
+		return nil, err
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))), nil
+	}
+	ips, err := r.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, err
+	}
+	if len(ips) == 0 {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	pick := ips[0]
+	for _, ip := range ips {
+		if ip.Unmap().Is4() {
+			pick = ip
+			break
+		}
+	}
+	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(pick.Unmap(), uint16(port))), nil
 }
 
 // decodeError turns an Error frame into an *api.Error.

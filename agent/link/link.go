@@ -68,8 +68,9 @@ type Timing struct {
 	// noticed after MaxIdleTimeout without packets. Defaults 2s and 10s.
 	KeepAlivePeriod time.Duration
 	MaxIdleTimeout  time.Duration
-	// DialTimeout bounds a handshake and the wait for the node's first
-	// answer (Welcome, Enrolled). Default 5s.
+	// DialTimeout bounds a server's name lookup and handshake together,
+	// and the wait for the node's first answer (Welcome, Enrolled).
+	// Default 5s.
 	DialTimeout time.Duration
 	// BackoffMin and BackoffMax bound the wait between connection
 	// attempts; it doubles per failure, with jitter. Defaults 100ms, 5s.
@@ -156,6 +157,11 @@ type Config struct {
 	// prefetches (more: on demand). Default 50,000; negative: none.
 	Region        string
 	UnregionedMax int
+	// Resolver looks up the servers' names (nil: the system's). Lookups
+	// are cancelled with the dial: a resolver that does not answer, as at
+	// an edge site whose uplink is down, holds neither a reconnect attempt
+	// past DialTimeout nor the agent's shutdown.
+	Resolver *net.Resolver
 	Timing
 }
 

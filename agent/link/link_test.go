@@ -642,3 +642,56 @@ func (fakeOutbox) Ack(uint64) error             { return nil }
 func (fakeOutbox) Stats() outbox.Stats          { return outbox.Stats{NextSeq: 1} }
 func (fakeOutbox) Appended() <-chan struct{}    { return nil }
 func (fakeOutbox) SkipPast(uint64) (int, error) { return 0, nil }
+
+// A server given by name is looked up under the dial's context: with a
+// resolver that never answers (an edge site whose uplink, and so its DNS,
+// is down), closing the link ends a pending lookup at once. Before, the
+// lookup took no context and held the agent's shutdown for up to the
+// resolver's own 10 s (two attempts of 5 s).
+func TestLink_CloseEndsAServerLookupThatHangs(t *testing.T) {
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0") // a DNS server that reads and never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = silent.Close() })
+	asked := make(chan struct{}, 1)
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			if _, _, err := silent.ReadFrom(buf); err != nil {
+				return
+			}
+			select {
+			case asked <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	fake := agenttest.Start(t, agenttest.Config{})
+	dir := t.TempDir()
+	cfg := newConfig(t, dir, []string{"cp1.site.example:7803"}, fake.JoinToken(time.Hour, 1))
+	cfg.DialTimeout = time.Hour // only the close can end the lookup
+	cfg.Resolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", silent.LocalAddr().String())
+	}}
+	a := mustOpen(t, dir, cfg)
+	a.run()
+	select {
+	case <-asked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the link never asked the resolver")
+	}
+	closed := make(chan struct{})
+	go func() { _ = a.link.Close(); close(closed) }() // Close waits for Run
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the pending lookup")
+	}
+	a.cancel()
+	if err := <-a.done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+	a.cancel = nil // stopped: nothing for a.stop to wait for
+}
