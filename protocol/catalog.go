@@ -321,8 +321,12 @@ type ModelMetrics struct {
 	LogLoss   float64 `json:"logLoss,omitempty"`
 	TrainRows int     `json:"trainRows"`
 	TestRows  int     `json:"testRows,omitempty"`
-	Positives int     `json:"positives,omitempty"`
-	Trees     int     `json:"trees,omitempty"`
+	// Evaluation is what AUC and accuracy were measured on: "test" (a
+	// file of its own, models train --test) or "holdout" (rows held out
+	// of the training file, --holdout); empty when not known.
+	Evaluation string `json:"evaluation,omitempty"`
+	Positives  int    `json:"positives,omitempty"`
+	Trees      int    `json:"trees,omitempty"`
 }
 
 // IsActive reports whether the model is the active churn model.

@@ -91,7 +91,9 @@ type trainReport struct {
 	TrainingMs float64       `json:"trainingMs"`
 	Metrics    churn.Metrics `json:"metrics"`
 	Saved      string        `json:"saved,omitempty"`
-	Catalogue  string        `json:"catalogue"`
+	// Evaluation is "test" (--test FILE) or "holdout" (--holdout).
+	Evaluation string `json:"evaluation"`
+	Catalogue  string `json:"catalogue"`
 	// Stored is the catalogue's answer when the model was stored.
 	Stored *api.ModelStoreResult `json:"stored,omitempty"`
 }
@@ -155,8 +157,12 @@ func (e *env) modelsTrain(c *cli.Context) error {
 	if name := c.String("name"); name != "" {
 		id = name
 	}
+	evaluation := "holdout"
+	if test != "" {
+		evaluation = "test"
+	}
 	rep := trainReport{
-		ID: id, Kind: kind, Label: opt.Label,
+		ID: id, Kind: kind, Label: opt.Label, Evaluation: evaluation,
 		TrainRows: train.Len(), Inputs: len(m.Inputs), Trees: len(m.Trees),
 		TrainingMs: float64(took.Microseconds()) / 1000, Metrics: mt,
 		Catalogue: e.modelMsg(mdlNotStoredFlag),
@@ -190,7 +196,8 @@ func (e *env) storeModel(c *cli.Context, rep *trainReport, m *churn.Model) error
 		Kind: protocol.KindModel, ID: rep.ID, ModelKind: m.Kind, Version: 1, Label: m.Label,
 		Status: protocol.ModelInactive, Thresholds: m.Warning, Body: m,
 		Metrics: protocol.ModelMetrics{AUC: rep.Metrics.AUC, Accuracy: rep.Metrics.Accuracy, LogLoss: rep.Metrics.LogLoss,
-			TrainRows: rep.TrainRows, TestRows: rep.Metrics.Rows, Positives: rep.Metrics.Positives, Trees: len(m.Trees)},
+			TrainRows: rep.TrainRows, TestRows: rep.Metrics.Rows, Positives: rep.Metrics.Positives, Trees: len(m.Trees),
+			Evaluation: rep.Evaluation},
 	}
 	raw, err := json.Marshal(&doc)
 	if err != nil {
@@ -230,8 +237,8 @@ func (e *env) modelsList(c *cli.Context) error {
 		return nil
 	}
 	tw := e.table()
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.modelMsg(mdlHdrID), e.modelMsg(mdlHdrKind), e.modelMsg(mdlHdrVersion),
-		e.modelMsg(mdlHdrStatus), e.modelMsg(mdlHdrAUC), e.modelMsg(mdlHdrAccuracy), e.modelMsg(mdlHdrTrainRows), e.modelMsg(mdlHdrTrees),
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.modelMsg(mdlHdrID), e.modelMsg(mdlHdrKind), e.modelMsg(mdlHdrVersion),
+		e.modelMsg(mdlHdrStatus), e.modelMsg(mdlHdrAUC), e.modelMsg(mdlHdrAccuracy), e.modelMsg(mdlHdrEvaluatedOn), e.modelMsg(mdlHdrTrainRows), e.modelMsg(mdlHdrTrees),
 		e.modelMsg(mdlHdrSize), e.modelMsg(mdlHdrCreated))
 	for _, m := range list {
 		trees := "-"
@@ -239,12 +246,16 @@ func (e *env) modelsList(c *cli.Context) error {
 			trees = fmt.Sprint(m.Trees)
 		}
 		// A model applied by hand, not trained here, has no metrics.
-		auc, acc, rows := "-", "-", "-"
+		auc, acc, rows, on := "-", "-", "-", "-"
 		if mt := m.Metrics; mt.TrainRows > 0 || mt.AUC > 0 || mt.Accuracy > 0 {
 			auc, acc, rows = fmt.Sprintf("%.4f", mt.AUC), fmt.Sprintf("%.4f", mt.Accuracy), fmt.Sprint(mt.TrainRows)
+			// AUCs of different evaluation sets do not compare: say which.
+			if mt.TestRows > 0 {
+				on = strings.TrimSpace(mt.Evaluation + " " + fmt.Sprint(mt.TestRows))
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%.0f kB\t%s\n", m.ID, m.ModelKind, m.Version, m.Status,
-			auc, acc, rows, trees, float64(m.Bytes)/1000, m.CreatedAt)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f kB\t%s\n", m.ID, m.ModelKind, m.Version, m.Status,
+			auc, acc, on, rows, trees, float64(m.Bytes)/1000, m.CreatedAt)
 	}
 	return tw.Flush()
 }

@@ -19,6 +19,7 @@ const (
 	mdlHdrAUC
 	mdlHdrAccuracy
 	mdlHdrTrainRows
+	mdlHdrEvaluatedOn
 	mdlHdrTrees
 	mdlHdrSize
 	mdlHdrCreated
@@ -53,6 +54,7 @@ var modelMessages = map[string]map[modelKey]string{
 		mdlHdrAUC:               "AUC",
 		mdlHdrAccuracy:          "ACCURACY",
 		mdlHdrTrainRows:         "TRAIN ROWS",
+		mdlHdrEvaluatedOn:       "EVALUATED ON (ROWS)",
 		mdlHdrTrees:             "TREES",
 		mdlHdrSize:              "SIZE",
 		mdlHdrCreated:           "CREATED",
@@ -85,6 +87,7 @@ var modelMessages = map[string]map[modelKey]string{
 		mdlHdrAUC:               "AUC",
 		mdlHdrAccuracy:          "准确率",
 		mdlHdrTrainRows:         "训练行数",
+		mdlHdrEvaluatedOn:       "评估集（行数）",
 		mdlHdrTrees:             "树",
 		mdlHdrSize:              "大小",
 		mdlHdrCreated:           "创建时间",
