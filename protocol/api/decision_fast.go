@@ -2,8 +2,9 @@ package api
 
 // decodeSimpleRequest decodes the decision request kiosks and IVRs send
 // almost always — an object of customerId, channel and intent, each a
-// plain string, and dryRun true or false, no context — without encoding/json's tokenizer, which was
-// a tenth of the agent's CPU under load. Anything else (a context, an
+// plain string, and dryRun true or false, no context — without
+// encoding/json's tokenizer, which was a tenth of the agent's CPU under
+// load. Anything else (a context, an
 // escape or a byte outside printable ASCII in a string, another field, a
 // field twice, another type) is not ok, and DecodeDecisionRequest decodes
 // it in full with its exact errors. What it accepts, the full decoder
