@@ -249,7 +249,19 @@ func New(cfg Config) (*Agent, error) {
 	if _, port, _ := net.SplitHostPort(cfg.GossipAddr); port != "0" {
 		enrollGossip = cfg.GossipAddr
 	}
-	a.volumes = &offerVolumes{acked: func() uint64 { return a.outbox.Stats().Acked }, now: cfg.Now}
+	a.volumes = &offerVolumes{acked: func() uint64 { return a.outbox.Stats().Acked }, now: cfg.Now,
+		save: func(m map[string]int64) {
+			if err := a.cache.SaveVolumes(m); err != nil {
+				a.log.Warn("offer volumes not saved: after a restart cut off from the control plane, volume caps count from what was saved before", "error", err)
+			}
+		}}
+	// Restarted cut off from the control plane, the agent still reaches
+	// the volume caps it had reached.
+	if saved, ok, err := a.cache.Volumes(); err != nil {
+		a.log.Warn("saved offer volumes not read: volume caps count from 0 until the control plane sends its counts", "error", err)
+	} else if ok {
+		a.volumes.setFleet(saved)
+	}
 	a.link, err = link.New(link.Config{
 		AgentID: cfg.ID, Site: cfg.Site, Channel: cfg.Channel, Version: cfg.Version,
 		Servers: cfg.ControlPlane, JoinToken: cfg.JoinToken,

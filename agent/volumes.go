@@ -21,6 +21,9 @@ import (
 type offerVolumes struct {
 	acked func() uint64 // the outbox's highest acknowledged sequence
 	now   func() time.Time
+	// save keeps each new sum (on the agent's disk, for a restart cut
+	// off from the control plane); nil: not kept.
+	save func(map[string]int64)
 
 	mu    sync.Mutex
 	fleet map[string]int64 // nil: no counts received yet
@@ -126,6 +129,9 @@ func (v *offerVolumes) refresh() {
 		sum[o.offer]++
 	}
 	v.cur.Store(&sum)
+	if v.save != nil {
+		v.save(sum)
+	}
 }
 
 // run ages own presentations until ctx ends.

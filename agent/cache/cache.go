@@ -97,6 +97,7 @@ type Position struct {
 //
 //	m/pos                 Position JSON
 //	m/gen                 current generation, 8 bytes
+//	m/volumes             the offer volumes last known (volumes.go)
 //	o/<gen 8><kind>/<id>  stored JSON (kind, id, index and document)
 var (
 	keyPos    = []byte("m/pos")
@@ -132,6 +133,9 @@ type Cache struct {
 	catalogVersion atomic.Uint64
 	catalogMu      sync.Mutex
 	catalogChanged chan struct{} // closed at the next catalogue change
+	// volMu orders SaveVolumes; volSaved is what it saved last.
+	volMu    sync.Mutex
+	volSaved map[string]int64
 	// strs intern what decoded profiles and histories repeat (attribute
 	// names, channels, outcomes, offer ids): a decision then allocates only
 	// what is the customer's own. Each read takes one table of several

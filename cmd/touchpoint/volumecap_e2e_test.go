@@ -30,7 +30,8 @@ channels: [kiosk, ivr]
 // presented on the kiosk agent suppress the offer there at once (its own,
 // not yet in the ledger) and on the IVR agent once the control plane's
 // count reaches it; presentations sent again (a retry) are not counted
-// twice, and raising the cap brings the offer back.
+// twice, an agent restarted while the control plane is down keeps the
+// count, and raising the cap brings the offer back.
 func TestVolumeCap_CountsPresentationsAcrossTheFleet(t *testing.T) {
 	c := cptest.New(t, 3)
 	cl := c.Client(c.Leader())
@@ -101,6 +102,25 @@ func TestVolumeCap_CountsPresentationsAcrossTheFleet(t *testing.T) {
 	if _, reason := offered(kiosk, "V6"); !strings.Contains(reason, "presented 3 times, cap 3") {
 		t.Fatalf("the kiosk after the ledger caught up: %q", reason)
 	}
+	// The IVR agent restarted while the whole control plane is down
+	// still holds the count it knew: the cap stays reached.
+	ivr.stop()
+	for _, n := range c.Nodes {
+		n.Stop()
+	}
+	ivr.run()
+	waitFor(t, "the restarted IVR agent to answer", 20*time.Second, func() bool {
+		_, code, _ := ivr.decide(t, `{"customerId":"V5","channel":"ivr"}`)
+		return code == 200
+	})
+	if ok, reason := offered(ivr, "V5"); ok || !strings.Contains(reason, "presented 3 times, cap 3") {
+		t.Fatalf("the IVR agent restarted cut off: offered %v, reason %q", ok, reason)
+	}
+	for _, n := range c.Nodes {
+		c.Restart(n)
+	}
+	c.WaitMembers(3)
+	cl = c.Client(c.Leader())
 	applyYAML(t, cl, strings.Replace(volumeCapCatalogue, "volumeCap: 3", "volumeCap: 4", 1))
 	for _, a := range []*testAgent{kiosk, ivr} {
 		waitFor(t, a.cfg.ID+" to offer the phone under the raised cap", 20*time.Second, func() bool {
