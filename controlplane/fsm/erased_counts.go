@@ -95,23 +95,22 @@ func (t *campaignTally) addErased(a *erasedCounts) {
 		t.out.LastEvent = a.LastEvent
 	}
 	for _, c := range a.Channels {
-		cc := t.channels[c.Channel]
-		if cc == nil {
-			cc = new([2]CampaignGroupCounts)
-			t.channels[c.Channel] = cc
-		}
-		addGroup(&cc[groupTreatment], c.Treatment)
-		addGroup(&cc[groupControl], c.Control)
+		addGroups(t.channels, c.Channel, c.Treatment, c.Control)
 	}
 	for _, d := range a.Days {
-		dc := t.days[d.Day]
-		if dc == nil {
-			dc = new([2]CampaignGroupCounts)
-			t.days[d.Day] = dc
-		}
-		addGroup(&dc[groupTreatment], d.Treatment)
-		addGroup(&dc[groupControl], d.Control)
+		addGroups(t.days, d.Day, d.Treatment, d.Control)
 	}
+}
+
+// addGroups adds a channel's or a day's counts of both groups to m[key].
+func addGroups(m map[string]*[2]CampaignGroupCounts, key string, treatment, control CampaignGroupCounts) {
+	g := m[key]
+	if g == nil {
+		g = new([2]CampaignGroupCounts)
+		m[key] = g
+	}
+	addGroup(&g[groupTreatment], treatment)
+	addGroup(&g[groupControl], control)
 }
 
 // erased returns the tally's counts in their stored form: channels and days
