@@ -191,10 +191,7 @@ func newCSVContactRows(r io.Reader, cols importColumns, defs importDefaults, e *
 	names := make([]string, len(header))
 	seen := map[string]bool{}
 	for i, h := range header {
-		if i == 0 {
-			h = strings.TrimPrefix(h, "\ufeff")
-		}
-		h = strings.TrimSpace(h)
+		h = headerCell(i, h)
 		if h == "" {
 			return nil, nil, errors.New(e.cimsg(ciHeaderEmpty, file, i+1))
 		}

@@ -141,16 +141,23 @@ func validChannel(ch string) bool {
 	return ch == protocol.ChannelAll || slices.Contains(protocol.KnownChannels, ch)
 }
 
+// headerCell is column i's name in a CSV header: without surrounding
+// spaces, and without the UTF-8 byte-order mark a spreadsheet may put
+// before the first one. Both imports (customers, contacts) read names so.
+func headerCell(i int, h string) string {
+	if i == 0 {
+		h = strings.TrimPrefix(h, "\ufeff")
+	}
+	return strings.TrimSpace(h)
+}
+
 // planHeader reads a CSV header: every column's role, or why the file
 // cannot be imported.
 func planHeader(header []string, cols columns, explicitID, explicitRegion bool) ([]csvColumn, error) {
 	out := make([]csvColumn, len(header))
 	seen := map[string]bool{}
 	for i, h := range header {
-		if i == 0 {
-			h = strings.TrimPrefix(h, "\ufeff")
-		}
-		h = strings.TrimSpace(h)
+		h = headerCell(i, h)
 		if h == "" {
 			return nil, fmt.Errorf("column %d of the header has no name", i+1)
 		}

@@ -412,3 +412,15 @@ func FuzzImportCSV_EachLineCountedOnce(f *testing.F) {
 		}
 	})
 }
+
+// A spreadsheet's byte-order mark and spaces around names are not part of
+// the names: the id column is found, the attribute is "plan".
+func TestImportCSV_HeaderNamesDropTheByteOrderMarkAndSpaces(t *testing.T) {
+	plan, err := planHeader([]string{"\ufeff customerID ", " plan"}, newColumns("", ""), false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan[0].role != roleID || plan[1].name != "plan" {
+		t.Fatalf("plan %+v", plan)
+	}
+}
