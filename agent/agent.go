@@ -19,6 +19,7 @@ import (
 	"touchpoint.dev/touchpoint/agent/link"
 	"touchpoint.dev/touchpoint/agent/outbox"
 	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/diskspace"
 )
 
 // Channels an agent may serve.
@@ -65,6 +66,16 @@ type Config struct {
 	APIKey string
 	// OutboxMaxBytes bounds the unsent events (default 256 MiB).
 	OutboxMaxBytes int64
+	// MinFreeDisk is the free space, in bytes, the agent keeps under
+	// DataDir: below it contacts are refused (insufficient_storage) and
+	// the cache takes no changes until space is freed, instead of badger
+	// crashing on a full disk. Decisions go on from the cache. 0 turns
+	// the check off; the touchpoint command's default is
+	// DefaultMinFreeDisk.
+	MinFreeDisk uint64
+	// DiskFree reads the free bytes under a directory (tests; default
+	// the file system's count, statfs).
+	DiskFree func(dir string) (uint64, error)
 	// EncryptionKeyFile holds the key that encrypts the cache and the
 	// outbox at rest: 16, 24 or 32 raw bytes, or that many bytes in hex.
 	EncryptionKeyFile string
@@ -178,6 +189,7 @@ type Agent struct {
 	log     *slog.Logger
 	cache   *cache.Cache
 	outbox  *outbox.Outbox
+	disk    *diskspace.Guard
 	link    *link.Link
 	members *membership
 	metrics *metrics
@@ -228,15 +240,17 @@ func New(cfg Config) (*Agent, error) {
 		}
 	}()
 	var err error
+	a.disk = diskspace.New(diskspace.Config{Dir: cfg.DataDir, Floor: cfg.MinFreeDisk, Free: cfg.DiskFree})
 	m := cfg.CacheMemory
 	a.cache, err = cache.Open(cache.Config{Dir: filepath.Join(cfg.DataDir, "cache"), EncryptionKey: key, Logger: cfg.Logger,
-		MemTableMB: m.MemTableMB, NumMemtables: m.NumMemtables, BlockCacheMB: m.BlockCacheMB, IndexCacheMB: m.IndexCacheMB})
+		MemTableMB: m.MemTableMB, NumMemtables: m.NumMemtables, BlockCacheMB: m.BlockCacheMB, IndexCacheMB: m.IndexCacheMB,
+		Disk: a.disk})
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.outbox, err = outbox.Open(outbox.Config{
 		Dir: filepath.Join(cfg.DataDir, "outbox"), AgentID: cfg.ID, MaxBytes: cfg.OutboxMaxBytes,
-		Logger: cfg.Logger, Now: cfg.Now, EncryptionKey: key,
+		Logger: cfg.Logger, Now: cfg.Now, EncryptionKey: key, Disk: a.disk,
 		Enrolled: link.HasIdentity(filepath.Join(cfg.DataDir, "identity")),
 	})
 	if err != nil {
@@ -341,6 +355,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	go a.runHoldouts(ctx)
+	go a.watchDisk(ctx)
 	go a.volumes.run(ctx)
 	go a.compileOnChange(ctx)
 	gossipDone := make(chan struct{})

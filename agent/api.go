@@ -20,6 +20,7 @@ import (
 	"touchpoint.dev/touchpoint/agent/outbox"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
+	"touchpoint.dev/touchpoint/protocol/diskspace"
 )
 
 // Health answers GET /healthz and GET /readyz.
@@ -31,6 +32,9 @@ type Health struct {
 	ConfigIndex uint64 `json:"configIndex"`
 	OutboxDepth uint64 `json:"outboxDepth"`
 	OutboxFull  bool   `json:"outboxFull"`
+	// DiskLow: the data directory has less free space than
+	// --min-free-disk-mb; contacts are refused until space is freed.
+	DiskLow bool `json:"diskLow,omitempty"`
 	// Revoked: the control plane revoked this agent. It still decides
 	// from its cache but refuses contacts (they could never be
 	// delivered), so /readyz answers 503.
@@ -58,7 +62,10 @@ type Status struct {
 	Link    link.Status    `json:"link"`
 	Config  cache.Position `json:"config"`
 	Outbox  OutboxStatus   `json:"outbox"`
-	Gossip  string         `json:"gossipAddr,omitempty"`
+	// Disk is the data directory's free space against --min-free-disk-mb
+	// (absent when it cannot be read).
+	Disk   *diskspace.Status `json:"disk,omitempty"`
+	Gossip string            `json:"gossipAddr,omitempty"`
 }
 
 // OutboxStatus is the outbox part of Status.
@@ -147,6 +154,7 @@ func (a *Agent) health() Health {
 		ConfigIndex: a.cache.Position().Index,
 		OutboxDepth: st.Backlog,
 		OutboxFull:  st.Full,
+		DiskLow:     a.disk.Check() != nil,
 	}
 	if a.link.Revoked() {
 		h.Session, h.Revoked = SessionRevoked, true
@@ -237,6 +245,11 @@ func (a *Agent) postContact(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, outbox.ErrClosed):
 		a.refuse(w, r, api.Errorf(api.CodeUnavailable, msgClosing))
+		return
+	case errors.Is(err, diskspace.ErrLow):
+		var low *diskspace.LowError
+		errors.As(err, &low)
+		a.refuse(w, r, api.Errorf(api.CodeInsufficientStorage, msgDiskLow, low))
 		return
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		// The client went away: it saw no answer, so it was not told the
@@ -356,6 +369,7 @@ func (a *Agent) Status() Status {
 			NextSeq: st.NextSeq, Acked: st.Acked, Backlog: st.Backlog,
 			BacklogBytes: st.BacklogBytes, Full: st.Full,
 		},
+		Disk:   a.disk.Status(),
 		Gossip: a.members.addr(),
 	}
 }

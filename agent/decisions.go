@@ -18,6 +18,7 @@ import (
 	"touchpoint.dev/touchpoint/agent/outbox"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
+	"touchpoint.dev/touchpoint/protocol/diskspace"
 )
 
 // fetchTimeout bounds how long a decision waits for the control plane to
@@ -492,7 +493,9 @@ func (a *Agent) runHoldouts(ctx context.Context) {
 		}
 		if err != nil && ctx.Err() == nil {
 			a.metrics.holdoutsDropped.Add(float64(len(batch) - len(stored)))
-			a.log.Warn("log holdout contacts", "error", err, "dropped", len(batch)-len(stored))
+			if !errors.Is(err, diskspace.ErrLow) { // watchDisk logs that once
+				a.log.Warn("log holdout contacts", "error", err, "dropped", len(batch)-len(stored))
+			}
 		}
 	}
 }

@@ -109,7 +109,7 @@ func (m *membership) meta() []byte {
 	meta := protocol.GossipMeta{
 		Role: protocol.GossipRoleAgent, ID: a.cfg.ID, Version: a.cfg.Version,
 		Site: a.cfg.Site, Channel: a.cfg.Channel,
-		ConfigIndex: a.cache.Position().Index, OutboxBacklog: st.Backlog, OutboxFull: st.Full,
+		ConfigIndex: a.cache.Position().Index, OutboxBacklog: st.Backlog, OutboxFull: st.Full, DiskLow: a.disk.Check() != nil,
 		Beat: m.beat.Load(),
 	}
 	b, err := meta.Encode()

@@ -17,6 +17,7 @@ const (
 	msgBodyTooLarge    = "the body is larger than 65536 bytes"
 	msgOutboxFull      = "the agent's outbox is full (the control plane has been unreachable for long); the contact was not logged: retry later"
 	msgClosing         = "the agent is shutting down; the contact was not logged"
+	msgDiskLow         = "the agent's disk is nearly full (%v): the contact was not logged; free space on the agent's machine, then retry"
 	msgUnauthorized    = "an API key is required: send Authorization: Bearer KEY or X-API-Key"
 	msgBadKey          = "the API key is not valid"
 	msgNoEndpoint      = "no such endpoint: "

@@ -82,6 +82,13 @@ func newMetrics(a *Agent) *metrics {
 		gauge("outbox_depth", "Contact events not yet acknowledged by the control plane.", func() float64 { return float64(a.outbox.Stats().Backlog) }),
 		gauge("outbox_bytes", "Bytes of the unacknowledged events (counted against the outbox limit).", func() float64 { return float64(a.outbox.Stats().BacklogBytes) }),
 		gauge("outbox_full", "1 while the outbox refuses events for lack of space.", func() float64 { return b2f(a.outbox.Stats().Full) }),
+		gauge("disk_free_bytes", "Free bytes of the data directory's file system (available to unprivileged users).", func() float64 {
+			free, _ := a.disk.Free()
+			return float64(free)
+		}),
+		gauge("disk_low", "1 while the data directory has less free space than --min-free-disk-mb: contacts are refused, the cache takes no changes.", func() float64 {
+			return b2f(a.disk.Check() != nil)
+		}),
 		counter("events_sent_total", "Contact events sent to the control plane (resends included).", func() float64 { return float64(a.link.Status().EventsSent) }),
 		counter("events_acknowledged_total", "Contact events the control plane acknowledged (committed).", func() float64 { return float64(a.link.Status().EventsAcked) }),
 		counter("sessions_total", "Sessions established with the control plane.", func() float64 { return float64(a.link.Status().Sessions) }),

@@ -30,14 +30,14 @@ func (s *Server) GossipAgents() map[string]api.FleetAgent {
 	out := map[string]api.FleetAgent{}
 	for id, st := range f.Agents() {
 		out[id] = api.FleetAgent{ID: id, Status: st.Status, ConfigIndex: st.Meta.ConfigIndex, AppliedIndex: st.Meta.ConfigIndex, OutboxBacklog: st.Meta.OutboxBacklog,
-			Version: st.Meta.Version, LastSeen: st.LastSeen, GossipAddr: st.Addr}
+			DiskLow: st.Meta.DiskLow, Version: st.Meta.Version, LastSeen: st.LastSeen, GossipAddr: st.Addr}
 	}
 	return out
 }
 
 func (s *Server) gossipMeta() []byte {
 	b, err := protocol.GossipMeta{Role: protocol.GossipRoleServer, ID: s.cfg.ID, Version: s.cfg.Version,
-		QUICAddr: s.QUICAddr(), HTTPAddr: s.httpAddr}.Encode()
+		QUICAddr: s.QUICAddr(), HTTPAddr: s.httpAddr, DiskLow: s.diskLow.Load()}.Encode()
 	if err != nil {
 		s.log.Error("gossip metadata", "error", err)
 	}

@@ -101,6 +101,16 @@ func (s *Server) metricsHandler() http.Handler {
 	gauge("config_index", "Index of the newest configuration change (the change feed's head).", func() float64 {
 		return float64(s.store.FSM().LastChange())
 	})
+	gauge("disk_free_bytes", "Free bytes of the data directory's file system (available to unprivileged users).", func() float64 {
+		free, _ := s.disk.Free()
+		return float64(free)
+	})
+	gauge("disk_low", "1 while the data directory has less free space than --min-free-disk-mb: the cluster refuses writes.", func() float64 {
+		if s.diskLow.Load() {
+			return 1
+		}
+		return 0
+	})
 	if gw := s.gw; gw != nil {
 		m := gw.M()
 		gauge("agent_sessions", "Agent sessions this node holds.", func() float64 { return float64(m.Sessions.Load()) })

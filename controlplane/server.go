@@ -28,6 +28,7 @@ import (
 	"touchpoint.dev/touchpoint/controlplane/gateway"
 	"touchpoint.dev/touchpoint/controlplane/store"
 	"touchpoint.dev/touchpoint/protocol/api"
+	"touchpoint.dev/touchpoint/protocol/diskspace"
 )
 
 // Config configures a node.
@@ -70,6 +71,14 @@ type Config struct {
 	Logger  *slog.Logger
 	// Now is the clock stamped into commands; default time.Now.
 	Now func() time.Time
+	// MinFreeDisk is the free space, in bytes, the node keeps under
+	// DataDir: below it the cluster refuses writes (insufficient_storage)
+	// instead of badger crashing on a full disk. 0 turns the check off;
+	// the touchpoint command's default is DefaultMinFreeDisk.
+	MinFreeDisk uint64
+	// DiskFree reads the free bytes under a directory (tests; default
+	// the file system's count, statfs).
+	DiskFree func(dir string) (uint64, error)
 
 	// Raft holds raft timing and FSM retention; ID, DataDir, addresses and
 	// Bootstrap are filled in from the fields above.
@@ -110,6 +119,12 @@ type Server struct {
 	// the store's InConfiguration (a test's fake).
 	member   atomic.Bool
 	inConfig func() (in, known bool, err error)
+	// disk watches DataDir's free space; diskLow is what watchDisk last
+	// logged and gossiped, lowPeerID the peer it last saw gossip a low
+	// disk (disk.go).
+	disk      *diskspace.Guard
+	diskLow   atomic.Bool
+	lowPeerID atomic.Value // string: lowPeer's answer at the last watchDisk
 
 	closeOnce sync.Once
 	closeErr  error
@@ -136,7 +151,8 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, done: make(chan struct{}), fatal: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, done: make(chan struct{}), fatal: make(chan error, 1),
+		disk: diskspace.New(diskspace.Config{Dir: cfg.DataDir, Floor: cfg.MinFreeDisk, Free: cfg.DiskFree})}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
@@ -154,6 +170,7 @@ func New(cfg Config) (*Server, error) {
 	rc.ID, rc.DataDir, rc.RaftAddr, rc.Advertise = cfg.ID, cfg.DataDir, cfg.RaftAddr, cfg.RaftAdvertise
 	rc.Bootstrap = cfg.Bootstrap
 	rc.Logger = log
+	rc.WriteGuard = s.writeGuard
 	st, err := store.Open(rc)
 	if err != nil {
 		ln.Close()
@@ -209,7 +226,7 @@ func New(cfg Config) (*Server, error) {
 	s.api = adminapi.New(adminapi.Config{
 		HTTPAddr: s.httpAddr, Scheme: scheme, Version: cfg.Version, TmpDir: cfg.DataDir,
 		Logger: log, Now: cfg.Now, ForwardClient: fwd,
-		Fleet: s, Metrics: s.metricsHandler(), Ready: s.ready,
+		Fleet: s, Metrics: s.metricsHandler(), Ready: s.ready, Disk: s.disk,
 	}, st, st.FSM())
 	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	return s, nil
@@ -323,6 +340,7 @@ func (s *Server) maintain(ctx context.Context) {
 			s.fail(err)
 			return
 		}
+		s.watchDisk()
 		if s.store.IsLeader() {
 			if err := s.registerSelf(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("register node", "error", err)

@@ -54,6 +54,9 @@ type GossipMeta struct {
 	ConfigIndex   uint64 `json:"configIndex,omitempty"`
 	OutboxBacklog uint64 `json:"outboxBacklog,omitempty"`
 	OutboxFull    bool   `json:"outboxFull,omitempty"`
+	// DiskLow: the member's data directory has less free space than it
+	// keeps (--min-free-disk-mb); it refuses writes. Agents and servers.
+	DiskLow bool `json:"diskLow,omitempty"`
 	// Beat counts the agent's heartbeats (see GossipBeatInterval).
 	Beat uint64 `json:"beat,omitempty"`
 	// Servers.

@@ -37,6 +37,7 @@ import (
 
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
+	"touchpoint.dev/touchpoint/protocol/diskspace"
 )
 
 // Config configures the cache.
@@ -58,6 +59,10 @@ type Config struct {
 	// gets DefaultEncryptedBlockCacheMB and DefaultEncryptedIndexCacheMB
 	// unless they are set.
 	MemTableMB, NumMemtables, BlockCacheMB, IndexCacheMB int
+	// Disk, if set, refuses writes while the file system is low on free
+	// space (they fail with a diskspace.LowError): badger would crash on a
+	// full disk. Reads go on.
+	Disk *diskspace.Guard
 }
 
 // DefaultMemory are the cache's memory defaults: 2 × 16 MiB memtables, no
@@ -107,8 +112,9 @@ var (
 
 // Cache is the agent's configuration store.
 type Cache struct {
-	db  *badger.DB
-	log *slog.Logger
+	db   *badger.DB
+	log  *slog.Logger
+	disk *diskspace.Guard // refuses writes while the disk is low
 
 	mu  sync.RWMutex // guards pos, gen and region, and orders writers
 	pos Position
@@ -220,7 +226,7 @@ func Open(cfg Config) (*Cache, error) {
 		}
 		return nil, fmt.Errorf("open agent cache %s: %w", cfg.Dir, err)
 	}
-	c := &Cache{db: db, log: cfg.Logger.With("component", "cache"), histStrs: protocol.NewStrings(internedStrings)}
+	c := &Cache{db: db, log: cfg.Logger.With("component", "cache"), disk: cfg.Disk, histStrs: protocol.NewStrings(internedStrings)}
 	for i := range c.strs {
 		c.strs[i] = protocol.NewStrings(internedStrings)
 	}

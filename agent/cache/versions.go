@@ -50,6 +50,9 @@ func (c *Cache) update(gen uint64, fn func(tx *badger.Txn) error) error {
 
 // updateLocked is update with wmu held.
 func (c *Cache) updateLocked(gen uint64, fn func(tx *badger.Txn) error) error {
+	if err := c.disk.Check(); err != nil {
+		return err
+	}
 	tx := c.db.NewTransactionAt(c.read.Load().ts, true)
 	defer tx.Discard()
 	if err := fn(tx); err != nil {
@@ -67,6 +70,9 @@ func (c *Cache) updateLocked(gen uint64, fn func(tx *badger.Txn) error) error {
 // batch runs fn on a write batch committed at the next timestamp, however
 // many transactions badger splits it into, and publishes it with gen.
 func (c *Cache) batch(gen uint64, fn func(wb *badger.WriteBatch) error) error {
+	if err := c.disk.Check(); err != nil {
+		return err
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.last++

@@ -225,6 +225,12 @@ func (o *Outbox) commit(group []*appendReq) {
 		}
 		return
 	}
+	if err := o.cfg.Disk.Check(); err != nil {
+		for _, r := range group {
+			r.answer(protocol.ContactEvent{}, fmt.Errorf("append: %w", err))
+		}
+		return
+	}
 
 	seq := last
 	var added int64

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"touchpoint.dev/touchpoint/protocol/diskspace"
 )
 
 // Errors callers branch on.
@@ -93,6 +95,10 @@ type Config struct {
 	// larger syncs. A lone append never waits. Default 2ms; a negative
 	// value turns it off.
 	GroupWindow time.Duration
+	// Disk, if set, refuses appends while the file system is low on free
+	// space (they fail with a diskspace.LowError): badger would crash on
+	// a full disk. Acknowledgements, which free space, go on.
+	Disk *diskspace.Guard
 	// EncryptionKey, if set, encrypts the badger files at rest (AES, 16, 24
 	// or 32 bytes). The same key is needed to reopen the outbox.
 	EncryptionKey []byte

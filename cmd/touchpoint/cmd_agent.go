@@ -30,6 +30,7 @@ func agentCommand(e *env) *cli.Command {
 		&cli.IntFlag{Name: "cache-memtables", Usage: "number of the cache's memtables, `N`", DefaultText: "2"},
 		&cli.IntFlag{Name: "cache-block-cache-mb", Usage: "the cache's block cache, `MB`", DefaultText: "0, off: tables are uncompressed and memory-mapped; 16 when the cache is encrypted"},
 		&cli.IntFlag{Name: "cache-index-cache-mb", Usage: "the cache's index and bloom-filter cache, `MB`", DefaultText: "0: indexes and filters stay in memory, a few MB per million profiles; 8 when the cache is encrypted"},
+		minFreeDiskFlag(agent.DefaultMinFreeDisk, "contacts are refused (insufficient_storage) and the cache takes no changes"),
 		&cli.StringFlag{Name: "encryption-key-file", Usage: "`FILE` holding the key that encrypts the cache and outbox at rest (16, 24 or 32 bytes, raw or hex)"},
 	}
 	return &cli.Command{
@@ -55,6 +56,7 @@ func agentCommand(e *env) *cli.Command {
 				APIKey:       c.String("api-key"),
 				// A negative bound is refused by agent.New.
 				OutboxMaxBytes:    c.Int64("outbox-max-bytes"),
+				MinFreeDisk:       c.Uint64("min-free-disk-mb") << 20,
 				EncryptionKeyFile: c.String("encryption-key-file"),
 				Region:            c.String("region"), UnregionedMax: c.Int("unregioned-max"), Timezone: c.String("timezone"),
 				Version: version, Logger: log,

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"touchpoint.dev/touchpoint/protocol/api"
+	"touchpoint.dev/touchpoint/protocol/diskspace"
 )
 
 func clusterCommand(e *env) *cli.Command {
@@ -194,14 +195,21 @@ func (e *env) printClusterStatus(st *api.ClusterStatus, _ []string) error {
 		fmt.Fprintln(e.stdout, e.msg(msgLeader, leader))
 	}
 	tw := e.table()
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrAddress), e.msg(msgHdrState), e.msg(msgHdrLastIndex))
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrAddress), e.msg(msgHdrState), e.msg(msgHdrLastIndex), e.msg(msgHdrDiskFree))
 	var problems []string
 	for _, n := range st.Nodes {
-		last := fmt.Sprint(n.LastIndex)
+		last, disk := fmt.Sprint(n.LastIndex), "-"
 		if n.State == api.StateUnreachable {
 			last = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.ID, n.Address, n.State, last)
+		if d := n.Disk; d != nil {
+			disk = diskspace.Bytes(d.FreeBytes)
+			if d.Low {
+				disk += " (" + e.msg(msgDiskLowMark) + ")"
+				problems = append(problems, e.msg(msgNodeDiskLow, n.ID, diskspace.Bytes(d.FreeBytes), diskspace.Bytes(d.FloorBytes)))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.ID, n.Address, n.State, last, disk)
 		switch {
 		case n.Error != "" && n.HTTPAddr != "":
 			// The address column is the Raft address; the node that did

@@ -59,6 +59,7 @@ func controlplaneCommand(e *env) *cli.Command {
 		&cli.StringFlag{Name: "tls-key", Usage: "PEM key `FILE` for the admin API"},
 		&cli.DurationFlag{Name: "learn-propensities-every", Value: 15 * time.Minute,
 			Usage: "while leader, learn offer propensities from the ledger every `INTERVAL` (as touchpoint propensities learn does; applied only when new outcomes changed them); 0 turns it off"},
+		minFreeDiskFlag(controlplane.DefaultMinFreeDisk, "the cluster refuses writes (insufficient_storage)"),
 	}
 	return &cli.Command{
 		Name:  "controlplane",
@@ -105,6 +106,7 @@ func controlplaneCommand(e *env) *cli.Command {
 				QUICAddr: quicAddr, QUICAdvertise: nf.QUICAdvertise,
 				GossipAddr: gossipAddr, GossipAdvertise: nf.GossipAdvertise,
 				LearnPropensitiesEvery: c.Duration("learn-propensities-every"),
+				MinFreeDisk:            c.Uint64("min-free-disk-mb") << 20,
 				Version:                version, Logger: log,
 			})
 			if err != nil {
@@ -123,6 +125,13 @@ func controlplaneCommand(e *env) *cli.Command {
 			return removedCode(srv.Run(c.Context))
 		},
 	}
+}
+
+// minFreeDiskFlag is --min-free-disk-mb, the free space a daemon keeps
+// under its data directory (protocol/diskspace).
+func minFreeDiskFlag(def uint64, below string) cli.Flag {
+	return &cli.Uint64Flag{Name: "min-free-disk-mb", Value: def >> 20,
+		Usage: "keep `MB` free on the data directory's file system: below it " + below + " rather than fill the disk, which would crash badger; 0 turns the check off"}
 }
 
 // removedCode gives a node's error that it was removed from the cluster

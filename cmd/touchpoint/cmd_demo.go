@@ -127,7 +127,7 @@ func demoCommand(e *env) *cli.Command {
 			srv, err := controlplane.New(controlplane.Config{
 				ID: "demo-1", DataDir: filepath.Join(dir, "controlplane"),
 				RaftAddr: "127.0.0.1:0", HTTPAddr: httpAddr, QUICAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0",
-				Bootstrap: true, Version: version, Logger: log,
+				Bootstrap: true, MinFreeDisk: controlplane.DefaultMinFreeDisk, Version: version, Logger: log,
 			})
 			if err != nil {
 				return err
@@ -269,7 +269,7 @@ func startDemoAgents(ctx context.Context, c *cli.Context, cl *api.Client, srv *c
 	} {
 		a, err := agent.New(agent.Config{ID: d.id, DataDir: filepath.Join(dir, d.id), Site: "shanghai-01", Channel: d.channel,
 			HTTPAddr: freeOr(d.addr), GossipAddr: "127.0.0.1:0", ControlPlane: []string{srv.QUICAddr()}, JoinToken: tok.Token,
-			Version: version, Logger: log})
+			MinFreeDisk: agent.DefaultMinFreeDisk, Version: version, Logger: log})
 		if err != nil {
 			for _, a := range agents {
 				_ = a.Close()

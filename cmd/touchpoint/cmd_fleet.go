@@ -132,6 +132,10 @@ func (e *env) fleetDetail(a *api.FleetAgent) error {
 	if session == "" {
 		session = e.msg(msgNoSession)
 	}
+	status := a.Status
+	if a.DiskLow {
+		status += " (" + e.msg(msgAgentDiskLow) + ")"
+	}
 	revoked := e.msg(msgNo)
 	switch {
 	case a.Revoked && !a.RevokedAt.IsZero():
@@ -153,7 +157,7 @@ func (e *env) fleetDetail(a *api.FleetAgent) error {
 		{e.msg(msgHdrID), a.ID},
 		{e.msg(msgHdrSite), a.Site},
 		{e.msg(msgHdrChannel), a.Channel},
-		{e.msg(msgHdrStatus), a.Status},
+		{e.msg(msgHdrStatus), status},
 		{e.msg(msgHdrSession), session},
 		{e.msg(msgHdrConfigIndex), config},
 		{e.msg(msgHdrAppliedIndex), applied},
@@ -195,6 +199,9 @@ func (e *env) fleetTable(as []api.FleetAgent) error {
 		status := a.Status
 		if a.Revoked {
 			status += " (" + e.msg(msgRevokedYes) + ")"
+		}
+		if a.DiskLow {
+			status += " (" + e.msg(msgAgentDiskLow) + ")"
 		}
 		seen := "-"
 		if !a.LastSeen.IsZero() {

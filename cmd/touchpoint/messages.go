@@ -23,6 +23,9 @@ const (
 	msgTokenShownOnce
 	msgNoLeader
 	msgNodeUnanswered
+	msgHdrDiskFree
+	msgDiskLowMark
+	msgNodeDiskLow
 	msgLeaderSilent
 	msgTokenRevoked
 	msgDemoReady
@@ -77,6 +80,7 @@ const (
 	msgNoAgents
 	msgGossipRotated
 	msgRevokedYes
+	msgAgentDiskLow
 	msgHdrSession
 	msgHdrAppliedIndex
 	msgHdrGossipAddr
@@ -118,6 +122,9 @@ var messages = map[string]map[msgKey]string{
 		msgTokenShownOnce:   "the token is shown once; store it now:",
 		msgNoLeader:         "(none)",
 		msgNodeUnanswered:   "%s: admin API at %s: %s",
+		msgHdrDiskFree:      "DISK FREE",
+		msgDiskLowMark:      "low",
+		msgNodeDiskLow:      "%s: %s free on its data directory, less than the %s it keeps (--min-free-disk-mb): the cluster refuses writes until space is freed there",
 		msgLeaderSilent:     "leader: %s (not answering: the others elect a new leader within seconds)",
 		msgTokenRevoked:     "revoked token %s (index %d): requests with it are refused",
 		msgDemoReady:        "Touchpoint demo: a one-node control plane is running at %s with a sample catalogue.",
@@ -172,6 +179,7 @@ var messages = map[string]map[msgKey]string{
 		msgNoAgents:         "no agents enrolled; mint a join token with: touchpoint fleet token",
 		msgGossipRotated:    "gossip key rotated (index %d); the previous key stays valid until the next rotation",
 		msgRevokedYes:       "revoked",
+		msgAgentDiskLow:     "disk low: refuses contacts",
 		msgHdrSession:       "SESSION",
 		msgHdrAppliedIndex:  "APPLIED INDEX",
 		msgHdrGossipAddr:    "GOSSIP ADDRESS",
@@ -212,6 +220,9 @@ var messages = map[string]map[msgKey]string{
 		msgTokenShownOnce:   "令牌只显示一次，请立即保存：",
 		msgNoLeader:         "（无）",
 		msgNodeUnanswered:   "%s：管理 API %s：%s",
+		msgHdrDiskFree:      "磁盘可用",
+		msgDiskLowMark:      "不足",
+		msgNodeDiskLow:      "%s：数据目录仅剩 %s，低于其保留的 %s（--min-free-disk-mb）：释放空间之前集群拒绝写入",
 		msgLeaderSilent:     "领导者：%s（无应答：其余节点将在数秒内选出新领导者）",
 		msgTokenRevoked:     "已吊销令牌 %s（索引 %d）：使用它的请求将被拒绝",
 		msgDemoReady:        "Touchpoint 演示：单节点控制平面已在 %s 运行，并载入了示例目录。",
@@ -266,6 +277,7 @@ var messages = map[string]map[msgKey]string{
 		msgNoAgents:         "尚无已注册代理；用 touchpoint fleet token 生成加入令牌",
 		msgGossipRotated:    "已轮换 gossip 密钥（索引 %d）；旧密钥在下次轮换前仍有效",
 		msgRevokedYes:       "已吊销",
+		msgAgentDiskLow:     "磁盘不足：拒绝接触记录",
 		msgHdrSession:       "会话",
 		msgHdrAppliedIndex:  "已应用索引",
 		msgHdrGossipAddr:    "GOSSIP 地址",

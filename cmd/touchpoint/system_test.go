@@ -140,45 +140,54 @@ func startSystemCluster(t *testing.T, n int) *sysCluster {
 	for i := 0; i < n; i++ {
 		c.procs = append(c.procs, &proc{id: fmt.Sprintf("n%d", i+1), dir: filepath.Join(base, fmt.Sprintf("n%d", i+1)), raft: addrs[2*i], http: addrs[2*i+1]})
 	}
-	t.Cleanup(func() {
-		for _, p := range c.procs {
-			if p.cmd != nil && p.cmd.ProcessState == nil {
-				_ = p.cmd.Process.Signal(syscall.SIGTERM)
-				done := make(chan struct{})
-				go func() { _ = p.cmd.Wait(); close(done) }()
-				select {
-				case <-done:
-				case <-time.After(10 * time.Second):
-					_ = p.cmd.Process.Kill()
-				}
-			}
-			if p.log != nil {
-				p.log.Close()
-				if t.Failed() {
-					b, _ := os.ReadFile(p.log.Name())
-					t.Logf("--- %s log ---\n%s", p.id, tail(string(b), 4000))
-				}
-			}
-		}
-	})
-	c.start(c.procs[0], "--bootstrap")
-	tokenFile := filepath.Join(c.procs[0].dir, "admin.token")
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(tokenFile); err == nil && len(b) > 0 {
-			c.token = strings.TrimSpace(string(b))
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if c.token == "" {
-		t.Fatal("bootstrap node wrote no admin.token")
-	}
+	t.Cleanup(c.stopAll)
+	c.bootstrap(c.procs[0])
 	for _, p := range c.procs[1:] {
 		c.start(p, "--join", "http://"+c.procs[0].http, "--token", c.token)
 	}
 	c.waitStatus(n, "")
 	return c
+}
+
+// stopAll stops every node still running (SIGTERM, then SIGKILL after
+// 10 s) and, when the test failed, logs the end of each node's log.
+func (c *sysCluster) stopAll() {
+	for _, p := range c.procs {
+		if p.cmd != nil && p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = p.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = p.cmd.Process.Kill()
+			}
+		}
+		if p.log != nil {
+			p.log.Close()
+			if c.t.Failed() {
+				b, _ := os.ReadFile(p.log.Name())
+				c.t.Logf("--- %s log ---\n%s", p.id, tail(string(b), 4000))
+			}
+		}
+	}
+}
+
+// bootstrap starts p as a new cluster's first node and reads the admin
+// token it writes.
+func (c *sysCluster) bootstrap(p *proc, extra ...string) {
+	c.t.Helper()
+	c.start(p, append([]string{"--bootstrap"}, extra...)...)
+	tokenFile := filepath.Join(p.dir, "admin.token")
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(tokenFile); err == nil && len(b) > 0 {
+			c.token = strings.TrimSpace(string(b))
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatal("bootstrap node wrote no admin.token")
 }
 
 func tail(s string, n int) string {

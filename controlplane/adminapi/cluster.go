@@ -24,7 +24,7 @@ func (s *Server) selfStatus() api.NodeStatus {
 	return api.NodeStatus{
 		ID: s.store.ID(), RaftAddr: s.store.RaftAddr(), HTTPAddr: s.cfg.HTTPAddr,
 		State: s.store.State(), Term: term, LastIndex: last, CommitIndex: commit, AppliedIndex: applied,
-		Leader: leader, ClusterID: ci.ClusterID, Version: s.cfg.Version,
+		Leader: leader, ClusterID: ci.ClusterID, Version: s.cfg.Version, Disk: s.cfg.Disk.Status(),
 	}
 }
 
@@ -74,7 +74,7 @@ func (s *Server) clusterStatus(ctx context.Context, q *request) (any, error) {
 	for i, sv := range servers {
 		n := api.ClusterNode{ID: sv.ID, Address: sv.Address, Suffrage: sv.Suffrage, HTTPAddr: nodes[sv.ID].HTTPAddr}
 		if sv.ID == me.ID {
-			n.State, n.LastIndex, n.HTTPAddr = me.State, me.LastIndex, me.HTTPAddr
+			n.State, n.LastIndex, n.HTTPAddr, n.Disk = me.State, me.LastIndex, me.HTTPAddr, me.Disk
 			st.Nodes[i] = n
 			continue
 		}
@@ -93,7 +93,7 @@ func (s *Server) clusterStatus(ctx context.Context, q *request) (any, error) {
 				st.Nodes[i].Error = peerError(err)
 				return
 			}
-			st.Nodes[i].State, st.Nodes[i].LastIndex = ps.State, ps.LastIndex
+			st.Nodes[i].State, st.Nodes[i].LastIndex, st.Nodes[i].Disk = ps.State, ps.LastIndex, ps.Disk
 		}(i, n)
 	}
 	wg.Wait()

@@ -165,6 +165,7 @@ func (s *Server) fleetAgent(a fsm.Agent, live map[string]api.FleetAgent, head ui
 	}
 	out.Status, out.ConfigIndex, out.AppliedIndex, out.OutboxBacklog, out.Version, out.LastSeen, out.Session =
 		l.Status, l.ConfigIndex, l.AppliedIndex, l.OutboxBacklog, l.Version, l.LastSeen, l.Session
+	out.DiskLow = l.DiskLow
 	if l.GossipAddr != "" {
 		out.GossipAddr = l.GossipAddr
 	}

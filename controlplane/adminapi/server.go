@@ -22,6 +22,7 @@ import (
 	"touchpoint.dev/touchpoint/controlplane/store"
 	"touchpoint.dev/touchpoint/protocol"
 	"touchpoint.dev/touchpoint/protocol/api"
+	"touchpoint.dev/touchpoint/protocol/diskspace"
 )
 
 // Store is the consensus side the API needs.
@@ -83,6 +84,9 @@ type Config struct {
 	Metrics http.Handler
 	// Ready reports whether the node serves: a nil error is ready.
 	Ready func() error
+	// Disk watches the node's data directory's free space (nil: not
+	// reported).
+	Disk *diskspace.Guard
 }
 
 // Fleet is the live state of agents as this node sees it, keyed by agent

@@ -155,6 +155,15 @@ func Encode(t CommandType, flags uint8, env Envelope, payload any) ([]byte, erro
 	return out, nil
 }
 
+// TypeOf reads an encoded command's type without decoding the rest; ok is
+// false for bytes that are not a command.
+func TypeOf(b []byte) (t CommandType, ok bool) {
+	if len(b) < headerLen || b[0] != commandMagic {
+		return 0, false
+	}
+	return CommandType(binary.BigEndian.Uint16(b[2:4])), true
+}
+
 // ErrBadCommand reports bytes that are not a command this node can read.
 var ErrBadCommand = errors.New("bad command")
 

@@ -55,6 +55,10 @@ type Config struct {
 	// WrapStream, if set, wraps raft's TCP stream layer (tests inject
 	// network partitions with it).
 	WrapStream func(raft.StreamLayer) raft.StreamLayer
+	// WriteGuard, if set, is asked before each proposal: an error refuses
+	// it and is returned by Apply as it is (the node refuses writes while
+	// a disk in the cluster runs low).
+	WriteGuard func(cmd []byte) error
 
 	FSM fsm.Config
 }
@@ -310,6 +314,11 @@ func (s *Store) Indexes() (term, last, commit, applied uint64) {
 func (s *Store) Apply(ctx context.Context, cmd []byte) (*fsm.Result, error) {
 	if s.raft.State() != raft.Leader {
 		return nil, ErrNotLeader
+	}
+	if g := s.cfg.WriteGuard; g != nil {
+		if err := g(cmd); err != nil {
+			return nil, err
+		}
 	}
 	timeout := s.cfg.ApplyTimeout
 	if dl, ok := ctx.Deadline(); ok {

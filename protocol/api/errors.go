@@ -64,6 +64,11 @@ const (
 	// CodeUnsupportedMediaType: a request body sent with a
 	// Content-Encoding (gzip, …): bodies are read as sent.
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
+	// CodeInsufficientStorage: a node or agent refused a write because the
+	// file system under its data directory has less free space than it
+	// keeps (--min-free-disk-mb) (507). What is stored stays readable;
+	// retry once space is freed.
+	CodeInsufficientStorage Code = "insufficient_storage"
 )
 
 // HTTPStatus is the status code an error with this code is served with.
@@ -95,6 +100,8 @@ func (c Code) HTTPStatus() int {
 		return http.StatusMethodNotAllowed
 	case CodeUnsupportedMediaType:
 		return http.StatusUnsupportedMediaType
+	case CodeInsufficientStorage:
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
 }

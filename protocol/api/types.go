@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"touchpoint.dev/touchpoint/protocol/diskspace"
 )
 
 // Roles a bearer token can have, from most to least powerful.
@@ -203,6 +205,10 @@ type NodeStatus struct {
 	Leader       string `json:"leader"`
 	ClusterID    string `json:"clusterId"`
 	Version      string `json:"version"`
+	// Disk is the free space under the node's data directory against
+	// --min-free-disk-mb (absent when it cannot be read). While Low, the
+	// cluster refuses writes with insufficient_storage.
+	Disk *diskspace.Status `json:"disk,omitempty"`
 }
 
 // Node states in cluster status.
@@ -223,7 +229,9 @@ type ClusterNode struct {
 	State    string `json:"state"`
 	// LastIndex is that node's own last log index, asked of it.
 	LastIndex uint64 `json:"lastIndex"`
-	Error     string `json:"error,omitempty"`
+	// Disk is that node's free disk space, asked of it.
+	Disk  *diskspace.Status `json:"disk,omitempty"`
+	Error string            `json:"error,omitempty"`
 }
 
 // ClusterStatus answers GET /v1/cluster/status.
@@ -366,11 +374,14 @@ type FleetAgent struct {
 	// metadata). ConfigIndex can be ahead of it by changes a session has
 	// sent that the agent has not yet reported; customers erase counts an
 	// agent as confirmed on AppliedIndex.
-	AppliedIndex  uint64    `json:"appliedIndex"`
-	Lag           uint64    `json:"lag"`
-	OutboxBacklog uint64    `json:"outboxBacklog"`
-	Version       string    `json:"version"`
-	LastSeen      time.Time `json:"lastSeen,omitzero"`
+	AppliedIndex  uint64 `json:"appliedIndex"`
+	Lag           uint64 `json:"lag"`
+	OutboxBacklog uint64 `json:"outboxBacklog"`
+	// DiskLow: the agent gossips that its disk has less free space than
+	// it keeps; it refuses contacts until space is freed.
+	DiskLow  bool      `json:"diskLow,omitempty"`
+	Version  string    `json:"version"`
+	LastSeen time.Time `json:"lastSeen,omitzero"`
 	// Session names the control-plane node holding the agent's session
 	// ("" when none of the nodes does).
 	Session    string    `json:"session,omitempty"`
