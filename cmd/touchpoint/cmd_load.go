@@ -112,8 +112,12 @@ func loadCommand(e *env) *cli.Command {
 			}
 			if res.Ceiling != nil {
 				row("ceiling", *res.Ceiling)
-				fmt.Fprintf(w, "agent/ceiling: throughput %.0f%%, p99 %.2f×  (%d connections, %s each; ceiling in %s)\n",
-					100*res.ThroughputShare, res.P99Ratio, cfg.conns, cfg.duration, ceilingWhere(where))
+				conns := fmt.Sprintf("%d connections", cfg.conns)
+				if cfg.conns == 1 {
+					conns = "1 connection"
+				}
+				fmt.Fprintf(w, "agent/ceiling: throughput %.0f%%, p99 %.2f×  (%s, %s each; ceiling in %s)\n",
+					100*res.ThroughputShare, res.P99Ratio, conns, cfg.duration, ceilingWhere(where))
 			}
 			return nil
 		},
