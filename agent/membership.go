@@ -106,10 +106,15 @@ func (m *membership) addr() string {
 func (m *membership) meta() []byte {
 	a := m.a
 	st := a.outbox.Stats()
+	var session string
+	if ls := a.link.Status(); ls.Connected {
+		session = ls.Node
+	}
 	meta := protocol.GossipMeta{
 		Role: protocol.GossipRoleAgent, ID: a.cfg.ID, Version: a.cfg.Version,
 		Site: a.cfg.Site, Channel: a.cfg.Channel,
 		ConfigIndex: a.cache.Position().Index, OutboxBacklog: st.Backlog, OutboxFull: st.Full, DiskLow: a.disk.Check() != nil,
+		Session: session,
 		Beat: m.beat.Load(),
 	}
 	b, err := meta.Encode()

@@ -29,8 +29,15 @@ func (s *Server) GossipAgents() map[string]api.FleetAgent {
 	}
 	out := map[string]api.FleetAgent{}
 	for id, st := range f.Agents() {
-		out[id] = api.FleetAgent{ID: id, Status: st.Status, ConfigIndex: st.Meta.ConfigIndex, AppliedIndex: st.Meta.ConfigIndex, OutboxBacklog: st.Meta.OutboxBacklog,
+		a := api.FleetAgent{ID: id, Status: st.Status, ConfigIndex: st.Meta.ConfigIndex, AppliedIndex: st.Meta.ConfigIndex, OutboxBacklog: st.Meta.OutboxBacklog,
 			DiskLow: st.Meta.DiskLow, Version: st.Meta.Version, LastSeen: st.LastSeen, GossipAddr: st.Addr}
+		if st.Status == api.AgentAlive {
+			// The node the agent says holds its session (another node's,
+			// or this one's until LiveAgents sees it); a suspect or dead
+			// agent's last word is not taken for a session.
+			a.Session = st.Meta.Session
+		}
+		out[id] = a
 	}
 	return out
 }

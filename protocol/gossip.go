@@ -57,6 +57,9 @@ type GossipMeta struct {
 	// DiskLow: the member's data directory has less free space than it
 	// keeps (--min-free-disk-mb); it refuses writes. Agents and servers.
 	DiskLow bool `json:"diskLow,omitempty"`
+	// Session is the id of the control-plane node holding the agent's
+	// session ("" while it has none). Agents.
+	Session string `json:"session,omitempty"`
 	// Beat counts the agent's heartbeats (see GossipBeatInterval).
 	Beat uint64 `json:"beat,omitempty"`
 	// Servers.

@@ -382,8 +382,9 @@ type FleetAgent struct {
 	DiskLow  bool      `json:"diskLow,omitempty"`
 	Version  string    `json:"version"`
 	LastSeen time.Time `json:"lastSeen,omitzero"`
-	// Session names the control-plane node holding the agent's session
-	// ("" when none of the nodes does).
+	// Session names the control-plane node holding the agent's session:
+	// the answering node when it holds it, otherwise the node a live
+	// agent gossips it is connected to ("" when neither says one).
 	Session    string    `json:"session,omitempty"`
 	GossipAddr string    `json:"gossipAddr,omitempty"`
 	CertSerial string    `json:"certSerial"`
