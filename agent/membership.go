@@ -115,7 +115,7 @@ func (m *membership) meta() []byte {
 		Site: a.cfg.Site, Channel: a.cfg.Channel,
 		ConfigIndex: a.cache.Position().Index, OutboxBacklog: st.Backlog, OutboxFull: st.Full, DiskLow: a.disk.Check() != nil,
 		Session: session,
-		Beat: m.beat.Load(),
+		Beat:    m.beat.Load(),
 	}
 	b, err := meta.Encode()
 	if err != nil { // a site name too long for memberlist: gossip who we are
