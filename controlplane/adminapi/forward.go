@@ -117,7 +117,12 @@ func (s *Server) forwardFrom(w http.ResponseWriter, r *http.Request, body io.Rea
 		_, _ = io.Copy(w, resp.Body)
 		return
 	}
-	api.WriteError(w, api.Errorf(api.CodeNoLeader, "no leader reachable: %v", lastErr))
+	if errors.Is(lastErr, errNoLeaderYet) {
+		api.WriteError(w, api.Errorf(api.CodeNoLeader, "node %s has had no leader for %v (%v): electing one needs a majority of the voters running and reaching each other; touchpoint cluster status shows which nodes answer, and reads with ?stale=true (touchpoint get --stale) are served without a leader",
+			s.store.ID(), forwardWait, lastErr))
+		return
+	}
+	api.WriteError(w, api.Errorf(api.CodeNoLeader, "no leader reachable within %v: %v", forwardWait, lastErr))
 }
 
 func (s *Server) send(ctx context.Context, addr string, r *http.Request, body io.ReadSeeker) (*http.Response, error) {

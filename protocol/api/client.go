@@ -112,6 +112,7 @@ func (c *Client) do(ctx context.Context, method, path string, contentType string
 		reqID = NewRequestID()
 	}
 	var lastErr error
+	start := time.Now()
 	for attempt := 0; attempt < 5; attempt++ {
 		if attempt > 0 {
 			select {
@@ -127,7 +128,7 @@ func (c *Client) do(ctx context.Context, method, path string, contentType string
 		err = decodeResponse(resp, out)
 		// Retry only while the cluster has no leader: the request id makes
 		// a retried write safe.
-		if e := (*Error)(nil); errors.As(err, &e) && e.Code == CodeNoLeader {
+		if e := (*Error)(nil); errors.As(err, &e) && e.Code == CodeNoLeader && time.Since(start) < noLeaderPatience {
 			lastErr = err
 			continue
 		}
@@ -135,6 +136,12 @@ func (c *Client) do(ctx context.Context, method, path string, contentType string
 	}
 	return lastErr
 }
+
+// noLeaderPatience bounds how long a call goes on retrying no_leader. A
+// node itself waits up to 10 s for a leader before it answers no_leader, so
+// a cluster that has lost its majority answers a call within about 20 s
+// instead of five times that wait.
+const noLeaderPatience = 12 * time.Second
 
 // send sends the request to the member that answered last, and on to
 // the others in turn while none answers.
