@@ -601,6 +601,11 @@ func (s *Server) Close() error {
 		}
 		serr := s.store.Close(true)
 		s.closeErr = errors.Join(herr, serr)
+		if s.closeErr != nil {
+			s.log.Error("node stopped", "error", s.closeErr)
+		} else {
+			s.log.Info("node stopped")
+		}
 		close(s.done)
 	})
 	return s.closeErr

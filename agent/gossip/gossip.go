@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"touchpoint.dev/touchpoint/protocol/gossiplog"
 )
 
 // Config configures a gossip member.
@@ -102,7 +104,7 @@ func New(cfg Config) (*Gossip, error) {
 	conf.EnableCompression = false
 	conf.Delegate = delegate{g}
 	conf.Events = g.view
-	conf.Logger = memberlistLogger(log)
+	conf.Logger = gossiplog.New(log, nil)
 	// A member restarted at a new address under its old name is accepted
 	// once its old self has been dead this long (memberlist's default, 0,
 	// refuses it for as long as the old address is remembered).

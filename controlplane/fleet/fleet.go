@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"touchpoint.dev/touchpoint/protocol"
+	"touchpoint.dev/touchpoint/protocol/gossiplog"
 )
 
 // Config configures a node's gossip membership.
@@ -136,7 +137,7 @@ func New(cfg Config) (*Fleet, error) {
 	conf.EnableCompression = false
 	conf.Delegate = delegate{f}
 	conf.Events = f.view
-	conf.Logger = memberlistLogger(log)
+	conf.Logger = gossiplog.New(log, nil)
 	// A member restarted at a new address under its old name is accepted
 	// once its old self has been dead this long (memberlist's default, 0,
 	// refuses it for as long as the old address is remembered).

@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -42,12 +45,61 @@ func (w *hclogWriter) Write(p []byte) (int, error) {
 		}
 		msg, _ := m["@message"].(string)
 		attrs := []any{"module", m["@module"]}
-		for k, v := range m {
-			if !strings.HasPrefix(k, "@") {
-				attrs = append(attrs, k, v)
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			if strings.HasPrefix(k, "@") {
+				continue
 			}
+			v := m[k]
+			if isRaftItself(v) {
+				continue
+			}
+			if e, ok := v.(string); ok && k == "error" && level > slog.LevelDebug && shutdownError(e) {
+				level = slog.LevelDebug // a stream cut by our own shutdown
+			}
+			attrs = append(attrs, attrKey(k), attrValue(k, v))
 		}
 		w.log.Log(context.Background(), level, strings.ToLower(msg), attrs...)
 	}
 	return len(p), nil
+}
+
+// isRaftItself: raft passes its *Raft as a value ("node", "leader",
+// "follower"), which hclog's JSON shows as its one exported field.
+func isRaftItself(v any) bool {
+	o, ok := v.(map[string]any)
+	_, has := o["RestoreCommittedLogs"]
+	return ok && len(o) == 1 && has
+}
+
+// shutdownError: what raft logs when its transport closes under it.
+func shutdownError(e string) bool {
+	return strings.Contains(e, "transport shutdown") || strings.Contains(e, "raft is already shutdown")
+}
+
+// attrKey keeps raft's keys from clashing with ours and makes them one
+// word ("backoff time" -> backoff_time).
+func attrKey(k string) string {
+	k = strings.ReplaceAll(k, " ", "_")
+	if k == "node" || k == "component" {
+		return "raft_" + k
+	}
+	return k
+}
+
+// attrValue shows an object (a server: address, id, suffrage) as compact
+// JSON instead of Go's map syntax, and a backoff or timeout (nanoseconds
+// in hclog's JSON) as a duration.
+func attrValue(k string, v any) any {
+	switch x := v.(type) {
+	case map[string]any, []any:
+		b, err := json.Marshal(x)
+		if err == nil {
+			return string(b)
+		}
+	case float64:
+		if strings.Contains(k, "backoff") || strings.Contains(k, "timeout") {
+			return time.Duration(x).String()
+		}
+	}
+	return v
 }
