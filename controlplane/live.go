@@ -126,7 +126,68 @@ func (s *Server) metricsHandler() http.Handler {
 		counter("profiles_served_total", "Customer profiles sent to agents (fetches and prefetches).", func() float64 { return float64(m.ProfilesServed.Load()) })
 		reg.MustRegister(sessionCollector{s})
 	}
+	reg.MustRegister(raftCollector{s})
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// raftCollector reports the node's Raft state, its last contact with the
+// leader, the voters, and the agents this node sees by status (computed at
+// scrape time).
+type raftCollector struct{ s *Server }
+
+var (
+	descRaftState = prometheus.NewDesc("touchpoint_controlplane_raft_state",
+		"1 for this node's Raft state (leader, follower, candidate, shutdown).", []string{"state"}, nil)
+	descLastContact = prometheus.NewDesc("touchpoint_controlplane_raft_last_contact_seconds",
+		"Seconds since a follower last heard from the leader (0 on the leader; absent before the first contact).", nil, nil)
+	descVoters = prometheus.NewDesc("touchpoint_controlplane_raft_voters",
+		"Voters in this node's Raft configuration.", nil, nil)
+	descAgents = prometheus.NewDesc("touchpoint_controlplane_agents",
+		"Agents this node sees (gossip and its sessions), by status: alive, suspect, dead, left.", []string{"status"}, nil)
+)
+
+func (c raftCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descRaftState
+	ch <- descLastContact
+	ch <- descVoters
+	ch <- descAgents
+}
+
+func (c raftCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.store.State()
+	for _, s := range []string{"leader", "follower", "candidate", "shutdown"} {
+		v := 0.0
+		if s == st {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descRaftState, prometheus.GaugeValue, v, s)
+	}
+	switch lc := c.s.store.Stats()["last_contact"]; {
+	case st == "leader":
+		ch <- prometheus.MustNewConstMetric(descLastContact, prometheus.GaugeValue, 0)
+	case lc != "" && lc != "never":
+		if d, err := time.ParseDuration(lc); err == nil {
+			ch <- prometheus.MustNewConstMetric(descLastContact, prometheus.GaugeValue, d.Seconds())
+		} else if lc == "0" {
+			ch <- prometheus.MustNewConstMetric(descLastContact, prometheus.GaugeValue, 0)
+		}
+	}
+	if servers, err := c.s.store.Servers(); err == nil {
+		voters := 0
+		for _, sv := range servers {
+			if sv.Suffrage == "Voter" {
+				voters++
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(descVoters, prometheus.GaugeValue, float64(voters))
+	}
+	by := map[string]int{api.AgentAlive: 0, api.AgentSuspect: 0, api.AgentDead: 0, api.AgentLeft: 0}
+	for _, a := range c.s.LiveAgents() {
+		by[a.Status]++
+	}
+	for status, n := range by {
+		ch <- prometheus.MustNewConstMetric(descAgents, prometheus.GaugeValue, float64(n), status)
+	}
 }
 
 // sessionCollector reports, per agent session this node holds, the
