@@ -106,6 +106,57 @@ type GossipTiming struct {
 
 const defaultHTTPAddr = "127.0.0.1:7480"
 
+// ConfigError is a Config value New refuses (a bad id, channel or
+// address): the caller's mistake, not the machine's. The touchpoint command
+// reports it as a usage error.
+type ConfigError struct {
+	// Setting names the value as the touchpoint agent command's flag does,
+	// without the dashes: "channel", "http-addr".
+	Setting string
+	Value   string
+	// Err says what is wrong with the value.
+	Err error
+}
+
+func (e *ConfigError) Error() string {
+	what := e.Setting
+	if what == "id" {
+		what = "agent id"
+	}
+	return fmt.Sprintf("%s %q: %v", what, e.Value, e.Err)
+}
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ErrDataDirInUse is New's error when another process (another agent on
+// the same data directory) holds the agent's stores open.
+var ErrDataDirInUse = errors.New("another agent process is running on this data directory")
+
+// badgerLocked is how badger (v4) says that another process holds a
+// database directory's lock. It has no sentinel for it and flattens the
+// flock error into its message (no %w), so the message is what tells;
+// TestNew_SecondAgentOnALiveDataDirectory fails if a badger upgrade
+// changes it.
+const badgerLocked = "Another process is using this Badger database"
+
+// storeInUse turns badger's refusal to open the store in dataDir/store,
+// locked by another process, into ErrDataDirInUse, naming the data
+// directory and, when badger's pid file says, the process. Any other error
+// is returned as it is.
+func storeInUse(dataDir, store string, err error) error {
+	if err == nil || !strings.Contains(err.Error(), badgerLocked) {
+		return err
+	}
+	dir := filepath.Join(dataDir, store)
+	holder := "another process holds " + dir
+	// Badger writes its pid to LOCK once it holds the lock.
+	if b, rerr := os.ReadFile(filepath.Join(dir, "LOCK")); rerr == nil {
+		if pid := strings.TrimSpace(string(b)); pid != "" && strings.Trim(pid, "0123456789") == "" {
+			holder = "process " + pid + " holds " + dir
+		}
+	}
+	return fmt.Errorf("%w, %s (%s): stop that agent first, or start this one with another data directory", ErrDataDirInUse, dataDir, holder)
+}
+
 func (c *Config) check() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -124,26 +175,26 @@ func (c *Config) check() error {
 	}
 	switch {
 	case !protocol.ValidAgentID(c.ID):
-		return fmt.Errorf("agent id %q: use 1 to 128 letters, digits, '-', '_' or '.'", c.ID)
+		return &ConfigError{Setting: "id", Value: c.ID, Err: errors.New("use 1 to 128 letters, digits, '-', '_' or '.'")}
 	case c.DataDir == "":
-		return errors.New("a data directory is required")
+		return &ConfigError{Setting: "data-dir", Err: errors.New("a data directory is required")}
 	case strings.TrimSpace(c.Site) == "" || len(c.Site) > 128:
-		return fmt.Errorf("site %q: give a name of 1 to 128 bytes", c.Site)
+		return &ConfigError{Setting: "site", Value: c.Site, Err: errors.New("give a name of 1 to 128 bytes")}
 	case !slices.Contains(Channels, c.Channel):
-		return fmt.Errorf("channel %q: use one of %s", c.Channel, strings.Join(Channels, ", "))
+		return &ConfigError{Setting: "channel", Value: c.Channel, Err: fmt.Errorf("use one of %s", strings.Join(Channels, ", "))}
 	case c.Region != "" && !protocol.ValidAgentID(c.Region):
-		return fmt.Errorf("region %q: use 1 to 128 letters, digits, '-', '_' or '.'", c.Region)
+		return &ConfigError{Setting: "region", Value: c.Region, Err: errors.New("use 1 to 128 letters, digits, '-', '_' or '.'")}
 	case c.OutboxMaxBytes < 0:
-		return fmt.Errorf("outbox max bytes %d is negative", c.OutboxMaxBytes)
+		return &ConfigError{Setting: "outbox-max-bytes", Value: fmt.Sprint(c.OutboxMaxBytes), Err: errors.New("a bound cannot be negative")}
 	}
 	if c.Timezone == "" {
 		c.Timezone = protocol.DefaultTimezone
 	}
 	if _, err := protocol.LoadZone(c.Timezone); err != nil {
-		return fmt.Errorf("time zone: %w", err)
+		return &ConfigError{Setting: "timezone", Value: c.Timezone, Err: err}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-		return fmt.Errorf("http address %q: %w", c.HTTPAddr, err)
+		return &ConfigError{Setting: "http-addr", Value: c.HTTPAddr, Err: err}
 	}
 	if c.GossipAddr == "" {
 		host, _, _ := net.SplitHostPort(c.HTTPAddr)
@@ -153,11 +204,16 @@ func (c *Config) check() error {
 		c.GossipAddr = net.JoinHostPort(host, "0")
 	}
 	if _, _, err := net.SplitHostPort(c.GossipAddr); err != nil {
-		return fmt.Errorf("gossip address %q: %w", c.GossipAddr, err)
+		return &ConfigError{Setting: "gossip-addr", Value: c.GossipAddr, Err: err}
 	}
-	for _, a := range append(slices.Clone(c.ControlPlane), c.GossipJoin...) {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return fmt.Errorf("address %q: %w", a, err)
+	for _, l := range []struct {
+		setting string
+		addrs   []string
+	}{{"controlplane", c.ControlPlane}, {"gossip-join", c.GossipJoin}} {
+		for _, a := range l.addrs {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return &ConfigError{Setting: l.setting, Value: a, Err: err}
+			}
 		}
 	}
 	return nil
@@ -246,7 +302,7 @@ func New(cfg Config) (*Agent, error) {
 		MemTableMB: m.MemTableMB, NumMemtables: m.NumMemtables, BlockCacheMB: m.BlockCacheMB, IndexCacheMB: m.IndexCacheMB,
 		Disk: a.disk})
 	if err != nil {
-		return nil, fmt.Errorf("agent: %w", err)
+		return nil, fmt.Errorf("agent: %w", storeInUse(cfg.DataDir, "cache", err))
 	}
 	a.outbox, err = outbox.Open(outbox.Config{
 		Dir: filepath.Join(cfg.DataDir, "outbox"), AgentID: cfg.ID, MaxBytes: cfg.OutboxMaxBytes,
@@ -254,7 +310,7 @@ func New(cfg Config) (*Agent, error) {
 		Enrolled: link.HasIdentity(filepath.Join(cfg.DataDir, "identity")),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("agent: %w", err)
+		return nil, fmt.Errorf("agent: %w", storeInUse(cfg.DataDir, "outbox", err))
 	}
 	a.members = newMembership(a)
 	// The gossip address goes to the registry at enrollment only when it

@@ -166,6 +166,53 @@ func saveIdentity(dir string, id *identity) error {
 	return nil
 }
 
+// Enrollment is what an identity directory remembers of its agent: the id
+// its certificate names and the site and channel it enrolled with. A
+// restart needs no more than the data directory.
+type Enrollment struct {
+	ID      string
+	Site    string // "" for an agent enrolled before role.json was written
+	Channel string // as Site
+}
+
+// ReadEnrollment reads what the identity directory dir remembers of its
+// agent; ok is false when the agent has not finished enrolling (dir holds
+// no certificate). Only the certificate's name is read here: New checks
+// the identity in full.
+func ReadEnrollment(dir string) (e Enrollment, ok bool, err error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, fileCert))
+	if errors.Is(err, fs.ErrNotExist) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("read identity: %w", err)
+	}
+	der, err := derOf(certPEM, "CERTIFICATE")
+	if err != nil {
+		return e, false, fmt.Errorf("read %s: %w", filepath.Join(dir, fileCert), err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return e, false, fmt.Errorf("read %s: %w", filepath.Join(dir, fileCert), err)
+	}
+	if e.ID = certAgentID(cert); e.ID == "" {
+		return e, false, fmt.Errorf("read %s: the certificate names no agent (one %s URI)", filepath.Join(dir, fileCert), agentURI)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, fileRole))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return e, true, nil
+	case err != nil:
+		return e, false, fmt.Errorf("read %s: %w", fileRole, err)
+	}
+	var r role
+	if err := json.Unmarshal(b, &r); err != nil {
+		return e, false, fmt.Errorf("read %s: %w", filepath.Join(dir, fileRole), err)
+	}
+	e.Site, e.Channel = r.Site, r.Channel
+	return e, true, nil
+}
+
 // role is the site and channel an agent enrolled with: the fleet registry
 // holds them, and the ledger records them with every contact.
 type role struct {

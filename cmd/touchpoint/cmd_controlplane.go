@@ -28,7 +28,7 @@ func logFlags(level string) []cli.Flag {
 func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", c.String("log-level"))
+		return nil, usageError(fmt.Errorf("--log-level %q: use debug, info, warn or error", c.String("log-level")))
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch strings.ToLower(c.String("log-format")) {
@@ -37,7 +37,7 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("--log-format %q: use text or json", c.String("log-format"))
+	return nil, usageError(fmt.Errorf("--log-format %q: use text or json", c.String("log-format")))
 }
 
 func controlplaneCommand(e *env) *cli.Command {
@@ -51,7 +51,7 @@ func controlplaneCommand(e *env) *cli.Command {
 		&cli.BoolFlag{Name: "bootstrap", Usage: "start a new cluster with this node as its first member (ignored when DIR holds state)"},
 		&cli.StringFlag{Name: "join", Usage: "join the cluster through any member's admin `URL` (ignored when DIR holds state)"},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"TOUCHPOINT_TOKEN"}, Usage: "admin `TOKEN` that authorises --join"},
-		&cli.StringFlag{Name: "quic-addr", Usage: "UDP `HOST:PORT` of the agent gateway (default: the raft host on a port the system picks; give a fixed port in production so agents find the node after a restart)"},
+		&cli.StringFlag{Name: "quic-addr", Usage: "UDP `HOST:PORT` of the agent gateway (default: the raft host on a port the system picks, which the node keeps across restarts; give a fixed port in production all the same)"},
 		&cli.StringFlag{Name: "quic-advertise", Usage: "`HOST:PORT` agents dial for the gateway (default: --quic-addr)"},
 		&cli.StringFlag{Name: "gossip-addr", Usage: "`HOST:PORT` for gossip with agents and nodes (default: the raft host on a port the system picks)"},
 		&cli.StringFlag{Name: "gossip-advertise", Usage: "`HOST:PORT` other members dial for gossip (default: --gossip-addr)"},
@@ -229,16 +229,22 @@ func rememberedFlags(c *cli.Context) (nodeFlags, error) {
 
 // save writes node.json into dir (atomically: a temporary file, renamed).
 func (nf nodeFlags) save(dir string) error {
-	b, err := json.MarshalIndent(nf, "", "  ")
+	return writeRemembered(filepath.Join(dir, nodeFile), nf, "remember the node's flags")
+}
+
+// writeRemembered writes v as JSON to path, atomically (a temporary file,
+// renamed); what names the step in the error.
+func writeRemembered(path string, v any, what string) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, nodeFile+".tmp")
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("remember the node's flags: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, nodeFile)); err != nil {
-		return fmt.Errorf("remember the node's flags: %w", err)
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
