@@ -152,7 +152,7 @@ func tokensCommand(e *env) *cli.Command {
 					func(c *cli.Context, _ []string) ([]api.TokenInfo, error) { return client(c).Tokens(c.Context) },
 					func(ts []api.TokenInfo, _ []string) error {
 						tw := e.table()
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrRole), e.msg(msgHdrName), e.msg(msgHdrTime))
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrRole), e.msg(msgHdrName), e.msg(msgHdrCreated))
 						for _, t := range ts {
 							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Name, t.Created.Format(time.RFC3339))
 						}
@@ -180,24 +180,25 @@ func tokensCommand(e *env) *cli.Command {
 // printClusterStatus shows the leader and a table of nodes; reachability
 // problems follow the table so it stays narrow.
 func (e *env) printClusterStatus(st *api.ClusterStatus, _ []string) error {
-	leader := st.Leader
-	if leader == "" {
-		leader = e.msg(msgNoLeader)
-	}
 	// Right after a leader dies the others still name it until their
 	// heartbeat timeout.
 	silent := slices.ContainsFunc(st.Nodes, func(n api.ClusterNode) bool {
 		return n.ID == st.Leader && n.State == api.StateUnreachable
 	})
-	if silent {
-		fmt.Fprintln(e.stdout, e.msg(msgLeaderSilent, leader))
-	} else {
-		fmt.Fprintln(e.stdout, e.msg(msgLeader, leader))
+	switch {
+	case st.Leader == "":
+		fmt.Fprintln(e.stdout, e.noLeader(st.Nodes))
+	case silent:
+		fmt.Fprintln(e.stdout, e.msg(msgLeaderSilent, st.Leader))
+	default:
+		fmt.Fprintln(e.stdout, e.msg(msgLeader, st.Leader))
 	}
+	// By id, whatever order the Raft configuration lists them in.
+	nodes := slices.SortedFunc(slices.Values(st.Nodes), func(a, b api.ClusterNode) int { return strings.Compare(a.ID, b.ID) })
 	tw := e.table()
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.msg(msgHdrID), e.msg(msgHdrAddress), e.msg(msgHdrState), e.msg(msgHdrLastIndex), e.msg(msgHdrDiskFree))
 	var problems []string
-	for _, n := range st.Nodes {
+	for _, n := range nodes {
 		last, disk := fmt.Sprint(n.LastIndex), "-"
 		if n.State == api.StateUnreachable {
 			last = "-"
@@ -227,3 +228,22 @@ func (e *env) printClusterStatus(st *api.ClusterStatus, _ []string) error {
 	}
 	return nil
 }
+
+// noLeader is the leader line while none is elected: it takes a majority
+// of the voters, which it counts.
+func (e *env) noLeader(nodes []api.ClusterNode) string {
+	voters := 0
+	for _, n := range nodes {
+		if n.Suffrage == raftVoter {
+			voters++
+		}
+	}
+	if voters == 0 {
+		return e.msg(msgNoLeaderUnknown)
+	}
+	return e.msg(msgNoLeader, voters/2+1, voters)
+}
+
+// raftVoter is ClusterNode.Suffrage of a voting member (hashicorp/raft's
+// name for it).
+const raftVoter = "Voter"

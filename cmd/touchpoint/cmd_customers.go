@@ -396,7 +396,7 @@ func (e *env) printErasure(rep eraseReport, wait time.Duration) {
 	}
 	confirmed := func() {
 		n := len(rep.Confirmed)
-		fmt.Fprintln(e.stdout, e.cmsg(pluralKey(n, cmConfirmedOne, cmConfirmed), n, strings.Join(rep.Confirmed, ", ")))
+		fmt.Fprintln(e.stdout, e.cmsg(plural(n, cmConfirmedOne, cmConfirmed), n, strings.Join(rep.Confirmed, ", ")))
 	}
 	switch {
 	case len(rep.Confirmed) == 0 && len(rep.Unconfirmed) == 0:
@@ -409,18 +409,9 @@ func (e *env) printErasure(rep eraseReport, wait time.Duration) {
 			confirmed()
 		}
 		n := len(rep.Unconfirmed)
-		fmt.Fprintln(e.stdout, e.cmsg(pluralKey(n, cmUnconfirmedOne, cmUnconfirmed), wait, n, strings.Join(rep.Unconfirmed, ", ")))
+		fmt.Fprintln(e.stdout, e.cmsg(plural(n, cmUnconfirmedOne, cmUnconfirmed), wait, n, strings.Join(rep.Unconfirmed, ", ")))
 	}
 	if n := len(rep.NotConnected); n > 0 {
-		fmt.Fprintln(e.stdout, e.cmsg(pluralKey(n, cmOfflineOne, cmOffline), n, strings.Join(rep.NotConnected, ", ")))
+		fmt.Fprintln(e.stdout, e.cmsg(plural(n, cmOfflineOne, cmOffline), n, strings.Join(rep.NotConnected, ", ")))
 	}
-}
-
-// pluralKey is one when n is 1, else many (English has two forms; Chinese
-// has one, the same text under both keys).
-func pluralKey(n int, one, many custKey) custKey {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -73,7 +73,7 @@ func fleetCommand(e *env) *cli.Command {
 						return client(c).JoinToken(c.Context, api.JoinTokenRequest{TTL: c.Duration("ttl").String(), Uses: uses})
 					},
 					func(t *api.JoinTokenResult, _ []string) error {
-						fmt.Fprintln(e.stdout, e.msg(msgJoinToken, t.ID, t.Uses, t.Expires.Format(time.RFC3339)))
+						fmt.Fprintln(e.stdout, e.msg(plural(t.Uses, msgJoinTokenOne, msgJoinToken), t.ID, t.Uses, t.Expires.Format(time.RFC3339)))
 						fmt.Fprintln(e.stdout, e.msg(msgTokenShownOnce))
 						fmt.Fprintln(e.stdout, t.Token)
 						return nil

@@ -44,16 +44,24 @@ func (e *env) printPropensities(r *api.PropensitiesLearnResult) error {
 	if err := json.Unmarshal(r.Table, &t); err != nil {
 		return fmt.Errorf("decode the table: %w", err)
 	}
-	head := e.smsg(sgLearned, len(t.Arms), t.Contacts, r.Events, r.Segments, t.SegmentField, r.Index)
 	if r.NothingLearned {
-		fmt.Fprintln(e.stdout, e.smsg(sgNothingLearned, r.Events))
+		if r.Events == 0 {
+			fmt.Fprintln(e.stdout, e.smsg(sgNothingLearnedNone))
+		} else {
+			fmt.Fprintln(e.stdout, e.smsg(plural(r.Events, sgNothingLearnedOne, sgNothingLearned), r.Events))
+		}
 		return nil
 	}
+	nArms, contacts := scount(e, len(t.Arms), sgNArm, sgNArms), scount(e, t.Contacts, sgNContact, sgNContacts)
+	events, segs := scount(e, r.Events, sgNOfferEvent, sgNOfferEvents), scount(e, r.Segments, sgNSegment, sgNSegments)
+	var head string
 	switch {
 	case r.DryRun:
-		head = e.smsg(sgLearnedDry, len(t.Arms), t.Contacts, r.Events, r.Segments, t.SegmentField)
+		head = e.smsg(sgLearnedDry, nArms, contacts, events, segs, t.SegmentField)
 	case r.Unchanged:
-		head = e.smsg(sgLearnedSame, len(t.Arms), t.Contacts, r.Events, r.Segments, t.SegmentField)
+		head = e.smsg(sgLearnedSame, nArms, contacts, events, segs, t.SegmentField)
+	default:
+		head = e.smsg(sgLearned, nArms, contacts, events, segs, t.SegmentField, r.Index)
 	}
 	fmt.Fprintln(e.stdout, head)
 	arms := t.Arms

@@ -107,34 +107,31 @@ func segmentsRequest(c *cli.Context) (api.SegmentsRunRequest, error) {
 
 // printSegments prints a run's answer to req for people.
 func (e *env) printSegments(r *api.SegmentsRunResult, req *api.SegmentsRunRequest) error {
-	verb := e.smsg(sgWritten, r.Updated, r.Index)
-	switch r.Updated {
-	case 0:
+	var verb string
+	switch {
+	case r.DryRun:
+		verb = e.smsg(plural(r.Updated, sgDryRunOne, sgDryRun), r.Updated)
+	case r.Updated == 0:
 		verb = e.smsg(sgNoneWritten)
-	case 1:
-		verb = e.smsg(sgWrittenOne, r.Index)
+	default:
+		verb = e.smsg(plural(r.Updated, sgWrittenOne, sgWritten), r.Updated, r.Index)
 	}
-	if r.DryRun {
-		verb = e.smsg(sgDryRun, r.Updated)
-		if r.Updated == 1 {
-			verb = e.smsg(sgDryRunOne)
-		}
-	}
-	fmt.Fprintln(e.stdout, e.smsg(sgSummary, r.Customers, r.AsOf.Format(time.DateOnly), r.Source))
+	fmt.Fprintln(e.stdout, e.smsg(sgSummary, scount(e, r.Customers, sgNCustomer, sgNCustomers), r.AsOf.Format(time.DateOnly), r.Source))
 	fmt.Fprintln(e.stdout, verb+e.smsg(sgUnchanged, r.Unchanged, r.Missing))
 	if r.Skipped > 0 {
-		fmt.Fprintln(e.stdout, e.smsg(sgSkipped, r.Skipped))
+		fmt.Fprintln(e.stdout, e.smsg(plural(r.Skipped, sgSkippedOne, sgSkipped), r.Skipped))
 		for _, why := range r.SkippedCustomers {
 			fmt.Fprintln(e.stdout, "  "+why)
 		}
 	}
 	if n := r.Segments[segmentNone]; n > 0 {
 		// Customers without RFM inputs are not ranked (docs/SEGMENTS.md).
+		who := scount(e, n, sgNCustomer, sgNCustomers)
 		if r.Source == "attributes" {
 			in := req.Inputs
-			fmt.Fprintln(e.stdout, e.smsg(sgUnrankedAttrs, n, in.Recency, in.Frequency, in.Monetary))
+			fmt.Fprintln(e.stdout, e.smsg(sgUnrankedAttrs, who, in.Recency, in.Frequency, in.Monetary))
 		} else {
-			fmt.Fprintln(e.stdout, e.smsg(sgUnrankedLedger, n, r.AsOf.Format(time.DateOnly)))
+			fmt.Fprintln(e.stdout, e.smsg(sgUnrankedLedger, who, r.AsOf.Format(time.DateOnly)))
 		}
 	}
 	fmt.Fprintln(e.stdout, e.smsg(sgTimes, r.ReadSeconds, r.ScoreSeconds, r.WriteSeconds))
@@ -151,12 +148,14 @@ func (e *env) printSegments(r *api.SegmentsRunResult, req *api.SegmentsRunReques
 	switch {
 	case r.CLV.BGNBD != nil:
 		b := r.CLV.BGNBD
-		fmt.Fprintln(e.stdout, e.smsg(sgCLV, r.CLV.Customers, r.CLV.HorizonWeeks, b["r"], b["alpha"], b["a"], b["b"]))
+		purchasers := scount(e, r.CLV.Customers, sgNPurchaser, sgNPurchasers)
+		repeaters := scount(e, r.CLV.Repeaters, sgNRepeater, sgNRepeaters)
+		fmt.Fprintln(e.stdout, e.smsg(sgCLV, purchasers, r.CLV.HorizonWeeks, b["r"], b["alpha"], b["a"], b["b"]))
 		if g := r.CLV.GammaGamma; g != nil {
-			fmt.Fprintln(e.stdout, e.smsg(sgGammaGamma, r.CLV.Repeaters, g["p"], g["q"], g["v"]))
+			fmt.Fprintln(e.stdout, e.smsg(sgGammaGamma, repeaters, g["p"], g["q"], g["v"]))
 		}
 		if c := r.CLV; c.FittedOn < c.Customers || c.GammaGamma != nil && c.SpendFittedOn < c.Repeaters {
-			fmt.Fprintln(e.stdout, e.smsg(sgFittedOn, c.FittedOn, c.Customers, c.SpendFittedOn, c.Repeaters))
+			fmt.Fprintln(e.stdout, e.smsg(sgFittedOn, c.FittedOn, purchasers, c.SpendFittedOn, repeaters))
 		}
 		if r.CLV.Skipped != "" {
 			fmt.Fprintln(e.stdout, "  "+r.CLV.Skipped)

@@ -107,6 +107,9 @@ const (
 	msgImportMore
 	msgImportNothing
 	msgImportPartial
+	msgJoinTokenOne
+	msgNoLeaderUnknown
+	msgHdrCreated
 )
 
 var messages = map[string]map[msgKey]string{
@@ -120,7 +123,8 @@ var messages = map[string]map[msgKey]string{
 		msgSnapshotRestored: "restored snapshot from %s (index %d)",
 		msgTokenCreated:     "created %s token %s",
 		msgTokenShownOnce:   "the token is shown once; store it now:",
-		msgNoLeader:         "(none)",
+		msgNoLeader:         "leader: none elected: %d of the %d voting nodes (a majority) must be up and reach each other to elect one",
+		msgNoLeaderUnknown:  "leader: none elected: a majority of the voting nodes must be up and reach each other to elect one",
 		msgNodeUnanswered:   "%s: admin API at %s: %s",
 		msgHdrDiskFree:      "DISK FREE",
 		msgDiskLowMark:      "low",
@@ -150,6 +154,7 @@ var messages = map[string]map[msgKey]string{
 		msgHdrLastIndex:     "LAST INDEX",
 		msgHdrAction:        "ACTION",
 		msgHdrTime:          "TIME",
+		msgHdrCreated:       "CREATED",
 		msgHdrActor:         "ACTOR",
 		msgHdrRole:          "ROLE",
 		msgHdrTarget:        "TARGET",
@@ -167,7 +172,8 @@ var messages = map[string]map[msgKey]string{
 		msgHdrSeq:           "SEQ",
 		msgHdrCampaign:      "CAMPAIGN",
 		msgHdrDecision:      "DECISION",
-		msgJoinToken:        "join token %s: %d use(s), valid until %s",
+		msgJoinToken:        "join token %s: %d uses, valid until %s",
+		msgJoinTokenOne:     "join token %s: %d use, valid until %s",
 		msgRevoked:          "revoked agent %s (index %d)",
 		msgHdrSite:          "SITE",
 		msgHdrStatus:        "STATUS",
@@ -218,7 +224,8 @@ var messages = map[string]map[msgKey]string{
 		msgSnapshotRestored: "已从 %s 恢复快照（索引 %d）",
 		msgTokenCreated:     "已创建 %s 令牌 %s",
 		msgTokenShownOnce:   "令牌只显示一次，请立即保存：",
-		msgNoLeader:         "（无）",
+		msgNoLeader:         "领导者：尚未选出：%[2]d 个投票节点中须有至少 %[1]d 个（多数）在线并互相连通，才能选出领导者",
+		msgNoLeaderUnknown:  "领导者：尚未选出：须有多数投票节点在线并互相连通，才能选出领导者",
 		msgNodeUnanswered:   "%s：管理 API %s：%s",
 		msgHdrDiskFree:      "磁盘可用",
 		msgDiskLowMark:      "不足",
@@ -248,6 +255,7 @@ var messages = map[string]map[msgKey]string{
 		msgHdrLastIndex:     "最新索引",
 		msgHdrAction:        "操作",
 		msgHdrTime:          "时间",
+		msgHdrCreated:       "创建时间",
 		msgHdrActor:         "操作者",
 		msgHdrRole:          "角色",
 		msgHdrTarget:        "对象",
@@ -266,6 +274,7 @@ var messages = map[string]map[msgKey]string{
 		msgHdrCampaign:      "活动",
 		msgHdrDecision:      "决策",
 		msgJoinToken:        "加入令牌 %s：可用 %d 次，有效期至 %s",
+		msgJoinTokenOne:     "加入令牌 %s：可用 %d 次，有效期至 %s",
 		msgRevoked:          "已吊销代理 %s（索引 %d）",
 		msgHdrSite:          "站点",
 		msgHdrStatus:        "状态",
@@ -322,6 +331,18 @@ func language() string {
 }
 
 func (e *env) msg(k msgKey, args ...any) string { return translate(e, messages, k, args...) }
+
+// plural picks the key of a counted message: one when n is 1, else many.
+// Both keys take the same arguments, the count included (the one form
+// says "%d use" where the other says "%d uses"), so a caller writes
+// e.msg(plural(n, msgXOne, msgX), n, …). Chinese has no plural: its two
+// forms are the same text.
+func plural[K comparable, N ~int | ~int64](n N, one, many K) K {
+	if n == 1 {
+		return one
+	}
+	return many
+}
 
 // translate is message k of table in e's language (English where the
 // table has none), formatted with args when there are any. Each command

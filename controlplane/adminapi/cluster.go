@@ -8,12 +8,15 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"touchpoint.dev/touchpoint/controlplane/fsm"
+	"touchpoint.dev/touchpoint/controlplane/store"
 	"touchpoint.dev/touchpoint/protocol/api"
 )
 
@@ -68,6 +71,8 @@ func (s *Server) clusterStatus(ctx context.Context, q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// By id: the Raft configuration's order changes as members come and go.
+	slices.SortFunc(servers, func(a, b store.Server) int { return strings.Compare(a.ID, b.ID) })
 	me := s.selfStatus()
 	st := api.ClusterStatus{ClusterID: me.ClusterID, Leader: me.Leader, Term: me.Term, Nodes: make([]api.ClusterNode, len(servers))}
 	var wg sync.WaitGroup

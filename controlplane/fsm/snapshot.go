@@ -138,11 +138,13 @@ func (f *FSM) WriteSnapshot(w io.Writer) error {
 type snapshotReader struct {
 	r   *bufio.Reader
 	crc hash.Hash32
+	off int64 // bytes read, for errors
 }
 
 func (s *snapshotReader) ReadByte() (byte, error) {
 	b, err := s.r.ReadByte()
 	if err == nil {
+		s.off++
 		s.crc.Write([]byte{b})
 	}
 	return b, err
@@ -150,11 +152,44 @@ func (s *snapshotReader) ReadByte() (byte, error) {
 
 func (s *snapshotReader) full(n uint64) ([]byte, error) {
 	b := make([]byte, n)
-	if _, err := io.ReadFull(s.r, b); err != nil {
+	m, err := io.ReadFull(s.r, b)
+	s.off += int64(m)
+	if err != nil {
 		return nil, err
 	}
 	s.crc.Write(b)
 	return b, nil
+}
+
+// truncated says where a stream that stops early stops (where: "inside
+// record 7 …"), when err is the end of the stream; else it is nil.
+func (s *snapshotReader) truncated(err error, where string) error {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil
+	}
+	return fmt.Errorf("snapshot is truncated: the file ends after %d bytes, %s", s.off, where)
+}
+
+// recordName names record n (from 1) by number and, when its key is read,
+// the key's printable start: keys hold binary sequence numbers, which an
+// error message should not dump.
+func recordName(n int, key []byte) string {
+	name := fmt.Sprintf("record %d", n)
+	if key == nil {
+		return name
+	}
+	i := 0
+	for i < len(key) && i < 32 && key[i] >= 0x20 && key[i] < 0x7f {
+		i++
+	}
+	if i == 0 {
+		return name
+	}
+	more := ""
+	if i < len(key) {
+		more = "…"
+	}
+	return fmt.Sprintf("%s (key %q%s)", name, key[:i], more)
 }
 
 func (s *snapshotReader) bytes(limit uint64) ([]byte, error) {
@@ -179,6 +214,9 @@ func readHeader(rc io.Reader) (*snapshotReader, snapshotHeader, error) {
 	}
 	hb, err := sr.bytes(1 << 20)
 	if err != nil {
+		if terr := sr.truncated(err, "inside the header"); terr != nil {
+			return nil, h, terr
+		}
 		return nil, h, fmt.Errorf("snapshot header: %w", err)
 	}
 	if err := json.Unmarshal(hb, &h); err != nil {
@@ -201,17 +239,28 @@ func VerifySnapshot(r io.Reader) error {
 }
 
 func (s *snapshotReader) records(fn func(k, v []byte) error) error {
-	for {
+	for n := 1; ; n++ {
+		start := s.off
 		k, err := s.bytes(maxSnapshotKey)
 		if err != nil {
-			return fmt.Errorf("snapshot record: %w", err)
+			where := "inside " + recordName(n, nil)
+			if errors.Is(err, io.EOF) && s.off == start {
+				where = fmt.Sprintf("after record %d, before the end marker", n-1)
+			}
+			if terr := s.truncated(err, where); terr != nil {
+				return terr
+			}
+			return fmt.Errorf("snapshot %s: %w", recordName(n, nil), err)
 		}
 		if len(k) == 0 {
 			break
 		}
 		v, err := s.bytes(maxSnapshotValue)
 		if err != nil {
-			return fmt.Errorf("snapshot record %q: %w", k, err)
+			if terr := s.truncated(err, "inside "+recordName(n, k)); terr != nil {
+				return terr
+			}
+			return fmt.Errorf("snapshot %s: %w", recordName(n, k), err)
 		}
 		if err := fn(k, v); err != nil {
 			return err
@@ -219,7 +268,16 @@ func (s *snapshotReader) records(fn func(k, v []byte) error) error {
 	}
 	want := s.crc.Sum32()
 	var sum [4]byte
-	if _, err := io.ReadFull(s.r, sum[:]); err != nil {
+	m, err := io.ReadFull(s.r, sum[:])
+	s.off += int64(m)
+	if err != nil {
+		where := "inside the checksum"
+		if m == 0 {
+			where = "before the checksum"
+		}
+		if terr := s.truncated(err, where); terr != nil {
+			return terr
+		}
 		return fmt.Errorf("snapshot checksum: %w", err)
 	}
 	if got := binary.BigEndian.Uint32(sum[:]); got != want {

@@ -3,9 +3,11 @@ package fsm_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -283,6 +285,38 @@ func TestFSM_RestoreRefusesCorruptSnapshot(t *testing.T) {
 				t.Errorf("applied = %d after restoring the good snapshot", f.Applied())
 			}
 		})
+	}
+}
+
+// A snapshot cut short (a copy that stopped, head -c) is refused as
+// truncated, saying after how many bytes the file ends and in which part,
+// by record number and the printable start of its key: keys hold binary
+// sequence numbers, which the message must not dump.
+func TestFSM_TruncatedSnapshotSaysWhereItEnds(t *testing.T) {
+	src := openFSM(t, fsm.Config{})
+	applyAll(t, src, 1, history()...)
+	good := persist(t, src)
+
+	binaryKey := false
+	for n := len("TPSNAP01") + 1; n < len(good); n++ {
+		err := fsm.VerifySnapshot(bytes.NewReader(good[:n]))
+		if err == nil {
+			t.Fatalf("cut after %d of %d bytes: accepted", n, len(good))
+		}
+		msg := err.Error()
+		if want := fmt.Sprintf("snapshot is truncated: the file ends after %d bytes, ", n); !strings.HasPrefix(msg, want) {
+			t.Fatalf("cut after %d bytes: %q, want it to start with %q", n, msg, want)
+		}
+		where := strings.TrimPrefix(msg, fmt.Sprintf("snapshot is truncated: the file ends after %d bytes, ", n))
+		if !regexp.MustCompile(`^(inside the header|inside record \d+( \(key "[ -~]+"…?\))?|after record \d+, before the end marker|(inside|before) the checksum)$`).MatchString(where) {
+			t.Fatalf("cut after %d bytes: %q does not say where", n, msg)
+		}
+		if strings.Contains(where, `(key "a/"…)`) {
+			binaryKey = true // an audit record: "a/", then a binary index
+		}
+	}
+	if !binaryKey {
+		t.Error("no cut fell inside an audit record, whose key is binary after \"a/\"")
 	}
 }
 
