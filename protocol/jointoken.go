@@ -90,7 +90,7 @@ func ParseJoinToken(s string) (JoinToken, error) {
 		if v, _, found := strings.Cut(s, "."); found && strings.HasPrefix(v, "tpj") && len(v) <= 8 {
 			return JoinToken{}, fmt.Errorf("join token: unknown version %q (this build reads %q)", v, strings.TrimSuffix(joinTokenPrefix, "."))
 		}
-		return JoinToken{}, errors.New("join token: not a join token: a join token starts with " + joinTokenPrefix)
+		return JoinToken{}, fmt.Errorf("join token: not a join token: a join token starts with %q", joinTokenPrefix)
 	}
 	if len(body) != joinTokenTextLen {
 		return JoinToken{}, fmt.Errorf("join token: wrong length: %d characters after the prefix, want %d", len(body), joinTokenTextLen)

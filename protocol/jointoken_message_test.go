@@ -13,7 +13,7 @@ func TestParseJoinToken_NotATokenSaysWhatATokenStartsWith(t *testing.T) {
 	if err == nil {
 		t.Fatal("garbage parsed")
 	}
-	if got, want := err.Error(), "join token: not a join token: a join token starts with tpj1."; got != want {
+	if got, want := err.Error(), `join token: not a join token: a join token starts with "tpj1."`; got != want {
 		t.Errorf("error %q, want %q", got, want)
 	}
 }
