@@ -52,10 +52,11 @@ func TestAgent_DecisionsFollowTheREADMEScenarioAndFetchOnAMiss(t *testing.T) {
 	if res.status != 200 || len(d.Offers) != 1 || d.Offers[0].OfferID != "retain-10" || d.Offers[0].CampaignID != "winback-q4" || d.Offers[0].Rank != 1 || d.DecisionID == "" || d.ConfigIndex == 0 {
 		t.Fatalf("C1: %d %s", res.status, res.body)
 	}
-	before := fake.ProfileRequests()
+	// Counted by id: the region's prefetch may still be running, and
+	// counts as a profile request too (a CI run saw 3 against 1 before).
 	d, res = decide(t, a.URL(), `{"customerId":"C2","channel":"kiosk"}`)
-	if fake.ProfileRequests() != before+1 {
-		t.Fatalf("C2 was not fetched on the miss (%d requests, %d before)", fake.ProfileRequests(), before)
+	if n := fake.ProfileGets("C2"); n != 1 {
+		t.Fatalf("C2 was fetched %d times on the miss, want once", n)
 	}
 	if res.status != 200 || len(d.Offers) != 0 || len(d.Suppressed) != 1 || d.Suppressed[0].OfferID != "retain-10" || d.Suppressed[0].Code != "not_eligible" {
 		t.Fatalf("C2 (fetched on a miss): %d %s", res.status, res.body)

@@ -138,6 +138,7 @@ type FakeControlPlane struct {
 	customers       map[string]protocol.Profile
 	histories       map[string][]protocol.ContactEvent // served with the profile (PutHistory)
 	profileRequests int
+	profileGets     map[string]int // ProfileGet streams, by customer id
 	maxEvStreams    int
 
 	ctx    context.Context
@@ -847,6 +848,12 @@ func (f *FakeControlPlane) serveProfiles(s *quic.Stream, fr wire.Frame) {
 	if fr.Type == wire.MsgProfileGet {
 		var req wire.ProfileGet
 		_ = fr.Decode(&req)
+		f.mu.Lock()
+		if f.profileGets == nil {
+			f.profileGets = map[string]int{}
+		}
+		f.profileGets[req.ID]++
+		f.mu.Unlock()
 		for _, p := range customers {
 			if p.ID == req.ID {
 				_ = wire.WriteFrame(s, wire.MsgProfile, &wire.Profile{Profile: p, Contacts: histories[p.ID]})
@@ -888,6 +895,14 @@ func (f *FakeControlPlane) serveProfiles(s *quic.Stream, fr wire.Frame) {
 			return
 		}
 	}
+}
+
+// ProfileGets counts the ProfileGet streams served for customer id (a
+// fetch on a miss), whatever prefetches run meanwhile.
+func (f *FakeControlPlane) ProfileGets(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.profileGets[id]
 }
 
 // ProfileRequests counts the ProfileGet and Prefetch streams served.
